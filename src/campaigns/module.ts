@@ -1,0 +1,6 @@
+// The campaigns module: wires its routes, renderers and workers into the app.
+import type { AppDeps, Module } from '../deps.js';
+
+export function campaignsModule(_deps: AppDeps): Module {
+  return { name: 'campaigns' };
+}

@@ -1,0 +1,44 @@
+// What the composition root hands to each domain module, and what a module may give back.
+import type { Router } from 'express';
+import type { Config } from './config.js';
+import type { Db } from './platform/db.js';
+import type { Api } from './platform/http.js';
+import type { Logger } from './platform/log.js';
+import type { Metrics } from './platform/metrics.js';
+import type { Boss } from './platform/queue.js';
+import type { Mailer } from './platform/smtp.js';
+import type { TokenKeys } from './policy/tokens.js';
+import type { RendererRegistry } from './mail/renderers.js';
+import type { Sender } from './mail/sender.js';
+
+export interface Roles { web: boolean; worker: boolean; inbound: boolean }
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  db: Db;
+  /** The owner connection string (pg-boss, migrations); the app itself queries through db. */
+  ownerUrl: string;
+  boss: Boss;
+  mailer: Mailer;
+  tokens: TokenKeys;
+  renderers: RendererRegistry;
+  sender: Sender;
+  metrics: Metrics;
+  roles: Roles;
+}
+
+export interface Module {
+  name: string;
+  /** JSON API routes (authenticated, validated, documented) and public HTML pages. */
+  routes?(api: Api, pages: Router): void;
+  /** Renderers for the templates this module owns. */
+  renderers?(registry: RendererRegistry): void;
+  /** pg-boss workers; called only in processes that run the worker role. */
+  workers?(): Promise<void>;
+  /** Long-running listeners (e.g. inbound SMTP); called only where roles allow. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export type ModuleFactory = (deps: AppDeps) => Module;

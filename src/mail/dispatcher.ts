@@ -1,0 +1,99 @@
+// Wakes on NOTIFY postgate_send (sent by enqueueMessage at commit) and on a 1 s tick, claims due
+// rows of send_queue with SKIP LOCKED under a lease, and runs them through the Sender. No state is
+// shared between processes: any number of dispatchers may run against one database.
+import pg from 'pg';
+import type { Db } from '../platform/db.js';
+import { APP_ROLE } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import type { Sender } from './sender.js';
+
+export interface DispatcherOptions { url: string; concurrency: number; leaseSeconds: number; tickMs?: number }
+
+export class Dispatcher {
+  private inflight = 0;
+  private pumping = false;
+  private again = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private listener: pg.Client | null = null;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly db: Db, private readonly sender: Sender, private readonly log: Logger, private readonly opts: DispatcherOptions) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.timer = setInterval(() => this.wake(), this.opts.tickMs ?? 1000);
+    this.wake();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.opts.url, options: `-c role=${APP_ROLE}` });
+    client.on('notification', () => this.wake());
+    client.on('error', (err) => {
+      this.log.warn({ err: err.message }, 'dispatcher listener lost; reconnecting');
+      this.listener = null;
+      setTimeout(() => void this.listen().catch(() => undefined), 1000);
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN postgate_send');
+      this.listener = client;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'dispatcher cannot listen yet; retrying');
+      await client.end().catch(() => undefined);
+      setTimeout(() => void this.listen().catch(() => undefined), 1000);
+    }
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) { this.again = true; return; }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const room = this.opts.concurrency - this.inflight;
+        if (room <= 0) break;
+        const claimed = await this.claim(room);
+        for (const row of claimed) this.run(row.tenant_id, row.message_id);
+        if (claimed.length === room) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'dispatch claim failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private claim(limit: number): Promise<{ message_id: string; tenant_id: string }[]> {
+    return this.db.withSystem(async (c) => (await c.query<{ message_id: string; tenant_id: string }>(
+      `UPDATE send_queue SET lease_until = now() + $2 * interval '1 second'
+       WHERE message_id IN (SELECT message_id FROM send_queue WHERE due_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                            ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING message_id, tenant_id`, [limit, this.opts.leaseSeconds])).rows);
+  }
+
+  private run(tenantId: string, messageId: string): void {
+    this.inflight++;
+    this.sender.process(tenantId, messageId)
+      .catch((err: Error) => this.log.error({ err: err.message, messageId }, 'send failed unexpectedly; lease will expire and retry'))
+      .finally(() => {
+        this.inflight--;
+        if (this.inflight === 0) for (const done of this.idle) done();
+        this.wake();
+      });
+  }
+
+  /** Stops claiming and waits for in-flight sends to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.inflight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    await this.listener?.end().catch(() => undefined);
+  }
+}

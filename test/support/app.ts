@@ -1,0 +1,70 @@
+// Starts a real Postgate (HTTP server + workers) on a fresh database and a real SMTP sink.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type RawConfig } from '../../src/config.js';
+import type { Roles } from '../../src/deps.js';
+import { startPostgate, type Postgate } from '../../src/main.js';
+import { createLogger } from '../../src/platform/log.js';
+import { createApiKey, createTenant } from '../../src/tenants/store.js';
+import type { Scope } from '../../src/platform/http.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.js';
+
+export interface TestApp {
+  pg: Postgate; url: string; db: TestDatabase; sink: SmtpSink;
+  /** Creates a tenant with a full sender identity and an all-scopes key. */
+  tenant(overrides?: Partial<{ name: string; fromEmail: string; replyTo: string; postalAddress: string | null; scopes: Scope[] }>): Promise<TestTenant>;
+  stop(): Promise<void>;
+}
+export interface TestTenant {
+  id: string; key: string;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+export interface TestAppOptions { config?: Partial<RawConfig>; roles?: Partial<Roles>; sink?: SinkOptions; database?: TestDatabase; smtp?: boolean }
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const db = opts.database ?? await createTestDatabase();
+  const sink = await startSmtpSink(opts.sink);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-app-'));
+  const config = loadConfig({}, {
+    DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.test', SMTP_URL: opts.smtp === false ? undefined : sink.url,
+    LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:test-secret-key-0123456789', INBOUND_SMTP_PORT: 0, RETRY_BASE_SECONDS: 0.2,
+    ...opts.config,
+  });
+  const roles: Roles = { web: true, worker: true, inbound: true, ...opts.roles };
+  const pg = await startPostgate(config, roles, { log: createLogger('silent', false) });
+  const url = pg.url as string;
+  const app: TestApp = {
+    pg, url, db, sink,
+    async tenant(o = {}) {
+      const id = randomUUID();
+      await createTenant(pg.deps.db, {
+        name: o.name ?? 'Acme', fromEmail: o.fromEmail ?? 'news@acme.org', fromName: 'Acme News',
+        replyTo: o.replyTo ?? 'support@acme.org', postalAddress: o.postalAddress === undefined ? '1 Main Street, Springfield' : o.postalAddress,
+      }, id);
+      const key = (await pg.deps.db.withTenant(id, (c) => createApiKey(c, id, o.scopes ?? ['subscribers', 'transactional', 'campaigns', 'admin']))).key;
+      return { id, key, api: (method, p, body, headers) => request(url, key, method, p, body, headers) };
+    },
+    async stop() {
+      await pg.stop();
+      await sink.close();
+      if (!opts.database) await db.drop();
+    },
+  };
+  return app;
+}
+
+export async function request(base: string, key: string | null, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const h: Record<string, string> = { ...headers };
+  if (key) h.authorization = `Bearer ${key}`;
+  let payload: string | undefined;
+  if (body !== undefined) { payload = typeof body === 'string' ? body : JSON.stringify(body); h['content-type'] ??= 'application/json'; }
+  const res = await fetch(base + p, { method, headers: h, body: payload, redirect: 'manual' });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = text ? JSON.parse(text) : null; } catch { /* HTML or text */ }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
