@@ -1,6 +1,57 @@
-// The bounces module: wires its routes, renderers and workers into the app.
+// The bounces module: POST /api/inbound and the bounce list (web), the inbound SMTP listener
+// (inbound role), and the sender hook that treats a 5xx at send time like a received bounce.
+import { Counter } from 'prom-client';
 import type { AppDeps, Module } from '../deps.js';
+import type { BounceSettings } from './actions.js';
+import { bounceRoutes } from './inbound-api.js';
+import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
+import { processInbound, processSendFailure, type BounceDeps } from './process.js';
 
-export function bouncesModule(_deps: AppDeps): Module {
-  return { name: 'bounces' };
+/** The bound port of each running listener (INBOUND_SMTP_PORT may be 0 = random, as in tests). */
+const listeners = new WeakMap<AppDeps, InboundSmtp>();
+
+/** The port the inbound SMTP listener of this Postgate is bound to, or null when it is not running. */
+export function inboundListenerPort(deps: AppDeps): number | null {
+  return listeners.get(deps)?.port ?? null;
+}
+
+export function bounceSettings(config: AppDeps['config']): BounceSettings {
+  return {
+    rawRetentionDays: config.BOUNCE_RAW_RETENTION_DAYS, softLimit: config.SOFT_BOUNCE_LIMIT, softWindowDays: config.SOFT_BOUNCE_WINDOW_DAYS,
+    complaintPauseRate: config.COMPLAINT_PAUSE_RATE, hardPauseRate: config.HARD_BOUNCE_PAUSE_RATE, pauseMinSent: config.PAUSE_MIN_SENT,
+  };
+}
+
+export function bouncesModule(deps: AppDeps): Module {
+  const counter = new Counter({ name: 'postgate_bounces_total', help: 'Bounces, complaints and auto-replies recorded, by kind and source',
+    labelNames: ['kind', 'source'] as const, registers: [deps.metrics.registry] });
+  const bdeps: BounceDeps = {
+    db: deps.db, tokens: deps.tokens, log: deps.log, settings: bounceSettings(deps.config),
+    onRecorded: (kind, source) => counter.inc({ kind, source }),
+  };
+  deps.sender.onPermanentFailure(async (tenantId, messageId, outcome) => {
+    try {
+      await processSendFailure(bdeps, tenantId, messageId, outcome);
+    } catch (err) {
+      deps.log.error({ err: (err as Error).message, messageId }, 'bounce handling of a send-time rejection failed');
+    }
+  });
+  return {
+    name: 'bounces',
+    routes(api) {
+      bounceRoutes(api, bdeps, deps.config.INBOUND_MAX_BYTES);
+    },
+    async start() {
+      if (!deps.roles.inbound) return;
+      listeners.set(deps, await startInboundSmtp({
+        port: deps.config.INBOUND_SMTP_PORT, maxBytes: deps.config.INBOUND_MAX_BYTES, tokens: deps.tokens, log: deps.log,
+        handle: async (raw, recipients) => { await processInbound(bdeps, { raw, source: 'smtp', recipients, tenantScope: null }); },
+      }));
+    },
+    async stop() {
+      const l = listeners.get(deps);
+      listeners.delete(deps);
+      await l?.close();
+    },
+  };
 }

@@ -1,6 +1,21 @@
-// The consent module: wires its routes, renderers and workers into the app.
+// The consent module: contacts, lists and subscriptions over the API, the double opt-in activation
+// email (renderer 'activation') and its public pages (/a/:token).
 import type { AppDeps, Module } from '../deps.js';
+import { renderActivation } from './activation-email.js';
+import { activationPages } from './activation-pages.js';
+import { contactRoutes } from './contacts-api.js';
+import { listRoutes } from './lists-api.js';
 
-export function consentModule(_deps: AppDeps): Module {
-  return { name: 'consent' };
+export function consentModule(deps: AppDeps): Module {
+  return {
+    name: 'consent',
+    routes(api, pages) {
+      contactRoutes(api, deps);
+      listRoutes(api, deps);
+      activationPages(pages, deps.db, deps.tokens);
+    },
+    renderers(registry) {
+      registry.register('activation', renderActivation);
+    },
+  };
 }

@@ -1,0 +1,190 @@
+// The one path every bounce takes, whether it arrived at the SMTP listener, through POST /api/inbound
+// or as a 5xx at send time: classify → locate message and contact (VERP token first, then the
+// original Message-ID, then Final-Recipient) → in ONE tenant transaction: the bounce row, the
+// message timeline and status, the suppression / unsubscribe actions, the campaign auto-pause.
+// Mail to an `unsubscribe+<token>` address unsubscribes that contact from every list (mailto).
+import { createHash } from 'node:crypto';
+import { simpleParser } from 'mailparser';
+import type { Db, Queryable } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import type { SendOutcome } from '../platform/smtp.js';
+import { containsCardNumber } from '../policy/cards.js';
+import type { TokenKeys } from '../policy/tokens.js';
+import { addEvent, getMessage, setStatus, type LedgerMessage } from '../mail/ledger.js';
+import { unsubscribeContact } from '../unsubscribe/unsubscribe.js';
+import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
+import { classifyMessage, classifyStatus, type Classification } from './classify.js';
+import { inboundTargets, type InboundTarget } from './recipients.js';
+import {
+  contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfMessage,
+  type BounceKind, type BounceSource, type ContactRef, type MatchedBy,
+} from './store.js';
+
+export interface BounceDeps {
+  db: Db; tokens: TokenKeys; log: Logger; settings: BounceSettings;
+  /** Called once per recorded (non-duplicate) bounce: metrics. */
+  onRecorded?: (kind: BounceKind, source: BounceSource) => void;
+}
+
+export interface InboundInput {
+  raw: Buffer;
+  source: 'smtp' | 'api';
+  /** Envelope recipients (RCPT TO), or the addresses a relay says the report was sent to. */
+  recipients: readonly string[];
+  /** Only this tenant's messages and contacts may be affected (API keys); null = any (the listener). */
+  tenantScope: string | null;
+}
+
+export interface RecordedBounce {
+  tenantId: string; bounceId: string | null; duplicate: boolean; messageId: string | null; contactId: string | null;
+  matchedBy: MatchedBy; kind: BounceKind; action: BounceAction | null; campaignPaused: string | null;
+}
+export interface UnsubscribeDone { tenantId: string; contactId: string; found: boolean; changedListIds: string[] }
+export interface InboundResult { classification: Classification; bounces: RecordedBounce[]; unsubscribes: UnsubscribeDone[] }
+
+interface Located { tenantId: string; messageId: string | null; matchedBy: MatchedBy }
+
+interface RawFacts { raw: Buffer | null; rawHash: string; withheld: string | null }
+
+const EVENT_OF: Record<BounceKind, string> = {
+  hard: 'bounced', complaint: 'complained', soft: 'soft_bounce', blocked: 'blocked', autoreply: 'autoreply', unknown: 'inbound_unknown',
+};
+
+/** Handles one inbound message (a DSN, complaint, auto-reply, or mail to a mailto unsubscribe address). */
+export async function processInbound(deps: BounceDeps, input: InboundInput): Promise<InboundResult> {
+  const classification = await classifyMessage(input.raw);
+  const addresses = input.source === 'api' ? [...input.recipients, ...classification.envelopeTo] : [...input.recipients];
+  const targets = inboundTargets(deps.tokens, addresses);
+  const unsubscribes = await mailtoUnsubscribes(deps, targets, input.tenantScope);
+  const bounces: RecordedBounce[] = [];
+  const hasVerp = targets.some((t) => t.kind === 'verp');
+  if (!hasVerp && unsubscribes.length > 0) return { classification, bounces, unsubscribes };
+  const located = await locate(deps.db, targets, classification, input.tenantScope);
+  if (located.length === 0) return { classification, bounces, unsubscribes };
+  const raw = await rawFacts(input.raw, deps.settings.rawRetentionDays);
+  for (const loc of located) bounces.push(await recordBounce(deps, loc, classification, input.source, raw));
+  return { classification, bounces, unsubscribes };
+}
+
+/** A 5xx at send time (the relay refused the recipient): classified from the response, handled like a DSN. */
+export async function processSendFailure(deps: BounceDeps, tenantId: string, messageId: string,
+  outcome: Extract<SendOutcome, { kind: 'permanent' }>): Promise<RecordedBounce> {
+  const status = enhancedStatus(outcome.response, outcome.code);
+  const verdict = classifyStatus(status, outcome.response);
+  const classification: Classification = {
+    kind: verdict.kind, status, reason: verdict.reason, diagnostic: outcome.response.slice(0, 1000), recipient: null,
+    originalMessageId: null, envelopeTo: [], feedbackType: null, recipients: [],
+  };
+  const rawHash = sha256(`send:${messageId}:${outcome.response}`);
+  return recordBounce(deps, { tenantId, messageId, matchedBy: 'ledger' }, classification, 'send', { raw: null, rawHash, withheld: null });
+}
+
+/** RFC 3463 code from an SMTP response ("550 5.1.1 …"), else the class of the basic code (5.0.0 / 4.0.0). */
+export function enhancedStatus(response: string, code: number): string {
+  const m = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(response);
+  if (m) return `${m[1]}.${m[2]}.${m[3]}`;
+  return `${Math.floor(code / 100)}.0.0`;
+}
+
+async function mailtoUnsubscribes(deps: BounceDeps, targets: InboundTarget[], scope: string | null): Promise<UnsubscribeDone[]> {
+  const out: UnsubscribeDone[] = [];
+  for (const t of targets) {
+    if (t.kind !== 'unsubscribe' || (scope && t.subject.tenantId !== scope)) continue;
+    const { tenantId, contactId, campaignId } = t.subject;
+    const r = await deps.db.withTenant(tenantId, (c) =>
+      unsubscribeContact(c, { tenantId, contactId, listIds: 'all', source: 'mailto', campaignId, detail: { via: 'mailto' } }));
+    out.push({ tenantId, contactId, ...r });
+  }
+  return out;
+}
+
+/** VERP token first; then the original Message-ID; with a tenant scope, the report alone (Final-Recipient). */
+async function locate(db: Db, targets: InboundTarget[], cls: Classification, scope: string | null): Promise<Located[]> {
+  const out: Located[] = [];
+  for (const t of targets) {
+    if (t.kind !== 'verp') continue;
+    const tenantId = await db.withSystem((c) => tenantOfMessage(c, t.messageId));
+    if (tenantId && (!scope || tenantId === scope)) out.push({ tenantId, messageId: t.messageId, matchedBy: 'verp' });
+  }
+  if (out.length > 0 || targets.some((t) => t.kind === 'verp')) return out;
+  if (cls.originalMessageId) {
+    const header = cls.originalMessageId;
+    if (scope) {
+      const m = await db.withTenant(scope, (c) => messageByHeader(c, header));
+      if (m) return [{ tenantId: scope, messageId: m.id, matchedBy: 'message_id' }];
+    } else {
+      const m = await db.withSystem((c) => messageByHeaderAnyTenant(c, header));
+      if (m) return [{ tenantId: m.tenantId, messageId: m.messageId, matchedBy: 'message_id' }];
+    }
+  }
+  return scope ? [{ tenantId: scope, messageId: null, matchedBy: 'none' }] : [];
+}
+
+async function rawFacts(raw: Buffer, retentionDays: number): Promise<RawFacts> {
+  const rawHash = sha256(raw);
+  if (retentionDays <= 0) return { raw: null, rawHash, withheld: null };
+  return (await holdsCardNumber(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw, rawHash, withheld: null };
+}
+
+/** Postgate never stores card numbers: a report holding one (raw or decoded text) is kept without its raw bytes. */
+async function holdsCardNumber(raw: Buffer): Promise<boolean> {
+  if (containsCardNumber(raw.toString('latin1'))) return true;
+  try {
+    const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+    const texts = [parsed.subject ?? '', parsed.text ?? '', ...parsed.attachments
+      .filter((a) => /^(text|message)\//i.test(a.contentType))
+      .map((a) => a.content.toString('utf8'))];
+    return texts.some((t) => containsCardNumber(t));
+  } catch {
+    return false;
+  }
+}
+
+function sha256(v: Buffer | string): string {
+  return createHash('sha256').update(v).digest('hex');
+}
+
+async function findContact(c: Queryable, m: LedgerMessage | null, loc: Located, cls: Classification): Promise<{ contact: ContactRef | null; matchedBy: MatchedBy }> {
+  if (m?.contactId) {
+    const contact = await contactById(c, m.contactId);
+    if (contact) return { contact, matchedBy: loc.matchedBy };
+  }
+  if (m?.recipient) return { contact: await contactByEmail(c, m.recipient), matchedBy: loc.matchedBy };
+  if (m || !cls.recipient) return { contact: null, matchedBy: loc.matchedBy };
+  const contact = await contactByEmail(c, cls.recipient);
+  return { contact, matchedBy: contact ? 'recipient' : loc.matchedBy };
+}
+
+async function recordBounce(deps: BounceDeps, loc: Located, cls: Classification, source: BounceSource, raw: RawFacts): Promise<RecordedBounce> {
+  const r = await deps.db.withTenant(loc.tenantId, async (c): Promise<RecordedBounce> => {
+    const m = loc.messageId ? await getMessage(c, loc.messageId, true) : null;
+    const { contact, matchedBy } = await findContact(c, m, loc, cls);
+    const address = m ? m.recipient ?? contact?.email ?? null : contact?.email ?? cls.recipient;
+    const base = { tenantId: loc.tenantId, messageId: m?.id ?? null, contactId: contact?.id ?? null, matchedBy: m || contact ? matchedBy : 'none' as MatchedBy, kind: cls.kind };
+    const bounceId = await insertBounce(c, {
+      ...base, campaignId: m?.campaignId ?? null, source, status: cls.status, reason: cls.reason, diagnostic: cls.diagnostic,
+      recipient: cls.recipient ?? m?.recipient ?? null, feedbackType: cls.feedbackType, raw: raw.raw, rawWithheld: raw.withheld,
+      rawHash: raw.rawHash, rawRetentionDays: deps.settings.rawRetentionDays,
+    });
+    if (!bounceId) return { ...base, bounceId: null, duplicate: true, action: null, campaignPaused: null };
+    if (m) await recordOnMessage(c, m, cls, bounceId);
+    const action = await applyBounceActions(c, {
+      tenantId: loc.tenantId, kind: cls.kind, bounceId, messageId: m?.id ?? null, contact, address, status: cls.status, feedbackType: cls.feedbackType,
+    }, deps.settings);
+    await setBounceAction(c, bounceId, action);
+    const campaignPaused = m?.campaignId ? await checkCampaignPause(c, m.campaignId, cls.kind, deps.settings) : null;
+    return { ...base, bounceId, duplicate: false, action, campaignPaused };
+  });
+  if (!r.duplicate) deps.onRecorded?.(r.kind, source);
+  deps.log.info({ tenantId: r.tenantId, messageId: r.messageId, kind: r.kind, matchedBy: r.matchedBy, action: r.action, duplicate: r.duplicate,
+    campaignPaused: r.campaignPaused }, 'bounce processed');
+  return r;
+}
+
+/** The message's timeline always gets an event; its status changes for hard bounces and complaints. */
+async function recordOnMessage(c: Queryable, m: LedgerMessage, cls: Classification, bounceId: string): Promise<void> {
+  const detail = { bounceId, status: cls.status, classification: cls.reason, diagnostic: cls.diagnostic?.slice(0, 300) ?? null, feedbackType: cls.feedbackType };
+  if (cls.kind === 'complaint') return setStatus(c, m, 'complained', { ...detail, reason: 'complaint' });
+  if (cls.kind === 'hard' && m.status !== 'complained') return setStatus(c, m, 'bounced', { ...detail, reason: 'hard_bounce' });
+  await addEvent(c, m.tenantId, m.id, EVENT_OF[cls.kind], detail);
+}

@@ -1,0 +1,59 @@
+// Audience materialisation: the campaign's recipients become 'queued' ledger rows, chunk by chunk
+// (each chunk its own transaction, ON CONFLICT DO NOTHING, so a repeated or resumed start adds
+// nobody twice). Only contacts subscribed to one of the lists are materialised; contacts on the lists
+// but not subscribed are counted by reason. Consent and suppression are checked again at send time.
+import type { Db, Queryable } from '../platform/db.js';
+import type { Campaign } from './campaigns-store.js';
+import { heartbeat, markAudienceReady } from './campaigns-store.js';
+
+export const MATERIALISE_CHUNK = 5000;
+
+export interface ChunkResult { scanned: number; inserted: number; last: string | null }
+
+/** One chunk of subscribed contacts after `after` (by id); inserts their ledger rows. */
+export async function materialiseChunk(c: Queryable, campaign: Campaign, after: string | null, limit: number): Promise<ChunkResult> {
+  const r = await c.query<{ scanned: number; inserted: number; last: string | null }>(`WITH chunk AS (
+      SELECT ct.id, ct.email FROM contacts ct
+      WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
+        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
+      ORDER BY ct.id LIMIT $4),
+    ins AS (
+      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version)
+      SELECT $5, 'campaign:' || $1::text || ':' || chunk.id::text, 'marketing', chunk.id, $1, chunk.email, 'campaign:' || $1::text, $6 FROM chunk
+      ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
+      (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,
+  [campaign.id, campaign.listIds, after, limit, campaign.tenantId, campaign.templateVersion]);
+  return r.rows[0];
+}
+
+/** Contacts on the campaign's lists that were not materialised, by the gate's vocabulary. */
+export async function excludedByReason(c: Queryable, listIds: readonly string[]): Promise<Record<string, number>> {
+  const r = await c.query<{ reason: string; n: number }>(`SELECT reason, count(*)::int AS n FROM (
+      SELECT CASE WHEN bool_or(ct.email IS NULL OR ct.status = 'erased') THEN 'contact_erased'
+                  WHEN bool_or(s.status = 'unsubscribed') THEN 'unsubscribed' ELSE 'not_subscribed' END AS reason
+      FROM subscriptions s JOIN contacts ct ON ct.id = s.contact_id
+      WHERE s.list_id = ANY($1::uuid[])
+      GROUP BY ct.id
+      HAVING NOT bool_or(s.status = 'subscribed' AND ct.email IS NOT NULL AND ct.status <> 'erased')) x
+    GROUP BY reason`, [listIds]);
+  return Object.fromEntries(r.rows.map((row) => [row.reason, row.n]));
+}
+
+/** Materialises the whole audience (resumable), then records the exclusions and marks it ready. */
+export async function materialiseAudience(db: Db, campaign: Campaign, chunk = MATERIALISE_CHUNK): Promise<number> {
+  let after: string | null = null;
+  let inserted = 0;
+  for (;;) {
+    const r: ChunkResult = await db.withTenant(campaign.tenantId, async (c) => {
+      const out = await materialiseChunk(c, campaign, after, chunk);
+      await heartbeat(c, campaign.id);
+      return out;
+    });
+    inserted += r.inserted;
+    if (r.scanned < chunk || r.last === null) break;
+    after = r.last;
+  }
+  await db.withTenant(campaign.tenantId, async (c) => markAudienceReady(c, campaign.id, await excludedByReason(c, campaign.listIds)));
+  return inserted;
+}

@@ -1,0 +1,61 @@
+// The compliance pre-check run when a campaign is scheduled, started, resumed or test-sent: every
+// reason it could not be compliant, all at once. The per-recipient gate still runs at send time.
+import type { Queryable } from '../platform/db.js';
+import { ApiError } from '../platform/http.js';
+import { isReplyToAcceptable, parseAddress } from '../policy/addresses.js';
+import { usesPlaceholder, type TemplateSource } from '../mail/render.js';
+import { activeDkimKey, type Tenant } from '../tenants/store.js';
+import type { Campaign } from './campaigns-store.js';
+import { getTemplate } from './templates-store.js';
+
+export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no_reply_to' | 'no_dkim_key' | 'bad_from' | 'no_template';
+
+export interface ComplianceFacts {
+  template: TemplateSource | null; tenant: Pick<Tenant, 'fromEmail' | 'postalAddress' | 'requireDkim' | 'replyTo'>;
+  replyTo: string | null; hasDkimKey: boolean;
+}
+
+const MESSAGES: Record<ComplianceReason, string> = {
+  no_unsubscribe_link: 'the template has no {{unsubscribeUrl}} placeholder',
+  no_postal_address: 'the tenant has no postal address',
+  no_reply_to: 'the reply-to is missing or not a real mailbox',
+  no_dkim_key: 'the tenant requires DKIM signing and has no active key for its From domain',
+  bad_from: "the tenant's From address is not valid",
+  no_template: 'the template version no longer exists',
+};
+
+/** Pure: every failing reason, in a fixed order. */
+export function complianceReasons(f: ComplianceFacts): ComplianceReason[] {
+  const reasons: ComplianceReason[] = [];
+  if (!f.template) reasons.push('no_template');
+  else if (!usesPlaceholder(f.template, 'unsubscribeUrl')) reasons.push('no_unsubscribe_link');
+  if (!f.tenant.postalAddress?.trim()) reasons.push('no_postal_address');
+  if (!isReplyToAcceptable(f.replyTo ?? f.tenant.replyTo).ok) reasons.push('no_reply_to');
+  if (!parseAddress(f.tenant.fromEmail).ok) reasons.push('bad_from');
+  if (f.tenant.requireDkim && !f.hasDkimKey) reasons.push('no_dkim_key');
+  return reasons;
+}
+
+export function fromDomain(tenant: Pick<Tenant, 'fromEmail'>): string {
+  return tenant.fromEmail.slice(tenant.fromEmail.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** Gathers the facts for a campaign in the caller's tenant transaction. */
+export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign: Campaign): Promise<ComplianceReason[]> {
+  const t = await getTemplate(c, campaign.templateId, campaign.templateVersion);
+  const hasDkimKey = tenant.requireDkim ? (await activeDkimKey(c, fromDomain(tenant))) !== null : false;
+  return complianceReasons({
+    template: t ? { mjml: t.mjml, subject: campaign.subject, text: t.text } : null,
+    tenant, replyTo: campaign.replyTo, hasDkimKey,
+  });
+}
+
+export function notCompliant(reasons: ComplianceReason[]): ApiError {
+  return new ApiError(422, 'not_compliant', `the campaign cannot be sent compliantly: ${reasons.map((r) => MESSAGES[r]).join('; ')}`, null,
+    { reasons, details: reasons.map((r) => ({ reason: r, message: MESSAGES[r] })) });
+}
+
+export async function assertCompliant(c: Queryable, tenant: Tenant, campaign: Campaign): Promise<void> {
+  const reasons = await campaignCompliance(c, tenant, campaign);
+  if (reasons.length) throw notCompliant(reasons);
+}

@@ -1,0 +1,92 @@
+// Campaign content: the compiled template (MJML compiled once per campaign and template version,
+// cached per process), the footer Postgate adds when a template omits the postal address, the data
+// each recipient's Handlebars run gets, and the checks on what came out (link, address present).
+import Handlebars from 'handlebars';
+import { compileTemplate, renderMessage, usesPlaceholder, type CompiledTemplate, type RenderedMessage, type TemplateSource } from '../mail/render.js';
+
+/**
+ * Added before </mj-body> when the MJML never outputs {{postalAddress}}: the address must be in the
+ * footer of every marketing message, so Postgate puts it there rather than refusing the template.
+ */
+export const POSTAL_FOOTER_MJML = '<mj-section padding="8px 0 16px"><mj-column>'
+  + '<mj-text align="center" font-size="11px" line-height="16px" color="#71717a">{{postalAddress}}</mj-text>'
+  + '</mj-column></mj-section>';
+
+/** The template as it is compiled for sending: with the postal footer (HTML and text) when missing. */
+export function withCompliantFooter(src: TemplateSource): TemplateSource {
+  let mjml = src.mjml;
+  if (!usesPlaceholder({ mjml, subject: '' }, 'postalAddress')) {
+    const at = mjml.toLowerCase().lastIndexOf('</mj-body>');
+    if (at >= 0) mjml = `${mjml.slice(0, at)}${POSTAL_FOOTER_MJML}${mjml.slice(at)}`;
+  }
+  let text = src.text ?? null;
+  if (text !== null) {
+    const uses = (name: string) => usesPlaceholder({ mjml: '', subject: '', text }, name);
+    const tail: string[] = [];
+    if (!uses('unsubscribeUrl')) tail.push('Unsubscribe: {{unsubscribeUrl}}');
+    if (!uses('postalAddress')) tail.push('{{postalAddress}}');
+    if (tail.length) text = `${text.replace(/\s+$/, '')}\n\n--\n${tail.join('\n')}\n`;
+  }
+  return { mjml, subject: src.subject, text };
+}
+
+/** Small LRU of compiled templates; a promise per key so concurrent callers compile once. */
+export class CompiledCache {
+  private readonly entries = new Map<string, Promise<CompiledTemplate>>();
+  constructor(private readonly max = 32) {}
+
+  get(key: string, load: () => TemplateSource | Promise<TemplateSource>): Promise<CompiledTemplate> {
+    const hit = this.entries.get(key);
+    if (hit) { this.entries.delete(key); this.entries.set(key, hit); return hit; }
+    const p = Promise.resolve().then(load).then((src) => compileTemplate(withCompliantFooter(src)));
+    p.catch(() => this.entries.delete(key));
+    this.entries.set(key, p);
+    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
+    return p;
+  }
+}
+
+export interface RecipientFacts {
+  contact: { id: string; email: string; name: string | null; attributes: Record<string, unknown> };
+  unsubscribeUrl: string; preferencesUrl: string;
+  tenant: { name: string; postalAddress: string | null };
+  campaign: { id: string; name: string };
+}
+
+/**
+ * Per-recipient template data. Subscriber data stays nested or plain (HTML-escaped by Handlebars);
+ * only Postgate-built URLs are top-level *Url keys, which the renderer leaves unescaped in hrefs.
+ */
+export function recipientData(f: RecipientFacts): Record<string, unknown> {
+  const contact = { name: f.contact.name ?? '', email: f.contact.email, attributes: f.contact.attributes };
+  return {
+    name: contact.name, email: contact.email, attributes: contact.attributes, contact,
+    unsubscribeUrl: f.unsubscribeUrl, preferencesUrl: f.preferencesUrl,
+    postalAddress: f.tenant.postalAddress ?? '', tenantName: f.tenant.name, tenant: { name: f.tenant.name },
+    campaign: { id: f.campaign.id, name: f.campaign.name }, campaignName: f.campaign.name,
+  };
+}
+
+/** Sample data for previews; fields of `given` win (subscriber-like data, escaped as usual). */
+export function sampleData(publicUrl: string, tenant: { name: string; postalAddress: string | null }, given: Record<string, unknown>): Record<string, unknown> {
+  const base = recipientData({
+    contact: { id: '00000000-0000-0000-0000-000000000000', email: 'jane.doe@example.com', name: 'Jane Doe', attributes: {} },
+    unsubscribeUrl: `${publicUrl}/u/preview`, preferencesUrl: `${publicUrl}/u/preview/preferences`,
+    tenant, campaign: { id: '00000000-0000-0000-0000-000000000000', name: 'Preview' },
+  });
+  return { ...base, ...given };
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escapeUrl = (s: string): string => s.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);
+
+export interface CheckedMessage { rendered: RenderedMessage; hasUnsubscribeLink: boolean; hasPostalAddress: boolean }
+
+/** Runs Handlebars for one recipient and checks that the link and the postal address came out. */
+export function renderChecked(t: CompiledTemplate, data: Record<string, unknown>, unsubscribeUrl: string, postalAddress: string | null): CheckedMessage {
+  const rendered = renderMessage(t, data);
+  const hasUnsubscribeLink = rendered.html.includes(escapeUrl(unsubscribeUrl));
+  const postal = postalAddress?.trim() ?? '';
+  const hasPostalAddress = postal !== '' && (rendered.html.includes(Handlebars.Utils.escapeExpression(postal)) || rendered.html.includes(postal));
+  return { rendered, hasUnsubscribeLink, hasPostalAddress };
+}

@@ -1,0 +1,38 @@
+// The 'activation' renderer: templates/activation.mjml, compiled once per process, rendered per
+// message with the tenant's branding, the lists to confirm and the signed activation link.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { projectRoot } from '../config.js';
+import { compileTemplate, renderMessage, type CompiledTemplate } from '../mail/render.js';
+import type { RenderContext, RenderOutput } from '../mail/renderers.js';
+import { activationToken, activationUrl, readActivationData } from './activation.js';
+import { listsByIds } from './lists.js';
+
+const SUBJECT = '{{#if verifyAddress}}Confirm your email address for {{tenantName}}{{else}}Confirm your subscription to {{tenantName}}{{/if}}';
+
+let compiled: Promise<CompiledTemplate> | null = null;
+
+/** The compiled activation template (MJML runs once per process). */
+export function activationTemplate(): Promise<CompiledTemplate> {
+  compiled ??= readFile(path.join(projectRoot, 'templates', 'activation.mjml'), 'utf8')
+    .then((mjml) => compileTemplate({ mjml, subject: SUBJECT }))
+    .catch((err: unknown) => { compiled = null; throw err; });
+  return compiled;
+}
+
+export async function renderActivation(ctx: RenderContext): Promise<RenderOutput> {
+  const data = readActivationData(ctx.message.data);
+  const contact = ctx.contact;
+  if (!data || !contact?.email) throw new Error(`activation message ${ctx.message.id} lacks its data`);
+  const lists = await listsByIds(ctx.db, data.listIds);
+  const token = activationToken(ctx.tokens, ctx.message, data.expiresAt);
+  const days = Math.max(1, Math.round((Date.parse(data.expiresAt) - new Date(ctx.message.createdAt).getTime()) / 86_400_000));
+  const vars = {
+    tenantName: ctx.tenant.name, fromName: ctx.tenant.fromName, postalAddress: ctx.tenant.postalAddress,
+    contactName: contact.name, email: contact.email, verifyAddress: data.verifyAddress,
+    lists: lists.map((l) => l.name), activationUrl: activationUrl(ctx.publicUrl, token), expiresDays: days,
+    subject: '', preview: data.verifyAddress ? 'One click to confirm your email address' : 'One click to confirm your subscription',
+  };
+  vars.subject = (await activationTemplate()).subject(vars);
+  return { rendered: renderMessage(await activationTemplate(), vars) };
+}

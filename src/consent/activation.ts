@@ -1,0 +1,103 @@
+// Activation (double opt-in) messages: the per-address cap, the ledger row, and the signed link.
+// The token is signed at render time (it never sits in the DB) and binds tenant, contact and the
+// activation message; that row's data holds the list ids the link confirms (immutable), and its id
+// is the link's stable single-use key in token_uses. Every render of one row yields the same link,
+// and the token stays short however many lists it confirms.
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../platform/db.js';
+import { ApiError } from '../platform/http.js';
+import { signToken, verifyToken, type TokenKeys } from '../policy/tokens.js';
+import { enqueueMessage, type LedgerMessage } from '../mail/ledger.js';
+import { emailKey, type ContactRow } from './contacts.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface ActivationSettings { capPerDay: number; ttlDays: number }
+
+/** What an activation row carries: the lists its link confirms, when it expires, what the mail says. */
+export interface ActivationData { listIds: string[]; expiresAt: string; verifyAddress: boolean }
+
+/** What a valid activation link says. */
+export interface ActivationClaim { tenantId: string; contactId: string; messageId: string; useId: string }
+
+export type ClaimError = 'invalid' | 'expired';
+
+/** Serialises every request touching one address for the rest of the transaction. */
+export async function lockAddress(c: Queryable, tenantId: string, address: string): Promise<void> {
+  await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`address:${tenantId}:${emailKey(address)}`]);
+}
+
+/** Throws 429 when this address already received capPerDay activation messages in the last 24 hours. */
+export async function assertUnderCap(c: Queryable, tenantId: string, address: string, capPerDay: number): Promise<void> {
+  const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
+      ceil(extract(epoch FROM min(created_at) + interval '24 hours' - now()))::int AS retry
+    FROM messages WHERE tenant_id = $1 AND kind = 'activation' AND lower(recipient) = $2 AND created_at > now() - interval '24 hours'`,
+  [tenantId, emailKey(address)]);
+  const { n, retry } = r.rows[0];
+  if (n >= capPerDay) {
+    throw new ApiError(429, 'rate_limited', `this address already received ${n} activation emails in the last 24 hours`, 'email',
+      { retryAfterSeconds: Math.max(1, retry ?? 1) });
+  }
+}
+
+/** Queues the n-th activation message of a contact, confirming its address and the given lists. */
+export async function queueActivation(c: Queryable, tenantId: string, contact: ContactRow & { email: string }, listIds: string[], ttlDays: number): Promise<LedgerMessage> {
+  const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE contact_id = $1 AND kind = 'activation'`, [contact.id]);
+  const data: ActivationData = {
+    listIds, expiresAt: new Date(Date.now() + ttlDays * 86_400_000).toISOString(), verifyAddress: contact.status === 'pending',
+  };
+  const { message } = await enqueueMessage(c, {
+    tenantId, purpose: `activation:${contact.id}:${r.rows[0].n + 1}`, kind: 'activation', contactId: contact.id,
+    recipient: contact.email, template: 'activation', data: { ...data },
+  });
+  return message;
+}
+
+export function readActivationData(data: Record<string, unknown>): ActivationData | null {
+  const { listIds, expiresAt, verifyAddress } = data;
+  if (typeof expiresAt !== 'string' || !Array.isArray(listIds)) return null;
+  if (!listIds.every((l): l is string => typeof l === 'string')) return null;
+  return { listIds, expiresAt, verifyAddress: verifyAddress === true };
+}
+
+/** Signs the link's token; its expiry was fixed when the row was created, so every render matches. */
+export function activationToken(keys: TokenKeys, m: Pick<LedgerMessage, 'id' | 'tenantId' | 'contactId'>, expiresAt: string): string {
+  if (!m.contactId) throw new Error('an activation message needs a contact');
+  const expires = Math.floor(Date.parse(expiresAt) / 1000);
+  return signToken(keys, 'activation', m.tenantId, { c: m.contactId, m: m.id }, { ttlSeconds: 0, now: expires });
+}
+
+export function activationUrl(publicUrl: string, token: string): string {
+  return `${publicUrl}/a/${token}`;
+}
+
+/** The single-use key of a link: one per activation row, whatever the render. */
+export function useIdOf(tenantId: string, messageId: string): string {
+  return createHash('sha256').update(`activation:${tenantId}:${messageId}`).digest('hex');
+}
+
+/** Verifies a link's token without a lookup. */
+export function readActivationToken(keys: TokenKeys, token: unknown, nowSeconds?: number): { ok: true; claim: ActivationClaim } | { ok: false; error: ClaimError } {
+  const r = verifyToken(keys, token, 'activation', nowSeconds);
+  if (!r.ok) return { ok: false, error: r.error === 'expired' ? 'expired' : 'invalid' };
+  const { t, s } = r.payload;
+  if (!UUID.test(t) || !UUID.test(s.c ?? '') || !UUID.test(s.m ?? '')) return { ok: false, error: 'invalid' };
+  return { ok: true, claim: { tenantId: t, contactId: s.c, messageId: s.m, useId: useIdOf(t, s.m) } };
+}
+
+/** The lists an activation message confirms; null unless it is that contact's activation row. */
+export async function confirmedLists(c: Queryable, claim: ActivationClaim): Promise<string[] | null> {
+  const r = await c.query<{ data: Record<string, unknown> }>(`SELECT data FROM messages WHERE id = $1 AND contact_id = $2 AND kind = 'activation'`,
+    [claim.messageId, claim.contactId]);
+  return r.rows[0] ? readActivationData(r.rows[0].data)?.listIds ?? null : null;
+}
+
+/** Records the use of a link; false when it was already used (the caller then changes nothing). */
+export async function claimUse(c: Queryable, tenantId: string, useId: string): Promise<boolean> {
+  const r = await c.query(`INSERT INTO token_uses (tenant_id, token_hash, purpose) VALUES ($1, $2, 'activation') ON CONFLICT DO NOTHING`, [tenantId, useId]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+export async function isUsed(c: Queryable, useId: string): Promise<boolean> {
+  return (await c.query('SELECT 1 FROM token_uses WHERE token_hash = $1', [useId])).rows.length > 0;
+}

@@ -1,0 +1,64 @@
+// The activation link's two steps. preview (GET) reads only: what the click will do. confirm (POST)
+// claims the single-use token and, in the same transaction, verifies the address and turns the
+// opt-ins the token names into subscriptions, appending a 'confirm' consent record for each change.
+import type { Queryable } from '../platform/db.js';
+import { getTenant, type Tenant } from '../tenants/store.js';
+import { isInvalid, nextContact, nextSubscription } from './state.js';
+import { claimUse, confirmedLists, isUsed, type ActivationClaim } from './activation.js';
+import { findContact, setContactStatus, type ContactRow } from './contacts.js';
+import { listsByIds } from './lists.js';
+import { recordConsent, storeConsentText } from './records.js';
+import { setSubscription, subscriptionsOf } from './subscriptions.js';
+
+export interface Plan { tenant: Tenant; contact: ContactRow & { email: string }; verify: boolean; lists: { id: string; name: string }[] }
+export type PlanResult = { ok: true; plan: Plan } | { ok: false; reason: 'gone' | 'used' };
+
+/** The wording of the confirmation page: shown on GET, stored (by hash) as the proof on POST. */
+export function confirmationWording(p: Plan): string {
+  const parts: string[] = [];
+  if (p.verify) parts.push(`By confirming, you verify that ${p.contact.email} is your email address for ${p.tenant.name}.`);
+  if (p.lists.length > 0) {
+    parts.push(`By confirming, ${p.contact.email} subscribes to the following from ${p.tenant.name}: ${p.lists.map((l) => l.name).join(', ')}.`);
+    parts.push('You can unsubscribe at any time with the link in every newsletter.');
+  }
+  if (parts.length === 0) parts.push(`${p.contact.email} is already confirmed for ${p.tenant.name}.`);
+  return parts.join(' ');
+}
+
+/** What the link would do now; reads only. */
+export async function planConfirmation(c: Queryable, claim: ActivationClaim, forUpdate = false): Promise<PlanResult> {
+  const tenant = await getTenant(c, claim.tenantId);
+  const contact = await findContact(c, { id: claim.contactId }, forUpdate);
+  if (!tenant || !contact || !contact.email || (contact.status !== 'pending' && contact.status !== 'active')) return { ok: false, reason: 'gone' };
+  const listIds = await confirmedLists(c, claim);
+  if (!listIds) return { ok: false, reason: 'gone' };
+  if (await isUsed(c, claim.useId)) return { ok: false, reason: 'used' };
+  const unconfirmed = new Set((await subscriptionsOf(c, [contact.id], forUpdate)).filter((s) => s.status === 'unconfirmed').map((s) => s.listId));
+  const lists = (await listsByIds(c, listIds)).filter((l) => unconfirmed.has(l.id)).map((l) => ({ id: l.id, name: l.name }));
+  return { ok: true, plan: { tenant, contact: contact as ContactRow & { email: string }, verify: contact.status === 'pending', lists } };
+}
+
+export interface Requester { ip: string | null; userAgent: string | null }
+
+/** Uses the link: claims it, then applies the plan. 'used' when it was already used (nothing changes). */
+export async function confirm(c: Queryable, claim: ActivationClaim, who: Requester): Promise<PlanResult> {
+  const planned = await planConfirmation(c, claim, true);
+  if (!planned.ok) return planned;
+  if (!(await claimUse(c, claim.tenantId, claim.useId))) return { ok: false, reason: 'used' };
+  const { plan } = planned;
+  const tenantId = plan.tenant.id;
+  const textHash = await storeConsentText(c, tenantId, confirmationWording(plan));
+  const base = { contactId: plan.contact.id, action: 'confirm' as const, source: 'page', ip: who.ip, userAgent: who.userAgent, textHash };
+  const verified = nextContact(plan.contact.status, 'verify');
+  if (plan.verify && !isInvalid(verified) && verified.changed) {
+    await setContactStatus(c, plan.contact.id, verified.status, true);
+    await recordConsent(c, tenantId, { ...base, listId: null, detail: { from: plan.contact.status, to: verified.status } });
+  }
+  for (const list of plan.lists) {
+    const t = nextSubscription('unconfirmed', 'confirm', true);
+    if (isInvalid(t) || !t.changed) continue;
+    await setSubscription(c, tenantId, plan.contact.id, list.id, t.status);
+    await recordConsent(c, tenantId, { ...base, listId: list.id, detail: { from: 'unconfirmed', to: t.status } });
+  }
+  return planned;
+}

@@ -1,0 +1,106 @@
+// Contacts over the API (scope subscribers): register with opt-in, later opt-ins, opt-outs, lookup,
+// a filtered keyset-paged listing, and the consent history (the proof of permission).
+import type { Response } from 'express';
+import type { AppDeps } from '../deps.js';
+import { isUuid, type Queryable } from '../platform/db.js';
+import { ApiError, notFound, type Api } from '../platform/http.js';
+import { uuid } from '../platform/schemas.js';
+import type { LedgerMessage } from '../mail/ledger.js';
+import type { ActivationSettings } from './activation.js';
+import { findContact, listContacts, type ContactRow } from './contacts.js';
+import { consentHistory, recordConsent } from './records.js';
+import { optIn, registerContact } from './register.js';
+import { contactsQuery, optInSchema, registerSchema } from './schemas.js';
+import { isInvalid, nextSubscription } from './state.js';
+import { setSubscription, subscriptionsOf, type SubscriptionRow } from './subscriptions.js';
+
+export function contactJson(contact: ContactRow, subs: SubscriptionRow[]) {
+  return {
+    ...contact,
+    subscriptions: subs.filter((s) => s.contactId === contact.id).map(({ listId, listName, status, createdAt, updatedAt }) => ({ listId, listName, status, createdAt, updatedAt })),
+  };
+}
+
+function activationJson(m: LedgerMessage | null) {
+  return m ? { messageId: m.id, status: m.status } : null;
+}
+
+async function contactWithSubscriptions(c: Queryable, id: string) {
+  const contact = await findContact(c, { id });
+  if (!contact) throw notFound('contact');
+  return contactJson(contact, await subscriptionsOf(c, [id]));
+}
+
+/** Runs a write; on the activation cap, adds Retry-After before the 429 goes out. */
+async function capped<T>(res: Response, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'rate_limited') res.setHeader('Retry-After', String(err.extra.retryAfterSeconds ?? 3600));
+    throw err;
+  }
+}
+
+const cursorOf = (rows: ContactRow[], limit: number): string | null => (rows.length === limit ? rows[rows.length - 1].id : null);
+
+export function contactRoutes(api: Api, deps: AppDeps): void {
+  const settings: ActivationSettings = { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS };
+  const db = deps.db;
+
+  api.route({ method: 'post', path: '/api/contacts', scope: 'subscribers', summary: 'Register a contact (pending) with its opt-ins and send the activation email', body: registerSchema },
+    async ({ tenantId, body, res }) => {
+      const out = await capped(res, () => db.withTenant(tenantId, async (c) => {
+        const o = await registerContact(c, tenantId, body, settings);
+        return { ...o, json: await contactWithSubscriptions(c, o.contact.id) };
+      }));
+      return { status: out.created ? 201 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
+    });
+
+  api.route({ method: 'get', path: '/api/contacts', scope: 'subscribers', summary: 'Contacts, filtered by status, list, subscription status or email; keyset-paged', query: contactsQuery },
+    async ({ tenantId, query }) => {
+      if (query.cursor !== undefined && !isUuid(query.cursor)) throw new ApiError(422, 'invalid', 'query.cursor: not a cursor from this API', 'query.cursor');
+      return db.withTenant(tenantId, async (c) => {
+        const rows = await listContacts(c, { ...query, afterId: query.cursor });
+        const subs = await subscriptionsOf(c, rows.map((r) => r.id));
+        return { body: { items: rows.map((r) => contactJson(r, subs)), nextCursor: cursorOf(rows, query.limit) } };
+      });
+    });
+
+  api.route({ method: 'get', path: '/api/contacts/:id', scope: 'subscribers', summary: 'A contact with its subscriptions and their statuses' },
+    async ({ tenantId, params }) => ({ body: await db.withTenant(tenantId, (c) => contactWithSubscriptions(c, params.id)) }));
+
+  api.route({ method: 'get', path: '/api/contacts/:id/consent', scope: 'subscribers', summary: 'The consent records of a contact, oldest first, with the wording shown' },
+    async ({ tenantId, params }) => ({
+      body: await db.withTenant(tenantId, async (c) => {
+        if (!(await findContact(c, { id: params.id }))) throw notFound('contact');
+        return { items: await consentHistory(c, params.id) };
+      }),
+    }));
+
+  api.route({ method: 'post', path: '/api/contacts/:id/subscriptions', scope: 'subscribers', summary: 'Opt in to lists; each becomes subscribed after a confirmation click', body: optInSchema },
+    async ({ tenantId, params, body, res }) => {
+      const out = await capped(res, () => db.withTenant(tenantId, async (c) => {
+        const o = await optIn(c, tenantId, params.id, body, settings);
+        return { ...o, json: await contactWithSubscriptions(c, o.contact.id) };
+      }));
+      return { status: out.activation ? 202 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
+    });
+
+  api.route({ method: 'delete', path: '/api/contacts/:id/subscriptions/:listId', scope: 'subscribers', summary: 'Opt out of a list (recorded as an opt-out via the API)' },
+    async ({ tenantId, params }) => ({
+      body: await db.withTenant(tenantId, async (c) => {
+        const listId = uuid.safeParse(params.listId);
+        const contact = await findContact(c, { id: params.id }, true);
+        if (!contact) throw notFound('contact');
+        const sub = listId.success ? (await subscriptionsOf(c, [contact.id], true)).find((s) => s.listId === listId.data.toLowerCase()) : undefined;
+        if (!sub) throw notFound('subscription');
+        const t = nextSubscription(sub.status, 'opt_out', contact.status === 'active');
+        if (!isInvalid(t) && t.changed) {
+          await setSubscription(c, tenantId, contact.id, sub.listId, t.status);
+          await recordConsent(c, tenantId, { contactId: contact.id, listId: sub.listId, action: 'opt_out', source: 'api', ip: null,
+            userAgent: null, textHash: null, detail: { from: sub.status, to: t.status } });
+        }
+        return contactWithSubscriptions(c, contact.id);
+      }),
+    }));
+}

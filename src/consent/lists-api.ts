@@ -1,0 +1,36 @@
+// Lists (newsletters) over the API (scope subscribers). A tenant always has exactly one default list:
+// making a list the default moves the flag; the flag cannot be removed, only moved.
+import type { AppDeps } from '../deps.js';
+import { notFound, type Api } from '../platform/http.js';
+import { allLists, createList, getList, updateList } from './lists.js';
+import { listPatchSchema, newListSchema } from './schemas.js';
+
+const isId = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
+
+export function listRoutes(api: Api, deps: AppDeps): void {
+  const db = deps.db;
+  api.route({ method: 'get', path: '/api/lists', scope: 'subscribers', summary: 'The lists (newsletters) of this tenant' },
+    async ({ tenantId }) => ({ body: { items: await db.withTenant(tenantId, (c) => allLists(c)) } }));
+
+  api.route({ method: 'get', path: '/api/lists/:id', scope: 'subscribers', summary: 'One list' },
+    async ({ tenantId, params }) => {
+      const list = isId(params.id) ? await db.withTenant(tenantId, (c) => getList(c, params.id)) : null;
+      if (!list) throw notFound('list');
+      return { body: list };
+    });
+
+  api.route({ method: 'post', path: '/api/lists', scope: 'subscribers', summary: 'Create a list (optionally the new default)', body: newListSchema },
+    async ({ tenantId, body }) => ({
+      status: 201,
+      body: await db.withTenant(tenantId, (c) => createList(c, tenantId, { name: body.name, description: body.description ?? null, isDefault: body.isDefault ?? false })),
+    }));
+
+  api.route({ method: 'patch', path: '/api/lists/:id', scope: 'subscribers', summary: 'Rename, describe, or make the default list', body: listPatchSchema },
+    async ({ tenantId, params, body }) => ({
+      body: await db.withTenant(tenantId, async (c) => {
+        const list = isId(params.id) ? await updateList(c, params.id, body) : null;
+        if (!list) throw notFound('list');
+        return list;
+      }),
+    }));
+}

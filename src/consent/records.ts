@@ -1,0 +1,43 @@
+// Consent records: the append-only proof of permission. Each event says when, what (action), how
+// (source: api, page, one_click, complaint…), from where (IP, user agent) and which wording was shown,
+// stored once per version in consent_texts and referenced by its sha-256.
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../platform/db.js';
+
+export type ConsentAction = 'register' | 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'unsuppress';
+
+export interface ConsentEventInput {
+  contactId: string; listId: string | null; action: ConsentAction; source: string;
+  ip: string | null; userAgent: string | null; textHash: string | null; detail?: Record<string, unknown>;
+}
+
+export interface ConsentEventRow {
+  id: string; contactId: string; listId: string | null; action: string; source: string; ip: string | null;
+  userAgent: string | null; textHash: string | null; text: string | null; detail: Record<string, unknown>; at: Date;
+}
+
+export function consentTextHash(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Stores a wording once per version; returns its hash. */
+export async function storeConsentText(c: Queryable, tenantId: string, text: string): Promise<string> {
+  const hash = consentTextHash(text);
+  await c.query('INSERT INTO consent_texts (tenant_id, hash, text) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [tenantId, hash, text]);
+  return hash;
+}
+
+export async function recordConsent(c: Queryable, tenantId: string, e: ConsentEventInput): Promise<void> {
+  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, text_hash, detail)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  [tenantId, e.contactId, e.listId, e.action, e.source, e.ip, e.userAgent, e.textHash, JSON.stringify(e.detail ?? {})]);
+}
+
+/** A contact's consent history, oldest first, with the wording each event refers to. */
+export async function consentHistory(c: Queryable, contactId: string): Promise<ConsentEventRow[]> {
+  const r = await c.query<ConsentEventRow>(`SELECT e.id::text AS id, e.contact_id AS "contactId", e.list_id AS "listId", e.action, e.source,
+      host(e.ip) AS ip, e.user_agent AS "userAgent", e.text_hash AS "textHash", t.text, e.detail, e.at
+    FROM consent_events e LEFT JOIN consent_texts t ON t.tenant_id = e.tenant_id AND t.hash = e.text_hash
+    WHERE e.contact_id = $1 ORDER BY e.id`, [contactId]);
+  return r.rows;
+}

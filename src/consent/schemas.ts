@@ -1,0 +1,49 @@
+// Request schemas of the consent API (zod): contacts, opt-ins, lists, listing filters.
+import { z } from 'zod';
+import { attributes, bodyText, email, headerText, pagination, uuid } from '../platform/schemas.js';
+
+export const consentSchema = z.object({
+  text: bodyText(10_000).refine((v) => v.trim().length > 0, 'the consent wording shown to the person is required'),
+  source: headerText(50).min(1),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+  userAgent: headerText(500).optional(),
+}).strict();
+export type ConsentInput = z.infer<typeof consentSchema>;
+
+export const registerSchema = z.object({
+  email,
+  name: headerText(200).trim().min(1).optional(),
+  attributes: attributes.optional(),
+  newsletter: z.union([z.boolean(), z.array(uuid).max(50)]),
+  consent: consentSchema,
+}).strict();
+export type RegisterInput = z.infer<typeof registerSchema>;
+
+export const optInSchema = z.object({
+  listIds: z.array(uuid).min(1).max(50),
+  consent: consentSchema,
+}).strict();
+
+export const contactStatus = z.enum(['pending', 'active', 'suppressed', 'erased']);
+export const subscriptionStatus = z.enum(['unconfirmed', 'subscribed', 'unsubscribed']);
+
+export const contactsQuery = z.object({
+  status: contactStatus.optional(),
+  listId: uuid.optional(),
+  subscriptionStatus: subscriptionStatus.optional(),
+  email: email.optional(),
+  ...pagination,
+}).strict();
+export type ContactsQuery = z.infer<typeof contactsQuery>;
+
+export const newListSchema = z.object({
+  name: headerText(200).trim().min(1),
+  description: bodyText(2000).nullable().optional(),
+  isDefault: z.boolean().optional(),
+}).strict();
+
+export const listPatchSchema = z.object({
+  name: headerText(200).trim().min(1).optional(),
+  description: bodyText(2000).nullable().optional(),
+  isDefault: z.literal(true, { message: 'make another list the default instead' }).optional(),
+}).strict();

@@ -1,0 +1,124 @@
+// Message composition (pure): turns a rendered message plus identity, VERP envelope, RFC 8058
+// one-click unsubscribe, Feedback-ID and DKIM settings into nodemailer SendMailOptions.
+// Every header-bound value is checked (policy/addresses hasHeaderInjection) before anything is built.
+import type { SendMailOptions } from 'nodemailer';
+import { HeaderInjectionError, hasHeaderInjection } from '../policy/addresses.js';
+
+export { HeaderInjectionError };
+
+export type MessageKind = 'activation' | 'invoice' | 'account' | 'technical' | 'legal' | 'support' | 'marketing' | 'test';
+
+export interface ComposeInput {
+  messageId: string;            // ledger uuid
+  kind: MessageKind;
+  from: { name: string; address: string };
+  replyTo: string;
+  to: { name?: string | null; address: string };
+  rendered: { subject: string; html: string; text: string };
+  messageIdDomain: string;      // right side of Message-ID, usually the From domain
+  envelopeFrom: string;         // VERP address, computed by caller: bounces+<token>@<bounceDomain>
+  listUnsubscribe?: { url: string; mailto?: string } | null; // marketing: https one-click URL
+  feedbackId?: string | null;   // e.g. "<campaignId>:<tenantId>:marketing:postgate"
+  listId?: string | null;
+  dkim?: { domainName: string; keySelector: string; privateKey: string } | null;
+  extraHeaders?: Record<string, string>;
+}
+
+/** Headers signed by DKIM (those present in the message end up in h=). */
+export const DKIM_SIGNED_HEADERS = [
+  'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc', 'mime-version',
+  'content-type', 'content-transfer-encoding', 'list-id', 'list-unsubscribe', 'list-unsubscribe-post',
+  'feedback-id', 'auto-submitted',
+].join(':');
+
+const AUTO_SUBMITTED_KINDS: ReadonlySet<MessageKind> = new Set(['activation', 'invoice', 'account', 'technical', 'legal', 'support']);
+const MANAGED_HEADERS = new Set([
+  'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
+  'content-transfer-encoding', 'return-path', 'dkim-signature', 'list-id', 'list-unsubscribe', 'list-unsubscribe-post',
+  'feedback-id', 'auto-submitted', 'x-postgate-message',
+]);
+const HEADER_NAME = /^[!-9;-~]+$/;       // RFC 5322 ftext: printable ASCII except ":"
+const BRACKETED_UNSAFE = /[\s<>\0]/;     // addresses, ids and URLs (they sit inside <…>): no whitespace, no brackets
+
+export function messageIdHeader(messageId: string, domain: string): string {
+  return `<${messageId}@${domain}>`;
+}
+
+function textFields(i: ComposeInput): Array<[string, string | null | undefined]> {
+  return [
+    ['from.name', i.from.name], ['replyTo', i.replyTo], ['to.name', i.to.name], ['subject', i.rendered.subject],
+    ['feedbackId', i.feedbackId], ['listId', i.listId],
+    ['dkim.domainName', i.dkim?.domainName], ['dkim.keySelector', i.dkim?.keySelector],
+  ];
+}
+
+function bracketedFields(i: ComposeInput): Array<[string, string | null | undefined]> {
+  return [
+    ['from.address', i.from.address], ['to.address', i.to.address], ['envelopeFrom', i.envelopeFrom],
+    ['messageId', i.messageId], ['messageIdDomain', i.messageIdDomain],
+    ['listUnsubscribe.url', i.listUnsubscribe?.url], ['listUnsubscribe.mailto', i.listUnsubscribe?.mailto],
+  ];
+}
+
+function assertExtraHeaders(extra: Record<string, string>): void {
+  for (const [name, value] of Object.entries(extra)) {
+    const field = `extraHeaders.${name}`;
+    if (!HEADER_NAME.test(name) || MANAGED_HEADERS.has(name.toLowerCase())) throw new HeaderInjectionError(field);
+    if (hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+  }
+}
+
+/**
+ * Throws HeaderInjectionError{field} when a header-bound value contains CR/LF/NUL (or any control
+ * character but TAB, see policy/addresses); when an address, Message-ID part or List-Unsubscribe
+ * target (values that sit inside <…>) contains whitespace or brackets; or when an extra header has
+ * an invalid name or would override a header Postgate manages.
+ */
+export function assertComposable(input: ComposeInput): void {
+  for (const [field, value] of textFields(input)) {
+    if (value != null && hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+  }
+  for (const [field, value] of bracketedFields(input)) {
+    if (value != null && (hasHeaderInjection(value) || BRACKETED_UNSAFE.test(value))) throw new HeaderInjectionError(field);
+  }
+  assertExtraHeaders(input.extraHeaders ?? {});
+}
+
+function listUnsubscribeHeaders(lu: ComposeInput['listUnsubscribe']): Record<string, string> {
+  if (!lu) return {};
+  const mailto = lu.mailto ? `, <${lu.mailto.startsWith('mailto:') ? lu.mailto : `mailto:${lu.mailto}`}>` : '';
+  return { 'List-Unsubscribe': `<${lu.url}>${mailto}`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
+}
+
+function managedHeaders(i: ComposeInput): Record<string, string> {
+  const h: Record<string, string> = { ...listUnsubscribeHeaders(i.listUnsubscribe) };
+  if (i.feedbackId) h['Feedback-ID'] = i.feedbackId;
+  if (i.listId) h['List-Id'] = i.listId.includes('<') ? i.listId : `<${i.listId}>`;
+  if (AUTO_SUBMITTED_KINDS.has(i.kind)) h['Auto-Submitted'] = 'auto-generated';
+  h['X-Postgate-Message'] = i.messageId;
+  return h;
+}
+
+function dkimOptions(dkim: NonNullable<ComposeInput['dkim']>): NonNullable<SendMailOptions['dkim']> {
+  return { domainName: dkim.domainName, keySelector: dkim.keySelector, privateKey: dkim.privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
+}
+
+/** Builds nodemailer SendMailOptions. Validates first (see assertComposable). */
+export function composeMessage(input: ComposeInput): SendMailOptions {
+  assertComposable(input);
+  const mail: SendMailOptions = {
+    from: { name: input.from.name, address: input.from.address },
+    replyTo: input.replyTo,
+    to: { name: input.to.name ?? '', address: input.to.address },
+    subject: input.rendered.subject,
+    html: input.rendered.html,
+    text: input.rendered.text,
+    messageId: messageIdHeader(input.messageId, input.messageIdDomain),
+    envelope: { from: input.envelopeFrom, to: input.to.address },
+    headers: { ...input.extraHeaders, ...managedHeaders(input) },
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  };
+  if (input.dkim) mail.dkim = dkimOptions(input.dkim);
+  return mail;
+}

@@ -1,0 +1,49 @@
+// Necessary notices (account, technical, legal, support) from the built-in templates in
+// templates/notices/. Ledger purpose notice:<idempotencyKey> (notice:<random uuid> without a key).
+// Template data convention: `subject` overrides the template's default subject (its <mj-title>),
+// `body` is plain text (blank lines make paragraphs), `actionUrl` + `actionLabel` make a button,
+// `preview` is the inbox preview line; any other key is available to the template as {{key}}.
+// Stored (campaign) templates are not offered here: notices use the reviewed built-in templates only.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../platform/db.js';
+import type { LedgerMessage } from '../mail/ledger.js';
+import { renderMessage } from '../mail/render.js';
+import type { RenderContext, RenderOutput } from '../mail/renderers.js';
+import type { NoticeInput } from './requests.js';
+import { refusalError, submitNecessary } from './submit.js';
+import { compiledTemplate } from './templates.js';
+
+/** What a notice row keeps in its ledger `data`; the sender reads `replyTo` from there. */
+export interface NoticeData { vars: Record<string, unknown>; replyTo?: string }
+
+export async function createNotice(db: Db, tenantId: string, n: NoticeInput): Promise<{ status: 200 | 202; message: LedgerMessage }> {
+  const purpose = `notice:${n.idempotencyKey ?? randomUUID()}`;
+  const data: NoticeData = { vars: n.data, ...(n.replyTo ? { replyTo: n.replyTo } : {}) };
+  const r = await db.withTenant(tenantId, (c) => submitNecessary(c, {
+    tenantId, purpose, kind: n.kind, template: `notice:${n.template}`, contact: n.contact,
+    request: n, data: { ...data }, keyField: 'idempotencyKey',
+  }));
+  if (r.outcome === 'refused') throw refusalError(r.message);
+  return { status: r.outcome === 'created' ? 202 : 200, message: r.message };
+}
+
+function paragraphs(body: unknown): string[] {
+  if (typeof body !== 'string') return [];
+  return body.split(/\r?\n\s*\r?\n/).map((p) => p.trim()).filter((p) => p.length > 0);
+}
+
+export function noticeView(vars: Record<string, unknown>, ctx: Pick<RenderContext, 'tenant' | 'contact'>): Record<string, unknown> {
+  return {
+    ...vars,
+    paragraphs: paragraphs(vars.body),
+    tenantName: ctx.tenant.name, fromName: ctx.tenant.fromName, postalAddress: ctx.tenant.postalAddress,
+    contactName: ctx.contact?.name ?? null, email: ctx.contact?.email ?? null,
+  };
+}
+
+export async function renderNotice(ctx: RenderContext): Promise<RenderOutput> {
+  const template = await compiledTemplate(ctx.message.template);
+  const vars = ctx.message.data.vars;
+  if (!vars || typeof vars !== 'object') throw new Error('notice data is gone (erased?)');
+  return { rendered: renderMessage(template, noticeView(vars as Record<string, unknown>, ctx)) };
+}

@@ -1,0 +1,93 @@
+// Submitting necessary mail (invoices, notices) to the ledger: idempotency by purpose + request hash,
+// and the association rule. All writes of one request happen in the caller's withTenant transaction.
+//
+// Association (decision): necessary mail goes only to a contact of the tenant. When `contact` names
+// no contact (unknown id or address, or an erased contact), the request is refused with
+// 422 no_association (field `contact`) AND the refused attempt is recorded in the ledger as a
+// `suppressed` message with reason `no_association` and no queue entry, so the record of
+// communications shows it (GET /api/messages?status=suppressed). The refusal row has its own purpose
+// (`refused:<purpose>:<request hash>`), so the real purpose stays free: once the contact exists, the
+// same request goes through. A suppressed (e.g. hard-bounced) contact is accepted (202) and the gate
+// records the message as suppressed at send time: it is never sent.
+import { createHash } from 'node:crypto';
+import type { Queryable } from '../platform/db.js';
+import { ApiError } from '../platform/http.js';
+import { findContact } from '../consent/contacts.js';
+import { addEvent, enqueueMessage, MESSAGE_COLUMNS, type LedgerMessage } from '../mail/ledger.js';
+import type { MessageKind } from '../policy/gate.js';
+import { canonicalJson, type ContactRef } from './requests.js';
+
+export interface Submission {
+  tenantId: string;
+  purpose: string;
+  kind: MessageKind;
+  template: string;
+  contact: ContactRef;
+  /** The validated request, hashed for idempotency. */
+  request: unknown;
+  /** What the renderer needs (ledger `data`). */
+  data: Record<string, unknown>;
+  /** The request field that names the idempotency key, for the 409. */
+  keyField: string;
+}
+
+export type Submitted =
+  | { outcome: 'created' | 'replayed'; message: LedgerMessage }
+  | { outcome: 'refused'; message: LedgerMessage };
+
+export function requestHash(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+async function byPurpose(c: Queryable, tenantId: string, purpose: string): Promise<LedgerMessage | null> {
+  const r = await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND purpose = $2`, [tenantId, purpose]);
+  return r.rows[0] ?? null;
+}
+
+function replay(existing: LedgerMessage, s: Submission, hash: string): Submitted {
+  if (existing.requestHash !== hash) {
+    throw new ApiError(409, 'idempotency_conflict',
+      `${s.keyField} was already used for a different request; the first message stands`, s.keyField, { messageId: existing.id });
+  }
+  return { outcome: 'replayed', message: existing };
+}
+
+/** Records a refused attempt (no association): a suppressed row with its reason, never queued. */
+async function recordRefusal(c: Queryable, s: Submission, hash: string): Promise<LedgerMessage> {
+  const purpose = `refused:${s.purpose}:${hash}`;
+  const recipient = 'email' in s.contact ? s.contact.email : null;
+  const ins = await c.query<LedgerMessage>(`INSERT INTO messages (tenant_id, purpose, kind, recipient, template, data, request_hash, status, reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 'suppressed', 'no_association') ON CONFLICT (tenant_id, purpose) DO NOTHING
+    RETURNING ${MESSAGE_COLUMNS}`, [s.tenantId, purpose, s.kind, recipient, s.template, JSON.stringify({ contact: s.contact }), hash]);
+  const message = ins.rows[0] ?? await byPurpose(c, s.tenantId, purpose);
+  if (!message) throw new Error('refusal row vanished');
+  await addEvent(c, s.tenantId, message.id, 'suppressed', { reason: 'no_association', stage: 'request' });
+  return message;
+}
+
+/**
+ * First time: queues the message (created). Same purpose and same request again: the first message
+ * (replayed). Same purpose, different request: 409 idempotency_conflict. No such contact: refused.
+ * Concurrent duplicates are settled by the ledger's unique (tenant, purpose): one insert wins, the
+ * others wait for it and replay it.
+ */
+export async function submitNecessary(c: Queryable, s: Submission): Promise<Submitted> {
+  const hash = requestHash(s.request);
+  const existing = await byPurpose(c, s.tenantId, s.purpose);
+  if (existing) return replay(existing, s, hash);
+  const contact = await findContact(c, s.contact);
+  if (!contact || !contact.email || contact.status === 'erased') {
+    return { outcome: 'refused', message: await recordRefusal(c, s, hash) };
+  }
+  const { message, created } = await enqueueMessage(c, {
+    tenantId: s.tenantId, purpose: s.purpose, kind: s.kind, contactId: contact.id, recipient: contact.email,
+    template: s.template, data: s.data, requestHash: hash,
+  });
+  return created ? { outcome: 'created', message } : replay(message, s, hash);
+}
+
+/** Turns a refusal into the API's answer (after its transaction committed the record). */
+export function refusalError(m: LedgerMessage): ApiError {
+  return new ApiError(422, 'no_association',
+    'necessary mail goes only to contacts of this tenant: no such contact (create the contact first)', 'contact', { messageId: m.id });
+}

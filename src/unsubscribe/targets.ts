@@ -1,0 +1,57 @@
+// What an unsubscribe link acts on. The token names tenant, contact and (for campaign mail) the
+// campaign. RFC 8058 asks to unsubscribe the recipient from the list the message was sent for, so a
+// link from a campaign leaves that campaign's lists; a link without a campaign (or whose campaign or
+// lists no longer exist) leaves every list. The pages also offer "unsubscribe from all".
+import { isUuid, type Queryable } from '../platform/db.js';
+import { getTenant, type Tenant } from '../tenants/store.js';
+import type { UnsubscribeSubject } from './links.js';
+
+export interface LinkContact { id: string; email: string; name: string | null; status: string }
+export interface ListChoice { id: string; name: string; description: string | null; status: 'unconfirmed' | 'subscribed' | 'unsubscribed' | null }
+export interface LinkContext { tenant: Tenant; contact: LinkContact; subject: UnsubscribeSubject }
+
+/** Tenant and live contact of a verified link, inside that tenant's transaction; null when gone. */
+export async function loadLink(c: Queryable, subject: UnsubscribeSubject, forUpdate = false): Promise<LinkContext | null> {
+  if (!isUuid(subject.contactId)) return null;
+  const tenant = await getTenant(c, subject.tenantId);
+  if (!tenant) return null;
+  const r = await c.query<LinkContact>(`SELECT id, email, name, status FROM contacts
+    WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' AND email IS NOT NULL${forUpdate ? ' FOR UPDATE' : ''}`, [subject.contactId, tenant.id]);
+  return r.rows[0] ? { tenant, contact: r.rows[0], subject } : null;
+}
+
+/** The tenant's lists with this contact's subscription status, in list order. */
+export async function listChoices(c: Queryable, contactId: string): Promise<ListChoice[]> {
+  const r = await c.query<ListChoice>(`SELECT l.id, l.name, l.description, s.status FROM lists l
+    LEFT JOIN subscriptions s ON s.list_id = l.id AND s.contact_id = $1 ORDER BY l.is_default DESC, l.created_at, l.id`, [contactId]);
+  return r.rows;
+}
+
+/** The lists a campaign was sent to that still exist; [] when the campaign is unknown. */
+export async function campaignListIds(c: Queryable, campaignId: string | null): Promise<string[]> {
+  if (!campaignId || !isUuid(campaignId)) return [];
+  const r = await c.query<{ id: string }>(`SELECT l.id FROM campaigns m JOIN lists l ON l.id = ANY(m.list_ids)
+    WHERE m.id = $1 ORDER BY l.created_at, l.id`, [campaignId]);
+  return r.rows.map((row) => row.id);
+}
+
+export interface Target { listIds: string[] | 'all'; lists: ListChoice[] }
+
+/** What "unsubscribe" on this link leaves: the campaign's lists, else all lists. */
+export async function linkTarget(c: Queryable, link: LinkContext): Promise<Target> {
+  const choices = await listChoices(c, link.contact.id);
+  const ids = new Set(await campaignListIds(c, link.subject.campaignId));
+  if (ids.size === 0) return { listIds: 'all', lists: choices };
+  return { listIds: [...ids], lists: choices.filter((l) => ids.has(l.id)) };
+}
+
+/**
+ * The lists "resubscribe" opts in to again: the campaign's lists, else those this contact left,
+ * else the tenant's default list.
+ */
+export async function resubscribeTarget(c: Queryable, link: LinkContext): Promise<ListChoice[]> {
+  const t = await linkTarget(c, link);
+  if (t.listIds !== 'all') return t.lists;
+  const left = t.lists.filter((l) => l.status === 'unsubscribed');
+  return left.length ? left : t.lists.slice(0, 1);
+}

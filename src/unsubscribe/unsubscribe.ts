@@ -1,0 +1,68 @@
+// The core unsubscribe action, shared by one-click, the pages, the API, complaints (bounces) and
+// mailto: sets the contact's subscriptions (given lists, or all) to 'unsubscribed' and appends one
+// consent record per list it changed. Runs in the caller's transaction (a client from withTenant),
+// so the caller's other writes commit or roll back with it. Takes effect at once: the campaign claim
+// query and the send-time gate read subscription state, so a queued message is skipped.
+import { isIP } from 'node:net';
+import type { Queryable } from '../platform/db.js';
+
+export type UnsubscribeSource = 'one_click' | 'page' | 'preferences' | 'api' | 'complaint' | 'mailto';
+
+export interface UnsubscribeInput {
+  tenantId: string;
+  contactId: string;
+  /** The lists to leave, or 'all' for every list of the tenant. */
+  listIds: readonly string[] | 'all';
+  source: UnsubscribeSource;
+  campaignId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Extra facts for the consent record's detail (e.g. {messageId} for a complaint). */
+  detail?: Record<string, unknown>;
+}
+
+export interface UnsubscribeResult {
+  /** False when the contact does not exist in this tenant (or was erased): nothing was written. */
+  found: boolean;
+  /** Lists whose subscription changed to 'unsubscribed' by this call. */
+  changedListIds: string[];
+}
+
+const MAX_USER_AGENT = 512;
+
+/** Accepts only a syntactically valid IPv4/IPv6 literal for the inet column; anything else is dropped. */
+export function cleanIp(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  const v = ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return isIP(v) ? v : null;
+}
+
+function cleanUserAgent(ua: string | null | undefined): string | null {
+  if (!ua) return null;
+  return ua.replace(/\p{Cc}/gu, ' ').slice(0, MAX_USER_AGENT);
+}
+
+export async function unsubscribeContact(c: Queryable, input: UnsubscribeInput): Promise<UnsubscribeResult> {
+  const contact = await c.query<{ id: string }>(
+    "SELECT id FROM contacts WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' FOR UPDATE", [input.contactId, input.tenantId]);
+  if (!contact.rows[0]) return { found: false, changedListIds: [] };
+  const all = input.listIds === 'all';
+  const lists = all ? [] : [...new Set(input.listIds)];
+  const updated = await c.query<{ list_id: string }>(`UPDATE subscriptions SET status = 'unsubscribed', updated_at = now()
+    WHERE tenant_id = $1 AND contact_id = $2 AND status <> 'unsubscribed' AND ($3::boolean OR list_id = ANY($4::uuid[]))
+    RETURNING list_id`, [input.tenantId, input.contactId, all, lists]);
+  const changed = updated.rows.map((r) => r.list_id).sort();
+  const detail: Record<string, unknown> = { ...(input.detail ?? {}), scope: all ? 'all' : 'lists' };
+  if (input.campaignId) detail.campaignId = input.campaignId;
+  const ip = cleanIp(input.ip);
+  const ua = cleanUserAgent(input.userAgent);
+  // One record per list that changed; a request that changed nothing (already out) is still recorded
+  // once, with no list, so every unsubscribe request leaves a trace.
+  const targets: (string | null)[] = changed.length ? changed : [null];
+  if (!changed.length) detail.alreadyUnsubscribed = true;
+  if (!changed.length && !all) detail.listIds = lists;
+  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, detail)
+    SELECT $1, $2, l, 'opt_out', $3, $4::inet, $5, $6 FROM unnest($7::uuid[]) AS l`,
+  [input.tenantId, input.contactId, input.source, ip, ua, JSON.stringify(detail), targets]);
+  return { found: true, changedListIds: changed };
+}

@@ -1,0 +1,90 @@
+// The README's first command, as a process: `postgate start` on embedded defaults prints the URL,
+// the outbox and (first start only) an API key; a second start reuses the data; the CLI works
+// against the same data while the service runs; a bad setting stops it with one line.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+const bin = path.join(root, 'bin', 'postgate.js');
+let dataDir: string;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+}
+
+function envFor(port: number, inbound: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), INBOUND_SMTP_PORT: String(inbound), LOG_LEVEL: 'warn' };
+  delete env.DATABASE_URL; delete env.SMTP_URL; delete env.TOKEN_KEYS; delete env.PUBLIC_URL;
+  return env;
+}
+
+async function startService(): Promise<{ child: ChildProcess; output: () => string; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [bin, 'start'], { env: envFor(port, await freePort()), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('Postgate is running') || (out.includes('First start') && !out.includes('Admin API key'))) {
+    if (child.exitCode !== null) throw new Error(`exited early: ${out}`);
+    if (Date.now() > deadline) throw new Error(`no start banner: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return { child, output: () => out, port };
+}
+
+async function stopService(child: ChildProcess): Promise<number | null> {
+  child.kill('SIGTERM');
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+beforeAll(async () => { dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-cli-')); });
+afterAll(async () => { await rm(dataDir, { recursive: true, force: true }); });
+
+describe('postgate start on embedded defaults', () => {
+  it('starts, prints a key once, serves the API, reuses its data, and stops cleanly on SIGTERM', async () => {
+    const first = await startService();
+    const key = /Admin API key \(shown once, keep it\): (\S+)/.exec(first.output())?.[1];
+    expect(key).toBeTruthy();
+    expect(first.output()).toContain(`http://localhost:${first.port}`);
+    expect(first.output()).toContain('/outbox');
+    const res = await fetch(`http://127.0.0.1:${first.port}/api/tenant`, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).toBe(200);
+
+    const made = spawnSync(process.execPath, [bin, 'tenant', 'create', '--name', 'Beta', '--from-email', 'news@beta.org',
+      '--from-name', 'Beta', '--reply-to', 'help@beta.org', '--json'], { env: envFor(first.port, 0), encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    const created = JSON.parse(made.stdout) as { tenantId: string; apiKey: string };
+    const beta = await fetch(`http://127.0.0.1:${first.port}/api/tenant`, { headers: { authorization: `Bearer ${created.apiKey}` } });
+    expect((await beta.json()).name).toBe('Beta');
+    expect(await stopService(first.child)).toBe(0);
+
+    const second = await startService();
+    expect(second.output()).not.toContain('Admin API key');
+    const again = await fetch(`http://127.0.0.1:${second.port}/api/tenant`, { headers: { authorization: `Bearer ${key}` } });
+    expect(again.status).toBe(200);
+    expect(await stopService(second.child)).toBe(0);
+  }, 120_000);
+
+  it('refuses a bad configuration value with one line naming it', () => {
+    const r = spawnSync(process.execPath, [bin, 'start'], { env: { ...envFor(1, 1), PORT: 'not-a-port' }, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^postgate: invalid configuration: PORT /);
+  });
+
+  it('refuses a reply-to that is not a real address', () => {
+    const r = spawnSync(process.execPath, [bin, 'tenant', 'create', '--name', 'X', '--from-email', 'a@x.org', '--from-name', 'X',
+      '--reply-to', 'noreply@x.org'], { env: envFor(1, 1), encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--reply-to');
+  });
+});

@@ -1,0 +1,65 @@
+// Helpers for the consent tests: find the activation mail sent to an address, follow its link,
+// snapshot the state a link may change.
+import type { Received } from '../support/smtp-sink.js';
+import type { TestApp } from '../support/app.js';
+import { ownerQuery } from '../support/db.js';
+
+export const consent = { text: 'Yes, send me the Acme newsletter. I can unsubscribe at any time.', source: 'signup-form', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (Test)' };
+
+/** The mails received for an address so far. */
+export function mailsTo(app: TestApp, address: string): Received[] {
+  return app.sink.received.filter((r) => r.envelopeTo.map((a) => a.toLowerCase()).includes(address.toLowerCase()));
+}
+
+/** Waits until the n-th mail to this address arrived; returns it. */
+export async function waitForMail(app: TestApp, address: string, n = 1, timeoutMs = 10_000): Promise<Received> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const got = mailsTo(app, address);
+    if (got.length >= n) return got[n - 1];
+    if (Date.now() > until) throw new Error(`expected ${n} mails to ${address}, got ${got.length}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The activation link of a mail (from its text part), rebased onto the test server. */
+export function linkOf(app: TestApp, mail: Received): string {
+  const m = /https:\/\/postgate\.test\/a\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/.exec(mail.parsed.text ?? '');
+  if (!m) throw new Error('no activation link in the mail');
+  return m[0].replace('https://postgate.test', app.url);
+}
+
+export const tokenOf = (link: string): string => link.slice(link.lastIndexOf('/') + 1);
+
+export async function get(url: string): Promise<{ status: number; html: string; headers: Headers }> {
+  const res = await fetch(url, { redirect: 'manual' });
+  return { status: res.status, html: await res.text(), headers: res.headers };
+}
+
+/** Submits the page's form as a browser would (urlencoded, empty body). */
+export async function post(url: string, userAgent = 'TestBrowser/1.0'): Promise<{ status: number; html: string }> {
+  const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': userAgent }, body: '' });
+  return { status: res.status, html: await res.text() };
+}
+
+/** Everything a link could change, for "changes nothing" assertions. */
+export async function snapshot(app: TestApp, tenantId: string): Promise<unknown> {
+  const q = (sql: string) => ownerQuery(app.db.url, sql, [tenantId]);
+  return {
+    contacts: await q('SELECT id, status, verified_at, updated_at FROM contacts WHERE tenant_id = $1 ORDER BY id'),
+    subscriptions: await q('SELECT contact_id, list_id, status, updated_at FROM subscriptions WHERE tenant_id = $1 ORDER BY contact_id, list_id'),
+    events: await q('SELECT id FROM consent_events WHERE tenant_id = $1 ORDER BY id'),
+    uses: await q('SELECT token_hash FROM token_uses WHERE tenant_id = $1 ORDER BY token_hash'),
+  };
+}
+
+/** Waits until a ledger row reaches a final status; returns it. */
+export async function waitForStatus(app: TestApp, messageId: string, statuses: string[], timeoutMs = 10_000): Promise<{ status: string; reason: string | null }> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await ownerQuery<{ status: string; reason: string | null }>(app.db.url, 'SELECT status, reason FROM messages WHERE id = $1', [messageId]);
+    if (row && statuses.includes(row.status)) return row;
+    if (Date.now() > until) throw new Error(`message ${messageId} stayed ${row?.status}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

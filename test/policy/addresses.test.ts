@@ -1,0 +1,159 @@
+// Strict address parsing, IDNA, reserved domains, no-reply detection and header safety.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  assertHeaderSafe, hasHeaderInjection, HeaderInjectionError, isReplyToAcceptable, parseAddress, type AddressError,
+} from '../../src/policy/addresses.js';
+
+describe('parseAddress: accepted and normalised', () => {
+  it.each([
+    ['ann@example.com', 'ann@example.com', 'ann@example.com'],
+    ['  Ann.Lee@Example.COM  ', 'Ann.Lee@example.com', 'ann.lee@example.com'],
+    ['ann+news@mail.co.uk', 'ann+news@mail.co.uk', 'ann+news@mail.co.uk'],
+    ["o'brien!#$%&*/=?^_`{|}~-x@shop.de", "o'brien!#$%&*/=?^_`{|}~-x@shop.de", "o'brien!#$%&*/=?^_`{|}~-x@shop.de"],
+    ['kunde@Bücher.DE', 'kunde@xn--bcher-kva.de', 'kunde@xn--bcher-kva.de'],
+    ['a@xn--bcher-kva.de', 'a@xn--bcher-kva.de', 'a@xn--bcher-kva.de'],
+    ['a@shop.xn--p1ai', 'a@shop.xn--p1ai', 'a@shop.xn--p1ai'],
+    ['a@sub-domain.a1.io', 'a@sub-domain.a1.io', 'a@sub-domain.a1.io'],
+    ['user@ＥＸＡＭＰＬＥ.com', 'user@example.com', 'user@example.com'],
+    ['\tann@example.com\t', 'ann@example.com', 'ann@example.com'],
+  ])('%j → %s', (input, address, key) => {
+    const r = parseAddress(input);
+    expect(r).toEqual({ ok: true, value: { local: address.split('@')[0], domain: address.split('@')[1], address, key } });
+  });
+
+  it('accepts reserved domains (tests and local sinks use them)', () => {
+    for (const a of ['x@example.com', 'x@mail.example.org', 'x@host.test', 'x@box.localhost', 'x@printer.local', 'x@a.invalid', 'x@foo.example']) {
+      expect(parseAddress(a).ok, a).toBe(true);
+    }
+  });
+
+  it('accepts the length limits exactly', () => {
+    const local = 'a'.repeat(64);
+    expect(parseAddress(`${local}@example.com`).ok).toBe(true);
+    const label = 'b'.repeat(63);
+    const domain = `${label}.${label}.${label}.${'c'.repeat(57)}.com`; // 253 chars
+    expect(domain.length).toBe(253);
+    expect(parseAddress(`a@${domain}`).ok).toBe(false); // 255 in total
+    const d2 = `${label}.${label}.${label}.${'c'.repeat(55)}.com`; // 251: a@ + 251 = 253
+    expect(parseAddress(`a@${d2}`).ok).toBe(true);
+    expect(parseAddress(`ab@${d2}`).ok).toBe(true); // 254
+    expect(parseAddress(`abc@${d2}`)).toEqual({ ok: false, error: 'too_long' }); // 255
+  });
+});
+
+describe('parseAddress: rejected', () => {
+  const cases: Array<[unknown, AddressError]> = [
+    [undefined, 'empty'], [null, 'empty'], ['', 'empty'], ['   ', 'empty'],
+    [42, 'malformed'], [{}, 'malformed'], [['a@b.com'], 'malformed'],
+    ['ann@example.com\r\nBcc: all@example.com', 'header_injection'],
+    ['ann@example.com\n', 'header_injection'],
+    ['ann\u0000@example.com', 'header_injection'],
+    ['ann\u007f@example.com', 'header_injection'],
+    ['ann\u2028@example.com', 'header_injection'],
+    [`${'a'.repeat(65)}@example.com`, 'too_long'],
+    [`a@${'b'.repeat(250)}.com`, 'too_long'],
+    ['annexample.com', 'malformed'], ['a@b@example.com', 'malformed'], ['@example.com', 'malformed'],
+    ['ann@', 'malformed'], ['.ann@example.com', 'malformed'], ['ann.@example.com', 'malformed'],
+    ['an..n@example.com', 'malformed'], ['"ann lee"@example.com', 'malformed'], ['"a@b"@example.com', 'malformed'],
+    ['ann lee@example.com', 'malformed'], ['ann(comment)@example.com', 'malformed'], ['Ann <ann@example.com>', 'malformed'],
+    ['jörg@example.com', 'malformed'], ['ann\t@example.com', 'malformed'],
+    ['ann@localhost', 'bad_domain'], ['ann@com', 'bad_domain'], ['ann@[127.0.0.1]', 'bad_domain'],
+    ['ann@[IPv6:::1]', 'bad_domain'], ['ann@127.0.0.1', 'bad_domain'], ['ann@1.2.3.4.5', 'bad_domain'],
+    ['ann@example..com', 'bad_domain'], ['ann@.example.com', 'bad_domain'], ['ann@example.com.', 'bad_domain'],
+    ['ann@-example.com', 'bad_domain'], ['ann@example-.com', 'bad_domain'], ['ann@exa_mple.com', 'bad_domain'],
+    ['ann@exa mple.com', 'bad_domain'], ['ann@example.c0m', 'bad_domain'], ['ann@example.123', 'bad_domain'],
+    ['ann@example.c', 'bad_domain'], [`ann@${'a'.repeat(64)}.com`, 'bad_domain'], ['ann@exa%mple.com', 'bad_domain'],
+  ];
+  it.each(cases)('%j → %s', (input, error) => {
+    expect(parseAddress(input)).toEqual({ ok: false, error });
+  });
+
+  it('never throws and only ever returns a well-formed result (property)', () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.emailAddress(), fc.anything()), (input) => {
+      const r = parseAddress(input);
+      if (!r.ok) return;
+      expect(r.value.address.length).toBeLessThanOrEqual(254);
+      expect(r.value.local.length).toBeLessThanOrEqual(64);
+      expect(r.value.key).toBe(r.value.address.toLowerCase());
+      expect(hasHeaderInjection(r.value.address)).toBe(false);
+      expect(parseAddress(r.value.address)).toEqual(r); // normalisation is idempotent
+    }), { numRuns: 2000 });
+  });
+
+  it('accepts what fast-check calls an email address when it fits the strict subset (property)', () => {
+    fc.assert(fc.property(fc.emailAddress(), (a) => {
+      const r = parseAddress(a);
+      const [local] = a.split('@');
+      if (r.ok) expect(r.value.local).toBe(local);
+      else expect(['too_long', 'bad_domain', 'malformed']).toContain(r.error);
+    }), { numRuns: 500 });
+  });
+
+  it('handles huge input quickly', () => {
+    const t = Date.now();
+    expect(parseAddress(`${'a.'.repeat(500_000)}@example.com`)).toEqual({ ok: false, error: 'too_long' });
+    expect(parseAddress(`${'a'.repeat(60)}${'.a'.repeat(2)}!@${'b-'.repeat(100)}`).ok).toBe(false);
+    expect(Date.now() - t).toBeLessThan(500);
+  });
+});
+
+describe('isReplyToAcceptable', () => {
+  it.each([
+    ['support@acme.io'], ['Help.Desk@shop.de'], ['replies+tag@acme.io'], ['reply@acme.io'], ['noreplyx@acme.io'], ['mynoreply@acme.io'],
+  ])('accepts %s', (a) => {
+    expect(isReplyToAcceptable(a).ok).toBe(true);
+  });
+
+  it.each([
+    ['noreply@acme.io'], ['NoReply@acme.io'], ['no-reply@acme.io'], ['no_reply@acme.io'], ['donotreply@acme.io'],
+    ['do-not-reply@acme.io'], ['DO-NOT-REPLY@acme.io'], ['noreply+billing@acme.io'], ['no-reply+x@acme.io'], ['do_not_reply@acme.io'],
+  ])('rejects no-reply box %s', (a) => {
+    expect(isReplyToAcceptable(a)).toEqual({ ok: false, error: 'no_reply' });
+  });
+
+  it.each([
+    ['a@example.com'], ['a@EXAMPLE.NET'], ['a@example.org'], ['a@mail.example.com'], ['a@foo.example'], ['a@host.test'],
+    ['a@x.invalid'], ['a@app.localhost'], ['a@printer.local'], ['noreply@example.com'],
+  ])('rejects reserved domain %s', (a) => {
+    expect(isReplyToAcceptable(a)).toEqual({ ok: false, error: 'reserved_domain' });
+  });
+
+  it('does not treat look-alikes as reserved', () => {
+    for (const a of ['a@example.co', 'a@myexample.com', 'a@example.com.au', 'a@testing.io', 'a@local.io']) {
+      expect(isReplyToAcceptable(a).ok, a).toBe(true);
+    }
+  });
+
+  it('passes parse errors through', () => {
+    expect(isReplyToAcceptable(null)).toEqual({ ok: false, error: 'empty' });
+    expect(isReplyToAcceptable('x@acme.io\r\n')).toEqual({ ok: false, error: 'header_injection' });
+    expect(isReplyToAcceptable('x@localhost')).toEqual({ ok: false, error: 'bad_domain' });
+  });
+
+  it('normalises like parseAddress', () => {
+    expect(isReplyToAcceptable(' Help@Bücher.de ')).toEqual({
+      ok: true, value: { local: 'Help', domain: 'xn--bcher-kva.de', address: 'Help@xn--bcher-kva.de', key: 'help@xn--bcher-kva.de' },
+    });
+  });
+});
+
+describe('header safety', () => {
+  it.each([['\r'], ['\n'], ['\u0000'], ['\u0001'], ['\u001b'], ['\u007f'], ['\u0085'], ['\u2028'], ['\u2029']])('flags %j', (c) => {
+    expect(hasHeaderInjection(`Hello${c}World`)).toBe(true);
+  });
+
+  it('allows TAB and ordinary Unicode', () => {
+    expect(hasHeaderInjection('Hello\tWorld — Grüße 😀 "quoted" <x>')).toBe(false);
+    expect(hasHeaderInjection('')).toBe(false);
+  });
+
+  it('assertHeaderSafe throws HeaderInjectionError naming the field', () => {
+    expect(() => assertHeaderSafe('subject', 'fine')).not.toThrow();
+    let caught: unknown;
+    try { assertHeaderSafe('subject', 'Hi\r\nBcc: x@y.z'); } catch (e) { caught = e; }
+    expect(caught).toBeInstanceOf(HeaderInjectionError);
+    expect(caught).toBeInstanceOf(Error);
+    expect((caught as HeaderInjectionError).field).toBe('subject');
+  });
+});
