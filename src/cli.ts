@@ -9,7 +9,6 @@ import { SCOPES, type Scope } from './platform/http.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { isReplyToAcceptable, parseAddress } from './policy/addresses.js';
 import { createApiKey, createTenant, dkimTxtRecord, storeDkimKey } from './tenants/store.js';
-import { classifyFiles } from './bounces/classify-files.js';
 
 class UsageError extends Error {}
 
@@ -124,6 +123,7 @@ async function dkimGenerate(config: Config, log: Logger, argv: string[]): Promis
 async function run(argv: string[]): Promise<void> {
   const [cmd, sub, ...rest] = argv;
   if (cmd === 'bounce' && sub === 'classify') {
+    const { classifyFiles } = await import('./bounces/classify-files.js');
     for (const line of await classifyFiles(rest)) process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }

@@ -1,5 +1,5 @@
 // Configuration: the environment over config/default.json, validated once with zod.
-// The only module that reads process.env is src/main.ts, which passes its env here.
+// Only the composition root (src/main.ts) reads the environment; it passes it here.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -59,7 +59,8 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   const pages = express.Router();
   for (const m of modules) m.routes?.(api, pages);
   app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox' }));
-  app.use('/api', express.json({ limit: deps.config.MAX_BODY_BYTES, strict: true, type: ['application/json', 'application/*+json'] }), cardDataGuard, api.router);
+  app.use('/api', express.json({ limit: deps.config.MAX_BODY_BYTES, strict: true, type: ['application/json', 'application/*+json'] }), cardDataGuard);
+  app.use(api.router);
   app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages);
   app.use('/api', (_req, _res, next) => next(Object.assign(new Error('no such endpoint'), { status: 404 })));
   app.use(errorHandler(deps.log));

@@ -73,9 +73,9 @@ const SOFT_TEXT: readonly Rule[] = [
 const HARD_TEXT: readonly Rule[] = [
   [/host (or domain name )?not found|host unknown|unknown host|domain (name )?(not found|unknown|does ?n[o']t exist)|no such domain|unrout(e)?able (mail )?domain|couldn'?t find (a |any )?(mail exchanger|host)|no mx\b|nxdomain|invalid domain/, 'host_unknown'],
   [/no longer (on|at|with|available|active|valid|in service|exists?)|has moved|moved permanently|not our customer/, 'mailbox_moved'],
-  [/user ?unknown|unknown (user|recipient|mailbox|account|address|local[- ]?part|alias)|recipient (address )?unknown|no such (user|recipient|mailbox|account|address|local user|person)|no mailbox|(user|recipient|mailbox|account|address|addressee) (was )?not found|could ?n[o']?t be found|(does ?n[o']?t|did not|not) exist|unrout(e)?able address|invalid (recipient|mailbox|user|address|e-?mail)|(recipient|mailbox|user|address) (is )?invalid|not a valid (mailbox|recipient|user|address)|illegal (user|alias|address)|unknown or illegal|mailbox (is )?(unavailable|not available)|address rejected|bad (destination |recipient )?(mailbox|address)|recipnotfound|unknown in (local|virtual|relay)|account (has been |was |is )?(deleted|closed|terminated|removed|cancell?ed)|doesn'?t have an? .{1,40}account|not listed in .{0,20}directory/, 'user_unknown'],
+  [/user ?unknown|unknown (user|recipient|mailbox|account|address|local[- ]?part|alias)|recipient (address )?unknown|no such (user|recipient|mailbox|account|address|local user|person)|no mailbox|(user|recipient|mailbox|account|address|addressee) (was )?not found|could ?n[o']?t be found|(does ?n[o']?t|did not|not) exist|unrout(e)?able address|invalid (recipient|mailbox|user|address|e-?mail)|(recipient|mailbox|user|address) (is )?invalid|not a valid (mailbox|recipient|user|address)|illegal (user|alias|address)|unknown or illegal|mailbox (is )?(unavailable|not available)|address rejected|bad (destination |recipient )?(mailbox|address)|recipnotfound|recipientnotfound|unknown in (local|virtual|relay)|(user|recipient|mailbox|address|addressee) (is )?(unknown|not known)|not known at this site|unknown virtual user|bad ?rcpt ?to|badrecipientto|no account by that name|recipient not ok|(not found|not present) in (the )?directory|(address|mailbox) not present|envelope recipient has been deleted|missing home directory|utilisateur inconnu|no existe|no longer accepts mail|account (has been |was |is )?(deleted|closed|terminated|removed|cancell?ed)|doesn'?t have an? .{1,40}account|not listed in .{0,30}(directory|address book)/, 'user_unknown'],
 ];
-const BLOCKED_GENERIC = /polic(y|ies)|relay(ing)? (access )?(denied|not (permitted|allowed))|unable to relay|not (allowed|permitted|authori[sz]ed)|access denied|prohibited|\bdenied\b|refused|not accepted|forbidden|\bblocked\b|rejected (due to|for|because|as)|message (was )?rejected|header error|bad header|multiple addresses in from|rfc ?(2822|5322|822)|not compliant|restricted|\bfilter|\bcontent\b|security/;
+const BLOCKED_GENERIC = /polic(y|ies)|relay(ing)? (access )?(denied|not (permitted|allowed))|unable to relay|not (allowed|permitted|authori[sz]ed)|access denied|prohibited|\bdenied\b|refused|not accepted|forbidden|\bblocked\b|rejected (due to|for|because|as)|message (was )?rejected|header error|bad header|multiple addresses in from|rfc ?(2822|5322|822)|not compliant|restricted|\bfilter|\bcontent\b|security|permission|not accepting (any )?(e-?)?mail/;
 
 const ENHANCED_RE = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
 const REPLY_RE = /(?<![\w.\-:=/#])([245]\d\d)(?=[ \-])/;
@@ -93,10 +93,11 @@ export function classifyStatus(status: string | null, diagnostic: string | null)
 function permanentVerdict(code: string | null, text: string): Verdict | null {
   if (SENDING_LIMIT_RE.test(text)) return { kind: 'soft', reason: 'rate_limit' };
   if (FULL_RE.test(text) || code === '5.2.2') return { kind: 'soft', reason: 'mailbox_full' };
+  if (code === '5.2.3') return { kind: 'soft', reason: 'exceed_limit' };
   if (SENDER_RE.test(text) || code === '5.1.7' || code === '5.1.8') return { kind: 'blocked', reason: 'sender_rejected' };
   if (KDDI_FILTER_RE.test(text)) return { kind: 'blocked', reason: 'filtered' };
   if (DBEB_RE.test(text)) return { kind: 'hard', reason: 'user_unknown' };
-  if (NULL_MX_RE.test(text) || code === '5.1.10') return { kind: 'hard', reason: 'not_accept' };
+  if (NULL_MX_RE.test(text)) return { kind: 'hard', reason: 'not_accept' };
   const specific = firstRule(BLOCKED_SPECIFIC, text);
   if (specific) return { kind: 'blocked', reason: specific };
   const byStatus = blockedStatusReason(code);
@@ -113,13 +114,13 @@ function blockedStatusReason(code: string | null): string | null {
   if (!code || code[0] !== '5') return null;
   if (code.startsWith('5.7.')) return 'policy';
   if (code.startsWith('5.6.')) return 'content';
-  return code === '5.3.4' || code === '5.2.3' ? 'too_big' : null;
+  return code === '5.3.4' ? 'too_big' : null;
 }
 
 function hardStatusVerdict(code: string | null): Verdict | null {
   const hard: Record<string, string> = {
     '5.1.0': 'user_unknown', '5.1.1': 'user_unknown', '5.1.3': 'user_unknown',
-    '5.1.2': 'host_unknown', '5.4.4': 'host_unknown', '5.1.6': 'mailbox_moved',
+    '5.1.10': 'user_unknown', '5.1.2': 'host_unknown', '5.4.4': 'host_unknown', '5.1.6': 'mailbox_moved',
   };
   if (code && hard[code]) return { kind: 'hard', reason: hard[code] };
   if (code === '5.2.1') return { kind: 'soft', reason: 'mailbox_disabled' };
@@ -308,7 +309,7 @@ interface Analysis {
   inlineDsn: string;     // DSN fields found in the text when the MIME structure is broken
 }
 
-const ORIGINAL_MARKER_RE = /^[ \t]*(-{2,}.*(original message|copy of the message|below this line|unsent message|message headers? follow|returned message|undelivered message|rejected message|message follows|message text follows).*|original message headers:.*|-+ ?original message ?-+.*|content-type:\s*(message\/rfc822|text\/rfc822-headers).*)$/im;
+const ORIGINAL_MARKER_RE = /^[ \t]*(below is a copy of the original message.*|-{2,}.*(original message|copy of the message|below this line|unsent message|message headers? follow|returned message|undelivered message|rejected message|message follows|message text follows).*|original message headers:.*|-+ ?original message ?-+.*|content-type:\s*(message\/rfc822|text\/rfc822-headers).*)$/im;
 const DSN_LINE_RE = /^(reporting-mta|final-recipient|original-recipient|arrival-date|received-from-mta|original-envelope-id)[ \t]*:/im;
 
 function analyze(raw: Buffer | string): Analysis {
@@ -502,14 +503,14 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string): 
 
 // ───────────────────────────────────────── text bounces ─────────────────────────────────────────
 
-const BOUNCE_TEXT_RE = /created automatically by mail delivery software|could not be delivered to (one or more|all) of its\s+recipients|message that you sent (could not|has not yet) be(en)? delivered|this is the qmail-send program|wasn't able to deliver your message|this is the mail system at host|message could not\s+be delivered|permanent fatal errors|transcript of session follows|delivery has failed to these recipients|couldn'?t be delivered|delivery to the following recipients? (failed|has been delayed)|technical details of (permanent|temporary) failure|undeliver(able|ed) mail|delivery status notification|non-?delivery|returned mail|mail delivery (failed|failure|problem)|failure notice|delivery (failure|failed|problem|notification)|could not deliver|unable to deliver|message not delivered|was not delivered|has not been delivered/i;
+const BOUNCE_TEXT_RE = /created automatically by mail delivery software|could not be delivered to (one or more|all) of its\s+recipients|message that you sent (could not|has not yet) be(en)? delivered|this is the qmail-send program|wasn't able to deliver your message|this is the mail system at host|message could not\s+be delivered|permanent fatal errors|transcript of session follows|delivery has failed to these recipients|couldn'?t be delivered|delivery to the following recipients? (failed|has been delayed)|technical details of (permanent|temporary) failure|undeliver(able|ed) mail|delivery status notification|non-?delivery|returned mail|mail delivery (failed|failure|problem)|failure notice|delivery (failure|failed|problem|notification)|could not deliver|unable to deliver|message not delivered|was not delivered|has not been delivered|did not reach the following recipient|error has occurred while attempting to deliver|could not be delivered/i;
 const BOUNCE_SUBJECT_RE = /undeliver|undelivered|delivery (status|failure|failed|notification|problem|report)|returned mail|mail delivery|failure notice|non-?delivery|could not (be )?deliver|delayed mail|warning: could not send|returned to sender|unzustellbar|nicht zustellbar|non remis|no entregado|non recapitabile|niet bezorgd|配信|不達|退信/i;
 const DELAY_RE = /delivery status notification \(delay\)|has been delayed|warning: could not send|delayed mail|delivery (is )?delayed|will be retried|warning message only|has not yet been delivered|not yet been delivered|still trying/i;
 
 function looksLikeBounce(a: Analysis): boolean {
   return a.c.dsn.length > 0 || a.inlineDsn !== '' || a.c.reportType === 'delivery-status'
     || a.headers.has('x-failed-recipients')
-    || BOUNCE_TEXT_RE.test(a.explanation.slice(0, 5000)) || BOUNCE_SUBJECT_RE.test(a.subject)
+    || BOUNCE_TEXT_RE.test(a.explanation.slice(0, 5000).replace(/\s+/g, ' ')) || BOUNCE_SUBJECT_RE.test(a.subject)
     || /mailer-daemon|mail delivery (subsystem|system)|postmaster@/i.test(a.from);
 }
 

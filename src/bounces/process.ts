@@ -52,7 +52,7 @@ const EVENT_OF: Record<BounceKind, string> = {
 
 /** Handles one inbound message (a DSN, complaint, auto-reply, or mail to a mailto unsubscribe address). */
 export async function processInbound(deps: BounceDeps, input: InboundInput): Promise<InboundResult> {
-  const classification = await classifyMessage(input.raw);
+  const classification = sanitize(await classifyMessage(input.raw));
   const addresses = input.source === 'api' ? [...input.recipients, ...classification.envelopeTo] : [...input.recipients];
   const targets = inboundTargets(deps.tokens, addresses);
   const unsubscribes = await mailtoUnsubscribes(deps, targets, input.tenantScope);
@@ -66,15 +66,31 @@ export async function processInbound(deps: BounceDeps, input: InboundInput): Pro
   return { classification, bounces, unsubscribes };
 }
 
+/** Text from an untrusted report, fit for text columns and jsonb: no NUL, bounded length. */
+function text(v: string | null, max: number): string | null {
+  if (v === null) return null;
+  // eslint-disable-next-line no-control-regex
+  const t = v.replace(/\u0000/g, '').slice(0, max);
+  return t || null;
+}
+
+function sanitize(c: Classification): Classification {
+  return {
+    ...c, status: text(c.status, 32), reason: text(c.reason, 200) ?? 'unknown', diagnostic: text(c.diagnostic, 1000),
+    recipient: text(c.recipient, 320), originalMessageId: text(c.originalMessageId, 998), feedbackType: text(c.feedbackType, 64),
+    envelopeTo: c.envelopeTo.slice(0, 20).map((a) => text(a, 1024) ?? ''),
+  };
+}
+
 /** A 5xx at send time (the relay refused the recipient): classified from the response, handled like a DSN. */
 export async function processSendFailure(deps: BounceDeps, tenantId: string, messageId: string,
   outcome: Extract<SendOutcome, { kind: 'permanent' }>): Promise<RecordedBounce> {
   const status = enhancedStatus(outcome.response, outcome.code);
   const verdict = classifyStatus(status, outcome.response);
-  const classification: Classification = {
+  const classification: Classification = sanitize({
     kind: verdict.kind, status, reason: verdict.reason, diagnostic: outcome.response.slice(0, 1000), recipient: null,
     originalMessageId: null, envelopeTo: [], feedbackType: null, recipients: [],
-  };
+  });
   const rawHash = sha256(`send:${messageId}:${outcome.response}`);
   return recordBounce(deps, { tenantId, messageId, matchedBy: 'ledger' }, classification, 'send', { raw: null, rawHash, withheld: null });
 }

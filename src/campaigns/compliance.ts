@@ -16,7 +16,7 @@ export interface ComplianceFacts {
 }
 
 const MESSAGES: Record<ComplianceReason, string> = {
-  no_unsubscribe_link: 'the template has no {{unsubscribeUrl}} placeholder',
+  no_unsubscribe_link: 'the template has no {{unsubscribeUrl}} placeholder in its MJML body',
   no_postal_address: 'the tenant has no postal address',
   no_reply_to: 'the reply-to is missing or not a real mailbox',
   no_dkim_key: 'the tenant requires DKIM signing and has no active key for its From domain',
@@ -24,16 +24,22 @@ const MESSAGES: Record<ComplianceReason, string> = {
   no_template: 'the template version no longer exists',
 };
 
+/** Pure: the reasons that depend on the tenant's set-up and the reply-to only (no template). */
+export function senderReasons(tenant: ComplianceFacts['tenant'], replyTo: string | null, hasDkimKey: boolean): ComplianceReason[] {
+  const reasons: ComplianceReason[] = [];
+  if (!tenant.postalAddress?.trim()) reasons.push('no_postal_address');
+  if (!isReplyToAcceptable(replyTo ?? tenant.replyTo).ok) reasons.push('no_reply_to');
+  if (!parseAddress(tenant.fromEmail).ok) reasons.push('bad_from');
+  if (tenant.requireDkim && !hasDkimKey) reasons.push('no_dkim_key');
+  return reasons;
+}
+
 /** Pure: every failing reason, in a fixed order. */
 export function complianceReasons(f: ComplianceFacts): ComplianceReason[] {
   const reasons: ComplianceReason[] = [];
   if (!f.template) reasons.push('no_template');
-  else if (!usesPlaceholder(f.template, 'unsubscribeUrl')) reasons.push('no_unsubscribe_link');
-  if (!f.tenant.postalAddress?.trim()) reasons.push('no_postal_address');
-  if (!isReplyToAcceptable(f.replyTo ?? f.tenant.replyTo).ok) reasons.push('no_reply_to');
-  if (!parseAddress(f.tenant.fromEmail).ok) reasons.push('bad_from');
-  if (f.tenant.requireDkim && !f.hasDkimKey) reasons.push('no_dkim_key');
-  return reasons;
+  else if (!usesPlaceholder({ mjml: f.template.mjml, subject: '' }, 'unsubscribeUrl')) reasons.push('no_unsubscribe_link'); // the HTML body must hold it
+  return [...reasons, ...senderReasons(f.tenant, f.replyTo, f.hasDkimKey)];
 }
 
 export function fromDomain(tenant: Pick<Tenant, 'fromEmail'>): string {

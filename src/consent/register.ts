@@ -43,8 +43,8 @@ async function consentOf(c: Queryable, tenantId: string, consent: ConsentInput):
 }
 
 /**
- * Applies opt-ins to lists; returns the ids that now await confirmation. Already-subscribed lists stay
- * as they are and record nothing.
+ * Applies opt-ins to lists: each not yet subscribed becomes (or stays) unconfirmed, with an opt_in
+ * record. Already-subscribed lists stay as they are and record nothing.
  */
 async function applyOptIns(c: Queryable, tenantId: string, contact: ContactRow, listIds: string[], consent: Consent): Promise<void> {
   const current = new Map((await subscriptionsOf(c, [contact.id], true)).map((s) => [s.listId, s.status]));

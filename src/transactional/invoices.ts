@@ -6,7 +6,7 @@ import type { Db } from '../platform/db.js';
 import { renderMessage } from '../mail/render.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
-import { expectedTotal, formatIssuedDate, formatMoney, formatQuantity, formatRate, isSafe } from './money.js';
+import { type AmountLine, expectedTotal, formatIssuedDate, formatMoney, formatQuantity, formatRate, isSafe } from './money.js';
 import type { InvoiceInput } from './requests.js';
 import { refusalError, submitNecessary } from './submit.js';
 import { compiledTemplate } from './templates.js';
@@ -15,7 +15,7 @@ import { compiledTemplate } from './templates.js';
 export type InvoiceData = Omit<InvoiceInput, 'contact'>;
 
 /** 422 total_mismatch (with expected, got, difference) unless total = Σ quantity × unitAmount + Σ taxes. */
-export function assertTotal(inv: Pick<InvoiceInput, 'lines' | 'taxes' | 'total'>): void {
+export function assertTotal(inv: { lines: readonly AmountLine[]; taxes: readonly { amount: number }[]; total: number }): void {
   const { subtotal, total } = expectedTotal(inv.lines, inv.taxes);
   if (!isSafe(subtotal) || !isSafe(total)) {
     throw new ApiError(422, 'amount_out_of_range', 'the invoice amounts exceed the largest exact integer (2^53 - 1 minor units)', 'lines');

@@ -45,6 +45,8 @@ export async function messageDetail(c: Queryable, id: string): Promise<MessageDe
 // ---- listing -------------------------------------------------------------------------------------
 
 interface Cursor { at: string; id: string }
+/** created_at to the microsecond, in UTC (a JS Date would lose the microseconds). */
+const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify([c.at, c.id])).toString('base64url');
@@ -53,7 +55,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(s: string): Cursor {
   try {
     const [at, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) && !Number.isNaN(Date.parse(at.replace(' ', 'T')))) return { at, id };
+    if (typeof at === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) && CURSOR_AT.test(at)) return { at, id };
   } catch { /* fall through */ }
   throw new ApiError(422, 'invalid', 'query.cursor: not a cursor returned by this endpoint', 'query.cursor');
 }
@@ -76,7 +78,7 @@ export async function listMessages(c: Queryable, tenantId: string, q: MessagesQu
     where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   params.push(q.limit + 1);
-  const r = await c.query<LedgerMessage & { cursorAt: string }>(`SELECT ${MESSAGE_COLUMNS}, created_at::text AS "cursorAt" FROM messages
+  const r = await c.query<LedgerMessage & { cursorAt: string }>(`SELECT ${MESSAGE_COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt" FROM messages
     WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`, params);
   const rows = r.rows.slice(0, q.limit);
   const last = rows[rows.length - 1];

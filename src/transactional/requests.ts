@@ -29,7 +29,7 @@ export const contactRef = z.union([
   }
   const r = parseAddress(ref.email);
   if (!r.ok) { ctx.addIssue({ code: 'custom', message: `invalid email address (${r.error})` }); return z.NEVER; }
-  return { email: r.value.address };
+  return { email: r.value.key }; // contacts are found case-insensitively: hash the same way
 });
 
 /** Printable ASCII without spaces: safe in a purpose, a log line and any header. */

@@ -146,7 +146,7 @@ describe('bad links', () => {
     const [body, sig] = token.split('.');
     const flipped = `${body}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString());
-    payload.s.l = '';
+    payload.s.c = '00000000-0000-4000-8000-000000000000';
     const rewritten = `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
     for (const bad of [flipped, rewritten, 'garbage', `${token}x`, 'a.b']) {
       const g = await get(`${app.url}/a/${bad}`);
@@ -158,13 +158,14 @@ describe('bad links', () => {
   });
 
   it('refuses an expired link with 410 and changes nothing', async () => {
-    const [row] = await ownerQuery<{ data: Record<string, unknown> }>(app.db.url, 'SELECT data FROM messages WHERE contact_id = $1', [contactId]);
+    const [row] = await ownerQuery<{ id: string; data: Record<string, unknown> }>(app.db.url, 'SELECT id, data FROM messages WHERE contact_id = $1', [contactId]);
     const data = readActivationData(row.data)!;
     expect(Date.parse(data.expiresAt) - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    expect(Date.parse(data.expiresAt) - Date.now()).toBeLessThan(7 * 86_400_000);
     // The link from the mail, eight days later:
     expect(readActivationToken(app.pg.deps.tokens, tokenOf(link), Math.floor(Date.now() / 1000) + 8 * 86_400)).toEqual({ ok: false, error: 'expired' });
     // The same link, signed as if its week had passed:
-    const expired = activationToken(app.pg.deps.tokens, t.id, contactId, { ...data, expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const expired = activationToken(app.pg.deps.tokens, { id: row.id, tenantId: t.id, contactId }, new Date(Date.now() - 1000).toISOString());
     const before = await snapshot(app, t.id);
     const g = await get(`${app.url}/a/${expired}`);
     expect(g.status).toBe(410);
@@ -175,9 +176,11 @@ describe('bad links', () => {
   });
 
   it('renders the same link on every render of one message', async () => {
-    const [row] = await ownerQuery<{ data: Record<string, unknown> }>(app.db.url, 'SELECT data FROM messages WHERE contact_id = $1', [contactId]);
+    const [row] = await ownerQuery<{ id: string; data: Record<string, unknown> }>(app.db.url, 'SELECT id, data FROM messages WHERE contact_id = $1', [contactId]);
     const data = readActivationData(row.data)!;
-    expect(activationToken(app.pg.deps.tokens, t.id, contactId, data)).toBe(tokenOf(link));
+    expect(activationToken(app.pg.deps.tokens, { id: row.id, tenantId: t.id, contactId }, data.expiresAt)).toBe(tokenOf(link));
+    const claim = readActivationToken(app.pg.deps.tokens, tokenOf(link));
+    expect(claim).toMatchObject({ ok: true, claim: { tenantId: t.id, contactId, messageId: row.id } });
   });
 });
 

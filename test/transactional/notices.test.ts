@@ -1,0 +1,145 @@
+// POST /api/messages: account, technical, legal and support notices from the built-in templates,
+// over real HTTP and SMTP: content, idempotency keys, association, header injection, reply-to.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { ownerQuery } from '../support/db.js';
+import { addContact, mailsTo, sleep, suppress, waitForMessage } from './helpers.js';
+
+let app: TestApp;
+let t: TestTenant;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  t = await app.tenant();
+  await addContact(app, t, 'fay@example.org', 'Fay');
+});
+afterAll(() => app.stop());
+
+const count = async (sql: string) => Number((await ownerQuery<{ n: string }>(app.db.url, sql))[0].n);
+
+describe('notices', () => {
+  it.each([
+    ['account', 'About your Acme account', 'This is a message about your account with Acme.'],
+    ['technical', 'Service notice from Acme', 'This is a service notice about Acme'],
+    ['legal', 'Important information from Acme', 'We are required to let you know'],
+    ['support', '[#4711] Your support request at Acme', 'This is about your support request #4711.'],
+  ])('sends a %s notice with its default subject, text and HTML parts', async (kind, subject, intro) => {
+    const r = await t.api('POST', '/api/messages', {
+      kind, contact: 'fay@example.org', template: kind,
+      data: { body: `First paragraph about ${kind}.\n\nSecond <paragraph>.`, actionUrl: 'https://acme.org/account?x=1&y=2', actionLabel: 'Review', ticketId: 4711 },
+    });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ kind, template: `notice:${kind}`, status: 'queued' });
+    const done = await waitForMessage(t, r.body.id);
+    expect(done.status).toBe('sent');
+    const mail = mailsTo(app.sink.received, 'fay@example.org').find((m) => m.parsed.messageId === done.messageId);
+    expect(mail?.parsed.subject).toBe(subject);
+    const text = mail?.parsed.text ?? '';
+    expect(text).toContain('Hello Fay,');
+    expect(text).toContain(intro);
+    expect(text).toContain(`First paragraph about ${kind}.`);
+    expect(text).toContain('Second <paragraph>.');
+    expect(text).toContain('Review: https://acme.org/account?x=1&y=2');
+    const html = String(mail?.parsed.html);
+    expect(html).toContain('Second &lt;paragraph&gt;.');
+    expect(html).toContain('href="https://acme.org/account?x=1&amp;y=2"');
+    expect(mail?.parsed.replyTo?.value[0].address).toBe('support@acme.org');
+    expect(mail?.parsed.headers.has('list-unsubscribe')).toBe(false);
+  });
+
+  it('takes the subject from data and a per-message reply-to', async () => {
+    const r = await t.api('POST', '/api/messages', {
+      kind: 'support', contact: 'fay@example.org', template: 'support', replyTo: 'ticket-99@help.acme.org',
+      data: { subject: 'Re: the printer is on fire', body: 'We are on it.' },
+    });
+    expect(r.status).toBe(202);
+    const done = await waitForMessage(t, r.body.id, 'sent');
+    const mail = mailsTo(app.sink.received, 'fay@example.org').find((m) => m.parsed.messageId === done.messageId);
+    expect(mail?.parsed.subject).toBe('Re: the printer is on fire');
+    expect(mail?.parsed.replyTo?.value[0].address).toBe('ticket-99@help.acme.org');
+    expect(done.subject).toBe('Re: the printer is on fire');
+  });
+
+  it('is idempotent on idempotencyKey: 200 with the first message, 409 on a different payload, one email', async () => {
+    const body = { kind: 'account', contact: 'fay@example.org', template: 'account', data: { subject: 'Password changed' }, idempotencyKey: 'pwd-change-1' };
+    const rs = await Promise.all(Array.from({ length: 5 }, () => t.api('POST', '/api/messages', body)));
+    expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 202]);
+    expect(new Set(rs.map((r) => r.body.id)).size).toBe(1);
+    const conflict = await t.api('POST', '/api/messages', { ...body, data: { subject: 'Password reset' } });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error).toMatchObject({ code: 'idempotency_conflict', field: 'idempotencyKey' });
+    await waitForMessage(t, rs[0].body.id, 'sent');
+    await sleep(300);
+    expect(app.sink.received.filter((m) => m.parsed.subject === 'Password changed')).toHaveLength(1);
+    expect(await count(`SELECT count(*) AS n FROM messages WHERE purpose = 'notice:pwd-change-1'`)).toBe(1);
+  });
+
+  it('without a key, every request is a new message', async () => {
+    const body = { kind: 'technical', contact: 'fay@example.org', template: 'technical', data: { subject: 'Maintenance tonight' } };
+    const a = await t.api('POST', '/api/messages', body);
+    const b = await t.api('POST', '/api/messages', body);
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.id).not.toBe(b.body.id);
+  });
+
+  it('refuses an unknown contact with no_association and records it', async () => {
+    const r = await t.api('POST', '/api/messages', { kind: 'legal', contact: { email: 'nobody@example.org' }, template: 'legal', data: {} });
+    expect(r.status).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'no_association', field: 'contact' });
+    const list = await t.api('GET', '/api/messages?status=suppressed&recipient=nobody@example.org');
+    expect(list.body.items).toHaveLength(1);
+    expect(list.body.items[0]).toMatchObject({ kind: 'legal', reason: 'no_association', template: 'notice:legal' });
+  });
+
+  it('never sends to a suppressed address', async () => {
+    await addContact(app, t, 'gone@example.org');
+    await suppress(app, t, 'gone@example.org');
+    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'gone@example.org', template: 'account', data: {} });
+    expect(r.status).toBe(202);
+    expect(await waitForMessage(t, r.body.id)).toMatchObject({ status: 'suppressed', reason: 'suppressed' });
+    expect(mailsTo(app.sink.received, 'gone@example.org')).toHaveLength(0);
+  });
+
+  it('refuses header injection in whatever reaches the Subject, and stores nothing', async () => {
+    const before = await count('SELECT count(*) AS n FROM messages');
+    const subj = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account', data: { subject: 'Hi\r\nBcc: victim@example.net' } });
+    expect(subj.status).toBe(422);
+    expect(subj.body.error).toMatchObject({ code: 'invalid', field: 'data.subject' });
+    const ticket = await t.api('POST', '/api/messages', { kind: 'support', contact: 'fay@example.org', template: 'support', data: { ticketId: '1\nBcc: victim@example.net' } });
+    expect(ticket.status).toBe(422);
+    expect(ticket.body.error.field).toBe('data.ticketId');
+    const key = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account', idempotencyKey: 'a\r\nb' });
+    expect(key.status).toBe(422);
+    expect(key.body.error.field).toBe('idempotencyKey');
+    const replyTo = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account', replyTo: 'x@acme.org\r\nBcc: victim@example.net' });
+    expect(replyTo.status).toBe(422);
+    expect(replyTo.body.error.field).toBe('replyTo');
+    expect(await count('SELECT count(*) AS n FROM messages')).toBe(before);
+    // Line breaks are fine where they stay in the body.
+    const body = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account', data: { body: 'one\r\n\r\ntwo' } });
+    expect(body.status).toBe(202);
+  });
+
+  it.each([
+    ['template', { template: 'nope' }],
+    ['template', { template: '../invoice' }],
+    ['kind', { kind: 'marketing' }],
+    ['data.tenantName', { data: { tenantName: 'Evil Corp' } }],
+    ['data.actionUrl', { data: { actionUrl: 'javascript:alert(1)' } }],
+    ['data.nested', { data: { nested: { a: 1 } } }],
+    ['data', { data: { big: 'x'.repeat(10_000), big2: 'x'.repeat(10_000), big3: 'x'.repeat(10_000), big4: 'x'.repeat(10_000) } }],
+    ['replyTo', { replyTo: 'noreply@acme.org' }],
+  ])('refuses a bad %s', async (field, over) => {
+    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account', ...over });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('invalid');
+    expect(String(r.body.error.field)).toBe(field);
+  });
+
+  it('needs the transactional scope', async () => {
+    const k = await app.tenant({ scopes: ['subscribers'] });
+    const r = await k.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: 'account' });
+    expect(r.status).toBe(403);
+    expect((await k.api('GET', '/api/messages')).status).toBe(403);
+  });
+});

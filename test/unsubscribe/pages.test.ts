@@ -1,0 +1,258 @@
+// Unsubscribe over real HTTP: RFC 8058 one-click (urlencoded and multipart), GET changes nothing,
+// tampered and cross-tenant tokens, the page's POST and its done page, resubscribe through the
+// confirmation flow, erased contacts, and POST /api/contacts/:id/unsubscribe.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { ownerQuery } from '../support/db.js';
+import { signToken } from '../../src/policy/tokens.js';
+import { unsubscribeToken } from '../../src/unsubscribe/links.js';
+import {
+  activeContact, activationLink, confirmActivation, createList, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail,
+} from './helpers.js';
+
+let app: TestApp;
+let acme: TestTenant;
+let globex: TestTenant;
+let offersId: string;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  acme = await app.tenant();
+  globex = await app.tenant({ name: 'Globex', fromEmail: 'news@globex.example' });
+  offersId = await createList(acme, 'Offers', 'Discounts, now and then');
+});
+afterAll(() => app.stop());
+
+async function campaignFor(t: TestTenant, listIds: string[]): Promise<string> {
+  // A campaigns row as the campaigns module writes it, so that a link can name the campaign it came from.
+  const [tpl] = await ownerQuery<{ id: string }>(app.db.url, `INSERT INTO templates (tenant_id, name) VALUES ($1, 'tpl') RETURNING id`, [t.id]);
+  await ownerQuery(app.db.url, `INSERT INTO template_versions (tenant_id, template_id, version, mjml, subject) VALUES ($1, $2, 1, '<mjml></mjml>', 's')`, [t.id, tpl.id]);
+  const [c] = await ownerQuery<{ id: string }>(app.db.url, `INSERT INTO campaigns (tenant_id, name, subject, template_id, template_version, list_ids)
+    VALUES ($1, 'Spring', 'Hi', $2, 1, $3) RETURNING id`, [t.id, tpl.id, listIds]);
+  return c.id;
+}
+
+describe('RFC 8058 one-click', () => {
+  it('unsubscribes at once on a urlencoded POST, answering 200 text/plain without redirect or login', async () => {
+    const id = await activeContact(app, acme, 'one@example.com', 'One Click');
+    const path = unsubscribePath(app, acme.id, id);
+    const r = await form(app.url + path, 'List-Unsubscribe=One-Click', { 'user-agent': 'MailClient/9' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(r.headers.get('location')).toBeNull();
+    expect(r.text).toMatch(/unsubscribed/i);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
+    const events = await optOuts(app, id);
+    expect(events).toEqual([expect.objectContaining({ source: 'one_click', list: 'Newsletter', ip: '127.0.0.1', user_agent: 'MailClient/9' })]);
+  });
+
+  it('accepts multipart/form-data, as some mail providers send it', async () => {
+    const id = await activeContact(app, acme, 'multi@example.com', 'Multi Part');
+    const body = new FormData();
+    body.set('List-Unsubscribe', 'One-Click');
+    const res = await fetch(app.url + unsubscribePath(app, acme.id, id), { method: 'POST', body, redirect: 'manual' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
+    expect((await optOuts(app, id)).map((e) => e.source)).toEqual(['one_click']);
+  });
+
+  it('leaves only the lists of the campaign the message came from, and names the campaign in the record', async () => {
+    const id = await activeContact(app, acme, 'lists@example.com', 'Two Lists', [offersId]);
+    await acme.api('POST', `/api/contacts/${id}/subscriptions`, { listIds: [(await acme.api('GET', '/api/lists')).body.items[0].id], consent: { text: 'Yes', source: 'x' } });
+    await confirmActivation(app, 'lists@example.com', 2);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed', Offers: 'subscribed' });
+    const campaignId = await campaignFor(acme, [offersId]);
+    const r = await form(app.url + unsubscribePath(app, acme.id, id, campaignId), 'List-Unsubscribe=One-Click');
+    expect(r.status).toBe(200);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed', Offers: 'unsubscribed' });
+    expect((await optOuts(app, id))[0]).toMatchObject({ source: 'one_click', list: 'Offers', detail: { campaignId } });
+  });
+
+  it('records a repeated one-click without changing anything else', async () => {
+    const id = await activeContact(app, acme, 'twice@example.com', 'Twice');
+    const url = app.url + unsubscribePath(app, acme.id, id);
+    expect((await form(url, 'List-Unsubscribe=One-Click')).status).toBe(200);
+    expect((await form(url, 'List-Unsubscribe=One-Click')).status).toBe(200);
+    const events = await optOuts(app, id);
+    expect(events.map((e) => e.list)).toEqual(['Newsletter', null]);
+    expect(events[1].detail).toMatchObject({ alreadyUnsubscribed: true });
+  });
+});
+
+describe('the unsubscribe page', () => {
+  let id: string;
+  let url: string;
+
+  beforeAll(async () => {
+    id = await activeContact(app, acme, 'page@example.com', 'Page Person');
+    url = app.url + unsubscribePath(app, acme.id, id);
+  });
+
+  it('GET shows a branded, accessible page with a real form and changes nothing (also for HEAD)', async () => {
+    const before = await snapshot(app);
+    const res = await fetch(url);
+    const html = await res.text();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(html).toMatch(/<html lang="en">/);
+    expect(html).toMatch(/<title>Unsubscribe – Acme<\/title>/);
+    expect(html).toContain('<form method="post" action="/u/');
+    expect(html).toMatch(/<button type="submit"[^>]*>Unsubscribe<\/button>/);
+    expect(html).toContain('pa•••@example.com');
+    expect(html).not.toContain('page@example.com');
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain('1 Main Street, Springfield');
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${url}/preferences`)).status).toBe(200);
+    expect(await snapshot(app)).toEqual(before);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed' });
+  });
+
+  it('its POST unsubscribes and shows a done page that offers to resubscribe', async () => {
+    const r = await form(url, 'scope=link', { 'user-agent': 'Browser/1' });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(r.text).toContain('You are unsubscribed');
+    expect(r.text).toMatch(/<form method="post" action="\/u\/[^"]+\/resubscribe">/);
+    expect(r.text).toMatch(/<button type="submit"[^>]*>Resubscribe<\/button>/);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
+    expect(await optOuts(app, id)).toEqual([expect.objectContaining({ source: 'page', list: 'Newsletter', user_agent: 'Browser/1' })]);
+  });
+
+  it('resubscribing goes through the confirmation flow again', async () => {
+    const before = mailsTo(app, 'page@example.com').length;
+    const r = await form(`${url}/resubscribe`, '');
+    expect(r.status).toBe(200);
+    expect(r.text).toContain('Check your inbox');
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unconfirmed' });
+    const mail = await waitForMail(app, 'page@example.com', before + 1);
+    const [optIn] = await ownerQuery<{ text: string; detail: Record<string, unknown> }>(app.db.url, `SELECT t.text, e.detail FROM consent_events e
+      JOIN consent_texts t ON t.hash = e.text_hash AND t.tenant_id = e.tenant_id WHERE e.contact_id = $1 AND e.action = 'opt_in' ORDER BY e.id DESC LIMIT 1`, [id]);
+    expect(optIn.text).toMatch(/^Changed your mind\? Resubscribe to Newsletter from Acme\./);
+    expect(optIn.detail).toMatchObject({ source: 'unsubscribe_page' });
+    const res = await fetch(activationLink(app, mail), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(res.status).toBe(200);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed' });
+  });
+
+  it('"unsubscribe from all" on the page leaves every list even for a campaign link', async () => {
+    const cid = await activeContact(app, acme, 'allpage@example.com', 'All Page', [offersId]);
+    const campaignId = await campaignFor(acme, [offersId]);
+    await ownerQuery(app.db.url, `INSERT INTO subscriptions (tenant_id, contact_id, list_id, status)
+      SELECT tenant_id, $1, id, 'subscribed' FROM lists WHERE tenant_id = $2 AND is_default`, [cid, acme.id]);
+    const page = await (await fetch(app.url + unsubscribePath(app, acme.id, cid, campaignId))).text();
+    expect(page).toContain('Offers');
+    expect(page).toContain('value="all"');
+    const r = await form(app.url + unsubscribePath(app, acme.id, cid, campaignId), 'scope=all');
+    expect(r.status).toBe(200);
+    expect(await subscriptionStates(app, cid)).toEqual({ Newsletter: 'unsubscribed', Offers: 'unsubscribed' });
+  });
+});
+
+describe('tokens', () => {
+  let id: string;
+  let token: string;
+
+  beforeAll(async () => {
+    id = await activeContact(app, acme, 'token@example.com', 'Token Holder');
+    token = unsubscribeToken(app.pg.deps.tokens, { tenantId: acme.id, contactId: id, campaignId: null });
+  });
+
+  const tampered = (): string[] => {
+    const [body, mac] = token.split('.');
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    const swapTenant = Buffer.from(JSON.stringify({ ...payload, t: globex.id })).toString('base64url');
+    const flip = (s: string) => s.slice(0, -2) + (s.at(-2) === 'A' ? 'B' : 'A') + s.at(-1);
+    return [`${swapTenant}.${mac}`, `${body}.${flip(mac)}`, `${flip(body)}.${mac}`, body, `${token}x`, 'garbage', '%00'];
+  };
+
+  it('refuses every altered token with a 400 and changes nothing, on GET, POST, one-click and preferences', async () => {
+    const before = await snapshot(app);
+    for (const bad of tampered()) {
+      const enc = encodeURIComponent(bad);
+      const get = await fetch(`${app.url}/u/${enc}`);
+      expect(get.status, bad).toBe(400);
+      expect(await get.text()).toContain('This link is not valid');
+      expect((await form(`${app.url}/u/${enc}`, 'List-Unsubscribe=One-Click')).status).toBe(400);
+      expect((await form(`${app.url}/u/${enc}`, 'scope=all')).status).toBe(400);
+      expect((await form(`${app.url}/u/${enc}/preferences`, 'action=unsubscribe_all')).status).toBe(400);
+      expect((await form(`${app.url}/u/${enc}/resubscribe`, '')).status).toBe(400);
+    }
+    expect(await snapshot(app)).toEqual(before);
+  });
+
+  it('a token of another purpose (an activation token with the same ids) is refused', async () => {
+    const other = signToken(app.pg.deps.tokens, 'activation', acme.id, { c: id, m: '' }, { ttlSeconds: null });
+    expect((await form(`${app.url}/u/${other}`, 'List-Unsubscribe=One-Click')).status).toBe(400);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed' });
+  });
+
+  it('a validly signed token of tenant A naming a contact of tenant B cannot touch B', async () => {
+    const bId = await activeContact(app, globex, 'bee@example.com', 'Bee');
+    const crossed = unsubscribeToken(app.pg.deps.tokens, { tenantId: acme.id, contactId: bId, campaignId: null });
+    const before = await snapshot(app);
+    const page = await fetch(`${app.url}/u/${crossed}`);
+    expect(page.status).toBe(404);
+    expect(await page.text()).not.toContain('bee@');
+    expect((await form(`${app.url}/u/${crossed}`, 'List-Unsubscribe=One-Click')).status).toBe(200);
+    expect((await form(`${app.url}/u/${crossed}`, 'scope=all')).status).toBe(404);
+    expect((await form(`${app.url}/u/${crossed}/preferences`, 'action=unsubscribe_all')).status).toBe(404);
+    expect(await snapshot(app)).toEqual(before);
+    expect(await subscriptionStates(app, bId)).toEqual({ Newsletter: 'subscribed' });
+  });
+
+  it('keys rotate: a token signed with an older key still works while that key is configured', async () => {
+    const keys = app.pg.deps.tokens;
+    const old = unsubscribeToken(keys, { tenantId: acme.id, contactId: id, campaignId: null });
+    const rotated = { current: 'k2', keys: { ...keys.keys, k2: 'a-brand-new-secret-0123456789' } };
+    const fresh = unsubscribeToken(rotated, { tenantId: acme.id, contactId: id, campaignId: null });
+    expect(fresh).not.toBe(old);
+    // The running app knows only k1: the k2 token is refused, the k1 token verifies.
+    expect((await fetch(`${app.url}/u/${fresh}`)).status).toBe(400);
+    expect((await fetch(`${app.url}/u/${old}`)).status).toBe(200);
+  });
+
+  it('an erased contact gets a neutral page and one-click changes nothing', async () => {
+    const eId = await activeContact(app, acme, 'gone@example.com', 'Gone Person');
+    expect((await acme.api('DELETE', `/api/contacts/${eId}`)).status).toBe(200);
+    const url = app.url + unsubscribePath(app, acme.id, eId);
+    const before = await snapshot(app);
+    const page = await fetch(url);
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('Nothing to manage here');
+    expect((await form(url, 'List-Unsubscribe=One-Click')).status).toBe(200);
+    expect(await snapshot(app)).toEqual(before);
+  });
+});
+
+describe('POST /api/contacts/:id/unsubscribe', () => {
+  it('unsubscribes from the given lists with a consent record of source api', async () => {
+    const id = await activeContact(app, acme, 'api@example.com', 'Api Person', [offersId]);
+    const r = await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: [offersId], ip: '198.51.100.4', userAgent: 'App/2' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ contactId: id, unsubscribedFrom: [offersId], subscriptions: [{ listId: offersId, listName: 'Offers', status: 'unsubscribed' }] });
+    expect(await optOuts(app, id)).toEqual([expect.objectContaining({ source: 'api', list: 'Offers', ip: '198.51.100.4', user_agent: 'App/2' })]);
+  });
+
+  it('defaults to all lists, and refuses unknown lists, unknown contacts and other tenants\' contacts', async () => {
+    const id = await activeContact(app, acme, 'api2@example.com', 'Api Two');
+    expect((await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: ['00000000-0000-4000-8000-000000000000'] })).body.error)
+      .toMatchObject({ code: 'unknown_list', field: 'listIds[0]' });
+    expect((await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: 'x' })).status).toBe(422);
+    expect((await acme.api('POST', '/api/contacts/not-a-uuid/unsubscribe', {})).status).toBe(404);
+    expect((await globex.api('POST', `/api/contacts/${id}/unsubscribe`, {})).status).toBe(404);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed' });
+    const r = await acme.api('POST', `/api/contacts/${id}/unsubscribe`, {});
+    expect(r.status).toBe(200);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
+  });
+
+  it('needs the subscribers scope', async () => {
+    const narrow = await app.tenant({ name: 'Narrow', scopes: ['transactional'] });
+    const r = await narrow.api('POST', '/api/contacts/00000000-0000-4000-8000-000000000000/unsubscribe', {});
+    expect(r.status).toBe(403);
+  });
+});
