@@ -48,7 +48,12 @@ async function serve(config: Config, roles: Roles): Promise<void> {
     : `  Sent mail:      relayed through SMTP_URL`);
   if (!config.DATABASE_URL) lines.push(`  Data:           ${config.DATA_DIR}`);
   const first = await ensureDefaultTenant(pg.deps.db, config);
-  if (first) lines.push('', `  First start: created the default tenant ${first.tenantId}`, `  Admin API key (shown once, keep it): ${first.key}`);
+  if (first) {
+    lines.push('', `  First start: created the default tenant ${first.tenantId}`, `  Admin API key (shown once, keep it): ${first.key}`,
+      `  Before it can send, give it a real sender identity (reply-to on a real domain, postal address):`,
+      `    curl -X PATCH ${config.PUBLIC_URL}/api/tenant -H "Authorization: Bearer ${first.key}" -H 'Content-Type: application/json' \\`,
+      `      -d '{"fromEmail":"news@your-domain.org","replyTo":"hello@your-domain.org","postalAddress":"1 Main St, Town"}'`);
+  }
   process.stdout.write(lines.join('\n') + '\n');
   const shutdown = (signal: string) => {
     log.info({ signal }, 'stopping: finishing in-flight sends');

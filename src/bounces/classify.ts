@@ -10,19 +10,22 @@
 //                   soft; otherwise classifyStatus(Status, Diagnostic-Code), falling back to the
 //                   human-readable bounce text when the diagnostic is missing or says nothing.
 //   4. autoreply  — RFC 3834 / vendor headers, out-of-office subjects or bodies, but only for
-//                   messages that do not look like a bounce (many MTAs mark DSNs auto-replied).
+//                   messages without bounce structure (DSN fields, X-Failed-Recipients, a bounce
+//                   subject, a MAILER-DAEMON sender): many MTAs mark their DSNs auto-replied.
+//                   Bounce-like body text alone loses to an out-of-office cue.
 //   5. text bounce — Exim, qmail, Postfix, Sendmail, Exchange/Office 365, Gmail, ...: recipient
 //                   and SMTP error are read from the bounce text above the returned message.
 //   6. unknown.
 // The overall kind is the worst recipient (hard > blocked > soft > unknown).
 //
 // classifyStatus(status, diagnostic) — diagnostic text beats the status code, first match wins:
-//   4.x.x → soft · mailbox full/quota/5.2.2 → soft · sender rejected/5.1.7/5.1.8 → blocked ·
-//   special cases (KDDI "550 : User unknown" filter → blocked, Exchange "Recipient address
-//   rejected: Access denied" → hard, null MX → hard) · virus/size/spam/blocklist/auth/reputation
-//   → blocked · 5.7.x/5.6.x/5.3.4/5.2.3 → blocked · expired/network/loop/greylist/rate/delay →
-//   soft · disabled mailbox → soft · user/host unknown, moved → hard · other policy words →
-//   blocked · 5.1.0/1/2/3/6/10, 5.4.4 → hard · any other failure → soft ('other').
+//   4.x.x → soft · sending limit, mailbox full/quota/5.2.2, 5.2.3 → soft · sender rejected,
+//   5.1.7/5.1.8 → blocked · special cases (KDDI "550 : User unknown" = receiver's filter →
+//   blocked; Exchange "Recipient address rejected: Access denied" → hard; null MX → hard) ·
+//   virus/size/spam/blocklist/auth/reputation → blocked · 5.7.x/5.6.x/5.3.4 → blocked ·
+//   expired/network/loop/greylist/rate/delay/disabled mailbox → soft · other policy words →
+//   blocked (even next to a "user unknown" text) · user/host unknown, moved → hard ·
+//   5.1.0/1/2/3/6/10, 5.4.4 → hard · any other 5xx → soft ('other') · nothing → unknown.
 // When the evidence is weak, the answer is never 'hard' (a wrong hard suppresses a good address).
 
 export type BounceKind = 'hard' | 'soft' | 'blocked' | 'complaint' | 'autoreply' | 'unknown';
@@ -371,9 +374,10 @@ function parseFields(text: string): Map<string, string[]> {
 }
 
 function complaintFrom(a: Analysis): { recipient: string | null; feedbackType: string } | null {
-  const inlineArf = /^feedback-type:\s*\S+/im.test(a.explanation) && /^(user-agent|version):/im.test(a.explanation);
+  const report = a.explanation + a.inlineDsn;
+  const inlineArf = /^feedback-type:\s*\S+/im.test(report) && /^(user-agent|version):/im.test(report);
   if (a.c.reportType === 'feedback-report' || a.c.feedback.length || inlineArf) {
-    const fields = parseFields(a.c.feedback.join('\n') || a.explanation);
+    const fields = parseFields(a.c.feedback.join('\n') || report);
     const rcpt = addresses(header(fields, 'original-rcpt-to'))[0] ?? addresses(a.originals.map((h) => header(h, 'to')).join(' '))[0];
     return { recipient: rcpt ?? null, feedbackType: (header(fields, 'feedback-type') ?? 'abuse').toLowerCase() };
   }
@@ -507,11 +511,15 @@ const BOUNCE_TEXT_RE = /created automatically by mail delivery software|could no
 const BOUNCE_SUBJECT_RE = /undeliver|undelivered|delivery (status|failure|failed|notification|problem|report)|returned mail|mail delivery|failure notice|non-?delivery|could not (be )?deliver|delayed mail|warning: could not send|returned to sender|unzustellbar|nicht zustellbar|non remis|no entregado|non recapitabile|niet bezorgd|配信|不達|退信/i;
 const DELAY_RE = /delivery status notification \(delay\)|has been delayed|warning: could not send|delayed mail|delivery (is )?delayed|will be retried|warning message only|has not yet been delivered|not yet been delivered|still trying/i;
 
-function looksLikeBounce(a: Analysis): boolean {
+/** Structural evidence of a bounce: DSN fields, Exim's header, a bounce subject or sender. */
+function hasBounceStructure(a: Analysis): boolean {
   return a.c.dsn.length > 0 || a.inlineDsn !== '' || a.c.reportType === 'delivery-status'
-    || a.headers.has('x-failed-recipients')
-    || BOUNCE_TEXT_RE.test(a.explanation.slice(0, 5000).replace(/\s+/g, ' ')) || BOUNCE_SUBJECT_RE.test(a.subject)
+    || a.headers.has('x-failed-recipients') || BOUNCE_SUBJECT_RE.test(a.subject)
     || /mailer-daemon|mail delivery (subsystem|system)|postmaster@/i.test(a.from);
+}
+
+function hasBounceText(a: Analysis): boolean {
+  return BOUNCE_TEXT_RE.test(a.explanation.slice(0, 5000).replace(/\s+/g, ' '));
 }
 
 function excludedAddresses(a: Analysis): Set<string> {
@@ -622,13 +630,14 @@ function classifyAnalysis(a: Analysis): Classification {
   }
   const ses = sesEvent(a.text);
   if (ses) return classifySes(a, ses);
-  const groups = dsnGroups([...a.c.dsn, a.inlineDsn].join('\n\n'));
-  const bounce = looksLikeBounce(a);
-  if (!bounce) {
+  if (!hasBounceStructure(a)) {
     const auto = autoReplyReason(a);
-    if (auto) return result(a, { kind: 'autoreply', reason: auto, recipient: addresses(a.from)[0] ?? null });
-    return result(a, { kind: 'unknown', reason: 'not_a_bounce' });
+    if (auto === 'vacation' || (auto && !hasBounceText(a))) {
+      return result(a, { kind: 'autoreply', reason: auto, recipient: addresses(a.from)[0] ?? null });
+    }
+    if (!hasBounceText(a)) return result(a, { kind: 'unknown', reason: 'not_a_bounce' });
   }
+  const groups = dsnGroups([...a.c.dsn, a.inlineDsn].join('\n\n'));
   const fallbackRecipient = textRecipients(a)[0] ?? null;
   if (groups.length) {
     const all = groups.map((g) => dsnRecipient(g.fields)).filter((x): x is string => !!x);

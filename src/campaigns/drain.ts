@@ -1,0 +1,182 @@
+// The campaign drain: lanes that each loop claim → gate → render → compose → SMTP → record, until
+// nothing is due, the campaign stops running, or the job's time is up. A batch is claimed in one
+// short transaction that also checks the campaign, the tenant's set-up and the rate limit; results
+// are written in batches. Nothing is kept between processes: the ledger is the only shared state.
+import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
+import type { Mailer, SendOutcome } from '../platform/smtp.js';
+import type { TokenKeys } from '../policy/tokens.js';
+import type { GateReason } from '../policy/gate.js';
+import { backoffSeconds, type Sender, type SendCounters } from '../mail/sender.js';
+import type { CompiledTemplate } from '../mail/render.js';
+import { activeDkimKey, getTenant } from '../tenants/store.js';
+import { OutcomeBuffer, type Semaphore } from './batching.js';
+import { completeIfDone, getCampaign, heartbeat, openWork, setWake, transition, type Campaign } from './campaigns-store.js';
+import { claimBatch, recordOutcomes, recordReclaimed, type ClaimedRow, type Outcome } from './claim.js';
+import { fromDomain, senderReasons } from './compliance.js';
+import type { CompiledCache } from './content.js';
+import { pruneWindows, release, reserve } from './rate-limit.js';
+import { precheck, prepareRecipient, type BatchContext, type Prepared } from './recipient.js';
+import { getTemplate } from './templates-store.js';
+
+export interface DrainConfig {
+  publicUrl: string; bounceDomain: string; leaseSeconds: number; retryBaseSeconds: number; maxAttempts: number;
+  defaultRatePerSecond: number; batchSize: number; lanes: number; flushSize: number; flushMs: number;
+}
+export interface DrainDeps {
+  db: Db; mailer: Mailer; tokens: TokenKeys; log: Logger; sender: Sender; counters?: SendCounters;
+  cache: CompiledCache; semaphore: Semaphore; config: DrainConfig; worker: string;
+}
+export type DrainResult = { kind: 'stopped' } | { kind: 'completed' } | { kind: 'continue' } | { kind: 'later'; at: Date };
+export interface RunOptions { deadline: number; shouldStop: () => boolean }
+
+type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
+/** Sender gains notifyPermanentFailure (bounce handling's hooks); until then this path has none to call. */
+type FailureNotifier = { notifyPermanentFailure?: (tenantId: string, messageId: string, outcome: PermanentOutcome) => Promise<void> };
+type Batch = { kind: 'batch'; ctx: BatchContext; rows: ClaimedRow[] } | { kind: 'stopped' } | { kind: 'empty' } | { kind: 'throttled'; waitMs: number };
+type LaneEnd = 'empty' | 'stopped' | 'deadline';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class CampaignDrain {
+  private batches = 0;
+  constructor(private readonly deps: DrainDeps) {}
+
+  /** Drains one campaign with `lanes` concurrent loops; says what should happen next. */
+  async run(tenantId: string, campaignId: string, opts: RunOptions): Promise<DrainResult> {
+    const lanes = Array.from({ length: this.deps.config.lanes }, () => this.lane(tenantId, campaignId, opts));
+    const ends = await Promise.all(lanes);
+    if (ends.includes('stopped')) return { kind: 'stopped' };
+    return this.settle(tenantId, campaignId, ends.includes('deadline'));
+  }
+
+  private async lane(tenantId: string, campaignId: string, opts: RunOptions): Promise<LaneEnd> {
+    for (;;) {
+      if (opts.shouldStop() || Date.now() >= opts.deadline) return 'deadline';
+      const b = await this.nextBatch(tenantId, campaignId);
+      if (b.kind === 'stopped' || b.kind === 'empty') return b.kind;
+      if (b.kind === 'throttled') { await sleep(b.waitMs); continue; }
+      await this.sendBatch(tenantId, b.ctx, b.rows);
+    }
+  }
+
+  /** After the lanes: completed, more now (time was up), later (deferred or leased rows), or stopped. */
+  private async settle(tenantId: string, campaignId: string, timeUp: boolean): Promise<DrainResult> {
+    return this.deps.db.withTenant(tenantId, async (c) => {
+      const campaign = await getCampaign(c, campaignId);
+      if (!campaign || campaign.status !== 'running') return { kind: 'stopped' } as const;
+      const w = await openWork(c, campaignId);
+      if (w.open === 0) return (await completeIfDone(c, campaignId)) ? { kind: 'completed' } as const : { kind: 'stopped' } as const;
+      if (w.due > 0 || timeUp) return { kind: 'continue' } as const;
+      const leaseAt = w.leaseAt ? new Date(w.leaseAt.getTime() + 1000) : null;
+      const candidates = [w.nextAt, leaseAt].filter((d): d is Date => d !== null).map((d) => d.getTime());
+      const at = new Date(Math.max(Date.now() + 200, Math.min(...candidates)));
+      await setWake(c, campaignId, at);
+      return { kind: 'later', at } as const;
+    });
+  }
+
+  private async compiled(c: Parameters<typeof getTemplate>[0], campaign: Campaign): Promise<CompiledTemplate> {
+    return this.deps.cache.get(`${campaign.id}:${campaign.templateVersion}`, async () => {
+      const t = await getTemplate(c, campaign.templateId, campaign.templateVersion);
+      if (!t) throw new Error('template version missing');
+      return { mjml: t.mjml, subject: campaign.subject, text: t.text };
+    });
+  }
+
+  /** One short transaction: campaign still running, tenant still compliant, rate tokens, claim. */
+  private async nextBatch(tenantId: string, campaignId: string): Promise<Batch> {
+    const { config } = this.deps;
+    const out = await this.deps.db.withTenant(tenantId, async (c): Promise<Batch | { kind: 'pause'; reason: string }> => {
+      const campaign = await getCampaign(c, campaignId);
+      const tenant = await getTenant(c, tenantId);
+      if (!campaign || !tenant || campaign.status !== 'running' || !campaign.audienceReadyAt) return { kind: 'stopped' };
+      const domain = fromDomain(tenant);
+      const dkim = await activeDkimKey(c, domain);
+      const problems = senderReasons(tenant, campaign.replyTo, dkim !== null);
+      if (problems.length) return { kind: 'pause', reason: `not_compliant:${problems.join(',')}` };
+      let compiled: CompiledTemplate;
+      try { compiled = await this.compiled(c, campaign); } catch (err) {
+        this.deps.log.error({ campaignId, err: (err as Error).message }, 'campaign template cannot be compiled');
+        return { kind: 'pause', reason: 'template_error' };
+      }
+      await heartbeat(c, campaignId);
+      if (++this.batches % 64 === 0) await pruneWindows(c, tenantId);
+      const tokens = await reserve(c, tenantId, config.batchSize, tenant.sendRatePerSecond ?? config.defaultRatePerSecond);
+      if (tokens.granted === 0) return { kind: 'throttled', waitMs: tokens.waitMs };
+      const rows = await claimBatch(c, tenantId, campaignId, campaign.listIds, tokens.granted, config.leaseSeconds);
+      await release(c, tenantId, tokens.window, tokens.granted - rows.length);
+      if (!rows.length) return { kind: 'empty' };
+      const reclaimed = rows.filter((r) => r.reclaimed).map((r) => r.id);
+      await recordReclaimed(c, tenantId, reclaimed, this.deps.worker);
+      for (const _ of reclaimed) this.deps.counters?.reclaimed();
+      const ctx: BatchContext = {
+        tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: campaign.replyTo ?? tenant.replyTo, compiled, dkim,
+        fromDomain: domain, publicUrl: config.publicUrl, bounceDomain: config.bounceDomain, tokens: this.deps.tokens,
+      };
+      return { kind: 'batch', ctx, rows };
+    });
+    if (out.kind !== 'pause') return out;
+    await this.deps.db.withTenant(tenantId, (c) => transition(c, campaignId, ['running'], { status: 'paused', pausedReason: out.reason }));
+    this.deps.log.warn({ campaignId, reason: out.reason }, 'campaign paused by the drain');
+    return { kind: 'stopped' };
+  }
+
+  private async sendBatch(tenantId: string, ctx: BatchContext, rows: ClaimedRow[]): Promise<void> {
+    const { config } = this.deps;
+    const failures: { id: string; outcome: PermanentOutcome }[] = [];
+    const buffer = new OutcomeBuffer<Outcome>(async (items) => {
+      await this.deps.db.withTenant(tenantId, (c) => recordOutcomes(c, items));
+    }, config.flushSize, config.flushMs);
+    await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures)));
+    await buffer.close();
+    const notifier = this.deps.sender as Sender & FailureNotifier;
+    for (const f of failures) {
+      await notifier.notifyPermanentFailure?.(tenantId, f.id, f.outcome)
+        .catch((err: Error) => this.deps.log.error({ messageId: f.id, err: err.message }, 'permanent-failure hook failed'));
+    }
+  }
+
+  private refused(row: ClaimedRow, reason: GateReason): Outcome {
+    this.deps.counters?.suppressed(reason);
+    return { id: row.id, status: 'suppressed', reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason } };
+  }
+
+  private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: { id: string; outcome: PermanentOutcome }[]): Promise<void> {
+    const early = precheck(ctx, row);
+    if (early) { buffer.add(this.refused(row, early)); return; }
+    await this.deps.semaphore.acquire();
+    try {
+      let p: Prepared;
+      try { p = prepareRecipient(ctx, row); } catch (err) {
+        this.deps.log.error({ messageId: row.id, err: (err as Error).message }, 'campaign message cannot be composed');
+        buffer.add({ id: row.id, status: 'failed', reason: 'compose_failed', response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: 'compose_failed', attempt: row.attempts } });
+        return;
+      }
+      if (p.kind === 'refused') { buffer.add(this.refused(row, p.reason)); return; }
+      const outcome = await this.deps.mailer.send(p.mail);
+      buffer.add(this.outcome(row, outcome, p));
+      if (outcome.kind === 'permanent') failures.push({ id: row.id, outcome });
+    } finally {
+      this.deps.semaphore.release();
+    }
+  }
+
+  private outcome(row: ClaimedRow, o: SendOutcome, p: Extract<Prepared, { kind: 'mail' }>): Outcome {
+    const { config, counters, worker } = this.deps;
+    const attempt = row.attempts;
+    const base = { id: row.id, subject: p.subject, messageIdHeader: p.messageIdHeader, response: o.response };
+    if (o.kind === 'sent') {
+      counters?.sent('marketing');
+      return { ...base, status: 'sent', reason: null, retryInSeconds: 0, detail: { attempt, worker } };
+    }
+    if (o.kind === 'temporary' && attempt < config.maxAttempts) {
+      counters?.deferred('marketing');
+      const delay = backoffSeconds(attempt, config.retryBaseSeconds);
+      return { ...base, status: 'deferred', reason: null, retryInSeconds: delay, detail: { response: o.response, attempt, retryInSeconds: Math.round(delay) } };
+    }
+    counters?.failed('marketing');
+    const reason = o.kind === 'temporary' ? 'retries_exhausted' : 'rejected';
+    return { ...base, status: 'failed', reason, retryInSeconds: 0, detail: { response: o.response, attempt, reason } };
+  }
+}
