@@ -20,6 +20,34 @@ import { upsertContact } from '../src/consent/contacts.js';
 const RATE = 20;            // requests per second
 const SECONDS = 15;
 const CONTACTS = 50;
+const HEADROOM_RATE = 100;  // a second, informative phase: how it behaves at 5× the target rate
+const HEADROOM_SECONDS = 5;
+
+type Sent = { id: string; at: number; requestMs: number };
+type Post = (i: number | string) => Promise<Sent | null>;
+
+/** Fires rate × seconds invoices open-loop on a fixed schedule and reports 202 → SMTP acceptance. */
+async function phase(post: Post, accepted: Map<string, number>, rate: number, seconds: number, prefix: string, target: boolean): Promise<void> {
+  const total = rate * seconds;
+  const started = performance.now();
+  const inflight: Promise<Sent | null>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(post(`${prefix}${i}`));
+  }
+  const results = (await Promise.all(inflight)).filter((r): r is Sent => r !== null);
+  const deadline = performance.now() + 30_000;
+  while (results.some((r) => !accepted.has(r.id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const latencies = results.filter((r) => accepted.has(r.id)).map((r) => (accepted.get(r.id) as number) - r.at).sort((a, b) => a - b);
+  console.log(`${total} invoices at ${rate}/s over ${seconds} s; ${results.length} answered 202; ${latencies.length} accepted by the SMTP sink`);
+  console.log(summary('  202 → SMTP acceptance', latencies));
+  console.log(summary('  POST /api/invoices → 202', results.map((r) => r.requestMs)));
+  if (target) {
+    const ok = latencies.length === total && pct(latencies, 50) < 300 && pct(latencies, 95) < 1000;
+    console.log(`  target p50 < 300 ms and p95 < 1 s with every message delivered: ${ok ? 'met' : 'NOT met'}`);
+  }
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -99,12 +127,13 @@ export default async function bench(): Promise<void> {
     await app.deps.db.withTenant(tenantId, async (c) => {
       for (let i = 0; i < CONTACTS; i++) await upsertContact(c, tenantId, { email: `buyer${i}@example.org`, name: `Buyer ${i}`, attributes: {} });
     });
-    const post = async (i: number): Promise<{ id: string; at: number; requestMs: number } | null> => {
+    const post: Post = async (i) => {
+      const n = Math.abs(Number.parseInt(String(i).replace(/\D/g, ''), 10) || 0);
       const t0 = performance.now();
       const res = await fetch(`${app.url}/api/invoices`, {
         method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({
-          transactionId: `B-${i}`, contact: `buyer${i % CONTACTS}@example.org`, currency: 'EUR', locale: i % 2 ? 'de-DE' : 'en', issuedAt: '2024-05-31',
+          transactionId: `B-${i}`, contact: `buyer${n % CONTACTS}@example.org`, currency: 'EUR', locale: n % 2 ? 'de-DE' : 'en', issuedAt: '2024-05-31',
           lines: [{ description: 'Annual plan', quantity: 1, unitAmount: 100_000 }, { description: 'Extra seat', quantity: 2, unitAmount: 11_725 }],
           taxes: [{ name: 'VAT', rate: 20, amount: 24_690 }], total: 148_140,
         }),
@@ -116,29 +145,12 @@ export default async function bench(): Promise<void> {
     };
 
     // Warm-up (connections, template compilation), not measured.
-    const warm = await Promise.all([post(-1), post(-2)]);
+    const warm = await Promise.all([post('W1'), post('W2')]);
     const warmUntil = performance.now() + 10_000;
     while (warm.some((w) => w && !accepted.has(w.id)) && performance.now() < warmUntil) await new Promise((r) => setTimeout(r, 20));
 
-    const total = RATE * SECONDS;
-    const started = performance.now();
-    const inflight: Promise<{ id: string; at: number; requestMs: number } | null>[] = [];
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(post(i));
-    }
-    const results = (await Promise.all(inflight)).filter((r): r is NonNullable<typeof r> => r !== null);
-    const deadline = performance.now() + 30_000;
-    while (results.some((r) => !accepted.has(r.id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-
-    const latencies = results.filter((r) => accepted.has(r.id)).map((r) => (accepted.get(r.id) as number) - r.at);
-    console.log(`${total} invoices at ${RATE}/s over ${SECONDS} s; ${results.length} answered 202; ${latencies.length} accepted by the SMTP sink`);
-    console.log(summary('202 → SMTP acceptance', latencies));
-    console.log(summary('POST /api/invoices → 202', results.map((r) => r.requestMs)));
-    const ok = latencies.length === total && pct([...latencies].sort((a, b) => a - b), 50) < 300 && pct([...latencies].sort((a, b) => a - b), 95) < 1000;
-    console.log(`target p50 < 300 ms and p95 < 1 s, every message delivered: ${ok ? 'met' : 'NOT met'}`);
+    await phase(post, accepted, RATE, SECONDS, 'B', true);
+    await phase(post, accepted, HEADROOM_RATE, HEADROOM_SECONDS, 'H', false);
   } finally {
     await app.stop();
     await sink.close();

@@ -35,6 +35,13 @@ ALTER TABLE bounces ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON bounces USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant());
 GRANT SELECT, INSERT, UPDATE, DELETE ON bounces TO postgate_app;
 
+-- The tenant of a contact, across tenants: the compact List-Unsubscribe mailto token names only the
+-- contact (src/bounces/mailto.ts). Narrow on purpose, like message_tenant() in 001.
+CREATE FUNCTION contact_tenant(p_contact uuid) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public AS $$
+  SELECT c.tenant_id FROM contacts c WHERE c.id = p_contact
+$$;
+
 -- Housekeeping: raw bounce messages past their retention lose the raw bytes, keep the metadata.
 CREATE FUNCTION purge_expired_bounces() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = public AS $$
   UPDATE bounces SET raw = NULL, raw_expires_at = NULL WHERE raw IS NOT NULL AND raw_expires_at < now()

@@ -77,15 +77,16 @@ export async function applyBounceActions(c: Queryable, a: ActionInput, s: Bounce
   }
 }
 
+const pct = (rate: number): string => `${Math.round(rate * 10000) / 100}%`;
+
 /** The reason to pause a campaign given its figures, or null while it stays within its limits. */
 export function pauseReason(f: { sent: number; hard: number; complaints: number }, s: BounceSettings): string | null {
   if (f.sent === 0 || f.sent < s.pauseMinSent) return null;
-  const pct = (n: number) => `${(Math.round((n / f.sent) * 10000) / 100).toString()}%`;
   if (f.complaints / f.sent > s.complaintPauseRate) {
-    return `auto-paused: complaint rate ${pct(f.complaints)} (${f.complaints} of ${f.sent} sent) is over ${s.complaintPauseRate * 100}%`;
+    return `auto-paused: complaint rate ${pct(f.complaints / f.sent)} (${f.complaints} of ${f.sent} sent) is over ${pct(s.complaintPauseRate)}`;
   }
   if (f.hard / f.sent > s.hardPauseRate) {
-    return `auto-paused: hard bounce rate ${pct(f.hard)} (${f.hard} of ${f.sent} sent) is over ${s.hardPauseRate * 100}%`;
+    return `auto-paused: hard bounce rate ${pct(f.hard / f.sent)} (${f.hard} of ${f.sent} sent) is over ${pct(s.hardPauseRate)}`;
   }
   return null;
 }

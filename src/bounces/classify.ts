@@ -23,8 +23,9 @@
 //   5.1.7/5.1.8 → blocked · special cases (KDDI "550 : User unknown" = receiver's filter →
 //   blocked; Exchange "Recipient address rejected: Access denied" → hard; null MX → hard) ·
 //   virus/size/spam/blocklist/auth/reputation → blocked · 5.7.x/5.6.x/5.3.4 → blocked ·
-//   expired/network/loop/greylist/rate/delay/disabled mailbox → soft · other policy words →
-//   blocked (even next to a "user unknown" text) · user/host unknown, moved → hard ·
+//   expired/network/loop/greylist/rate/delay/disabled mailbox → soft · policy words (denied,
+//   refused, prohibited, relay, filter, content, ...) → blocked, even next to a "user unknown"
+//   text · user/host unknown, moved → hard · "rejected for/due to", "not accepted" → blocked ·
 //   5.1.0/1/2/3/6/10, 5.4.4 → hard · any other 5xx → soft ('other') · nothing → unknown.
 // When the evidence is weak, the answer is never 'hard' (a wrong hard suppresses a good address).
 
@@ -59,8 +60,8 @@ const NULL_MX_RE = /(host|domain) does not accept (e-?)?mail|\bnull mx\b/;
 const BLOCKED_SPECIFIC: readonly Rule[] = [
   [/\bvirus|malware|infected|trojan/, 'virus'],
   [/(message|mail|e-?mail)( size)? (is )?(too (big|large)|exceeds)|size (limit )?exceeded|exceeds? (the )?max(imum)? (allowed )?(message )?size|message length exceeds|too large/, 'too_big'],
-  [/\bspam|\bube\b|\buce\b|bulk (e-?)?mail|\bjunk|unsolicited|phish|suspicious|content (filter|rejected|policy|scan)/, 'spam'],
   [/black ?list|block ?list|deny ?list|\brbl\b|dnsbl|spamhaus|spamcop|abuseat|\bcbl\b|sorbs|barracuda|(?<!not )listed (at|in|on|by)|blocked using|\bbanned\b/, 'blocklist'],
+  [/\bspam|\bube\b|\buce\b|bulk (e-?)?mail|\bjunk|unsolicited|phish|suspicious|content (filter|rejected|policy|scan)/, 'spam'],
   [/\bdmarc\b|\bspf\b|\bdkim\b|domainkeys|sender ?id\b|authenticat|fails? to pass|reverse (dns|lookup)|\bptr\b|\brdns\b|forged|spoof/, 'auth'],
   [/reputation|sender ?score|complaints/, 'reputation'],
 ];
@@ -76,16 +77,19 @@ const SOFT_TEXT: readonly Rule[] = [
 const HARD_TEXT: readonly Rule[] = [
   [/host (or domain name )?not found|host unknown|unknown host|domain (name )?(not found|unknown|does ?n[o']t exist)|no such domain|unrout(e)?able (mail )?domain|couldn'?t find (a |any )?(mail exchanger|host)|no mx\b|nxdomain|invalid domain/, 'host_unknown'],
   [/no longer (on|at|with|available|active|valid|in service|exists?)|has moved|moved permanently|not our customer/, 'mailbox_moved'],
-  [/user ?unknown|unknown (user|recipient|mailbox|account|address|local[- ]?part|alias)|recipient (address )?unknown|no such (user|recipient|mailbox|account|address|local user|person)|no mailbox|(user|recipient|mailbox|account|address|addressee) (was )?not found|could ?n[o']?t be found|(does ?n[o']?t|did not|not) exist|unrout(e)?able address|invalid (recipient|mailbox|user|address|e-?mail)|(recipient|mailbox|user|address) (is )?invalid|not a valid (mailbox|recipient|user|address)|illegal (user|alias|address)|unknown or illegal|mailbox (is )?(unavailable|not available)|address rejected|bad (destination |recipient )?(mailbox|address)|recipnotfound|recipientnotfound|unknown in (local|virtual|relay)|(user|recipient|mailbox|address|addressee) (is )?(unknown|not known)|not known at this site|unknown virtual user|bad ?rcpt ?to|badrecipientto|no account by that name|recipient not ok|(not found|not present) in (the )?directory|(address|mailbox) not present|envelope recipient has been deleted|missing home directory|utilisateur inconnu|no existe|no longer accepts mail|account (has been |was |is )?(deleted|closed|terminated|removed|cancell?ed)|doesn'?t have an? .{1,40}account|not listed in .{0,30}(directory|address book)/, 'user_unknown'],
+  [/user ?unknown|unknown (user|recipient|mailbox|account|address|local[- ]?part|alias)|recipient (address )?unknown|no such (user|recipient|mailbox|account|address|local user|person)|no mailbox|(user|recipient|mailbox|account|address|addressee) (was )?not found|could ?n[o']?t be found|(does ?n[o']?t|did not|not) exist|unrout(e)?able address|invalid (recipient|mailbox|user|address|e-?mail)|(recipient|mailbox|user|address) (is )?invalid|not a valid (mailbox|recipient|user|address)|illegal (user|alias|address)|unknown or illegal|mailbox (is )?(unavailable|not available)|address rejected|bad (destination |recipient )?(mailbox|address)|recipnotfound|recipientnotfound|unknown in (local|virtual|relay)|(user|recipient|mailbox|address|addressee) (is )?(unknown|not known)|not known at this site|unknown virtual user|bad ?rcpt ?to|badrecipientto|no account by that name|no valid recipients?\b|recipient not ok|(not found|not present) in (the )?directory|(address|mailbox) not present|envelope recipient has been deleted|missing home directory|utilisateur inconnu|no existe|no longer accepts mail|account (has been |was |is )?(deleted|closed|terminated|removed|cancell?ed)|doesn'?t have an? .{1,40}account|not listed in .{0,30}(directory|address book)/, 'user_unknown'],
 ];
-const BLOCKED_GENERIC = /polic(y|ies)|relay(ing)? (access )?(denied|not (permitted|allowed))|unable to relay|not (allowed|permitted|authori[sz]ed)|access denied|prohibited|\bdenied\b|refused|not accepted|forbidden|\bblocked\b|rejected (due to|for|because|as)|message (was )?rejected|header error|bad header|multiple addresses in from|rfc ?(2822|5322|822)|not compliant|restricted|\bfilter|\bcontent\b|security|permission|not accepting (any )?(e-?)?mail/;
+const BLOCKED_GENERIC = /polic(y|ies)|relay(ing)? (access )?(denied|not (permitted|allowed))|unable to relay|not (allowed|permitted|authori[sz]ed)|access denied|prohibited|\bdenied\b|refused|forbidden|\bblocked\b|header error|bad header|multiple addresses in from|rfc ?(2822|5322|822)|not compliant|restricted|\bfilter|\bcontent\b|security|permission|not accepting (any )?(e-?)?mail/;
+const BLOCKED_WEAK = /not accepted|rejected (due to|for|because|as)|message (was )?rejected/; // lose to a hard text
+
+const MAX_DIAGNOSTIC = 8000; // characters of text the rules look at (keeps regex work bounded)
 
 const ENHANCED_RE = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
 const REPLY_RE = /(?<![\w.\-:=/#])([245]\d\d)(?=[ \-])/;
 
 /** Pure, sync: the status-code + diagnostic-text rules. Never hard on weak evidence. */
 export function classifyStatus(status: string | null, diagnostic: string | null): { kind: BounceKind; reason: string } {
-  const text = normalizeDiagnostic(diagnostic ?? '');
+  const text = normalizeDiagnostic((diagnostic ?? '').slice(0, MAX_DIAGNOSTIC));
   const code = extractStatus(status) ?? extractStatus(text);
   const cls = code?.[0] ?? replyClass(text);
   if (cls === '2') return { kind: 'unknown', reason: 'delivered' };
@@ -110,6 +114,7 @@ function permanentVerdict(code: string | null, text: string): Verdict | null {
   if (BLOCKED_GENERIC.test(text)) return { kind: 'blocked', reason: 'policy' }; // beats a hard text too
   const hard = firstRule(HARD_TEXT, text);
   if (hard) return { kind: 'hard', reason: hard };
+  if (BLOCKED_WEAK.test(text)) return { kind: 'blocked', reason: 'policy' };
   return hardStatusVerdict(code);
 }
 
@@ -156,7 +161,7 @@ function replyClass(text: string): string | null {
 function normalizeDiagnostic(text: string): string {
   return text.toLowerCase()
     .replace(/https?:\/\/([^/\s]+)\S*/g, ' $1 ')
-    .replace(/<?[^\s<>()[\]"',;:]+@[^\s<>()[\]"',;:]+>?/g, ' <addr> ')
+    .replace(/<?[^\s<>()[\]"',;:]{1,64}@[^\s<>()[\]"',;:]{1,255}>?/g, ' <addr> ')
     .replace(/\s+/g, ' ')
     .trim();
 }
@@ -169,6 +174,7 @@ interface Collected { texts: string[]; htmls: string[]; dsn: string[]; feedback:
 
 const MAX_DEPTH = 8;
 const MAX_INPUT = 20 * 1024 * 1024;
+const MAX_PART_TEXT = 256 * 1024;
 
 /** Body strings are "binary" (latin1: one char per byte) until a part is decoded. */
 function parsePart(raw: string, depth: number): Part {
@@ -240,7 +246,7 @@ function partBytes(p: Part): Buffer {
 }
 
 function partText(p: Part): string {
-  return decodeCharset(partBytes(p), p.params.charset).replace(/\r\n?/g, '\n');
+  return decodeCharset(partBytes(p).subarray(0, MAX_PART_TEXT), p.params.charset).replace(/\r\n?/g, '\n');
 }
 
 function decodeQp(s: string): string {
@@ -277,7 +283,7 @@ function collect(p: Part, c: Collected): void {
   } else if (p.type === 'message/rfc822' || p.type === 'message/global') {
     if (p.children[0]) c.originals.push(p.children[0].headers);
   } else if (p.type === 'text/rfc822-headers' || p.type === 'message/global-headers') {
-    c.originals.push(parseHeaders(partText(p).split('\n\n')[0]));
+    c.originals.push(parseHeaders(partText(p).replace(/^\s*\n/, '').split('\n\n')[0]));
   } else if (/^message\/(global-)?delivery-status$/.test(p.type)) {
     c.dsn.push(partText(p));
   } else if (p.type === 'message/feedback-report') {
@@ -291,10 +297,10 @@ function collect(p: Part, c: Collected): void {
 
 function htmlToText(html: string): string {
   const entities: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", nbsp: ' ' };
-  return html
-    .replace(/<(style|script)[\s\S]*?<\/\1>/gi, '')
-    .replace(/<(br|\/p|\/div|\/tr|\/li|\/h\d)[^>]*>/gi, '\n')
-    .replace(/<[^>]*>/g, '')
+  return html.slice(0, 100_000)
+    .replace(/<(style|script)\b[\s\S]{0,20000}?<\/\1>/gi, '')
+    .replace(/<(br|\/p|\/div|\/tr|\/li|\/h\d)\b[^<>]{0,2000}>/gi, '\n')
+    .replace(/<[^<>]{0,2000}>/g, '')
     .replace(/&(#\d+|[a-z]+);/gi, (m, e: string) => (e[0] === '#' ? String.fromCharCode(Number(e.slice(1))) : entities[e.toLowerCase()] ?? m));
 }
 
@@ -312,8 +318,18 @@ interface Analysis {
   inlineDsn: string;     // DSN fields found in the text when the MIME structure is broken
 }
 
-const ORIGINAL_MARKER_RE = /^[ \t]*(below is a copy of the original message.*|-{2,}.*(original message|copy of the message|below this line|unsent message|message headers? follow|returned message|undelivered message|rejected message|message follows|message text follows).*|original message headers:.*|-+ ?original message ?-+.*|content-type:\s*(message\/rfc822|text\/rfc822-headers).*)$/im;
+const ORIGINAL_MARKER_RE = /^[ \t]*(below is a copy of the original message.*|original message follows.*|-{2,}.*(original message|copy of the message|below this line|unsent message|message headers? follow|returned message|undelivered message|rejected message|message follows|message text follows|header of the original message).*|original message headers:.*|-+ ?original message ?-+.*|content-type:\s*(message\/rfc822|text\/rfc822-headers).*)$/i; // tested line by line
 const DSN_LINE_RE = /^(reporting-mta|final-recipient|original-recipient|arrival-date|received-from-mta|original-envelope-id)[ \t]*:/im;
+
+/** Offset of the first "original message follows" line (short lines only: bounded regex work). */
+function markerIndex(text: string): number {
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    if (line.length <= 200 && ORIGINAL_MARKER_RE.test(line)) return offset;
+    offset += line.length + 1;
+  }
+  return -1;
+}
 
 function analyze(raw: Buffer | string): Analysis {
   const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
@@ -322,7 +338,7 @@ function analyze(raw: Buffer | string): Analysis {
   collect(top, c);
   const texts = c.texts.filter((t) => t.trim());
   const text = (texts.length ? texts : c.htmls).join('\n\n');
-  const cut = text.search(ORIGINAL_MARKER_RE);
+  const cut = markerIndex(text);
   const beforeOriginal = cut < 0 ? text : text.slice(0, cut);
   const dsnAt = beforeOriginal.search(DSN_LINE_RE);
   const originalSection = cut < 0 ? '' : text.slice(cut);
@@ -347,10 +363,10 @@ function sectionHeaders(section: string): Headers[] {
   return headers?.size ? [headers] : [];
 }
 
-const ADDRESS_RE = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9-]+(\.[a-z0-9-]+)+/gi;
+const ADDRESS_RE = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,10}/gi;
 
 function addresses(value: string | null | undefined): string[] {
-  return [...new Set((value ?? '').match(ADDRESS_RE)?.map((a) => a.toLowerCase().replace(/\.+$/, '')) ?? [])];
+  return [...new Set((value ?? '').slice(0, 20000).match(ADDRESS_RE)?.map((a) => a.toLowerCase().replace(/\.+$/, '')) ?? [])];
 }
 
 function envelopeTo(h: Headers): string[] {
@@ -456,18 +472,19 @@ interface DsnGroup { fields: Map<string, string>; typedDiagnostic: boolean }
 
 const RECIPIENT_FIELDS = ['final-recipient', 'original-recipient', 'x-actual-recipient'];
 
+/** Per-recipient field groups: blank-line separated, and a repeated field starts a new group. */
 function dsnGroups(source: string): DsnGroup[] {
-  const groups: DsnGroup[] = [];
+  const groups: Array<Map<string, string>> = [];
   for (const para of source.split(/\n[ \t]*\n/)) {
     let cur: Map<string, string> | null = null;
-    for (const [name, values] of orderedFields(para)) {
-      if (!cur || cur.has(name)) groups.push({ fields: (cur = new Map()), typedDiagnostic: false });
-      cur.set(name, values);
+    for (const [name, value] of orderedFields(para)) {
+      if (!cur || cur.has(name)) groups.push((cur = new Map()));
+      cur.set(name, value);
     }
   }
   return groups
-    .filter((g) => RECIPIENT_FIELDS.some((f) => g.fields.has(f)) || (g.fields.has('status') && g.fields.has('action')))
-    .map((g) => ({ fields: g.fields, typedDiagnostic: /^[\w-]+\s*;/.test(g.fields.get('diagnostic-code') ?? '') }));
+    .filter((f) => RECIPIENT_FIELDS.some((n) => f.has(n)) || (f.has('status') && f.has('action')))
+    .map((fields) => ({ fields, typedDiagnostic: /^[\w-]+\s*;/.test(fields.get('diagnostic-code') ?? '') }));
 }
 
 function orderedFields(para: string): Array<[string, string]> {
@@ -481,8 +498,8 @@ function orderedFields(para: string): Array<[string, string]> {
 
 function dsnRecipient(fields: Map<string, string>): string | null {
   for (const name of RECIPIENT_FIELDS.slice(0, 2)) {
-    const value = fields.get(name)?.replace(/^[\w-]+\s*;/, '').replace(/[<>]/g, '').trim().toLowerCase();
-    if (value) return value;
+    const value = fields.get(name)?.replace(/^[\w-]+\s*;/, '').trim();
+    if (value) return addresses(value)[0] ?? value.replace(/[<>]/g, '').trim().toLowerCase();
   }
   return null;
 }
@@ -499,15 +516,16 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string): 
   const weak = !g.typedDiagnostic && status?.endsWith('.0.0') && !ENHANCED_RE.test(diagnostic ?? '') && !REPLY_RE.test(diagnostic ?? '');
   let v = classifyStatus(status, weak ? null : diagnostic);
   if (v.reason === 'other' || v.kind === 'unknown') {
-    const t = classifyStatus(status, [weak ? null : diagnostic, fallbackText(recipient)].filter(Boolean).join('\n'));
-    if (t.reason !== 'other' && t.kind !== 'unknown') v = t;
+    const text = fallbackText(recipient);
+    const t = classifyStatus(status, [weak ? null : diagnostic, text].filter(Boolean).join('\n'));
+    if (t.reason !== 'other' && t.kind !== 'unknown') return { ...base, diagnostic: diagnostic ?? clip(text), ...t };
   }
   return { ...base, ...v };
 }
 
 // ───────────────────────────────────────── text bounces ─────────────────────────────────────────
 
-const BOUNCE_TEXT_RE = /created automatically by mail delivery software|could not be delivered to (one or more|all) of its\s+recipients|message that you sent (could not|has not yet) be(en)? delivered|this is the qmail-send program|wasn't able to deliver your message|this is the mail system at host|message could not\s+be delivered|permanent fatal errors|transcript of session follows|delivery has failed to these recipients|couldn'?t be delivered|delivery to the following recipients? (failed|has been delayed)|technical details of (permanent|temporary) failure|undeliver(able|ed) mail|delivery status notification|non-?delivery|returned mail|mail delivery (failed|failure|problem)|failure notice|delivery (failure|failed|problem|notification)|could not deliver|unable to deliver|message not delivered|was not delivered|has not been delivered|did not reach the following recipient|error has occurred while attempting to deliver|could not be delivered/i;
+const BOUNCE_TEXT_RE = /created automatically by mail delivery software|could not be delivered to (one or more|all) of its\s+recipients|message that you sent (could not|has not yet) be(en)? delivered|this is the qmail-send program|wasn't able to deliver your message|this is the mail system at host|message could not\s+be delivered|permanent fatal errors|transcript of session follows|delivery has failed to these recipients|couldn'?t be delivered|delivery to the following recipients? (failed|has been delayed)|technical details of (permanent|temporary) failure|undeliver(able|ed) mail|delivery status notification|non-?delivery|returned mail|mail delivery (failed|failure|problem)|failure notice|delivery (failure|failed|problem|notification)|could not deliver|unable to deliver|message not delivered|was not delivered|has not been delivered|not able to be delivered|did not reach the following recipient|error has occurred while attempting to deliver|could not be delivered/i;
 const BOUNCE_SUBJECT_RE = /undeliver|undelivered|delivery (status|failure|failed|notification|problem|report)|returned mail|mail delivery|failure notice|non-?delivery|could not (be )?deliver|delayed mail|warning: could not send|returned to sender|unzustellbar|nicht zustellbar|non remis|no entregado|non recapitabile|niet bezorgd|配信|不達|退信/i;
 const DELAY_RE = /delivery status notification \(delay\)|has been delayed|warning: could not send|delayed mail|delivery (is )?delayed|will be retried|warning message only|has not yet been delivered|not yet been delivered|still trying/i;
 
@@ -548,31 +566,44 @@ function textRecipients(a: Analysis): string[] {
 /** The part of the bounce text that belongs to one recipient. */
 function recipientBlock(text: string, rcpt: string | null, all: string[]): string {
   const lower = text.toLowerCase();
-  const start = rcpt ? lower.indexOf(rcpt) : -1;
-  if (start < 0) return text;
-  const ends = all.filter((x) => x !== rcpt).map((x) => lower.indexOf(x, start + 1)).filter((i) => i > start);
+  const at = rcpt ? lower.indexOf(rcpt) : -1;
+  if (at < 0) return text;
+  const start = lower.lastIndexOf('\n', at) + 1;
+  const ends = all.filter((x) => x !== rcpt).map((x) => lower.indexOf(x, at + 1)).filter((i) => i > at)
+    .map((i) => lower.lastIndexOf('\n', i) + 1);
   return text.slice(start, ends.length ? Math.min(...ends) : undefined);
+}
+
+function hasCode(text: string): boolean {
+  return ENHANCED_RE.test(text) || REPLY_RE.test(text);
 }
 
 /** Paragraphs that carry an SMTP reply or enhanced status code; the whole block otherwise. */
 function extractDiagnostic(block: string): string {
-  const withCode = block.split(/\n[ \t]*\n/).filter((p) => ENHANCED_RE.test(p) || REPLY_RE.test(p) || /#[45]\.\d/.test(p));
+  const withCode = block.split(/\n[ \t]*\n/).filter(hasCode);
   return (withCode.length ? withCode.join('\n') : block).replace(/\s+/g, ' ').trim();
+}
+
+/** The recipient's own error text; for a lone recipient, the coded lines of the whole notice when its block has none. */
+function textDiagnostic(explanation: string, rcpt: string | null, all: string[]): string {
+  const own = extractDiagnostic(recipientBlock(explanation, rcpt, all));
+  if (all.length > 1 || hasCode(own)) return own;
+  const whole = extractDiagnostic(explanation);
+  return hasCode(whole) ? whole : own;
 }
 
 function textReports(a: Analysis): Report[] {
   const rcpts = textRecipients(a);
-  const delayed = DELAY_RE.test(a.subject) || DELAY_RE.test(a.explanation);
+  const delayed = DELAY_RE.test(a.subject) || DELAY_RE.test(a.explanation.slice(0, MAX_DIAGNOSTIC));
   return (rcpts.length ? rcpts : [null]).map((recipient) => {
-    const diag = extractDiagnostic(recipientBlock(a.explanation, recipient, rcpts));
-    const status = extractStatus(diag.replace(/#(?=[45]\.)/g, ' '));
-    const diagnostic = clip(diag || null);
+    const diag = textDiagnostic(a.explanation, recipient, rcpts);
+    const status = extractStatus(diag);
     let v: Verdict = delayed ? { kind: 'soft', reason: 'delayed' } : classifyStatus(status, diag);
-    if (!delayed && (v.kind === 'unknown' || v.reason === 'other') && diag !== a.explanation) {
+    if (!delayed && (v.kind === 'unknown' || v.reason === 'other')) {
       const whole = classifyStatus(status, a.explanation);
       if (whole.kind !== 'unknown' && whole.reason !== 'other') v = whole;
     }
-    return { recipient, action: delayed ? 'delayed' : 'failed', status, diagnostic, ...v };
+    return { recipient, action: delayed ? 'delayed' : 'failed', status, diagnostic: clip(diag || null), ...v };
   });
 }
 
@@ -641,7 +672,7 @@ function classifyAnalysis(a: Analysis): Classification {
   const fallbackRecipient = textRecipients(a)[0] ?? null;
   if (groups.length) {
     const all = groups.map((g) => dsnRecipient(g.fields)).filter((x): x is string => !!x);
-    const fallbackText = (r: string | null): string => extractDiagnostic(recipientBlock(a.explanation, r, all));
+    const fallbackText = (r: string | null): string => textDiagnostic(a.explanation, r, all);
     return fromReports(a, groups.map((g) => dsnReport(g, fallbackText)), fallbackRecipient);
   }
   const reports = textReports(a);
@@ -666,11 +697,9 @@ function classifySes(a: Analysis, ev: Json): Classification {
 
 /** Classify one raw RFC 5322 message. Never throws: bad input gives kind 'unknown'. */
 export async function classifyMessage(raw: Buffer | string): Promise<Classification> {
-  let a: Analysis | null = null;
   try {
     if (raw === null || raw === undefined || raw.length === 0) return result(null, { kind: 'unknown', reason: 'empty' });
-    a = analyze(raw);
-    return classifyAnalysis(a);
+    return classifyAnalysis(analyze(raw));
   } catch {
     return result(null, { kind: 'unknown', reason: 'unparseable' });
   }

@@ -16,7 +16,7 @@ import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceS
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
-  contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfMessage,
+  contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfContact, tenantOfMessage,
   type BounceKind, type BounceSource, type ContactRef, type MatchedBy,
 } from './store.js';
 
@@ -95,18 +95,21 @@ export async function processSendFailure(deps: BounceDeps, tenantId: string, mes
   return recordBounce(deps, { tenantId, messageId, matchedBy: 'ledger' }, classification, 'send', { raw: null, rawHash, withheld: null });
 }
 
-/** RFC 3463 code from an SMTP response ("550 5.1.1 …"), else the class of the basic code (5.0.0 / 4.0.0). */
+/** RFC 3463 code right after the reply code ("550 5.1.1 …", "550-5.1.1 …"), else the reply code's class (5.0.0 / 4.0.0). */
 export function enhancedStatus(response: string, code: number): string {
-  const m = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/.exec(response);
-  if (m) return `${m[1]}.${m[2]}.${m[3]}`;
-  return `${Math.floor(code / 100)}.0.0`;
+  const cls = Math.floor(code / 100);
+  const m = /^\s*\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})(?![.\d])/.exec(response);
+  if (m && Number(m[1]) === cls) return `${m[1]}.${m[2]}.${m[3]}`;
+  return `${cls}.0.0`;
 }
 
 async function mailtoUnsubscribes(deps: BounceDeps, targets: InboundTarget[], scope: string | null): Promise<UnsubscribeDone[]> {
   const out: UnsubscribeDone[] = [];
   for (const t of targets) {
-    if (t.kind !== 'unsubscribe' || (scope && t.subject.tenantId !== scope)) continue;
-    const { tenantId, contactId, campaignId } = t.subject;
+    if (t.kind !== 'unsubscribe') continue;
+    const { contactId, campaignId } = t;
+    const tenantId = t.tenantId ?? await deps.db.withSystem((c) => tenantOfContact(c, contactId));
+    if (!tenantId || (scope && tenantId !== scope)) continue;
     const r = await deps.db.withTenant(tenantId, (c) =>
       unsubscribeContact(c, { tenantId, contactId, listIds: 'all', source: 'mailto', campaignId, detail: { via: 'mailto' } }));
     out.push({ tenantId, contactId, ...r });

@@ -1,14 +1,17 @@
 // Which inbound recipient addresses Postgate answers for: `bounces+<VERP token>@…` (the envelope
-// sender of every message it sends) and `unsubscribe+<unsubscribe token>@…` (the optional
-// List-Unsubscribe mailto). Only the signed local part decides: any domain is accepted, because the
-// listener is the final destination for whatever MX points at it (the bounce domain, or a tenant's
-// own bounce_domain) and never relays; a local part whose token does not verify is refused.
+// sender of every message it sends) and `unsubscribe+<token>@…` (the optional List-Unsubscribe
+// mailto: the compact token of mailto.ts, or a link token of unsubscribe/links.ts where it fits).
+// Only the signed local part decides: any domain is accepted, because the listener is the final
+// destination for whatever MX points at it (the bounce domain, or a tenant's own bounce_domain) and
+// never relays; a local part whose token does not verify is refused.
 import { verifyVerp, type TokenKeys } from '../policy/tokens.js';
-import { readUnsubscribeToken, type UnsubscribeSubject } from '../unsubscribe/links.js';
+import { readUnsubscribeToken } from '../unsubscribe/links.js';
+import { verifyMailtoToken } from './mailto.js';
 
 export type InboundTarget =
   | { kind: 'verp'; address: string; messageId: string }
-  | { kind: 'unsubscribe'; address: string; subject: UnsubscribeSubject };
+  /** tenantId null: the compact token names only the contact (its tenant is looked up). */
+  | { kind: 'unsubscribe'; address: string; contactId: string; tenantId: string | null; campaignId: string | null };
 
 /** Longest address considered at all (tokens are long; this only bounds the work). */
 export const MAX_INBOUND_ADDRESS = 1024;
@@ -27,8 +30,10 @@ export function parseInboundRecipient(keys: TokenKeys, input: string): InboundTa
     const v = verifyVerp(keys, m[2]);
     return v.ok ? { kind: 'verp', address, messageId: v.messageId } : null;
   }
+  const contactId = verifyMailtoToken(keys, m[2]);
+  if (contactId) return { kind: 'unsubscribe', address, contactId, tenantId: null, campaignId: null };
   const subject = readUnsubscribeToken(keys, m[2]);
-  return subject ? { kind: 'unsubscribe', address, subject } : null;
+  return subject ? { kind: 'unsubscribe', address, ...subject } : null;
 }
 
 /** Distinct targets of a list of addresses (envelope recipients, or headers naming them). */
@@ -38,7 +43,7 @@ export function inboundTargets(keys: TokenKeys, addresses: readonly string[]): I
   for (const a of addresses) {
     const t = parseInboundRecipient(keys, a);
     if (!t) continue;
-    const key = t.kind === 'verp' ? `v:${t.messageId}` : `u:${t.subject.tenantId}:${t.subject.contactId}`;
+    const key = t.kind === 'verp' ? `v:${t.messageId}` : `u:${t.contactId}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(t);

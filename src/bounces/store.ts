@@ -32,6 +32,12 @@ export async function tenantOfMessage(c: Queryable, messageId: string): Promise<
   return r.rows[0]?.t ?? null;
 }
 
+/** The tenant of a contact, across tenants (definer function of 050): mailto unsubscribes. */
+export async function tenantOfContact(c: Queryable, contactId: string): Promise<string | null> {
+  const r = await c.query<{ t: string | null }>('SELECT contact_tenant($1::uuid) AS t', [contactId]);
+  return r.rows[0]?.t ?? null;
+}
+
 /** A message by the Message-ID header Postgate set, across tenants (definer function). */
 export async function messageByHeaderAnyTenant(c: Queryable, header: string): Promise<{ tenantId: string; messageId: string } | null> {
   const r = await c.query<{ tenantId: string; messageId: string }>(

@@ -19,7 +19,7 @@ export async function materialiseChunk(c: Queryable, campaign: Campaign, after: 
       ORDER BY ct.id LIMIT $4),
     ins AS (
       INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version)
-      SELECT $5, 'campaign:' || $1::text || ':' || chunk.id::text, 'marketing', chunk.id, $1, chunk.email, 'campaign:' || $1::text, $6 FROM chunk
+      SELECT $5::uuid, 'campaign:' || $1::text || ':' || chunk.id::text, 'marketing', chunk.id, $1::uuid, chunk.email, 'campaign:' || $1::text, $6::int FROM chunk
       ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
     SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
       (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,

@@ -1,6 +1,63 @@
-// The campaigns module: wires its routes, renderers and workers into the app.
+// The campaigns module: templates and campaigns API, the 'campaign' renderer (test sends), and the
+// start / drain workers with their recovery sweep. Tuning constants live here (see the README).
+import os from 'node:os';
 import type { AppDeps, Module } from '../deps.js';
+import { Semaphore } from './batching.js';
+import { campaignRoutes } from './campaigns-api.js';
+import { CompiledCache } from './content.js';
+import { CampaignDrain } from './drain.js';
+import { CampaignJobs } from './jobs.js';
+import { campaignRenderer } from './test-send.js';
+import { templateRoutes } from './templates-api.js';
 
-export function campaignsModule(_deps: AppDeps): Module {
-  return { name: 'campaigns' };
+/** Recipients claimed per batch (capped by the tenant's rate budget for the current second). */
+export const BATCH_SIZE = 100;
+/** Concurrent claim/send loops per drain job, so one batch's bookkeeping overlaps another's sending. */
+export const LANES_PER_DRAIN = 2;
+/** Drain jobs queued per campaign start: how many worker slots (across processes) may share it. */
+export const DRAINS_PER_CAMPAIGN = 4;
+/** Drain jobs one process runs at once. */
+export const DRAIN_SLOTS = 2;
+/** A drain job hands over to a fresh job after this long (well under the queue's 15-minute expiry). */
+export const MAX_DRAIN_MS = 5 * 60_000;
+/** Outcomes are written every this many results or milliseconds, whichever comes first. */
+export const FLUSH_SIZE = 50;
+export const FLUSH_MS = 50;
+/** Messages handed to the SMTP pool at once, per process, as a multiple of SMTP_POOL_SIZE. */
+export const IN_FLIGHT_PER_CONNECTION = 2;
+
+export function campaignsModule(deps: AppDeps): Module {
+  const { config } = deps;
+  const cache = new CompiledCache();
+  const drain = new CampaignDrain({
+    db: deps.db, mailer: deps.mailer, tokens: deps.tokens, log: deps.log, sender: deps.sender, counters: deps.metrics.sendCounters,
+    cache, semaphore: new Semaphore(config.SMTP_POOL_SIZE * IN_FLIGHT_PER_CONNECTION), worker: `${os.hostname()}:${process.pid}`,
+    config: {
+      publicUrl: config.PUBLIC_URL, bounceDomain: config.BOUNCE_DOMAIN, leaseSeconds: config.SEND_LEASE_SECONDS,
+      retryBaseSeconds: config.RETRY_BASE_SECONDS, maxAttempts: config.MAX_ATTEMPTS, defaultRatePerSecond: config.SEND_RATE_PER_SECOND,
+      batchSize: BATCH_SIZE, lanes: LANES_PER_DRAIN, flushSize: FLUSH_SIZE, flushMs: FLUSH_MS,
+    },
+  });
+  const jobs = new CampaignJobs(deps.db, deps.boss, deps.log, drain, {
+    drainsPerCampaign: DRAINS_PER_CAMPAIGN, drainSlots: DRAIN_SLOTS, maxDrainMs: MAX_DRAIN_MS,
+    staleSeconds: config.SEND_LEASE_SECONDS, sweepEveryMs: Math.min(15_000, (config.SEND_LEASE_SECONDS * 1000) / 2),
+  });
+  let working = false;
+  return {
+    name: 'campaigns',
+    routes(api) {
+      templateRoutes(api, deps);
+      campaignRoutes(api, deps, jobs);
+    },
+    renderers(registry) {
+      registry.register('campaign', campaignRenderer(cache));
+    },
+    async workers() {
+      working = true;
+      await jobs.register();
+    },
+    async stop() {
+      if (working) await jobs.stop();
+    },
+  };
 }

@@ -46,18 +46,22 @@ export function minorToDecimal(minor: bigint | number, digits: number): string {
   return `${neg ? '-' : ''}${int}${frac}`;
 }
 
-const formatters = new Map<string, Intl.NumberFormat>();
+// Intl formatters are costly to build: one per (kind, locale, currency), kept for the process.
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
 
-function currencyFormat(locale: string, currency: string): Intl.NumberFormat {
-  const key = `${locale}|${currency}`;
-  let f = formatters.get(key);
+function cached<T extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, make: () => T): T {
+  let f = formatters.get(key) as T | undefined;
   if (!f) {
-    const digits = minorUnitDigits(currency);
-    f = new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
-    if (formatters.size > 1000) formatters.clear();
+    f = make();
+    if (formatters.size > 2000) formatters.clear();
     formatters.set(key, f);
   }
   return f;
+}
+
+function currencyFormat(locale: string, currency: string): Intl.NumberFormat {
+  const digits = minorUnitDigits(currency);
+  return cached(`money|${locale}|${currency}`, () => new Intl.NumberFormat(locale, { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }));
 }
 
 /** "€1,234.50" (en, EUR, 123450), "1.234,50 €" (de-DE), "¥1,235" (en, JPY, 1235). */
@@ -67,12 +71,12 @@ export function formatMoney(minor: bigint | number, currency: string, locale: st
 }
 
 export function formatQuantity(q: number, locale: string): string {
-  return new Intl.NumberFormat(locale, { maximumFractionDigits: 3 }).format(q);
+  return cached(`qty|${locale}`, () => new Intl.NumberFormat(locale, { maximumFractionDigits: 3 })).format(q);
 }
 
 /** A tax rate given in percent (20 → "20%", 5.5 → "5.5%"). */
 export function formatRate(percent: number, locale: string): string {
-  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 4 }).format(percent / 100);
+  return cached(`rate|${locale}`, () => new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 4 })).format(percent / 100);
 }
 
 export interface AmountLine { quantity: number; unitAmount: number }
@@ -91,5 +95,5 @@ export function isSafe(v: bigint): boolean {
 /** Formats an ISO date or datetime as a long date in the locale, as the issuer wrote it (no zone shift). */
 export function formatIssuedDate(issuedAt: string, locale: string): string {
   const day = new Date(`${issuedAt.slice(0, 10)}T00:00:00Z`);
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(day);
+  return cached(`date|${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' })).format(day);
 }

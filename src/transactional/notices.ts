@@ -3,15 +3,18 @@
 // Template data convention: `subject` overrides the template's default subject (its <mj-title>),
 // `body` is plain text (blank lines make paragraphs), `actionUrl` + `actionLabel` make a button,
 // `preview` is the inbox preview line; any other key is available to the template as {{key}}.
-// Stored (campaign) templates are not offered here: notices use the reviewed built-in templates only.
+// `template` may also be the id of a tenant's stored template (the campaigns module's versioned
+// templates): the notice is pinned to its current version (ledger template notice:stored:<id>,
+// template_version), so a later edit does not change what a queued or retried notice says.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../platform/db.js';
+import type { Db, Queryable } from '../platform/db.js';
+import { ApiError } from '../platform/http.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import { renderMessage } from '../mail/render.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
-import type { NoticeInput } from './requests.js';
+import { SUBJECT_INJECTION, subjectBoundInjection, type NoticeInput } from './requests.js';
 import { refusalError, submitNecessary } from './submit.js';
-import { compiledTemplate } from './templates.js';
+import { compiledStored, compiledTemplate, STORED_PREFIX, storedTemplate } from './templates.js';
 
 /** What a notice row keeps in its ledger `data`; the sender reads `replyTo` from there. */
 export interface NoticeData { vars: Record<string, unknown>; replyTo?: string }
@@ -20,11 +23,20 @@ export async function createNotice(db: Db, tenantId: string, n: NoticeInput): Pr
   const purpose = `notice:${n.idempotencyKey ?? randomUUID()}`;
   const data: NoticeData = { vars: n.data, ...(n.replyTo ? { replyTo: n.replyTo } : {}) };
   const r = await db.withTenant(tenantId, (c) => submitNecessary(c, {
-    tenantId, purpose, kind: n.kind, template: `notice:${n.template}`, contact: n.contact,
-    request: n, data: { ...data }, keyField: 'idempotencyKey',
+    tenantId, purpose, kind: n.kind, template: n.stored ? `${STORED_PREFIX}${n.template}` : `notice:${n.template}`, contact: n.contact,
+    request: n, data: { ...data }, keyField: 'idempotencyKey', prepare: n.stored ? (tx) => pinStored(tx, n) : undefined,
   }));
   if (r.outcome === 'refused') throw refusalError(r.message);
   return { status: r.outcome === 'created' ? 202 : 200, message: r.message };
+}
+
+/** A stored template's current version, after the checks a built-in one gets from the schema. */
+async function pinStored(c: Queryable, n: NoticeInput): Promise<{ templateVersion: number }> {
+  const t = await storedTemplate(c, n.template);
+  if (!t) throw new ApiError(422, 'invalid', 'template: no stored template with this id', 'template');
+  const bad = subjectBoundInjection(t.source.subject, n.data);
+  if (bad) throw new ApiError(422, 'invalid', `data.${bad}: ${SUBJECT_INJECTION}`, `data.${bad}`);
+  return { templateVersion: t.version };
 }
 
 function paragraphs(body: unknown): string[] {
@@ -38,11 +50,16 @@ export function noticeView(vars: Record<string, unknown>, ctx: Pick<RenderContex
     paragraphs: paragraphs(vars.body),
     tenantName: ctx.tenant.name, fromName: ctx.tenant.fromName, postalAddress: ctx.tenant.postalAddress,
     contactName: ctx.contact?.name ?? null, email: ctx.contact?.email ?? null,
+    // The names stored (campaign) templates use for the recipient.
+    name: ctx.contact?.name ?? '', contact: { name: ctx.contact?.name ?? '', email: ctx.contact?.email ?? null },
   };
 }
 
 export async function renderNotice(ctx: RenderContext): Promise<RenderOutput> {
-  const template = await compiledTemplate(ctx.message.template);
+  const m = ctx.message;
+  const template = m.template.startsWith(STORED_PREFIX)
+    ? await compiledStored(ctx.db, m.template.slice(STORED_PREFIX.length), m.templateVersion)
+    : await compiledTemplate(m.template);
   const vars = ctx.message.data.vars;
   if (!vars || typeof vars !== 'object') throw new Error('notice data is gone (erased?)');
   return { rendered: renderMessage(template, noticeView(vars as Record<string, unknown>, ctx)) };

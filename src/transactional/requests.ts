@@ -17,7 +17,7 @@ export type ContactRef = { id: string } | { email: string };
 export const contactRef = z.union([
   z.string().max(320),
   z.object({ id: z.string().max(36).optional(), email: z.string().max(320).optional() }).strict(),
-]).transform((v, ctx): ContactRef => {
+], { message: 'give the contact as an id or an email address: "…", {"id": …} or {"email": …}' }).transform((v, ctx): ContactRef => {
   const ref = typeof v === 'string' ? (UUID.test(v) ? { id: v } : { email: v }) : v;
   if ((ref.id === undefined) === (ref.email === undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give the contact as an id or an email address' });
@@ -77,7 +77,7 @@ export type InvoiceInput = z.infer<typeof invoiceSchema>;
 export const NOTICE_KINDS = ['account', 'technical', 'legal', 'support'] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 /** Names Postgate fills in itself: a request may not set them. */
-export const RESERVED_DATA = new Set(['tenantName', 'fromName', 'postalAddress', 'contactName', 'email', 'paragraphs']);
+export const RESERVED_DATA = new Set(['tenantName', 'fromName', 'postalAddress', 'contactName', 'email', 'paragraphs', 'name', 'contact']);
 export const MAX_DATA_BYTES = 32 * 1024;
 
 const scalar = z.union([bodyText(10_000), z.number().finite(), z.boolean(), z.null()]);
@@ -100,25 +100,28 @@ export const noticeData = z.record(dataKey, dataValue).superRefine((data, ctx) =
 export const noticeSchema = z.object({
   kind: z.enum(NOTICE_KINDS),
   contact: contactRef,
+  /** A built-in notice (templates/notices/<name>.mjml; default: the kind's) or a stored template's id. */
   template: z.string().max(64).optional(),
   data: noticeData.optional().transform((v) => v ?? {}),
   idempotencyKey: idempotencyKey.optional(),
   replyTo: replyTo.optional(),
 }).strict().transform((v, ctx) => {
-  const template = v.template ?? v.kind;
+  const template = (v.template ?? v.kind);
+  if (UUID.test(template)) return { ...v, template: template.toLowerCase(), stored: true };
   if (!noticeTemplateNames().has(template)) {
-    ctx.addIssue({ code: 'custom', path: ['template'], message: `unknown template; built-in notices: ${[...noticeTemplateNames()].sort().join(', ')}` });
+    ctx.addIssue({ code: 'custom', path: ['template'], message: `unknown template: give a stored template's id or a built-in notice (${[...noticeTemplateNames()].sort().join(', ')})` });
     return z.NEVER;
   }
-  const bad = subjectBoundInjection(template, v.data);
-  if (bad) { ctx.addIssue({ code: 'custom', path: ['data', bad], message: 'reaches the Subject header: must not contain line breaks or control characters' }); return z.NEVER; }
-  return { ...v, template };
+  const bad = subjectBoundInjection(templateSource(`notice:${template}`).subject, v.data);
+  if (bad) { ctx.addIssue({ code: 'custom', path: ['data', bad], message: SUBJECT_INJECTION }); return z.NEVER; }
+  return { ...v, template, stored: false };
 });
 export type NoticeInput = z.infer<typeof noticeSchema>;
 
-/** The first data key whose value is printed in the subject and holds a line break or control character. */
-function subjectBoundInjection(template: string, data: Record<string, unknown>): string | null {
-  const subject = templateSource(`notice:${template}`).subject;
+export const SUBJECT_INJECTION = 'reaches the Subject header: must not contain line breaks or control characters';
+
+/** The first data key whose value is printed by the subject template and holds a line break or control character. */
+export function subjectBoundInjection(subject: string, data: Record<string, unknown>): string | null {
   for (const [k, v] of Object.entries(data)) {
     if (typeof v !== 'string' || !hasHeaderInjection(v)) continue;
     if (k === 'subject' || usesPlaceholder({ mjml: subject, subject: '' }, k)) return k;
@@ -152,5 +155,3 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
-
-export { idempotencyKey };

@@ -22,6 +22,7 @@ export interface Submission {
   purpose: string;
   kind: MessageKind;
   template: string;
+  templateVersion?: number;
   contact: ContactRef;
   /** The validated request, hashed for idempotency. */
   request: unknown;
@@ -29,6 +30,8 @@ export interface Submission {
   data: Record<string, unknown>;
   /** The request field that names the idempotency key, for the 409. */
   keyField: string;
+  /** Checks that need the transaction (e.g. a stored template), run only for a new message; may throw ApiError. */
+  prepare?: (c: Queryable) => Promise<{ templateVersion?: number }>;
 }
 
 export type Submitted =
@@ -75,13 +78,14 @@ export async function submitNecessary(c: Queryable, s: Submission): Promise<Subm
   const hash = requestHash(s.request);
   const existing = await byPurpose(c, s.tenantId, s.purpose);
   if (existing) return replay(existing, s, hash);
+  const templateVersion = (await s.prepare?.(c))?.templateVersion ?? s.templateVersion;
   const contact = await findContact(c, s.contact);
   if (!contact || !contact.email || contact.status === 'erased') {
     return { outcome: 'refused', message: await recordRefusal(c, s, hash) };
   }
   const { message, created } = await enqueueMessage(c, {
     tenantId: s.tenantId, purpose: s.purpose, kind: s.kind, contactId: contact.id, recipient: contact.email,
-    template: s.template, data: s.data, requestHash: hash,
+    template: s.template, templateVersion, data: s.data, requestHash: hash,
   });
   return created ? { outcome: 'created', message } : replay(message, s, hash);
 }

@@ -1,11 +1,14 @@
-// Built-in transactional templates on disk: templates/invoice.mjml and templates/notices/<name>.mjml,
-// each with an optional <name>.txt text part beside it. Convention: the subject is the Handlebars
-// content of the template's <mj-title>. Each template is compiled (MJML → HTML, Handlebars) once per
-// process; per message only Handlebars runs (src/mail/render.ts).
+// Transactional templates. Built-in ones on disk: templates/invoice.mjml and templates/notices/<name>.mjml,
+// each with an optional <name>.txt text part beside it; convention: the subject is the Handlebars
+// content of the template's <mj-title>. Stored ones: a tenant's saved template (the campaigns
+// module's versioned `templates`), pinned to the version current when the notice was queued.
+// Each is compiled (MJML → HTML, Handlebars) once per process; per message only Handlebars runs.
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../config.js';
+import type { Queryable } from '../platform/db.js';
 import { compileTemplate, type CompiledTemplate, type TemplateSource } from '../mail/render.js';
+import { getTemplate } from '../campaigns/templates-store.js';
 
 export const TEMPLATES_DIR = path.join(projectRoot, 'templates');
 export const NOTICES_DIR = path.join(TEMPLATES_DIR, 'notices');
@@ -55,6 +58,33 @@ export function compiledTemplate(name: string): Promise<CompiledTemplate> {
     p = compileTemplate(templateSource(name));
     compiled.set(name, p);
     p.catch(() => compiled.delete(name));
+  }
+  return p;
+}
+
+// ---- stored templates (ledger template 'notice:stored:<id>', template_version pinned) -------------
+
+export const STORED_PREFIX = 'notice:stored:';
+const MAX_STORED_COMPILED = 200;
+const storedCompiled = new Map<string, Promise<CompiledTemplate>>();
+
+/** A stored template's current version (null when absent, or another tenant's: RLS). */
+export async function storedTemplate(c: Queryable, id: string): Promise<{ source: TemplateSource; version: number } | null> {
+  const t = await getTemplate(c, id);
+  return t ? { source: { mjml: t.mjml, subject: t.subject, text: t.text }, version: t.version } : null;
+}
+
+/** Versions are immutable, so (id, version) compiles once; the least recently added goes first. */
+export async function compiledStored(c: Queryable, id: string, version: number): Promise<CompiledTemplate> {
+  const key = `${id}:${version}`;
+  let p = storedCompiled.get(key);
+  if (!p) {
+    const t = await getTemplate(c, id, version);
+    if (!t) throw new Error(`stored template ${id} v${version} is gone`);
+    p = compileTemplate({ mjml: t.mjml, subject: t.subject, text: t.text });
+    if (storedCompiled.size >= MAX_STORED_COMPILED) storedCompiled.delete(storedCompiled.keys().next().value as string);
+    storedCompiled.set(key, p);
+    p.catch(() => storedCompiled.delete(key));
   }
   return p;
 }

@@ -69,12 +69,17 @@ async function scrubMessages(c: PoolClient, tenantId: string, p: Person, re: str
 
 async function scrubBounces(c: PoolClient, tenantId: string, p: Person): Promise<number> {
   await eraseContactBounces(c, p.id);
-  const r = await c.query(`UPDATE bounces b SET recipient = NULL, diagnostic = NULL, raw = NULL, raw_expires_at = NULL,
+  const own = await c.query(`UPDATE bounces b SET recipient = NULL, diagnostic = NULL, raw = NULL, raw_expires_at = NULL,
       raw_withheld = coalesce(b.raw_withheld, CASE WHEN b.raw IS NOT NULL THEN 'erased' END)
-    WHERE b.tenant_id = $1 AND (b.contact_id = $2 OR b.message_id IN (SELECT id FROM messages WHERE contact_id = $2)
-      OR lower(b.recipient) = lower($3) OR position(lower($3) IN lower(b.diagnostic)) > 0
-      OR (b.raw IS NOT NULL AND position(lower($3) IN lower(encode(b.raw, 'escape'))) > 0))`, [tenantId, p.id, p.email]);
-  return r.rowCount ?? 0;
+    WHERE b.tenant_id = $1 AND (b.contact_id = $2 OR lower(b.recipient) = lower($3)
+      OR b.message_id IN (SELECT id FROM messages WHERE contact_id = $2))`, [tenantId, p.id, p.email]);
+  // Someone else's report (a multi-recipient DSN) that names the person: its raw and diagnostic go,
+  // its recipient and classification stay.
+  await c.query(`UPDATE bounces b SET diagnostic = NULL, raw = NULL, raw_expires_at = NULL,
+      raw_withheld = coalesce(b.raw_withheld, CASE WHEN b.raw IS NOT NULL THEN 'erased' END)
+    WHERE b.tenant_id = $1 AND (position(lower($2) IN lower(b.diagnostic)) > 0
+      OR (b.raw IS NOT NULL AND position(lower($2) IN lower(encode(b.raw, 'escape'))) > 0))`, [tenantId, p.email]);
+  return own.rowCount ?? 0;
 }
 
 interface StoredEvent { list_id: string | null; action: string; source: string; detail: string; at: Date }

@@ -7,18 +7,23 @@ export const ONE_CLICK_FIELD = 'List-Unsubscribe';
 export const ONE_CLICK_VALUE = 'One-Click';
 const MAX_RAW_BYTES = 16 * 1024;
 
-/** Reads an unparsed request body up to `limit` bytes; null when larger (the rest is discarded). */
+/** Past this, a body is not read any further: the connection is dropped (no client sends that much). */
+const HARD_CAP_BYTES = 1024 * 1024;
+
+/**
+ * Reads an unparsed request body; null when it is larger than `limit` (then the rest is drained and
+ * discarded, up to a hard cap beyond which the request is destroyed).
+ */
 export async function readRawBody(req: Request, limit = MAX_RAW_BYTES): Promise<Buffer | null> {
   if (req.readableEnded) return Buffer.alloc(0);
   const chunks: Buffer[] = [];
   let size = 0;
-  let tooLarge = false;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) { tooLarge = true; continue; }
-    chunks.push(chunk);
+    if (size > HARD_CAP_BYTES) break; // leaving the loop destroys the request
+    if (size <= limit) chunks.push(chunk);
   }
-  return tooLarge ? null : Buffer.concat(chunks);
+  return size > limit ? null : Buffer.concat(chunks);
 }
 
 /** The boundary parameter of a multipart content type, or null. */

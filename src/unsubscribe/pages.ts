@@ -74,12 +74,12 @@ async function withLink(ctx: Ctx, req: Request, res: Response, fn: (link: LinkCo
 }
 
 function confirmPage(ctx: Ctx, token: string, link: LinkContext, lists: ListChoice[], all: boolean): Html {
-  const what = all ? `all emails from ${link.tenant.name}` : listNames(lists.map((l) => l.name));
+  const what = all ? `all newsletters from ${link.tenant.name}` : listNames(lists.map((l) => l.name));
   return html`
 <p>Do you want to stop receiving <strong>${what}</strong> at ${maskAddress(link.contact.email)}?</p>
 <form method="post" action="${linkPath(ctx, token)}">
 <button type="submit" name="scope" value="link">Unsubscribe</button>
-${all ? '' : html`<button type="submit" name="scope" value="all" class="secondary">Unsubscribe from all emails of ${link.tenant.name}</button>`}
+${all ? '' : html`<button type="submit" name="scope" value="all" class="secondary">Unsubscribe from all newsletters of ${link.tenant.name}</button>`}
 </form>
 <p><a href="${linkPath(ctx, token, '/preferences')}">Choose which emails you receive instead</a></p>`;
 }
@@ -87,7 +87,7 @@ ${all ? '' : html`<button type="submit" name="scope" value="all" class="secondar
 function donePage(ctx: Ctx, token: string, link: LinkContext, left: string, again: ListChoice[]): Html {
   const wording = resubscribeWording(link.tenant.name, again.map((l) => l.name));
   return html`
-<p class="status" role="status">${maskAddress(link.contact.email)} is unsubscribed from ${left}. You will not receive ${left === 'all emails' ? 'newsletters' : 'these emails'} any more.</p>
+<p class="status" role="status">${maskAddress(link.contact.email)} is unsubscribed from ${left}. You will not receive them any more; messages about your account or orders may still reach you.</p>
 <form method="post" action="${linkPath(ctx, token, '/resubscribe')}">
 <p>${wording}</p>
 <button type="submit" class="secondary">Resubscribe</button>
@@ -110,7 +110,7 @@ async function unsubscribe(ctx: Ctx, req: Request, res: Response): Promise<void>
     const all = t.listIds === 'all' || (req.body as Record<string, unknown> | undefined)?.scope === 'all';
     await unsubscribeContact(c, { tenantId: link.tenant.id, contactId: link.contact.id, listIds: all ? 'all' : t.listIds,
       source: 'page', campaignId: subject.campaignId, ...who(req) });
-    const left = all ? 'all emails' : listNames(t.lists.map((l) => l.name));
+    const left = all ? 'all newsletters' : listNames(t.lists.map((l) => l.name));
     const again = await resubscribeTarget(c, link);
     return () => sendPage(res, 200, { title: 'You are unsubscribed', brand: brandOf(link), body: donePage(ctx, req.params.token as string, link, left, again) });
   });
@@ -175,7 +175,7 @@ ${options}
 }
 
 function savedNotice(q: Record<string, unknown>): Html | '' {
-  if (q.saved === 'all') return html`<p class="status" role="status">You are unsubscribed from all emails.</p>`;
+  if (q.saved === 'all') return html`<p class="status" role="status">You are unsubscribed from all newsletters.</p>`;
   if (q.saved !== '1') return '';
   return html`<p class="status" role="status">Your preferences are saved.${q.confirm === '1' ? ' We sent you an email to confirm the emails you added.' : ''}</p>`;
 }

@@ -186,6 +186,7 @@ export async function contactState(app: TestApp, contactId: string, email: strin
   const subs = await ownerQuery(app.db.url, 'SELECT list_id, status FROM subscriptions WHERE contact_id = $1 ORDER BY list_id', [contactId]);
   const consent = await ownerQuery(app.db.url, 'SELECT action, source FROM consent_events WHERE contact_id = $1 ORDER BY id', [contactId]);
   const suppressed = await ownerQuery(app.db.url, `SELECT s.scope, s.reason FROM suppressions s JOIN tenants t ON t.id = s.tenant_id
-    WHERE s.address_hash = encode(sha256(t.hash_salt || convert_to(lower($1), 'UTF8')), 'hex') ORDER BY s.scope`, [email]);
+    WHERE s.tenant_id = (SELECT tenant_id FROM contacts WHERE id = $2)
+      AND s.address_hash = encode(sha256(t.hash_salt || convert_to(lower($1), 'UTF8')), 'hex') ORDER BY s.scope`, [email, contactId]);
   return { status: contact?.status, subs, consent, suppressed };
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { enqueueMessage, messageEvents } from '../../src/mail/ledger.js';
-import { unsubscribeToken } from '../../src/unsubscribe/links.js';
+import { unsubscribeMailto } from '../../src/bounces/mailto.js';
 import { verpAddress } from '../../src/mail/sender.js';
 import { arf, autoReply, contactState, deliver, dsn, listenerPort, message, registerProbe, seedContact, sendProbe, sleep } from './helpers.js';
 
@@ -18,7 +18,7 @@ let port: number;
 beforeAll(async () => {
   app = await startTestApp({
     config: { INBOUND_MAX_BYTES: MAX },
-    sink: { onRcpt: (a) => (a.startsWith('refused') ? { code: 550, message: 'mailbox unavailable' } : null) },
+    sink: { onRcpt: (a) => (a.startsWith('refused') ? { code: 550, message: `5.1.1 <${a}>: Recipient address rejected: User unknown` } : null) },
   });
   registerProbe(app);
   t = await app.tenant();
@@ -165,8 +165,8 @@ describe('inbound SMTP listener', () => {
   it('mail to the unsubscribe+<token> address unsubscribes the contact from every list', async () => {
     const email = 'mailto@example.net';
     const contact = await seedContact(app, t, email);
-    const token = unsubscribeToken(app.pg.deps.tokens, { tenantId: t.id, contactId: contact.id, campaignId: null });
-    const to = `unsubscribe+${token}@bounces.postgate.localhost`;
+    const to = unsubscribeMailto(app.pg.deps.tokens, { bounceDomain: null }, contact.id, 'bounces.postgate.localhost');
+    expect(to.indexOf('@')).toBeLessThanOrEqual(64);
     await deliver(port, [to], `From: ${email}\r\nTo: ${to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n`, email);
     const state = await contactState(app, contact.id, email);
     expect((state.subs as { status: string }[]).map((s) => s.status)).toEqual(['unsubscribed', 'unsubscribed']);
@@ -185,7 +185,9 @@ describe('inbound SMTP listener', () => {
       if (Date.now() > until) throw new Error('contact not suppressed');
       await sleep(25);
     }
-    expect((await message(app, t, m.id)).status).toBe('bounced');
+    const failed = await message(app, t, m.id);
+    expect(failed.smtpResponse).toMatch(/^550 5\.1\.1 /);
+    expect(failed.status).toBe('bounced');
     expect(await events(m.id)).toEqual(['queued', 'sending', 'failed', 'bounced']);
     expect(await bouncesOf(m.id)).toEqual([{ kind: 'hard', status: '5.1.1', matched_by: 'ledger', action: 'suppressed', source: 'send', raw_kept: false, recipient: email }]);
     expect((await contactState(app, contact.id, email)).suppressed).toEqual([{ scope: 'all', reason: 'hard_bounce' }]);
@@ -199,8 +201,8 @@ function rawSession(p: number, lines: string[]): Promise<string> {
     let out = '';
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => { out += d; });
-    socket.once('connect', async () => {
-      for (const l of lines) { await sleep(30); socket.write(`${l}\r\n`, 'latin1'); }
+    socket.once('data', async () => {
+      for (const l of lines) { socket.write(`${l}\r\n`, 'latin1'); await sleep(30); }
     });
     socket.once('error', reject);
     socket.once('close', () => resolve(out));

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { signToken } from '../../src/policy/tokens.js';
+import { multipartBoundary, multipartFields } from '../../src/unsubscribe/one-click.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 import {
   activeContact, activationLink, confirmActivation, createList, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail,
@@ -55,6 +56,28 @@ describe('RFC 8058 one-click', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
     expect((await optOuts(app, id)).map((e) => e.source)).toEqual(['one_click']);
+  });
+
+  it('recognises the field in multipart bodies only as a field, and a text/plain body as the pair', async () => {
+    expect(multipartBoundary('multipart/form-data; boundary="ab c"')).toBe('ab c');
+    expect(multipartBoundary('multipart/form-data; charset=utf-8; boundary=xyz')).toBe('xyz');
+    expect(multipartBoundary('text/plain')).toBeNull();
+    const body = '--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--xyz--\r\n';
+    expect(multipartFields(body, 'xyz').get('List-Unsubscribe')).toBe('One-Click');
+    const file = '--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"; filename="a.txt"\r\n\r\nOne-Click\r\n--xyz--\r\n';
+    expect(multipartFields(file, 'xyz').size).toBe(0);
+
+    const id = await activeContact(app, acme, 'plain@example.com', 'Plain Text');
+    const url = app.url + unsubscribePath(app, acme.id, id);
+    const other = new FormData();
+    other.set('something', 'else');
+    const notOneClick = await fetch(url, { method: 'POST', body: other, redirect: 'manual' });
+    expect(notOneClick.status).toBe(200);
+    expect(notOneClick.headers.get('content-type')).toMatch(/^text\/html/); // an ordinary form POST: the done page
+    const plain = await fetch(url, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect((await optOuts(app, id)).map((e) => e.source)).toEqual(['page', 'one_click']);
   });
 
   it('leaves only the lists of the campaign the message came from, and names the campaign in the record', async () => {

@@ -119,7 +119,7 @@ describe('the preference page', () => {
     expect(r.headers.get('location')).toMatch(/saved=all$/);
     expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed', Offers: 'unsubscribed', 'Events <& "Meetups">': 'unsubscribed' });
     const html = await (await fetch(new URL(r.headers.get('location') as string, app.url))).text();
-    expect(html).toContain('You are unsubscribed from all emails.');
+    expect(html).toContain('You are unsubscribed from all newsletters.');
     expect(html).not.toContain(' checked');
   });
 

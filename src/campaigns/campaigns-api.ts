@@ -1,0 +1,200 @@
+// HTTP API for campaigns (scope campaigns): create, read with progress, test send, schedule,
+// start, pause, resume, cancel. Every request's writes happen in one tenant transaction; the
+// pg-boss job that follows a commit is best effort, backed by the recovery sweep (jobs.ts).
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import { isUuid, type PoolClient } from '../platform/db.js';
+import { ApiError, notFound, type Api } from '../platform/http.js';
+import { QUEUES } from '../platform/queue.js';
+import { bodyText, email, headerText, pagination, replyTo, uuid } from '../platform/schemas.js';
+import { validateTemplate } from '../mail/render.js';
+import { getTenant, type Tenant } from '../tenants/store.js';
+import {
+  cancelOpenMessages, getCampaign, insertCampaign, listCampaigns, missingLists, transition, type Campaign, type CampaignStatus,
+} from './campaigns-store.js';
+import { assertCompliant } from './compliance.js';
+import type { CampaignJobs } from './jobs.js';
+import { campaignProgress } from './progress.js';
+import { assertTestAddresses, enqueueTestSends } from './test-send.js';
+import { templateError } from './templates-api.js';
+import { getTemplate } from './templates-store.js';
+
+const MAX_SCHEDULE_DAYS = 366;
+const sendAt = z.iso.datetime({ offset: true }).transform((v) => new Date(v))
+  .refine((d) => d.getTime() < Date.now() + MAX_SCHEDULE_DAYS * 86_400_000, `must be within ${MAX_SCHEDULE_DAYS} days`);
+const createBody = z.object({
+  name: bodyText(200).min(1),
+  subject: headerText(998).min(1).optional(),
+  templateId: uuid,
+  listIds: z.array(uuid).min(1).max(50).refine((ids) => new Set(ids.map((i) => i.toLowerCase())).size === ids.length, 'lists must not repeat'),
+  replyTo: replyTo.optional(),
+  sendAt: sendAt.optional(),
+});
+const scheduleBody = z.object({ sendAt: sendAt.optional() });
+const testBody = z.object({ emails: z.array(email).min(1).max(10) });
+const listQuery = z.object(pagination);
+
+type CampaignView = ReturnType<typeof campaignView>;
+
+function campaignView(c: Campaign, tenant: Tenant) {
+  return {
+    id: c.id, name: c.name, subject: c.subject, templateId: c.templateId, templateVersion: c.templateVersion, listIds: c.listIds,
+    replyTo: c.replyTo ?? tenant.replyTo, sendAt: c.sendAt, status: c.status, pausedReason: c.pausedReason,
+    startedAt: c.startedAt, completedAt: c.completedAt, cancelledAt: c.cancelledAt, createdAt: c.createdAt, updatedAt: c.updatedAt,
+  };
+}
+
+function wrongState(c: Campaign, action: string): ApiError {
+  return new ApiError(409, 'invalid_state', `cannot ${action} a campaign that is ${c.status}`, 'status', { status: c.status });
+}
+
+async function subjectIssues(subject: string): Promise<void> {
+  const issues = (await validateTemplate({ mjml: '<mjml><mj-body></mj-body></mjml>', subject })).filter((i) => i.part === 'subject');
+  if (issues.length) throw templateError(issues);
+}
+
+interface Locked { campaign: Campaign; tenant: Tenant }
+
+async function lock(c: PoolClient, tenantId: string, id: string | undefined): Promise<Locked> {
+  if (!isUuid(id)) throw notFound('campaign');
+  const campaign = await getCampaign(c, id, true);
+  const tenant = await getTenant(c, tenantId);
+  if (!campaign || !tenant) throw notFound('campaign');
+  return { campaign, tenant };
+}
+
+async function moved(c: PoolClient, l: Locked, from: readonly CampaignStatus[], action: string, t: Parameters<typeof transition>[3]): Promise<Campaign> {
+  if (!from.includes(l.campaign.status)) throw wrongState(l.campaign, action);
+  return (await transition(c, l.campaign.id, from, t)) as Campaign;
+}
+
+export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): void {
+  const { db, log } = deps;
+
+  /** After commit: the start job for a schedule (at sendAt) or a start/resume (now); best effort. */
+  async function queueStart(tenantId: string, c: Campaign, previousJob: string | null): Promise<void> {
+    try {
+      if (previousJob) await deps.boss.cancel(QUEUES.campaignStart, previousJob).catch(() => undefined);
+      const at = c.status === 'scheduled' && c.sendAt && c.sendAt.getTime() > Date.now() ? c.sendAt : undefined;
+      const jobId = await jobs.enqueueStart({ tenantId, campaignId: c.id }, at);
+      if (c.status === 'scheduled') {
+        await db.withTenant(tenantId, (tx) => tx.query('UPDATE campaigns SET start_job_id = $2 WHERE id = $1 AND status = $3', [c.id, jobId, 'scheduled']));
+      }
+    } catch (err) {
+      log.warn({ campaignId: c.id, err: (err as Error).message }, 'could not queue the campaign start; the recovery sweep will');
+    }
+  }
+
+  async function schedule(c: PoolClient, l: Locked, at: Date | null | undefined): Promise<Campaign> {
+    const when = at ?? l.campaign.sendAt;
+    if (!when) throw new ApiError(422, 'invalid', 'sendAt is required to schedule a campaign', 'sendAt');
+    if (!['draft', 'scheduled'].includes(l.campaign.status)) throw wrongState(l.campaign, 'schedule');
+    await assertCompliant(c, l.tenant, l.campaign);
+    return moved(c, l, ['draft', 'scheduled'], 'schedule', { status: 'scheduled', sendAt: when });
+  }
+
+  api.route({ method: 'post', path: '/api/campaigns', scope: 'campaigns', summary: 'Create a campaign (scheduled when sendAt is given)', body: createBody },
+    async ({ tenantId, body }) => {
+      if (body.subject) await subjectIssues(body.subject);
+      const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
+        const t = await getTemplate(c, body.templateId);
+        if (!t) throw new ApiError(422, 'invalid', 'no such template', 'templateId');
+        const missing = await missingLists(c, body.listIds);
+        if (missing.length) throw new ApiError(422, 'invalid', `no such list: ${missing[0]}`, `listIds[${body.listIds.indexOf(missing[0])}]`);
+        const created = await insertCampaign(c, tenantId, {
+          name: body.name, subject: body.subject ?? t.subject, templateId: t.id, templateVersion: t.version,
+          listIds: body.listIds, replyTo: body.replyTo ?? null, sendAt: body.sendAt ?? null,
+        });
+        const l = { campaign: created, tenant: (await getTenant(c, tenantId)) as Tenant };
+        return { campaign: body.sendAt ? await schedule(c, l, body.sendAt) : created, tenant: l.tenant };
+      });
+      if (campaign.status === 'scheduled') await queueStart(tenantId, campaign, null);
+      return { status: 201, body: campaignView(campaign, tenant) };
+    });
+
+  api.route({ method: 'get', path: '/api/campaigns', scope: 'campaigns', summary: 'List campaigns, newest first', query: listQuery },
+    async ({ tenantId, query }) => {
+      const after = query.cursor && isUuid(query.cursor) ? query.cursor : null;
+      const { rows, tenant } = await db.withTenant(tenantId, async (c) => ({ rows: await listCampaigns(c, query.limit, after), tenant: await getTenant(c, tenantId) }));
+      const views: CampaignView[] = rows.map((r) => campaignView(r, tenant as Tenant));
+      return { body: { campaigns: views, nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null } };
+    });
+
+  api.route({ method: 'get', path: '/api/campaigns/:id', scope: 'campaigns', summary: 'A campaign with its status and progress figures' },
+    async ({ tenantId, params }) => {
+      if (!isUuid(params.id)) throw notFound('campaign');
+      const out = await db.withTenant(tenantId, async (c) => {
+        const campaign = await getCampaign(c, params.id);
+        const tenant = await getTenant(c, tenantId);
+        return campaign && tenant ? { ...campaignView(campaign, tenant), progress: await campaignProgress(c, campaign) } : null;
+      });
+      if (!out) throw notFound('campaign');
+      return { body: out };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/test', scope: 'campaigns', summary: "Send the campaign to some of the tenant's test addresses", body: testBody },
+    async ({ tenantId, params, body }) => {
+      const messages = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        assertTestAddresses(l.tenant, body.emails);
+        await assertCompliant(c, l.tenant, l.campaign);
+        return enqueueTestSends(c, l.tenant, l.campaign, body.emails);
+      });
+      return { status: 202, body: { messages: messages.map((m) => ({ id: m.id, recipient: m.recipient, status: m.status })) } };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/schedule', scope: 'campaigns', summary: 'Schedule a campaign for sendAt', body: scheduleBody },
+    async ({ tenantId, params, body }) => {
+      const { campaign, tenant, previousJob } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        return { campaign: await schedule(c, l, body.sendAt), tenant: l.tenant, previousJob: l.campaign.startJobId };
+      });
+      await queueStart(tenantId, campaign, previousJob);
+      return { status: 202, body: campaignView(campaign, tenant) };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/start', scope: 'campaigns', summary: 'Start sending a campaign now' },
+    async ({ tenantId, params }) => {
+      const { campaign, tenant, previousJob } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        if (!['draft', 'scheduled'].includes(l.campaign.status)) throw wrongState(l.campaign, 'start');
+        await assertCompliant(c, l.tenant, l.campaign);
+        const started = await moved(c, l, ['draft', 'scheduled'], 'start', { status: 'running', started: true, startJobId: null });
+        return { campaign: started, tenant: l.tenant, previousJob: l.campaign.startJobId };
+      });
+      await queueStart(tenantId, campaign, previousJob);
+      return { status: 202, body: campaignView(campaign, tenant) };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/pause', scope: 'campaigns', summary: 'Pause a running campaign' },
+    async ({ tenantId, params }) => {
+      const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        return { campaign: await moved(c, l, ['running'], 'pause', { status: 'paused', pausedReason: 'manual' }), tenant: l.tenant };
+      });
+      return { body: campaignView(campaign, tenant) };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/resume', scope: 'campaigns', summary: 'Resume a paused campaign' },
+    async ({ tenantId, params }) => {
+      const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        if (l.campaign.status !== 'paused') throw wrongState(l.campaign, 'resume');
+        await assertCompliant(c, l.tenant, l.campaign);
+        return { campaign: await moved(c, l, ['paused'], 'resume', { status: 'running', started: true }), tenant: l.tenant };
+      });
+      await queueStart(tenantId, campaign, null);
+      return { status: 202, body: campaignView(campaign, tenant) };
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/cancel', scope: 'campaigns', summary: 'Cancel a campaign; recipients not yet sent to get nothing' },
+    async ({ tenantId, params }) => {
+      const { campaign, tenant, previousJob, cancelled } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        const done = await moved(c, l, ['draft', 'scheduled', 'running', 'paused'], 'cancel', { status: 'cancelled', cancelled: true });
+        return { campaign: done, tenant: l.tenant, previousJob: l.campaign.startJobId, cancelled: await cancelOpenMessages(c, l.campaign.id) };
+      });
+      if (previousJob) await deps.boss.cancel(QUEUES.campaignStart, previousJob).catch(() => undefined);
+      return { body: { ...campaignView(campaign, tenant), cancelledMessages: cancelled } };
+    });
+}

@@ -1,0 +1,132 @@
+// Campaigns API: validation, the compliance pre-check (every reason at once), test sends to the
+// tenant's own test addresses, scheduling with sendAt, and the status machine.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeDkimKey } from '../../src/tenants/store.js';
+import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { ownerQuery } from '../support/db.js';
+import { createCampaign, createTemplate, defaultList, perRecipient, rawHeader, seedContacts, setTenant, waitForCampaign, waitUntil } from './helpers.js';
+
+let app: TestApp;
+let t: TestTenant;
+let list: string;
+let templateId: string;
+
+beforeAll(async () => {
+  app = await startTestApp();
+  t = await app.tenant();
+  list = await defaultList(app, t.id);
+  templateId = await createTemplate(t);
+});
+afterAll(() => app.stop());
+
+describe('campaigns API', () => {
+  it('validates lists, template, subject and reply-to', async () => {
+    const base = { name: 'X', templateId, listIds: [list] };
+    const noList = await t.api('POST', '/api/campaigns', { ...base, listIds: [list, '7d0a7f4e-0000-4000-8000-000000000000'] });
+    expect(noList.status).toBe(422);
+    expect(noList.body.error.field).toBe('listIds[1]');
+    const noTemplate = await t.api('POST', '/api/campaigns', { ...base, templateId: '7d0a7f4e-0000-4000-8000-000000000000' });
+    expect(noTemplate.body.error).toMatchObject({ code: 'invalid', field: 'templateId' });
+    const badSubject = await t.api('POST', '/api/campaigns', { ...base, subject: 'Hi {{#if}}' });
+    expect(badSubject.body.error).toMatchObject({ code: 'invalid_template', field: 'subject' });
+    const badReply = await t.api('POST', '/api/campaigns', { ...base, replyTo: 'noreply@acme.org' });
+    expect(badReply.body.error).toMatchObject({ code: 'invalid', field: 'replyTo' });
+    const ok = await t.api('POST', '/api/campaigns', base);
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ status: 'draft', subject: 'News for {{name}}', replyTo: 'support@acme.org' }); // template's subject, tenant's reply-to
+    expect((await t.api('GET', '/api/campaigns/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await t.api('GET', '/api/campaigns')).body.campaigns.some((c: any) => c.id === ok.body.id)).toBe(true);
+  });
+
+  it('refuses to schedule or start a campaign that could not be compliant, naming every reason', async () => {
+    const bad = await app.tenant({ name: 'Sloppy', postalAddress: null });
+    await setTenant(app, bad.id, "reply_to = 'noreply@sloppy.org', require_dkim = true");
+    const noLink = await createTemplate(bad, '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{name}}</mj-text></mj-column></mj-section></mj-body></mjml>');
+    const badList = await defaultList(app, bad.id);
+    const c = await createCampaign(bad, noLink, [badList]);
+    const expected = ['no_unsubscribe_link', 'no_postal_address', 'no_reply_to', 'no_dkim_key'];
+    for (const action of ['start', 'schedule']) {
+      const r = await bad.api('POST', `/api/campaigns/${c.id}/${action}`, action === 'schedule' ? { sendAt: new Date(Date.now() + 3600_000).toISOString() } : undefined);
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('not_compliant');
+      expect(r.body.error.reasons).toEqual(expected);
+    }
+    const withSendAt = await bad.api('POST', '/api/campaigns', { name: 'Later', templateId: noLink, listIds: [badList], sendAt: new Date(Date.now() + 3600_000).toISOString() });
+    expect(withSendAt.status).toBe(422);
+    expect(withSendAt.body.error.reasons).toEqual(expected);
+    const stored = await ownerQuery<{ name: string; status: string }>(app.db.url, 'SELECT name, status FROM campaigns WHERE tenant_id = $1', [bad.id]);
+    expect(stored).toEqual([{ name: 'Spring', status: 'draft' }]); // nothing half-written
+
+    // Fix the tenant one thing at a time: the remaining reasons shrink accordingly.
+    await setTenant(app, bad.id, "postal_address = '2 Side Road', reply_to = 'help@sloppy.org'");
+    let r = await bad.api('POST', `/api/campaigns/${c.id}/start`);
+    expect(r.body.error.reasons).toEqual(['no_unsubscribe_link', 'no_dkim_key']);
+    await app.pg.deps.db.withTenant(bad.id, (tx) => storeDkimKey(tx, bad.id, 'acme.org', 's1'));
+    r = await bad.api('POST', `/api/campaigns/${c.id}/start`);
+    expect(r.body.error.reasons).toEqual(['no_unsubscribe_link']);
+  });
+
+  it("test-sends only to the tenant's test addresses, through the gate, marked as a test", async () => {
+    await setTenant(app, t.id, "test_emails = '{qa@acme.org}'");
+    const c = await createCampaign(t, templateId, [list]);
+    const refused = await t.api('POST', `/api/campaigns/${c.id}/test`, { emails: ['qa@acme.org', 'someone@else.org'] });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error).toMatchObject({ code: 'not_test_address', field: 'emails[1]' });
+    const before = app.sink.received.length;
+    const r = await t.api('POST', `/api/campaigns/${c.id}/test`, { emails: ['QA@acme.org'] });
+    expect(r.status).toBe(202);
+    expect(r.body.messages).toHaveLength(1);
+    const got = (await app.sink.waitFor(before + 1))[before];
+    expect(got.envelopeTo).toEqual(['QA@acme.org']);
+    expect(got.parsed.subject).toBe('[TEST] Spring news for Jane Doe');
+    expect(rawHeader(got.parsed.headerLines, 'list-unsubscribe')).toMatch(/^<https:\/\/postgate\.test\/u\//);
+    expect(got.parsed.html).toContain('1 Main Street, Springfield');
+    const rows = await ownerQuery<{ kind: string; campaign_id: string | null; status: string; purpose: string }>(app.db.url,
+      'SELECT kind, campaign_id, status, purpose FROM messages WHERE id = $1', [r.body.messages[0].id]);
+    expect(rows[0]).toMatchObject({ kind: 'test', campaign_id: null, status: 'sent' });
+    expect(rows[0].purpose.startsWith(`test:${c.id}:`)).toBe(true);
+    expect((await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.audience).toBe(0); // tests are not the audience
+  });
+
+  it('sendAt schedules the campaign; it starts by itself at that time', async () => {
+    const emails = await seedContacts(app, t.id, { prefix: 'sched', n: 4, listId: list });
+    const sendAt = new Date(Date.now() + 1500).toISOString();
+    const c = await createCampaign(t, templateId, [list], { sendAt });
+    expect(c.status).toBe('scheduled');
+    expect(new Date(c.sendAt).toISOString()).toBe(sendAt);
+    await new Promise((r) => setTimeout(r, 700));
+    expect((await t.api('GET', `/api/campaigns/${c.id}`)).body.status).toBe('scheduled');
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    expect(new Date(done.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(sendAt).getTime() - 50);
+    const got = perRecipient(app);
+    for (const e of emails) expect(got.get(e)).toBe(1);
+  });
+
+  it('a cancelled or rescheduled schedule does not fire at the old time', async () => {
+    const c1 = await createCampaign(t, templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
+    expect((await t.api('POST', `/api/campaigns/${c1.id}/cancel`)).body.status).toBe('cancelled');
+    const c2 = await createCampaign(t, templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    const moved = await t.api('POST', `/api/campaigns/${c2.id}/schedule`, { sendAt: later });
+    expect(moved.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await t.api('GET', `/api/campaigns/${c1.id}`)).body).toMatchObject({ status: 'cancelled', progress: { audience: 0 } });
+    expect((await t.api('GET', `/api/campaigns/${c2.id}`)).body).toMatchObject({ status: 'scheduled', progress: { audience: 0 } });
+    expect((await t.api('POST', `/api/campaigns/${c2.id}/schedule`, {})).status).toBe(202); // the stored sendAt
+  });
+
+  it('enforces the status machine with 409 and the current status', async () => {
+    const c = await createCampaign(t, templateId, [list]);
+    const pause = await t.api('POST', `/api/campaigns/${c.id}/pause`);
+    expect(pause.status).toBe(409);
+    expect(pause.body.error).toMatchObject({ code: 'invalid_state', status: 'draft' });
+    expect((await t.api('POST', `/api/campaigns/${c.id}/resume`)).status).toBe(409);
+    expect((await t.api('POST', `/api/campaigns/${c.id}/schedule`, {})).body.error.field).toBe('sendAt');
+    expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
+    expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(409);
+    await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    expect((await t.api('POST', `/api/campaigns/${c.id}/cancel`)).status).toBe(409);
+    expect((await t.api('POST', '/api/campaigns/nope/start')).status).toBe(404);
+    await waitUntil(async () => (await ownerQuery(app.db.url, "SELECT 1 FROM messages WHERE status IN ('queued', 'sending')")).length === 0);
+  });
+});

@@ -1,0 +1,139 @@
+// Delivery control over real SMTP and PostgreSQL: pause / resume / cancel while sending, an
+// unsubscribe during sending, the per-tenant rate limit, 4xx retries with backoff and 5xx failures.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unsubscribeContact } from '../../src/unsubscribe/unsubscribe.js';
+import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { ownerQuery } from '../support/db.js';
+import { createCampaign, createList, createTemplate, perRecipient, seedContacts, setTenant, waitForCampaign, waitUntil } from './helpers.js';
+
+let app: TestApp;
+const arrivals: number[] = [];
+const tempFailures = new Map<string, number>();
+
+beforeAll(async () => {
+  app = await startTestApp({
+    sink: {
+      parse: false,
+      onRcpt(address) {
+        if (address.startsWith('reject')) return { code: 550, message: '5.1.1 no such user' };
+        if (address.startsWith('later')) {
+          const n = (tempFailures.get(address) ?? 0) + 1;
+          tempFailures.set(address, n);
+          if (n <= 2) return { code: 451, message: '4.7.1 try again later' };
+        }
+        return null;
+      },
+      onData() { arrivals.push(Date.now()); return null; },
+    },
+  });
+});
+afterAll(() => app.stop());
+
+/** A tenant with its own list and rate, and a template. */
+async function setup(rate: number, prefix: string, n: number): Promise<{ t: TestTenant; list: string; templateId: string; emails: string[] }> {
+  const t = await app.tenant({ name: prefix });
+  await setTenant(app, t.id, 'send_rate_per_second = $2', [rate]);
+  const list = await createList(app, t.id, `${prefix} list`);
+  const emails = await seedContacts(app, t.id, { prefix, n, listId: list });
+  return { t, list, templateId: await createTemplate(t), emails };
+}
+
+const countFor = (emails: string[]) => { const got = perRecipient(app); return emails.filter((e) => got.has(e)).length; };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('campaign delivery control', () => {
+  it('pause stops sending at the next batch; resume finishes with nobody sent twice', async () => {
+    const { t, list, templateId, emails } = await setup(20, 'pause', 60);
+    const c = await createCampaign(t, templateId, [list]);
+    await t.api('POST', `/api/campaigns/${c.id}/start`);
+    await waitUntil(() => countFor(emails) >= 10, 10_000, 'first messages');
+    const paused = await t.api('POST', `/api/campaigns/${c.id}/pause`);
+    expect(paused.body).toMatchObject({ status: 'paused', pausedReason: 'manual' });
+    await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, 10_000, 'in-flight batch');
+    const atPause = countFor(emails);
+    await sleep(1500);
+    expect(countFor(emails)).toBe(atPause); // nothing more while paused
+    const mid = (await t.api('GET', `/api/campaigns/${c.id}`)).body;
+    expect(mid.progress.sent).toBe(atPause);
+    expect(mid.progress.queued).toBe(60 - atPause);
+    expect(atPause).toBeLessThan(60);
+
+    expect((await t.api('POST', `/api/campaigns/${c.id}/resume`)).body.status).toBe('running');
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    expect(done.progress).toMatchObject({ audience: 60, sent: 60, queued: 0 });
+    const got = perRecipient(app);
+    expect(emails.every((e) => got.get(e) === 1)).toBe(true);
+  });
+
+  it('cancel marks everyone not yet sent as cancelled; nothing goes out afterwards', async () => {
+    const { t, list, templateId, emails } = await setup(20, 'cancel', 60);
+    const c = await createCampaign(t, templateId, [list]);
+    await t.api('POST', `/api/campaigns/${c.id}/start`);
+    await waitUntil(() => countFor(emails) >= 5, 10_000, 'first messages');
+    const r = await t.api('POST', `/api/campaigns/${c.id}/cancel`);
+    expect(r.body.status).toBe('cancelled');
+    expect(r.body.cancelledMessages).toBeGreaterThan(0);
+    await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, 10_000, 'in-flight batch');
+    const atCancel = countFor(emails);
+    await sleep(1500);
+    expect(countFor(emails)).toBe(atCancel);
+    const p = (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress;
+    expect(p.sent).toBe(atCancel);
+    expect(p.cancelled).toBe(60 - atCancel);
+    expect((await t.api('POST', `/api/campaigns/${c.id}/resume`)).status).toBe(409);
+  });
+
+  it('someone who unsubscribes while the campaign is sending gets nothing after that moment', async () => {
+    const { t, list, templateId, emails } = await setup(10, 'unsub', 40);
+    const c = await createCampaign(t, templateId, [list]);
+    await t.api('POST', `/api/campaigns/${c.id}/start`);
+    await waitUntil(() => countFor(emails) >= 5, 10_000, 'first messages');
+    // Lock ten rows still waiting (not claimed by a drain), unsubscribe their contacts, commit.
+    const gone = await app.pg.deps.db.withTenant(t.id, async (tx) => {
+      const rows = (await tx.query<{ contact_id: string; recipient: string }>(`SELECT contact_id, recipient FROM messages
+        WHERE campaign_id = $1 AND status = 'queued' LIMIT 10 FOR UPDATE SKIP LOCKED`, [c.id])).rows;
+      for (const r of rows) await unsubscribeContact(tx, { tenantId: t.id, contactId: r.contact_id, listIds: [list], source: 'one_click', campaignId: c.id });
+      return rows.map((r) => r.recipient);
+    });
+    expect(gone).toHaveLength(10);
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    const got = perRecipient(app);
+    for (const e of gone) expect(got.has(e)).toBe(false);
+    expect(done.progress).toMatchObject({ audience: 40, sent: 30, unsubscribed: 10, skipped: { byReason: { unsubscribed: 10 } } });
+  });
+
+  it('holds the tenant rate across lanes and drains', async () => {
+    const { t, list, templateId, emails } = await setup(10, 'rate', 30);
+    const c = await createCampaign(t, templateId, [list]);
+    const from = arrivals.length;
+    await t.api('POST', `/api/campaigns/${c.id}/start`);
+    await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    expect(countFor(emails)).toBe(30);
+    const times = arrivals.slice(from);
+    expect(times).toHaveLength(30);
+    expect(times[times.length - 1] - times[0]).toBeGreaterThanOrEqual(1900); // 30 at 10/s span three seconds
+    for (const start of times) expect(times.filter((x) => x >= start && x < start + 1000).length).toBeLessThanOrEqual(20);
+  });
+
+  it('retries 4xx replies with backoff and marks a 5xx as failed', async () => {
+    const t = await app.tenant({ name: 'Retry' });
+    const list = await createList(app, t.id, 'retry list');
+    await seedContacts(app, t.id, { prefix: 'later', n: 2, listId: list });
+    await seedContacts(app, t.id, { prefix: 'reject', n: 1, listId: list });
+    await seedContacts(app, t.id, { prefix: 'fine', n: 2, listId: list });
+    const c = await createCampaign(t, await createTemplate(t), [list]);
+    await t.api('POST', `/api/campaigns/${c.id}/start`);
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+    expect(done.progress).toMatchObject({ audience: 5, sent: 4, failed: 1, deferred: 0 });
+    const rows = await ownerQuery<{ recipient: string; status: string; reason: string | null; attempts: number; smtp_response: string; deferrals: number }>(app.db.url,
+      `SELECT m.recipient, m.status, m.reason, m.attempts, m.smtp_response,
+         (SELECT count(*)::int FROM message_events e WHERE e.message_id = m.id AND e.type = 'deferred') AS deferrals
+       FROM messages m WHERE campaign_id = $1 ORDER BY recipient`, [c.id]);
+    const later = rows.filter((r) => r.recipient.startsWith('later'));
+    expect(later.map((r) => [r.status, r.attempts, r.deferrals])).toEqual([['sent', 3, 2], ['sent', 3, 2]]);
+    const rejected = rows.find((r) => r.recipient.startsWith('reject'))!;
+    expect(rejected).toMatchObject({ status: 'failed', reason: 'rejected', attempts: 1 });
+    expect(rejected.smtp_response).toMatch(/550/);
+    expect(rows.filter((r) => r.recipient.startsWith('fine')).every((r) => r.status === 'sent' && r.attempts === 1)).toBe(true);
+  });
+});

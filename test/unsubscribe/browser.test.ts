@@ -1,0 +1,91 @@
+// The unsubscribe and preference flows in a real browser: Debian's chromium, headless, driven by
+// playwright-core (nothing downloads a browser). JavaScript is disabled in the page context, so the
+// flows are proven to work without it. If chromium is missing the test FAILS, naming the fix.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { activeContact, confirmActivation, consent, createList, mailsTo, optOuts, subscriptionStates, unsubscribePath } from './helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+let app: TestApp;
+let t: TestTenant;
+let offersId: string;
+let browser: Browser | null = null;
+let context: BrowserContext;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`);
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  context = await browser.newContext({ javaScriptEnabled: false, userAgent: 'PostgateBrowserTest/1.0' });
+  app = await startTestApp();
+  t = await app.tenant();
+  offersId = await createList(t, 'Offers', 'Discounts, now and then');
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe('in headless Chromium, without JavaScript', () => {
+  it('the unsubscribe link shows a page with a button; clicking it shows the done page', async () => {
+    const id = await activeContact(app, t, 'browser@example.com', 'Browser Person');
+    const page = await context.newPage();
+    const res = await page.goto(app.url + unsubscribePath(app, t.id, id));
+    expect(res?.status()).toBe(200);
+    expect(await page.title()).toBe('Unsubscribe – Acme');
+    expect(await page.getAttribute('html', 'lang')).toBe('en');
+    expect(await page.locator('h1').textContent()).toBe('Unsubscribe');
+    const button = page.getByRole('button', { name: 'Unsubscribe', exact: true });
+    await expect.poll(() => button.isVisible()).toBe(true);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed' }); // opening the page changed nothing
+    await Promise.all([page.waitForNavigation(), button.click()]);
+    expect(await page.title()).toBe('You are unsubscribed – Acme');
+    expect(await page.getByRole('status').textContent()).toContain('is unsubscribed from all newsletters');
+    expect(await page.getByRole('button', { name: 'Resubscribe' }).isVisible()).toBe(true);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed' });
+    expect(await optOuts(app, id)).toEqual([expect.objectContaining({ source: 'page', user_agent: 'PostgateBrowserTest/1.0' })]);
+    await page.close();
+  });
+
+  it('the preference page: untick a list, save, reload: it stays unticked, and the database agrees', async () => {
+    const id = await activeContact(app, t, 'prefs-browser@example.com', 'Pref Browser', [offersId]);
+    await addDefaultList(id);
+    const page = await context.newPage();
+    await page.goto(`${app.url}${unsubscribePath(app, t.id, id)}/preferences`);
+    expect(await page.title()).toBe('Email preferences – Acme');
+    const news = page.getByLabel(/^Newsletter/);
+    const offers = page.getByLabel(/^Offers/);
+    expect(await news.isChecked()).toBe(true);
+    expect(await offers.isChecked()).toBe(true);
+    await offers.uncheck();
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Save preferences' }).click()]);
+    expect(await page.getByRole('status').textContent()).toContain('Your preferences are saved.');
+    await page.reload();
+    expect(await page.getByLabel(/^Offers/).isChecked()).toBe(false);
+    expect(await page.getByLabel(/^Newsletter/).isChecked()).toBe(true);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed', Offers: 'unsubscribed' });
+    expect((await optOuts(app, id)).map((e) => [e.source, e.list])).toEqual([['preferences', 'Offers']]);
+
+    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Unsubscribe from all' }).click()]);
+    expect(await page.getByRole('status').textContent()).toContain('unsubscribed from all newsletters');
+    expect(await page.getByLabel(/^Newsletter/).isChecked()).toBe(false);
+    expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'unsubscribed', Offers: 'unsubscribed' });
+    await page.close();
+  });
+});
+
+/** Adds the default list to a contact that registered for Offers only (confirmed through the real flow). */
+async function addDefaultList(id: string): Promise<void> {
+  const newsletter = (await t.api('GET', '/api/lists')).body.items.find((l: { isDefault: boolean }) => l.isDefault).id;
+  const n = mailsTo(app, 'prefs-browser@example.com').length;
+  const r = await t.api('POST', `/api/contacts/${id}/subscriptions`, { listIds: [newsletter], consent });
+  if (r.status !== 202) throw new Error(`opt-in answered ${r.status}`);
+  await confirmActivation(app, 'prefs-browser@example.com', n + 1);
+}
