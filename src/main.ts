@@ -22,7 +22,7 @@ import { consentModule } from './consent/module.js';
 import { transactionalModule } from './transactional/module.js';
 import { campaignsModule } from './campaigns/module.js';
 import { unsubscribeModule } from './unsubscribe/module.js';
-import { bouncesModule } from './bounces/module.js';
+import { bouncesModule, inboundListenerPort } from './bounces/module.js';
 import { maintenanceModule } from './maintenance.js';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
@@ -113,7 +113,7 @@ export async function startPostgate(config: Config, roles: Roles, opts: { log?: 
     await db.close();
     await database.embedded?.stop();
   })());
-  return { config, deps, url, httpServer, inboundPort: null, stop };
+  return { config, deps, url, httpServer, inboundPort: inboundListenerPort(deps), stop };
 }
 
 export { QUEUES };

@@ -67,15 +67,20 @@ export class Sender {
 
   onPermanentFailure(hook: FailureHook): void { this.failureHooks.push(hook); }
 
+  /** Runs the permanent-failure hooks (bounce handling) for a message failed by any send path. */
+  async notifyPermanentFailure(tenantId: string, messageId: string, outcome: Extract<SendOutcome, { kind: 'permanent' }>): Promise<void> {
+    for (const hook of this.failureHooks) {
+      await hook(tenantId, messageId, outcome).catch((err: Error) => this.deps.log.error({ err: err.message, messageId }, 'permanent-failure hook failed'));
+    }
+  }
+
   /** Sends one queued message end to end. Safe to call twice: the ledger decides. */
   async process(tenantId: string, messageId: string): Promise<void> {
     const prepared = await this.deps.db.withTenant(tenantId, (c) => this.prepare(c, messageId));
     if (!prepared) return;
     const outcome = await this.deps.mailer.send(prepared.mail);
     await this.deps.db.withTenant(tenantId, (c) => this.record(c, prepared, outcome));
-    if (outcome.kind === 'permanent') {
-      for (const hook of this.failureHooks) await hook(tenantId, messageId, outcome);
-    }
+    if (outcome.kind === 'permanent') await this.notifyPermanentFailure(tenantId, messageId, outcome);
   }
 
   private async prepare(c: PoolClient, messageId: string): Promise<Prepared | null> {
@@ -130,7 +135,9 @@ export class Sender {
     const { message: m } = p;
     const attempt = m.attempts + 1;
     if (outcome.kind === 'sent') {
-      await c.query(`UPDATE messages SET status = 'sent', sent_at = now(), smtp_response = $2, lease_until = NULL, reason = NULL, updated_at = now() WHERE id = $1`, [m.id, outcome.response]);
+      // A DSN processed before this commit may already have moved the row on (bounced): keep that.
+      await c.query(`UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, sent_at = now(), smtp_response = $2,
+        lease_until = NULL, reason = CASE WHEN status = 'sending' THEN NULL ELSE reason END, updated_at = now() WHERE id = $1`, [m.id, outcome.response]);
       await addEvent(c, m.tenantId, m.id, 'sent', { response: outcome.response, attempt });
       await storeBody(c, m, p.rendered.html, p.rendered.text, this.deps.config.bodyRetentionDays);
       await dequeue(c, m.id);

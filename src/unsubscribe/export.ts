@@ -39,14 +39,15 @@ async function consentRecords(c: Queryable, contactId: string): Promise<ConsentR
 
 interface ExportMessage { id: string; [k: string]: unknown }
 
-async function messages(c: Queryable, contactId: string, emailKey: string): Promise<ExportMessage[]> {
+async function messages(c: Queryable, tenantId: string, contactId: string, emailKey: string): Promise<ExportMessage[]> {
   const rows = (await c.query<ExportMessage>(`SELECT m.id, m.purpose, m.kind, m.campaign_id AS "campaignId", m.recipient, m.template,
       m.template_version AS "templateVersion", m.subject, m.data, m.status, m.reason, m.attempts, m.message_id_header AS "messageIdHeader",
       m.smtp_response AS "smtpResponse", m.created_at AS "createdAt", m.sent_at AS "sentAt",
       coalesce((SELECT json_agg(json_build_object('type', e.type, 'detail', e.detail, 'at', e.at) ORDER BY e.id)
         FROM message_events e WHERE e.message_id = m.id), '[]') AS events,
       (SELECT json_build_object('html', b.html, 'text', b.text, 'expiresAt', b.expires_at) FROM message_bodies b WHERE b.message_id = m.id) AS body
-    FROM messages m WHERE m.contact_id = $1 OR lower(m.recipient) = $2 ORDER BY m.created_at, m.id`, [contactId, emailKey])).rows;
+    FROM messages m WHERE m.tenant_id = $3 AND (m.contact_id = $1 OR lower(m.recipient) = $2) ORDER BY m.created_at, m.id`,
+  [contactId, emailKey, tenantId])).rows;
   return rows;
 }
 
@@ -80,7 +81,7 @@ export async function exportContact(c: Queryable, tenantId: string, contactId: s
   const emailKey = contact.email.toLowerCase();
   const tenant = (await c.query<{ name: string }>('SELECT name FROM tenants WHERE id = $1', [tenantId])).rows[0];
   const consent = await consentRecords(c, contactId);
-  const sent = await messages(c, contactId, emailKey);
+  const sent = await messages(c, tenantId, contactId, emailKey);
   const reports = await bounces(c, contactId, emailKey, sent.map((m) => m.id));
   return {
     format: EXPORT_FORMAT,

@@ -4,20 +4,29 @@
 // lists no longer exist) leaves every list. The pages also offer "unsubscribe from all".
 import { isUuid, type Queryable } from '../platform/db.js';
 import { getTenant, type Tenant } from '../tenants/store.js';
+import { lockAddress } from '../consent/activation.js';
 import type { UnsubscribeSubject } from './links.js';
 
 export interface LinkContact { id: string; email: string; name: string | null; status: string }
 export interface ListChoice { id: string; name: string; description: string | null; status: 'unconfirmed' | 'subscribed' | 'unsubscribed' | null }
 export interface LinkContext { tenant: Tenant; contact: LinkContact; subject: UnsubscribeSubject }
 
-/** Tenant and live contact of a verified link, inside that tenant's transaction; null when gone. */
+/**
+ * Tenant and live contact of a verified link, inside that tenant's transaction; null when gone.
+ * forUpdate (the POSTs) takes the address lock first, then the row lock: the order registration and
+ * opt-in use, so a preference save and a concurrent registration cannot deadlock.
+ */
 export async function loadLink(c: Queryable, subject: UnsubscribeSubject, forUpdate = false): Promise<LinkContext | null> {
   if (!isUuid(subject.contactId)) return null;
   const tenant = await getTenant(c, subject.tenantId);
   if (!tenant) return null;
-  const r = await c.query<LinkContact>(`SELECT id, email, name, status FROM contacts
-    WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' AND email IS NOT NULL${forUpdate ? ' FOR UPDATE' : ''}`, [subject.contactId, tenant.id]);
-  return r.rows[0] ? { tenant, contact: r.rows[0], subject } : null;
+  const q = `SELECT id, email, name, status FROM contacts WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' AND email IS NOT NULL`;
+  let contact = (await c.query<LinkContact>(q, [subject.contactId, tenant.id])).rows[0];
+  if (contact && forUpdate) {
+    await lockAddress(c, tenant.id, contact.email);
+    contact = (await c.query<LinkContact>(`${q} FOR UPDATE`, [subject.contactId, tenant.id])).rows[0];
+  }
+  return contact ? { tenant, contact, subject } : null;
 }
 
 /** The tenant's lists with this contact's subscription status, in list order. */

@@ -4,6 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { addContact, mailsTo, sleep, suppress, waitForMessage } from './helpers.js';
+import { addTemplateVersion, insertTemplate } from '../../src/campaigns/templates-store.js';
+import { getMessage } from '../../src/mail/ledger.js';
+import { getTenant } from '../../src/tenants/store.js';
+import { renderNotice } from '../../src/transactional/notices.js';
 
 let app: TestApp;
 let t: TestTenant;
@@ -134,6 +138,37 @@ describe('notices', () => {
     expect(r.status).toBe(422);
     expect(r.body.error.code).toBe('invalid');
     expect(String(r.body.error.field)).toBe(field);
+  });
+
+  it('uses a stored template, pinned to the version current when queued', async () => {
+    const mjml = (greeting: string) => `<mjml><mj-body><mj-section><mj-column><mj-text>${greeting} {{name}}, your plan renews on {{renewsOn}}.</mj-text></mj-column></mj-section></mj-body></mjml>`;
+    const tpl = await app.pg.deps.db.withTenant(t.id, (c) => insertTemplate(c, t.id, 'Renewal', { mjml: mjml('Hi'), subject: 'Renewal on {{renewsOn}}', text: null }));
+    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl.id, data: { renewsOn: 'June 1' } });
+    expect(r.status).toBe(202);
+    expect(r.body).toMatchObject({ template: `notice:stored:${tpl.id}`, templateVersion: 1 });
+    const injected = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl.id, data: { renewsOn: 'x\r\nBcc: victim@example.net' } });
+    expect(injected.status).toBe(422);
+    expect(injected.body.error).toMatchObject({ code: 'invalid', field: 'data.renewsOn' });
+    // An edit after queueing does not change what this notice says.
+    await app.pg.deps.db.withTenant(t.id, (c) => addTemplateVersion(c, t.id, tpl.id, undefined, { mjml: mjml('Changed'), subject: 'Changed', text: null }));
+    const done = await waitForMessage(t, r.body.id, 'sent');
+    const mail = mailsTo(app.sink.received, 'fay@example.org').find((m) => m.parsed.messageId === done.messageId);
+    expect(mail?.parsed.subject).toBe('Renewal on June 1');
+    expect(mail?.parsed.text).toContain('Hi Fay, your plan renews on June 1.');
+    // Rendered again now (as a retry would be), after the edit: still version 1. A new notice gets version 2.
+    const again = await app.pg.deps.db.withTenant(t.id, async (c) => renderNotice({
+      tenant: (await getTenant(c, t.id))!, message: (await getMessage(c, r.body.id))!, contact: null,
+      publicUrl: 'https://postgate.test', tokens: app.pg.deps.tokens, db: c,
+    }));
+    expect(again.rendered.subject).toBe('Renewal on June 1');
+    const v2 = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl.id, data: { renewsOn: 'June 1' } });
+    expect(v2.body.templateVersion).toBe(2);
+    expect((await waitForMessage(t, v2.body.id, 'sent')).subject).toBe('Changed');
+    const other = await app.tenant({ name: 'Other', fromEmail: 'billing@other.org', replyTo: 'help@other.org' });
+    await addContact(app, other, 'fay@example.org');
+    const foreign = await other.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl.id });
+    expect(foreign.status).toBe(422);
+    expect(foreign.body.error).toMatchObject({ code: 'invalid', field: 'template' });
   });
 
   it('needs the transactional scope', async () => {
