@@ -31,8 +31,6 @@ export type DrainResult = { kind: 'stopped' } | { kind: 'completed' } | { kind: 
 export interface RunOptions { deadline: number; shouldStop: () => boolean }
 
 type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
-/** Sender gains notifyPermanentFailure (bounce handling's hooks); until then this path has none to call. */
-type FailureNotifier = { notifyPermanentFailure?: (tenantId: string, messageId: string, outcome: PermanentOutcome) => Promise<void> };
 type Batch = { kind: 'batch'; ctx: BatchContext; rows: ClaimedRow[] } | { kind: 'stopped' } | { kind: 'empty' } | { kind: 'throttled'; waitMs: number };
 type LaneEnd = 'empty' | 'stopped' | 'deadline';
 
@@ -130,11 +128,8 @@ export class CampaignDrain {
     }, config.flushSize, config.flushMs);
     await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures)));
     await buffer.close();
-    const notifier = this.deps.sender as Sender & FailureNotifier;
-    for (const f of failures) {
-      await notifier.notifyPermanentFailure?.(tenantId, f.id, f.outcome)
-        .catch((err: Error) => this.deps.log.error({ messageId: f.id, err: err.message }, 'permanent-failure hook failed'));
-    }
+    // A 5xx goes to bounce handling (the sender's permanent-failure hooks) once the ledger says failed.
+    for (const f of failures) await this.deps.sender.notifyPermanentFailure(tenantId, f.id, f.outcome);
   }
 
   private refused(row: ClaimedRow, reason: GateReason): Outcome {

@@ -13,6 +13,12 @@ export interface Progress {
 
 interface Row { status: string; reason: string | null; n: number; went_out: number }
 
+/**
+ * sent: handed to and accepted by SMTP (including those later marked bounced or complained).
+ * failed: refused at send time (5xx, or retries exhausted), whatever bounce handling made of them.
+ * bounced / complained: the ledger status bounce handling set (a 5xx at send time counts in both).
+ */
+
 export async function campaignProgress(c: Queryable, campaign: Campaign): Promise<Progress> {
   const rows = (await c.query<Row>(`SELECT status, reason, count(*)::int AS n, count(sent_at)::int AS went_out
     FROM messages WHERE campaign_id = $1 GROUP BY status, reason`, [campaign.id])).rows;
@@ -24,9 +30,10 @@ export async function campaignProgress(c: Queryable, campaign: Campaign): Promis
   };
   for (const r of rows) {
     p.audience += r.n;
-    p.sent += r.went_out; // sent, and also those later marked bounced or complained
+    p.sent += r.went_out;
     if (r.status === 'queued' || r.status === 'deferred' || r.status === 'sending' || r.status === 'failed'
       || r.status === 'bounced' || r.status === 'complained' || r.status === 'cancelled') p[r.status] += r.n;
+    if (r.status === 'bounced' || r.status === 'complained') p.failed += r.n - r.went_out;
     if (r.status === 'suppressed') {
       const reason = r.reason ?? 'unknown';
       p.skipped.byReason[reason] = (p.skipped.byReason[reason] ?? 0) + r.n;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { findCardData } from '../policy/cards.js';
+import { containsCardNumber, findCardData } from '../policy/cards.js';
 import type { Db } from './db.js';
 import type { Logger } from './log.js';
 
@@ -120,7 +120,7 @@ export function apiKeyAuthenticator(db: Db): (req: Request) => Promise<AuthConte
 
 /** Refuses any request whose body or query holds a payment-card number, before anything else runs. */
 export function cardDataGuard(req: Request, _res: Response, next: NextFunction): void {
-  const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query');
+  const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query') ?? (containsCardNumber(req.path) ? 'path' : null);
   if (where) throw new ApiError(422, 'card_data_rejected', 'payment-card numbers are never accepted or stored', where);
   next();
 }
@@ -136,7 +136,7 @@ export function errorHandler(log: Logger) {
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') { sendError(res, new ApiError(415, 'unsupported_encoding', 'unsupported body encoding', 'body')); return; }
     const status = e.status ?? e.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) { sendError(res, new ApiError(status, 'bad_request', e.message ?? 'bad request', null)); return; }
-    log.error({ err: e.message, path: req.path, method: req.method }, 'request failed');
+    log.error({ err: e.message, path: containsCardNumber(req.path) ? '[redacted]' : req.path, method: req.method }, 'request failed');
     sendError(res, new ApiError(500, 'internal', 'internal error', null));
   };
 }
@@ -146,7 +146,7 @@ export function requestLog(log: Logger) {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      log.debug({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.debug({ method: req.method, path: containsCardNumber(req.path) ? '[redacted]' : req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };

@@ -74,7 +74,7 @@ function scanObject(value: object, path: string, depth: number): string | null {
     return null;
   }
   for (const [k, v] of Object.entries(value)) {
-    if (containsCardNumber(k)) return join(path, k);
+    if (containsCardNumber(k)) return join(path, '[key]'); // never echo the number itself
     const hit = scan(v, join(path, k), depth + 1);
     if (hit !== null) return hit;
   }

@@ -11,7 +11,7 @@
 // Every request runs inside the token's tenant transaction: a token of tenant A only ever sees A.
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppDeps } from '../deps.js';
-import type { PoolClient } from '../platform/db.js';
+import { isUuid, type PoolClient } from '../platform/db.js';
 import { ApiError } from '../platform/http.js';
 import type { ActivationSettings } from '../consent/activation.js';
 import { readUnsubscribeToken, type UnsubscribeSubject } from './links.js';
@@ -50,6 +50,12 @@ function optInProblem(err: ApiError): string {
   return 'We could not process this request.';
 }
 
+/** The link's subject when its token verifies (signature, purpose) and names a well-formed tenant. */
+function verified(ctx: Ctx, req: Request): UnsubscribeSubject | null {
+  const subject = readUnsubscribeToken(ctx.deps.tokens, req.params.token);
+  return subject && isUuid(subject.tenantId) ? subject : null;
+}
+
 type Reply = () => void;
 
 /**
@@ -57,7 +63,7 @@ type Reply = () => void;
  * reply; the reply is sent only after the transaction committed. Renders the error pages itself.
  */
 async function withLink(ctx: Ctx, req: Request, res: Response, fn: (link: LinkContext, subject: UnsubscribeSubject, c: PoolClient) => Promise<Reply>): Promise<void> {
-  const subject = readUnsubscribeToken(ctx.deps.tokens, req.params.token);
+  const subject = verified(ctx, req);
   if (!subject) return invalidLink(res);
   let reply: Reply;
   try {
@@ -119,7 +125,7 @@ async function unsubscribe(ctx: Ctx, req: Request, res: Response): Promise<void>
 /** RFC 8058: unsubscribe at once, answer 200 text/plain; no redirect, no login, no page. */
 async function oneClickUnsubscribe(ctx: Ctx, req: Request, res: Response): Promise<void> {
   const text = (status: number, body: string) => { res.status(status).set({ 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' }).send(body); };
-  const subject = readUnsubscribeToken(ctx.deps.tokens, req.params.token);
+  const subject = verified(ctx, req);
   if (!subject) return text(400, 'This unsubscribe link is not valid. Nothing was changed.\n');
   try {
     await ctx.deps.db.withTenant(subject.tenantId, async (c) => {

@@ -119,7 +119,7 @@ describe('campaign delivery control', () => {
     expect(times[times.length - 1] - times[0]).toBeGreaterThan(1000);
   });
 
-  it('retries 4xx replies with backoff and marks a 5xx as failed', async () => {
+  it('retries 4xx replies with backoff; a 5xx fails that delivery and goes to bounce handling', async () => {
     const t = await app.tenant({ name: 'Retry' });
     const list = await createList(app, t.id, 'retry list');
     await seedContacts(app, t.id, { prefix: 'later', n: 2, listId: list });
@@ -128,7 +128,7 @@ describe('campaign delivery control', () => {
     const c = await createCampaign(t, await createTemplate(t), [list]);
     await t.api('POST', `/api/campaigns/${c.id}/start`);
     const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
-    expect(done.progress).toMatchObject({ audience: 5, sent: 4, failed: 1, deferred: 0 });
+    expect(done.progress).toMatchObject({ audience: 5, sent: 4, failed: 1, bounced: 1, deferred: 0 });
     const rows = await ownerQuery<{ recipient: string; status: string; reason: string | null; attempts: number; smtp_response: string; deferrals: number }>(app.db.url,
       `SELECT m.recipient, m.status, m.reason, m.attempts, m.smtp_response,
          (SELECT count(*)::int FROM message_events e WHERE e.message_id = m.id AND e.type = 'deferred') AS deferrals
@@ -136,8 +136,12 @@ describe('campaign delivery control', () => {
     const later = rows.filter((r) => r.recipient.startsWith('later'));
     expect(later.map((r) => [r.status, r.attempts, r.deferrals])).toEqual([['sent', 3, 2], ['sent', 3, 2]]);
     const rejected = rows.find((r) => r.recipient.startsWith('reject'))!;
-    expect(rejected).toMatchObject({ status: 'failed', reason: 'rejected', attempts: 1 });
+    expect(rejected).toMatchObject({ status: 'bounced', attempts: 1 }); // bounce handling took it from 'failed'
     expect(rejected.smtp_response).toMatch(/550/);
+    const events = await ownerQuery<{ type: string; reason: string | null }>(app.db.url, `SELECT e.type, e.detail->>'reason' AS reason
+      FROM message_events e JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = $1 AND m.recipient LIKE 'reject%' ORDER BY e.id`, [c.id]);
+    expect(events.map((e) => e.type)).toEqual(['failed', 'bounced']);
+    expect(events[0].reason).toBe('rejected');
     expect(rows.filter((r) => r.recipient.startsWith('fine')).every((r) => r.status === 'sent' && r.attempts === 1)).toBe(true);
   });
 });

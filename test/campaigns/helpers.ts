@@ -95,7 +95,7 @@ export function perRecipient(app: TestApp): Map<string, number> {
 }
 
 /** The unfolded value of a header as sent (mailparser turns List-* headers into objects). */
-export function rawHeader(lines: { key: string; line: string }[], name: string): string {
+export function rawHeader(lines: readonly { key: string; line: string }[], name: string): string {
   const l = lines.find((x) => x.key === name);
   return l ? l.line.slice(l.line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim() : '';
 }

@@ -68,7 +68,7 @@ describe('findCardData', () => {
   });
 
   it('checks object keys', () => {
-    expect(findCardData({ meta: { '4111111111111111': true } })).toBe('meta.4111111111111111');
+    expect(findCardData({ meta: { '4111111111111111': true } })).toBe('meta.[key]');
   });
 
   it('reports top-level hits', () => {
