@@ -56,8 +56,12 @@ function runHasCard(run: string): boolean {
 const RUN = /\d+(?:[ -]\d+)*/g;
 
 /** True when the text holds a Luhn-valid run of 13–19 digits (single spaces or dashes allowed between). */
+// UUIDs (our own ids) hold digit groups that can pass Luhn by chance (about 1 in 330): blank them.
+const UUID_TEXT = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
 export function containsCardNumber(text: string): boolean {
-  for (const m of text.matchAll(RUN)) {
+  const scanned = text.length >= 36 && text.includes('-') ? text.replace(UUID_TEXT, ' ') : text;
+  for (const m of scanned.matchAll(RUN)) {
     if (m[0].length >= MIN_CARD_DIGITS && runHasCard(m[0])) return true;
   }
   return false;

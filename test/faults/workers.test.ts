@@ -19,6 +19,8 @@ beforeAll(async () => {
 }, 60_000);
 afterEach(async () => {
   await killAll();
+  // A test that failed half-way must not leave a running campaign for the next test's workers.
+  await query(app.db.url, "UPDATE campaigns SET status = 'cancelled' WHERE status IN ('running', 'scheduled', 'paused')");
   await smtp?.close();
   smtp = null;
 });

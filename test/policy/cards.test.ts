@@ -126,3 +126,12 @@ describe('findCardData', () => {
     }), { numRuns: 500 });
   });
 });
+
+describe('ids are not cards', () => {
+  it('never flags a UUID, however its digits fall', async () => {
+    const { randomUUID } = await import('node:crypto');
+    const flagged = Array.from({ length: 20_000 }, () => randomUUID()).filter((u) => containsCardNumber(u) || findCardData({ id: u }) !== null);
+    expect(flagged).toEqual([]);
+    expect(containsCardNumber('id 8081265364ae36fd then 4111 1111 1111 1111')).toBe(true);
+  });
+});

