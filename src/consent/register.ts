@@ -37,8 +37,11 @@ function afterOptIn(current: SubscriptionStatus | null, contactActive: boolean):
 
 interface Consent { textHash: string; source: string; ip: string | null; userAgent: string | null; origin: string }
 
-async function consentOf(c: Queryable, tenantId: string, consent: ConsentInput): Promise<Consent> {
-  return { textHash: await storeConsentText(c, tenantId, consent.text), source: 'api', ip: consent.ip ?? null,
+/** Where the consent was given: the app's API, or one of Postgate's own pages. */
+export type ConsentChannel = 'api' | 'page' | 'preferences';
+
+async function consentOf(c: Queryable, tenantId: string, consent: ConsentInput, channel: ConsentChannel = 'api'): Promise<Consent> {
+  return { textHash: await storeConsentText(c, tenantId, consent.text), source: channel, ip: consent.ip ?? null,
     userAgent: consent.userAgent ?? null, origin: consent.source };
 }
 
@@ -96,7 +99,8 @@ export async function registerContact(c: Queryable, tenantId: string, input: Reg
 }
 
 /** POST /api/contacts/:id/subscriptions: a later opt-in, confirmed by a click like the first one. */
-export async function optIn(c: Queryable, tenantId: string, contactId: string, input: { listIds: string[]; consent: ConsentInput }, s: ActivationSettings): Promise<OptInOutcome> {
+export async function optIn(c: Queryable, tenantId: string, contactId: string,
+  input: { listIds: string[]; consent: ConsentInput; channel?: ConsentChannel }, s: ActivationSettings): Promise<OptInOutcome> {
   const found = await findContact(c, { id: contactId });
   if (!found || !found.email) throw new ApiError(404, 'not_found', 'contact not found');
   await lockAddress(c, tenantId, found.email);
@@ -107,7 +111,7 @@ export async function optIn(c: Queryable, tenantId: string, contactId: string, i
   const listIds = await resolveLists(c, input.listIds, 'listIds');
   const activate = await needsActivation(c, contact, listIds);
   if (activate) await assertUnderCap(c, tenantId, found.email, s.capPerDay);
-  await applyOptIns(c, tenantId, contact, listIds, await consentOf(c, tenantId, input.consent));
+  await applyOptIns(c, tenantId, contact, listIds, await consentOf(c, tenantId, input.consent, input.channel));
   const activation = activate ? await queueActivation(c, tenantId, withEmail(contact), await pendingLists(c, contact.id), s.ttlDays) : null;
   return { contact, created: false, activation };
 }

@@ -32,7 +32,8 @@ export async function requestOptIn(c: Queryable, link: LinkContext, listIds: str
   who: Requester, settings: ActivationSettings): Promise<boolean> {
   if (listIds.length === 0) return false;
   const out = await optIn(c, link.tenant.id, link.contact.id, {
-    listIds, consent: { text: wording, source: origin, ip: cleanIp(who.ip) ?? undefined, userAgent: who.userAgent?.slice(0, 500) || undefined },
+    listIds, channel: origin === 'preferences' ? 'preferences' : 'page',
+    consent: { text: wording, source: origin, ip: cleanIp(who.ip) ?? undefined, userAgent: who.userAgent?.slice(0, 500) || undefined },
   }, settings);
   return out.activation !== null;
 }
