@@ -28,6 +28,7 @@ import { withCompliantFooter } from '../src/campaigns/content.js';
 import { prepareRecipient, type BatchContext } from '../src/campaigns/recipient.js';
 import type { ClaimedRow } from '../src/campaigns/claim.js';
 import { insertTemplate } from '../src/campaigns/templates-store.js';
+import { materialiseAudience } from '../src/campaigns/audience.js';
 import { Semaphore } from '../src/campaigns/batching.js';
 import { IN_FLIGHT_PER_CONNECTION } from '../src/campaigns/module.js';
 
@@ -232,7 +233,9 @@ async function runRssWorker(): Promise<void> {
   const [dbUrl, smtpUrl, tenantId, campaignId] = process.argv.slice(3);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-worker-'));
   const p = await startPostgate(benchConfig(dbUrl, smtpUrl, dataDir), { web: false, worker: true, inbound: false }, { log: createLogger('error', false) });
-  let peak = process.memoryUsage().rss;
+  await new Promise((r) => setTimeout(r, 1000));
+  const idle = process.memoryUsage().rss;
+  let peak = idle;
   const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
   const c = { tenantId, campaignId };
   const t0 = Date.now();
@@ -242,13 +245,15 @@ async function runRssWorker(): Promise<void> {
   clearInterval(sampler);
   const maxRss = process.resourceUsage().maxRSS * 1024;
   await p.stop();
-  process.send?.({ peakSampled: peak, maxRss, seconds });
+  process.send?.({ peakSampled: peak, maxRss, seconds, idle });
 }
 
-async function measureRss(dbUrl: string, sink: Sink, c: Prepared): Promise<{ peakSampled: number; maxRss: number; seconds: number }> {
+interface RssFigures { peakSampled: number; maxRss: number; seconds: number; idle: number }
+
+async function measureRss(dbUrl: string, sink: Sink, c: Prepared): Promise<RssFigures> {
   const child = fork(SELF, [WORKER_FLAG, dbUrl, sink.url, c.tenantId, c.campaignId], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const result = await new Promise<{ peakSampled: number; maxRss: number; seconds: number }>((resolve, reject) => {
-    child.once('message', (m: { peakSampled: number; maxRss: number; seconds: number }) => resolve(m));
+  const result = await new Promise<RssFigures>((resolve, reject) => {
+    child.once('message', (m: RssFigures) => resolve(m));
     child.once('exit', (code) => reject(new Error(`rss worker exited with ${code}`)));
   });
   child.kill('SIGTERM');
@@ -258,11 +263,38 @@ async function measureRss(dbUrl: string, sink: Sink, c: Prepared): Promise<{ pea
 // ---- the benchmark -----------------------------------------------------------------------------------
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const cpuSeconds = (since: NodeJS.CpuUsage) => { const u = process.cpuUsage(since); return (u.user + u.system) / 1e6; };
+
+interface Timed { rate: number; seconds: number; cpu: number }
+
+/** Plain nodemailer, pre-rendered messages: rate from first send to the sink's last accepted. */
+async function baselineRound(messages: SendMailOptions[], sink: Sink): Promise<Timed> {
+  await sink.reset();
+  const cpu0 = process.cpuUsage();
+  const t0 = await sendBaseline(messages, sink.port);
+  const s = await sink.waitFor(messages.length, 30 * 60_000);
+  const seconds = (s.last - t0) / 1000;
+  return { rate: messages.length / seconds, seconds, cpu: cpuSeconds(cpu0) };
+}
+
+/** The campaign through Postgate: materialisation + drain, until the sink accepted the last one. */
+async function postgateRound(p: Postgate, c: Prepared, n: number, sink: Sink, materialiseSeconds: number): Promise<Timed> {
+  await sink.reset();
+  const cpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  await startCampaign(p, c);
+  const s = await sink.waitFor(n, 30 * 60_000);
+  const seconds = materialiseSeconds + (s.last - t0) / 1000;
+  const cpu = cpuSeconds(cpu0);
+  while (await campaignStatus(p, c) !== 'completed') await new Promise((r) => setTimeout(r, 100));
+  return { rate: n / seconds, seconds, cpu };
+}
 
 export default async function campaignBench(): Promise<void> {
   const n = Number(process.env.CAMPAIGN_BENCH_N ?? 20_000);
   const rssSizes = (process.env.CAMPAIGN_BENCH_RSS ?? '20000,100000').split(',').filter(Boolean).map(Number);
-  console.log(`cpus: ${os.cpus().length}, SMTP pool ${POOL_SIZE}, in flight ${POOL_SIZE * IN_FLIGHT_PER_CONNECTION}, DKIM rsa-2048 on`);
+  console.log(`cpus: ${os.cpus().length}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; SMTP pool ${POOL_SIZE}, `
+    + `in flight ${POOL_SIZE * IN_FLIGHT_PER_CONNECTION}, DKIM rsa-2048 on, MJML newsletter, text part derived per recipient`);
   const cluster = await startCluster();
   const sink = await Sink.start();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
@@ -270,34 +302,36 @@ export default async function campaignBench(): Promise<void> {
   const db = createDb(cluster.url, { max: 2 });
   try {
     const c = await prepareCampaign(db, cluster.url, n);
-    await sink.reset();
-    const t0 = Date.now();
-    await startCampaign(p, c);
-    const done = await sink.waitFor(n, 30 * 60_000);
-    const total = (done.last - t0) / 1000;
-    const sendPhase = (done.last - done.first) / 1000;
-    while (await campaignStatus(p, c) !== 'completed') await new Promise((r) => setTimeout(r, 100));
-    const postgateRate = n / total;
-    console.log(`postgate: ${n} messages in ${total.toFixed(1)} s from start to last accepted = ${postgateRate.toFixed(0)} msg/s `
-      + `(first to last accepted ${sendPhase.toFixed(1)} s = ${(n / sendPhase).toFixed(0)} msg/s; size ${(done.count / n).toFixed(2)}× n)`);
-
+    // The audience is materialised first (timed, and counted in Postgate's figure) so that the
+    // baseline can send exactly the messages Postgate will build for the same ledger rows.
+    const m0 = Date.now();
+    const campaign = await db.withTenant(c.tenantId, async (tx) => transition(tx, c.campaignId, ['draft'], { status: 'running', started: true }));
+    await materialiseAudience(db, campaign!);
+    const materialiseSeconds = (Date.now() - m0) / 1000;
     const messages = await renderAll(p, c);
-    await sink.reset();
-    const b0 = await sendBaseline(messages, sink.port);
-    const base = await sink.waitFor(n, 30 * 60_000);
-    const baseTotal = (base.last - b0) / 1000;
-    const baseRate = n / baseTotal;
-    console.log(`nodemailer: ${n} pre-rendered messages in ${baseTotal.toFixed(1)} s = ${baseRate.toFixed(0)} msg/s`);
-    console.log(`ratio postgate / nodemailer: ${(postgateRate / baseRate).toFixed(2)} (goal ≥ 0.8, aim 0.9)`);
+    const bytes = messages.reduce((a, m) => a + String(m.html).length + String(m.text).length, 0) / messages.length;
+    console.log(`${n} recipients, ~${(bytes / 1024).toFixed(0)} KiB of HTML + text each; audience materialised in ${materialiseSeconds.toFixed(2)} s`);
+
+    // Baseline before and after, so drift in the machine's load shows and averages out.
+    const b1 = await baselineRound(messages, sink);
+    const pg1 = await postgateRound(p, c, n, sink, materialiseSeconds);
+    const b2 = await baselineRound(messages, sink);
     messages.length = 0;
+    const base = (b1.rate + b2.rate) / 2;
+    const line = (label: string, t: Timed) => console.log(`${label.padEnd(26)} ${t.rate.toFixed(0).padStart(5)} msg/s  (${t.seconds.toFixed(1)} s, ${(t.cpu * 1000 / n).toFixed(2)} ms CPU/msg in this process)`);
+    line('nodemailer (before)', b1);
+    line('postgate campaign', pg1);
+    line('nodemailer (after)', b2);
+    console.log(`ratio postgate / nodemailer: ${(pg1.rate / base).toFixed(2)} (goal >= 0.8, aim 0.9)`);
+
     await p.stop(); // from here on, only the measured worker process may take campaign jobs
     p = null;
-
     for (const size of rssSizes) {
       const rc = await prepareCampaign(db, cluster.url, size);
       await sink.reset();
       const r = await measureRss(cluster.url, sink, rc);
-      console.log(`peak RSS of a worker process, ${size} recipients: ${mb(r.maxRss)} (maxRSS; sampled ${mb(r.peakSampled)}), ${r.seconds.toFixed(1)} s, ${(size / r.seconds).toFixed(0)} msg/s`);
+      console.log(`peak RSS of a worker process, ${size} recipients: ${mb(r.maxRss)} (maxRSS; sampled ${mb(r.peakSampled)}; `
+        + `${mb(r.idle)} idle before the campaign), ${r.seconds.toFixed(1)} s, ${(size / r.seconds).toFixed(0)} msg/s`);
     }
   } finally {
     await p?.stop();

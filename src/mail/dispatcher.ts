@@ -30,19 +30,27 @@ export class Dispatcher {
     if (this.stopped) return;
     const client = new pg.Client({ connectionString: this.opts.url, options: `-c role=${APP_ROLE}` });
     client.on('notification', () => this.wake());
-    client.on('error', (err) => {
-      this.log.warn({ err: err.message }, 'dispatcher listener lost; reconnecting');
-      this.listener = null;
+    // A dying connection emits more than one error (the server's notice, then the closed socket), and a
+    // failed connect may be followed by one: reconnect once per client, or every outage would add one
+    // more listening connection. Meanwhile the 1 s tick keeps dispatching.
+    let retried = false;
+    const retry = (why: string, err: Error) => {
+      if (retried) return;
+      retried = true;
+      this.log.warn({ err: err.message }, why);
+      if (this.listener === client) this.listener = null;
+      void client.end().catch(() => undefined);
       setTimeout(() => void this.listen().catch(() => undefined), 1000);
-    });
+    };
+    client.on('error', (err) => retry('dispatcher listener lost; reconnecting', err));
     try {
       await client.connect();
       await client.query('LISTEN postgate_send');
+      if (this.stopped) { await client.end().catch(() => undefined); return; }
       this.listener = client;
+      this.wake(); // whatever was queued while not listening
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'dispatcher cannot listen yet; retrying');
-      await client.end().catch(() => undefined);
-      setTimeout(() => void this.listen().catch(() => undefined), 1000);
+      retry('dispatcher cannot listen yet; retrying', err as Error);
     }
   }
 

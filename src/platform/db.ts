@@ -31,6 +31,12 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
   pool.on('error', (err) => opts.log?.warn({ err: err.message }, 'idle database connection failed'));
   async function tx<T>(tenantId: string | null, fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    // A checked-out client has no error listener of the pool's: if the server goes away between two
+    // queries (a restart, a killed backend), its 'error' event would crash the process. Note it; the
+    // next query fails, the transaction rolls back, and the broken client is dropped on release.
+    let broken: Error | undefined;
+    const onError = (err: Error) => { broken = err; opts.log?.warn({ err: err.message }, 'database connection lost during a transaction'); };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       if (tenantId !== null) await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
@@ -41,7 +47,8 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
   return {

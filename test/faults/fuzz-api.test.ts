@@ -1,0 +1,457 @@
+// Every API endpoint (discovered from /openapi.json) and the public token pages, fuzzed with
+// generated malformed and hostile input (fast-check): wrong types, huge strings, CR/LF, NUL, lone
+// surrogates, unicode, prototype-pollution keys, numbers at the edges, deep nesting, broken JSON,
+// wrong content types, oversized bodies, hostile path segments and query strings. Against a real
+// `postgate web` process (a crash is a dead process, not a caught exception). For every request:
+// never a 5xx, never a dropped connection; an /api error is JSON with a code; and a request that was
+// refused (4xx) changed nothing: every public table has the same rows before and after it.
+import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTokenKeys } from '../../src/platform/secrets.js';
+import { createDb } from '../../src/platform/db.js';
+import { createApiKey, createTenant } from '../../src/tenants/store.js';
+import { unsubscribeToken } from '../../src/unsubscribe/links.js';
+import { signToken } from '../../src/policy/tokens.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { killAll, startProcess, TEST_TOKEN_KEYS, type PostgateProcess } from '../support/processes.js';
+import { NEWSLETTER_MJML, report } from './helpers.js';
+
+const RUNS_PER_ENDPOINT = 24;
+const RUNS_PER_PAGE = 30;
+const SEED = Number(process.env.FUZZ_SEED ?? 424242);
+const MAX_BODY_BYTES = 1024 * 1024;
+
+let database: TestDatabase;
+let web: PostgateProcess;
+let owner: pg.Client;
+let base: string;
+let key: string;
+let tenantId: string;
+let tables: string[];
+const known: Record<string, string[]> = { contacts: [], lists: [], templates: [], campaigns: [], messages: [] };
+const failures: { request: string; problem: string }[] = [];
+let requests = 0;
+const statuses = new Map<string, number>();
+
+// ---- the requests ------------------------------------------------------------------------------
+
+interface FuzzRequest { method: string; path: string; headers: Record<string, string>; body?: string | Buffer; label: string }
+interface Answer { status: number; text: string; error: string | null }
+
+async function send(r: FuzzRequest): Promise<Answer> {
+  requests++;
+  try {
+    const body = r.body === undefined || typeof r.body === 'string' ? r.body : new Uint8Array(r.body);
+    const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body, redirect: 'manual', signal: AbortSignal.timeout(20_000) });
+    return { status: res.status, text: await res.text(), error: null };
+  } catch (err) {
+    return { status: -1, text: '', error: `${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}` };
+  }
+}
+
+function describeRequest(r: FuzzRequest): string {
+  const body = r.body === undefined ? '' : ` ${Buffer.byteLength(r.body) > 300 ? `<${Buffer.byteLength(r.body)} bytes> ${String(r.body).slice(0, 120)}…` : String(r.body)}`;
+  return `${r.method} ${r.path.length > 200 ? `${r.path.slice(0, 200)}…` : r.path} [${r.label}] ${r.headers['content-type'] ?? ''}${body}`;
+}
+
+// ---- table snapshots ---------------------------------------------------------------------------
+
+type Snapshot = Map<string, { n: number; h: string }>;
+
+async function snapshot(): Promise<Snapshot> {
+  const sql = tables.map((t) => `SELECT '${t}' AS t, count(*)::int AS n, md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) AS h FROM "${t}" x`).join(' UNION ALL ');
+  const rows = (await owner.query<{ t: string; n: number; h: string }>(sql)).rows;
+  return new Map(rows.map((r) => [r.t, { n: r.n, h: r.h }]));
+}
+
+function changes(a: Snapshot, b: Snapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [t, v] of b) {
+    const before = a.get(t) as { n: number; h: string };
+    if (before.h !== v.h) out[t] = v.n - before.n;
+  }
+  return out;
+}
+
+/** 4xx answers that record a complete row on purpose (documented in the module that does it). */
+function intendedWrite(status: number, text: string, delta: Record<string, number>): boolean {
+  // transactional/submit.ts: a refused necessary mail (no such contact) is recorded as a suppressed ledger row.
+  // A replay of the same refused request adds one more 'suppressed' event to that refusal row.
+  if (status !== 422 || !text.includes('"no_association"')) return false;
+  const keys = Object.keys(delta).sort().join(',');
+  return (keys === 'message_events,messages' && delta.messages === 1 && delta.message_events === 1) || (keys === 'message_events' && delta.message_events === 1);
+}
+
+let before: Snapshot;
+
+/** Sends one request and checks every invariant; records a failure instead of throwing, so one run reports them all. */
+async function check(r: FuzzRequest): Promise<void> {
+  const a = await send(r);
+  const after = await snapshot();
+  const klass = a.error ? 'none' : `${Math.floor(a.status / 100)}xx`;
+  statuses.set(klass, (statuses.get(klass) ?? 0) + 1);
+  const fail = (problem: string) => failures.push({ request: describeRequest(r), problem });
+  if (a.error) fail(`no answer: ${a.error}`);
+  else if (a.status >= 500) fail(`HTTP ${a.status}: ${a.text.slice(0, 300)}`);
+  else if (a.status >= 400) {
+    const delta = changes(before, after);
+    if (Object.keys(delta).length && !intendedWrite(a.status, a.text, delta)) fail(`HTTP ${a.status} but rows changed: ${JSON.stringify(delta)} (${a.text.slice(0, 200)})`);
+    // 414/431 come from Node's HTTP parser (request line or headers over its limit), before the app runs.
+    if (r.path.startsWith('/api') && a.status !== 414 && a.status !== 431) {
+      let code: unknown = null;
+      try { code = (JSON.parse(a.text) as { error?: { code?: unknown } }).error?.code; } catch { /* not JSON */ }
+      if (typeof code !== 'string') fail(`HTTP ${a.status} without a JSON error code: ${a.text.slice(0, 200)}`);
+    }
+  } else {
+    learn(r, a);
+  }
+  before = after;
+}
+
+/** Ids created by successful requests become path parameters of later ones. */
+function learn(r: FuzzRequest, a: Answer): void {
+  let body: { id?: unknown } | null = null;
+  try { body = JSON.parse(a.text) as { id?: unknown }; } catch { return; }
+  const id = typeof body?.id === 'string' ? body.id : null;
+  if (!id || r.method !== 'POST') return;
+  const kind = /^\/api\/(contacts|lists|templates|campaigns|messages|invoices)$/.exec(r.path.split('?')[0])?.[1];
+  if (kind) known[kind === 'invoices' ? 'messages' : kind].push(id);
+}
+
+// ---- hostile values ----------------------------------------------------------------------------
+
+const HOSTILE_STRINGS = [
+  '', ' ', '\u0000', 'a\u0000b', 'x\r\nBcc: victim@example.org', 'Subject\r\n\r\n<html>', '\n', '\r', '\t', '\u0085', '\u2028', '\uFEFF',
+  '\uD800', 'a\uDFFFb', 'tail\uD83D', '\u202Etxt.exe', 'ǅ', 'İ', 'ß', '🙂'.repeat(300), 'é'.normalize('NFD'),
+  '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'; DROP TABLE contacts; --", "' OR '1'='1",
+  '{{constructor.constructor("return process")()}}', '{{#each this}}{{/each}}', '{{> partial}}', '{{{unsubscribeUrl}}}',
+  '<mjml><mj-body><mj-raw><script>x</script></mj-raw></mj-body></mjml>', '<mjml>', '</mj-body>',
+  '../../../etc/passwd', '%00', '%0d%0aSet-Cookie:x=1', 'user@example.org', 'USER@EXAMPLE.ORG', 'a@b', '"quoted"@example.org',
+  'x@[127.0.0.1]', 'x@localhost', 'тест@пример.рф', 'a@xn--80ak6aa92e.com', `${'a'.repeat(300)}@example.org`, 'a@@b.org',
+  '00000000-0000-0000-0000-000000000000', '00000000-0000-4000-8000-000000000001', randomUUID(), randomUUID().toUpperCase(),
+  '1e308', '-1e308', 'NaN', 'Infinity', '-0', '0x10', '1_000', '9007199254740993', '4111111111111111', '4111 1111 1111 1111',
+  'true', 'null', '[]', '{}', '__proto__', 'constructor', 'https://evil.example/', 'javascript:alert(1)', 'mailto:x@example.org',
+  'EUR', 'eur', 'XXX', 'de-DE', 'x-invalid-locale-tag-that-is-long', '2024-02-30', '2024-05-31', '2024-05-31T25:00:00Z',
+  '9999-12-31T23:59:59Z', '0000-01-01', 'account', 'marketing', 'admin', 'subscribers',
+];
+const HOSTILE_NUMBERS = [1e308, -1e308, 5e-324, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 0, -0, 0.5, -1, 2 ** 31, 2 ** 63, 1e21, 123.456, 100_001, 1_000_000_001];
+
+const hostileString = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
+  { weight: 2, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 40 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 1000, max: 600_000 }).map((n) => 'x'.repeat(n)) },
+);
+const hostileNumber = fc.oneof(fc.constantFrom(...HOSTILE_NUMBERS), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }));
+const FIELD_NAMES = ['email', 'name', 'consent', 'text', 'source', 'newsletter', 'listIds', 'lists', 'scopes', 'total', 'lines', 'data', 'kind', 'contact',
+  'mjml', 'subject', 'templateId', 'sendAt', 'replyTo', 'attributes', 'sendRatePerSecond', 'testEmails', 'quantity', 'unitAmount', 'emails', 'version'];
+const hostileKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', ' ', 'a.b', '$where', '0', ...FIELD_NAMES),
+  fc.string({ unit: 'binary', maxLength: 12 }));
+const { value: hostileValue } = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof({ depthSize: 'small', maxDepth: 4 },
+    hostileString, hostileNumber, fc.boolean(), fc.constant(null),
+    fc.array(tie('value'), { maxLength: 6 }),
+    fc.dictionary(hostileKey, tie('value'), { maxKeys: 6 })),
+}));
+
+// ---- bodies ------------------------------------------------------------------------------------
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Path = (string | number)[];
+
+function pathsOf(v: Json, at: Path = [], out: Path[] = []): Path[] {
+  out.push(at);
+  if (Array.isArray(v)) v.forEach((x, i) => pathsOf(x, [...at, i], out));
+  else if (v !== null && typeof v === 'object') for (const k of Object.keys(v)) pathsOf(v[k], [...at, k], out);
+  return out;
+}
+
+interface Mutation { pick: number; action: 'replace' | 'delete' | 'add' | 'wrap'; key: string; value: unknown }
+
+function mutate(example: Json, ms: Mutation[]): unknown {
+  let doc = structuredClone(example) as unknown;
+  for (const m of ms) {
+    const paths = pathsOf(doc as Json);
+    const p = paths[m.pick % paths.length];
+    if (p.length === 0) { doc = m.action === 'wrap' ? [doc] : m.action === 'replace' ? m.value : doc; continue; }
+    const parent = p.slice(0, -1).reduce<any>((o, k) => o[k], doc);
+    const last = p[p.length - 1];
+    if (m.action === 'replace') parent[last] = m.value;
+    else if (m.action === 'delete') { if (Array.isArray(parent)) parent.splice(Number(last), 1); else delete parent[last]; }
+    else if (m.action === 'wrap') parent[last] = [parent[last]];
+    else if (parent && typeof parent === 'object' && !Array.isArray(parent)) Object.defineProperty(parent, m.key, { value: m.value, enumerable: true, writable: true, configurable: true });
+  }
+  return doc;
+}
+
+const mutation = fc.record({
+  pick: fc.nat(), action: fc.constantFrom<Mutation['action']>('replace', 'replace', 'replace', 'delete', 'add', 'wrap'), key: hostileKey, value: hostileValue,
+});
+
+function nested(depth: number, open: string, close: string, leaf = '1'): string {
+  return open.repeat(depth) + leaf + close.repeat(depth);
+}
+
+/** Bodies that are not what JSON.stringify makes: broken JSON, edge numbers, pollution, deep nesting. */
+function rawBodies(example: Json): string[] {
+  const text = JSON.stringify(example);
+  const inner = text.startsWith('{') && text.length > 2 ? text.slice(1) : '}';
+  return [
+    '', '{', '{"a":', '[', 'null', 'true', '"string"', '123', '{}garbage', text.slice(0, Math.max(1, Math.floor(text.length / 2))),
+    `{"__proto__":{"polluted":true,"admin":true},"constructor":{"prototype":{"polluted":true}},${inner}`,
+    `{"total":1e400,${inner}`, `{"quantity":-1e400,${inner}`, `{"x":1${'0'.repeat(400)},${inner}`,
+    `\uFEFF${text}`, text.replace(/"/g, "'"), `${text}${text}`, `{"a":"\\ud800"}`, `{"email":"\\u0000@x.org"}`,
+    nested(1000, '[', ']'), nested(1000, '{"a":', '}'), nested(100_000, '[', ']'), nested(50_000, '{"a":', '}'),
+  ];
+}
+
+const CONTENT_TYPES = ['application/json', 'application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain',
+  'application/x-www-form-urlencoded', 'application/merge-patch+json', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x'];
+
+// ---- endpoints -----------------------------------------------------------------------------------
+
+interface Endpoint { method: string; path: string; hasBody: boolean; queryKeys: string[] }
+
+function examples(): Record<string, Json> {
+  const list = known.lists[0] ?? randomUUID();
+  const template = known.templates[0] ?? randomUUID();
+  const consent: Json = { text: 'Yes, send me the newsletter.', source: 'signup-form', ip: '203.0.113.7', userAgent: 'Fuzz/1.0' };
+  return {
+    'PATCH /api/tenant': { name: 'Acme', fromName: 'Acme News', postalAddress: '1 Main Street, Springfield', testEmails: ['test@acme.org'], sendRatePerSecond: 100 },
+    'POST /api/keys': { scopes: ['subscribers', 'transactional'] },
+    'POST /api/dkim': { selector: 'fuzz', domain: 'acme.org' },
+    'POST /api/contacts': { email: `fuzz-${randomUUID().slice(0, 8)}@inbox.example`, name: 'Fuzz', attributes: { city: 'Paris' }, newsletter: true, consent },
+    'POST /api/contacts/{id}/subscriptions': { listIds: [list], consent },
+    'POST /api/lists': { name: 'Weekly', description: 'Once a week', isDefault: false },
+    'PATCH /api/lists/{id}': { name: 'Renamed', description: null },
+    'POST /api/invoices': {
+      transactionId: `T-${randomUUID()}`, contact: 'known@inbox.example', currency: 'EUR', locale: 'de-DE', issuedAt: '2024-05-31',
+      lines: [{ description: 'Plan', quantity: 2, unitAmount: 1000 }], taxes: [{ name: 'VAT', rate: 20, amount: 400 }], total: 2400,
+    },
+    'POST /api/messages': { kind: 'technical', contact: 'known@inbox.example', data: { body: 'Maintenance tonight.', actionUrl: 'https://acme.org/status' }, idempotencyKey: `k-${randomUUID()}` },
+    'POST /api/templates': { name: 'Fuzz', mjml: NEWSLETTER_MJML, subject: 'Hello {{name}}', text: 'Hello {{name}}\n{{unsubscribeUrl}}' },
+    'PUT /api/templates/{id}': { name: 'Fuzz 2', mjml: NEWSLETTER_MJML, subject: 'Hi {{name}}' },
+    'POST /api/templates/{id}/preview': { data: { name: 'Jane', attributes: { city: 'Oslo' } }, version: 1 },
+    'POST /api/campaigns': { name: 'Spring', subject: 'News {{name}}', templateId: template, listIds: [list], replyTo: 'support@acme.org' },
+    'POST /api/campaigns/{id}/test': { emails: ['test@acme.org'] },
+    'POST /api/campaigns/{id}/schedule': { sendAt: new Date(Date.now() + 86_400_000).toISOString() },
+    'POST /api/contacts/{id}/unsubscribe': { listIds: [list], ip: '203.0.113.9', userAgent: 'Fuzz/1.0' },
+  };
+}
+
+const RAW_INBOUND = `From: MAILER-DAEMON@mx.example\r\nTo: bounces@postgate.test\r\nSubject: Undelivered Mail\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; known@inbox.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n`;
+
+function idsFor(path: string, param: string): string[] {
+  if (param === 'listId') return known.lists;
+  const kind = /^\/api\/(contacts|lists|templates|campaigns|messages|bounces)/.exec(path)?.[1] ?? '';
+  return known[kind] ?? [];
+}
+
+const HOSTILE_SEGMENTS = ['not-a-uuid', '%00', '..%2F..%2Fetc%2Fpasswd', '%ZZ', '%F0%9F%99%82', 'x'.repeat(5000), '00000000-0000-0000-0000-000000000000',
+  '%27%20OR%201%3D1', 'null', 'undefined', '__proto__', 'constructor', '%0d%0aX-Injected:1', encodeURIComponent('\uD800'.replace(/./g, 'x')), '-1', '1e308'];
+
+function segment(path: string, param: string): fc.Arbitrary<string> {
+  const ids = idsFor(path, param);
+  return fc.oneof(
+    { weight: 4, arbitrary: ids.length ? fc.constantFrom(...ids) : fc.uuid() },
+    { weight: 1, arbitrary: fc.uuid() },
+    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_SEGMENTS) },
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).map(encodeURIComponent) },
+  );
+}
+
+function pathArb(e: Endpoint): fc.Arbitrary<string> {
+  const params = [...e.path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => m[1]);
+  if (!params.length) return fc.constant(e.path);
+  return fc.tuple(...params.map((p) => segment(e.path, p))).map((vals) => params.reduce((acc, p, i) => acc.replace(`{${p}}`, vals[i]), e.path));
+}
+
+function queryArb(e: Endpoint): fc.Arbitrary<string> {
+  const keys = [...e.queryKeys, '__proto__', 'constructor', 'limit', 'cursor'];
+  const pair = fc.tuple(fc.constantFrom(...keys), fc.oneof(hostileString.map((s) => s.slice(0, 2000)), hostileNumber.map(String)));
+  return fc.oneof(
+    { weight: 2, arbitrary: fc.constant('') },
+    { weight: 4, arbitrary: fc.array(pair, { minLength: 1, maxLength: 4 }).map((ps) => `?${new URLSearchParams(ps).toString()}`) },
+    { weight: 1, arbitrary: fc.constantFrom('?limit=1&limit=2', '?limit[]=1', '?limit[$gt]=0', '?__proto__[x]=1', '?cursor=%00', '?%ZZ=1', '?limit=%', `?cursor=${'a'.repeat(10_000)}`) },
+  );
+}
+
+function bodyArb(e: Endpoint): fc.Arbitrary<{ body?: string; type?: string; label: string }> {
+  const example = examples()[`${e.method} ${e.path}`] ?? {};
+  const mutated = fc.array(mutation, { minLength: 1, maxLength: 3 }).map((ms) => ({ body: JSON.stringify(mutate(example, ms)) as string | undefined, type: 'application/json', label: 'mutated' }));
+  const random = hostileValue.map((v) => ({ body: JSON.stringify(v) ?? 'null', type: 'application/json', label: 'random' }));
+  const raw = fc.constantFrom(...rawBodies(example)).map((b) => ({ body: b, type: 'application/json', label: 'raw' }));
+  const typed = fc.tuple(fc.constantFrom(...CONTENT_TYPES), fc.constant(JSON.stringify(example))).map(([type, body]) => ({ body, type, label: 'content-type' }));
+  if (e.path === '/api/inbound') {
+    return fc.oneof(
+      fc.constantFrom(RAW_INBOUND, RAW_INBOUND.replace(/\r\n/g, '\n'), '', 'garbage', '\u0000'.repeat(100), RAW_INBOUND.replace('5.1.1', '\u0000'), `${RAW_INBOUND}${'x'.repeat(200_000)}`)
+        .map((b) => ({ body: b, type: 'message/rfc822', label: 'raw report' })),
+      hostileString.map((s) => ({ body: s, type: 'text/plain', label: 'random report' })),
+      typed,
+    );
+  }
+  if (!e.hasBody && e.method === 'GET') return fc.constant({ label: 'no body' });
+  return fc.oneof({ weight: 6, arbitrary: mutated }, { weight: 2, arbitrary: random }, { weight: 2, arbitrary: raw }, { weight: 1, arbitrary: typed },
+    { weight: 1, arbitrary: fc.constant({ label: 'no body' }) });
+}
+
+const authArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constant<string | null>('good') },
+  { weight: 1, arbitrary: fc.constantFrom<string | null>(null, 'Bearer ', `Bearer ${'a'.repeat(5000)}`, 'Basic dXNlcjpwYXNz', 'Bearer pg_forged_key_forged_key_forged', 'bearer x y z') },
+);
+
+function requestArb(e: Endpoint): fc.Arbitrary<FuzzRequest> {
+  return fc.tuple(pathArb(e), queryArb(e), bodyArb(e), authArb).map(([p, q, b, auth]) => {
+    const headers: Record<string, string> = {};
+    if (auth === 'good') headers.authorization = `Bearer ${key}`;
+    else if (auth !== null) headers.authorization = auth;
+    if (b.type) headers['content-type'] = b.type;
+    return { method: e.method, path: p + q, headers, body: e.method === 'GET' || e.method === 'DELETE' && !b.body ? undefined : b.body, label: b.label };
+  });
+}
+
+/** Fixed, nasty cases for every endpoint: oversized bodies and broken encodings. */
+function fixedCases(e: Endpoint): FuzzRequest[] {
+  const path = e.path.replace(/\{[A-Za-z_]+\}/g, () => randomUUID());
+  const auth = { authorization: `Bearer ${key}` };
+  const big = JSON.stringify({ name: 'x'.repeat(MAX_BODY_BYTES + 1000) });
+  const cases: FuzzRequest[] = [
+    { method: e.method, path, headers: { ...auth, 'content-type': 'application/json' }, body: big, label: 'oversized' },
+    { method: e.method, path, headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: 'not gzip at all', label: 'bad gzip' },
+    { method: e.method, path, headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'br, compress' }, body: '{}', label: 'unknown encoding' },
+  ];
+  if (e.method !== 'GET') {
+    const example = examples()[`${e.method} ${e.path}`] ?? {};
+    for (const body of rawBodies(example)) cases.push({ method: e.method, path, headers: { ...auth, 'content-type': 'application/json' }, body, label: 'raw' });
+  }
+  if (e.path === '/api/inbound') cases.push({ method: e.method, path, headers: { ...auth, 'content-type': 'message/rfc822' }, body: Buffer.alloc(11 * 1024 * 1024, 0x61), label: 'oversized report' });
+  return cases.filter((c) => !(e.method === 'GET' && c.body !== undefined)).concat(e.method === 'GET' ? [
+    { method: 'GET', path: `${path}?${'a=1&'.repeat(3000)}`, headers: auth, label: 'many params' },
+    { method: 'GET', path: `${path}?${'a=1&'.repeat(5000)}`, headers: auth, label: 'URL over the header limit' },
+  ] : []);
+}
+
+// ---- setup ---------------------------------------------------------------------------------------
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  web = await startProcess('web', { databaseUrl: database.url, env: { LOG_LEVEL: 'error' } });
+  base = web.url as string;
+  owner = new pg.Client({ connectionString: database.url });
+  await owner.connect();
+  tables = (await owner.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables
+    WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)).rows.map((r) => r.t);
+  tenantId = randomUUID();
+  const db = createDb(database.url, { max: 2 });
+  try {
+    await createTenant(db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org', postalAddress: '1 Main Street, Springfield' }, tenantId);
+    key = (await db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['admin']))).key;
+  } finally {
+    await db.close();
+  }
+  // Real ids for path parameters (and real rows for the fuzz to hit), made through the API itself.
+  const api = async (method: string, path: string, body: unknown) => {
+    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await res.json() as { id?: string };
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  await api('PATCH', '/api/tenant', { testEmails: ['test@acme.org'] });
+  known.lists.push((await owner.query<{ id: string }>('SELECT id FROM lists WHERE tenant_id = $1', [tenantId])).rows[0].id);
+  known.lists.push((await api('POST', '/api/lists', { name: 'Second' })).id as string);
+  const consent = { text: 'Yes, send me the newsletter.', source: 'signup-form' };
+  known.contacts.push((await api('POST', '/api/contacts', { email: 'known@inbox.example', name: 'Known', newsletter: true, consent })).id as string);
+  known.templates.push((await api('POST', '/api/templates', { name: 'Base', mjml: NEWSLETTER_MJML, subject: 'Hello {{name}}' })).id as string);
+  known.campaigns.push((await api('POST', '/api/campaigns', { name: 'Base', templateId: known.templates[0], listIds: [known.lists[0]] })).id as string);
+  known.messages.push((await api('POST', '/api/messages', { kind: 'technical', contact: 'known@inbox.example', data: { body: 'Hi' } })).id as string);
+  before = await snapshot();
+}, 90_000);
+
+afterAll(async () => {
+  await owner?.end();
+  await killAll();
+  await database?.drop();
+});
+
+async function alive(): Promise<void> {
+  const res = await fetch(`${base}/healthz`).catch(() => null);
+  expect(res?.status, web.output().slice(-3000)).toBe(200);
+  expect(web.alive()).toBe(true);
+}
+
+// ---- the properties ----------------------------------------------------------------------------------
+
+describe('fuzzing every endpoint with hostile input', () => {
+  it('the API: never a 5xx, never a crash, an error code on every refusal, no row written by a refused request', async () => {
+    const spec = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, Record<string, { requestBody?: unknown; 'x-query-schema'?: { properties?: Record<string, unknown> } }>> };
+    const endpoints: Endpoint[] = Object.entries(spec.paths).flatMap(([p, ms]) => Object.entries(ms).map(([m, op]) => ({
+      method: m.toUpperCase(), path: p, hasBody: Boolean(op.requestBody), queryKeys: Object.keys(op['x-query-schema']?.properties ?? {}),
+    })));
+    expect(endpoints.length).toBeGreaterThan(30);
+    const t0 = Date.now();
+    for (const e of endpoints) {
+      const runs = e.path === '/api/dkim' ? 6 : RUNS_PER_ENDPOINT; // each valid call generates an RSA key
+      await fc.assert(fc.asyncProperty(requestArb(e), async (r) => { await check(r); }), { numRuns: runs, seed: SEED, endOnFailure: true });
+      for (const r of fixedCases(e)) await check(r);
+      await alive();
+    }
+    // Unknown paths and methods under /api are JSON 404s too.
+    for (const [method, path] of [['GET', '/api/nope'], ['DELETE', '/api/tenant'], ['PUT', '/api/contacts'], ['POST', '/api/'], ['GET', '/api/%']]) {
+      await check({ method, path, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}', label: 'unknown route' });
+    }
+    await alive();
+    report('API fuzz', { endpoints: endpoints.length, requests, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length, statuses: Object.fromEntries(statuses) });
+    statuses.clear();
+    expect(failures).toEqual([]);
+  }, 240_000);
+
+  it('the public token pages: never a 5xx, never a crash, forged or broken tokens change nothing', async () => {
+    const keys = parseTokenKeys(TEST_TOKEN_KEYS);
+    // A fresh contact (the API fuzz may have erased the others), subscribed through the API.
+    const made = await fetch(`${base}/api/contacts`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'pages@inbox.example', name: 'Pages', newsletter: true, consent: { text: 'Yes, send me the newsletter.', source: 'signup-form' } }) });
+    expect(made.status).toBe(201);
+    const contact = (await made.json() as { id: string }).id;
+    const valid = unsubscribeToken(keys, { tenantId, contactId: contact, campaignId: null });
+    const otherTenant = unsubscribeToken(keys, { tenantId: randomUUID(), contactId: contact, campaignId: null });
+    const noContact = unsubscribeToken(keys, { tenantId, contactId: randomUUID(), campaignId: known.campaigns[0] });
+    const wrongPurpose = signToken(keys, 'activation', tenantId, { c: contact }, { ttlSeconds: 3600 });
+    const forgedKey = unsubscribeToken(parseTokenKeys('k1:another-secret-key-0123456789'), { tenantId, contactId: contact, campaignId: null });
+    const tokenArb = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(valid, otherTenant, noContact, wrongPurpose, forgedKey, `${valid}x`, valid.slice(0, -1), valid.replace('.', ''), `${valid}.${valid}`) },
+      { weight: 2, arbitrary: fc.tuple(fc.base64String({ maxLength: 200 }), fc.base64String({ maxLength: 60 })).map(([a, b]) => `${a}.${b}`.replace(/\+/g, '-').replace(/\//g, '_').replace(/=/g, '')) },
+      { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_SEGMENTS) },
+      { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 50 }).map(encodeURIComponent) },
+      { weight: 1, arbitrary: fc.nat({ max: valid.length - 1 }).map((n) => valid.slice(0, n) || 'x') },
+      { weight: 1, arbitrary: fc.nat({ max: valid.length - 1 }).map((i) => valid.slice(0, i) + (valid[i] === 'A' ? 'B' : 'A') + valid.slice(i + 1)) },
+    );
+    const formArb = fc.oneof(
+      fc.constantFrom('', 'scope=all', 'scope=link', 'List-Unsubscribe=One-Click', 'action=unsubscribe_all', 'action=save', `list=${known.lists[0]}`,
+        'list=not-a-uuid&list=%00', 'list[]=1&list[x]=2', '__proto__[polluted]=1', 'a=%ZZ', `x=${'y'.repeat(20_000)}`),
+      fc.array(fc.tuple(fc.constantFrom('scope', 'list', 'action', 'List-Unsubscribe', '__proto__', 'constructor'), hostileString.map((s) => s.slice(0, 3000))), { maxLength: 4 })
+        .map((ps) => new URLSearchParams(ps).toString()),
+    );
+    const pageArb = fc.tuple(
+      fc.constantFrom(['GET', '/a/'], ['POST', '/a/'], ['GET', '/u/'], ['POST', '/u/'], ['POST', '/u/:/resubscribe'], ['GET', '/u/:/preferences'], ['POST', '/u/:/preferences']),
+      tokenArb, formArb, fc.constantFrom('application/x-www-form-urlencoded', 'multipart/form-data; boundary=zz', 'text/plain', 'application/json'),
+    ).map(([[method, route], token, form, type]): FuzzRequest => {
+      const path = route.includes(':') ? route.replace(':', token) : route + token;
+      const body = method === 'POST' ? (type.startsWith('multipart') ? `--zz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n${form}\r\n--zz--\r\n` : form) : undefined;
+      return { method, path, headers: method === 'POST' ? { 'content-type': type } : {}, body, label: 'page' };
+    });
+    const t0 = Date.now();
+    const n0 = requests;
+    const f0 = failures.length;
+    before = await snapshot();
+    await fc.assert(fc.asyncProperty(pageArb, async (r) => { await check(r); }), { numRuns: RUNS_PER_PAGE * 7, seed: SEED, endOnFailure: true });
+    for (const path of ['/a/', '/u/', `/u/${valid.slice(0, 10)}/preferences`]) {
+      await check({ method: 'POST', path: `${path}${'t'.repeat(20)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `a=${'b'.repeat(17 * 1024)}`, label: 'oversized form' });
+    }
+    await alive();
+    report('public pages fuzz', { requests: requests - n0, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length - f0, statuses: Object.fromEntries(statuses) });
+    expect(failures.slice(f0)).toEqual([]);
+  }, 120_000);
+});
