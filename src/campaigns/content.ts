@@ -82,10 +82,19 @@ const escapeUrl = (s: string): string => s.replace(/[&<>"']/g, (ch) => HTML_ESCA
 
 export interface CheckedMessage { rendered: RenderedMessage; hasUnsubscribeLink: boolean; hasPostalAddress: boolean }
 
+/** True when `url` occurs as a whole URL (not as the prefix of a longer one, like the preferences link). */
+function containsUrl(html: string, url: string): boolean {
+  for (let at = html.indexOf(url); at >= 0; at = html.indexOf(url, at + 1)) {
+    const next = html.charAt(at + url.length);
+    if (next === '' || /[\s"'<>()]/.test(next)) return true;
+  }
+  return false;
+}
+
 /** Runs Handlebars for one recipient and checks that the link and the postal address came out. */
 export function renderChecked(t: CompiledTemplate, data: Record<string, unknown>, unsubscribeUrl: string, postalAddress: string | null): CheckedMessage {
   const rendered = renderMessage(t, data);
-  const hasUnsubscribeLink = rendered.html.includes(escapeUrl(unsubscribeUrl));
+  const hasUnsubscribeLink = containsUrl(rendered.html, escapeUrl(unsubscribeUrl));
   const postal = postalAddress?.trim() ?? '';
   const hasPostalAddress = postal !== '' && (rendered.html.includes(Handlebars.Utils.escapeExpression(postal)) || rendered.html.includes(postal));
   return { rendered, hasUnsubscribeLink, hasPostalAddress };

@@ -1,7 +1,7 @@
 // Public consent pages: plain server-rendered HTML, tenant-branded, accessible, no JavaScript.
 // Every value is escaped; the only form posts back to the same URL with a real button.
 import type { Response } from 'express';
-import { escapeHtml } from '../platform/http.js';
+import { escapeHtml, sendHtmlPage } from '../platform/http.js';
 
 export interface PageInput { tenantName: string | null; title: string; paragraphs: string[]; items?: string[]; form?: { action: string; button: string } }
 
@@ -40,14 +40,5 @@ ${form}
 
 /** Sends a page with headers that keep the token out of referrers, caches and frames. */
 export function sendPage(res: Response, status: number, p: PageInput): void {
-  res.status(status)
-    .set({
-      'Content-Type': 'text/html; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'Referrer-Policy': 'no-referrer',
-      'X-Frame-Options': 'DENY',
-      'X-Content-Type-Options': 'nosniff',
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    })
-    .send(renderPage(p));
+  sendHtmlPage(res, status, renderPage(p));
 }

@@ -3,7 +3,7 @@
 // working without JavaScript. Every interpolated value is escaped by the `html` tag unless it is
 // itself Html built by the tag.
 import type { Response } from 'express';
-import { escapeHtml } from '../platform/http.js';
+import { escapeHtml, sendHtmlPage } from '../platform/http.js';
 
 export class Html {
   constructor(readonly value: string) {}
@@ -67,14 +67,7 @@ ${footer}
 
 /** Sends a page with headers that keep the token out of referrers, caches and frames. */
 export function sendPage(res: Response, status: number, p: PageSpec): void {
-  res.status(status).set({
-    'Content-Type': 'text/html; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  }).send(renderPage(p));
+  sendHtmlPage(res, status, renderPage(p));
 }
 
 /** a.b@example.org → a•••@example.org: enough to recognise one's address, little to a bystander. */

@@ -115,6 +115,20 @@ describe('campaigns API', () => {
     expect((await t.api('POST', `/api/campaigns/${c2.id}/schedule`, {})).status).toBe(202); // the stored sendAt
   });
 
+  it("keeps tenants apart: another tenant's campaigns, templates and lists are not found", async () => {
+    const other = await app.tenant({ name: 'Other', fromEmail: 'hi@other.org', replyTo: 'help@other.org' });
+    const c = await createCampaign(t, templateId, [list]);
+    expect((await other.api('GET', `/api/campaigns/${c.id}`)).status).toBe(404);
+    expect((await other.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(404);
+    expect((await other.api('GET', `/api/templates/${templateId}`)).status).toBe(404);
+    expect((await other.api('POST', `/api/templates/${templateId}/preview`, {})).status).toBe(404);
+    const r = await other.api('POST', '/api/campaigns', { name: 'Steal', templateId, listIds: [list] });
+    expect(r.body.error.field).toBe('templateId');
+    const own = await createTemplate(other);
+    expect((await other.api('POST', '/api/campaigns', { name: 'Steal', templateId: own, listIds: [list] })).body.error.field).toBe('listIds[0]');
+    expect((await other.api('GET', '/api/campaigns')).body.campaigns).toEqual([]);
+  });
+
   it('enforces the status machine with 409 and the current status', async () => {
     const c = await createCampaign(t, templateId, [list]);
     const pause = await t.api('POST', `/api/campaigns/${c.id}/pause`);

@@ -1,5 +1,7 @@
 // Delivery control over real SMTP and PostgreSQL: pause / resume / cancel while sending, an
 // unsubscribe during sending, the per-tenant rate limit, 4xx retries with backoff and 5xx failures.
+import net from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unsubscribeContact } from '../../src/unsubscribe/unsubscribe.js';
 import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
@@ -143,5 +145,35 @@ describe('campaign delivery control', () => {
     expect(events.map((e) => e.type)).toEqual(['failed', 'bounced']);
     expect(events[0].reason).toBe('rejected');
     expect(rows.filter((r) => r.recipient.startsWith('fine')).every((r) => r.status === 'sent' && r.attempts === 1)).toBe(true);
+  });
+});
+
+describe('campaign delivery when the SMTP server is unreachable', () => {
+  it('defers on a refused connection and delivers once the server is back', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
+    });
+    const down = await startTestApp({ config: { SMTP_URL: `smtp://127.0.0.1:${port}` } });
+    let server: SMTPServer | null = null;
+    try {
+      const t = await down.tenant();
+      const list = await createList(down, t.id, 'offline');
+      const emails = await seedContacts(down, t.id, { prefix: 'offline', n: 3, listId: list });
+      const c = await createCampaign(t, await createTemplate(t), [list]);
+      await t.api('POST', `/api/campaigns/${c.id}/start`);
+      await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.deferred === 3, 10_000, 'deferrals');
+      const got: string[] = [];
+      server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
+        onData(stream, session, cb) { stream.on('end', () => { got.push(...session.envelope.rcptTo.map((r) => r.address)); cb(); }); stream.resume(); } });
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', () => resolve()));
+      const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
+      expect(done.progress).toMatchObject({ sent: 3, failed: 0, deferred: 0 });
+      expect(got.sort()).toEqual(emails);
+      const attempts = await ownerQuery<{ attempts: number }>(down.db.url, 'SELECT attempts FROM messages WHERE campaign_id = $1', [c.id]);
+      expect(attempts.every((a) => a.attempts >= 2)).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await down.stop();
+    }
   });
 });

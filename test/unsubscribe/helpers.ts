@@ -2,33 +2,12 @@
 // (register → activation mail over SMTP → POST the link), unsubscribe links, and state snapshots.
 import type { TestApp, TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import type { Received } from '../support/smtp-sink.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 
-export const consent = { text: 'Yes, send me the Acme newsletters. I can unsubscribe at any time.', source: 'signup-form', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (Test)' };
+import { activationLink, consent, mailsTo, waitForMail } from '../support/mail.js';
 
-export function mailsTo(app: TestApp, address: string): Received[] {
-  return app.sink.received.filter((r) => r.envelopeTo.map((a) => a.toLowerCase()).includes(address.toLowerCase()));
-}
+export { consent, mailsTo, waitForMail, activationLink } from '../support/mail.js';
 
-export async function waitForMail(app: TestApp, address: string, n = 1, timeoutMs = 10_000): Promise<Received> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const got = mailsTo(app, address);
-    if (got.length >= n) return got[n - 1];
-    if (Date.now() > until) throw new Error(`expected ${n} mails to ${address}, got ${got.length}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** The activation link of a mail, rebased onto the test server. */
-export function activationLink(app: TestApp, mail: Received): string {
-  const m = /https:\/\/postgate\.test\/a\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/.exec(mail.parsed.text ?? '');
-  if (!m) throw new Error('no activation link in the mail');
-  return m[0].replace('https://postgate.test', app.url);
-}
-
-/** Uses the n-th activation mail of an address (POST, as the page's button does). */
 export async function confirmActivation(app: TestApp, address: string, n: number): Promise<void> {
   const link = activationLink(app, await waitForMail(app, address, n));
   const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
