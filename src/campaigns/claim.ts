@@ -52,7 +52,8 @@ export async function recordReclaimed(c: Queryable, tenantId: string, ids: reado
     SELECT $1, id, 'reclaimed', $3 FROM unnest($2::uuid[]) AS id`, [tenantId, ids, JSON.stringify({ worker })]);
 }
 
-export type OutcomeStatus = 'sent' | 'deferred' | 'failed' | 'suppressed';
+/** 'released': claimed but never handed to SMTP (the worker is stopping); back to 'queued', attempt not counted. */
+export type OutcomeStatus = 'sent' | 'deferred' | 'failed' | 'suppressed' | 'released';
 export interface Outcome {
   id: string; status: OutcomeStatus; reason: string | null; response: string | null; retryInSeconds: number;
   subject: string | null; messageIdHeader: string | null; detail: Record<string, unknown>;
@@ -69,9 +70,12 @@ export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[])
       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::jsonb[])
         AS r(id, status, reason, response, delay, subject, mid, detail)),
     u AS (
-      UPDATE messages m SET status = r.status, reason = r.reason, smtp_response = coalesce(r.response, m.smtp_response),
+      UPDATE messages m SET status = CASE WHEN r.status = 'released' THEN 'queued' ELSE r.status END,
+        reason = r.reason, smtp_response = coalesce(r.response, m.smtp_response),
+        attempts = CASE WHEN r.status = 'released' THEN greatest(m.attempts - 1, 0) ELSE m.attempts END,
         sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
-        next_attempt_at = CASE WHEN r.status = 'deferred' THEN now() + r.delay * interval '1 second' ELSE m.next_attempt_at END,
+        next_attempt_at = CASE WHEN r.status = 'deferred' THEN now() + r.delay * interval '1 second'
+                               WHEN r.status = 'released' THEN now() ELSE m.next_attempt_at END,
         lease_until = NULL, subject = coalesce(r.subject, m.subject), message_id_header = coalesce(r.mid, m.message_id_header), updated_at = now()
       FROM r WHERE m.id = r.id AND m.status = 'sending'
       RETURNING m.id, m.tenant_id, r.status, r.detail)
@@ -79,4 +83,11 @@ export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[])
   [col('id'), col('status'), col('reason'), col('response'), col('retryInSeconds'), col('subject'), col('messageIdHeader'),
     outcomes.map((o) => JSON.stringify(o.detail))]);
   return r.rowCount ?? 0;
+}
+
+/** Keeps a live worker's claim: extends the lease of rows it still holds (those not yet recorded). */
+export async function renewLeases(c: Queryable, ids: readonly string[], leaseSeconds: number): Promise<void> {
+  if (!ids.length) return;
+  await c.query(`UPDATE messages SET lease_until = now() + $2 * interval '1 second'
+    WHERE id = ANY($1::uuid[]) AND status = 'sending'`, [ids, leaseSeconds]);
 }

@@ -172,8 +172,8 @@ describe('campaign delivery when the SMTP server is unreachable', () => {
       const attempts = await ownerQuery<{ attempts: number }>(down.db.url, 'SELECT attempts FROM messages WHERE campaign_id = $1', [c.id]);
       expect(attempts.every((a) => a.attempts >= 2)).toBe(true);
     } finally {
+      await down.stop(); // first: its pooled SMTP connections keep the server's close waiting
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      await down.stop();
     }
   });
 });

@@ -94,10 +94,9 @@ it('workers reconnect and finish the campaign after PostgreSQL restarts; /readyz
   await seedSubscribers(url, tenantId, list, N, 'restart');
 
   const env = { SEND_LEASE_SECONDS: '5', RETRY_BASE_SECONDS: '0.05', MAX_ATTEMPTS: '20', SMTP_POOL_SIZE: String(SMTP_POOL_SIZE) };
-  const procs: PostgateProcess[] = await Promise.all([
-    startProcess('web', { databaseUrl: url, smtpUrl: smtp.url, env }),
-    ...Array.from({ length: WORKERS }, () => startProcess('worker', { databaseUrl: url, smtpUrl: smtp.url, env })),
-  ]);
+  // The web process first (it creates pg-boss's queues on this fresh database), then the workers together.
+  const procs: PostgateProcess[] = [await startProcess('web', { databaseUrl: url, smtpUrl: smtp.url, env })];
+  procs.push(...await Promise.all(Array.from({ length: WORKERS }, () => startProcess('worker', { databaseUrl: url, smtpUrl: smtp.url, env }))));
   const web = procs[0];
   const api = caller(web.url as string, key);
   expect(await readyz(web.url as string)).toBe(200);

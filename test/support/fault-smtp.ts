@@ -43,6 +43,8 @@ export interface FaultSmtp {
   droppedAfterAccept: Map<string, number>;
   /** Every accepted message, in order. */
   messages: AcceptedMessage[];
+  /** Per recipient, the fate of each attempt in order (e.g. 'rcpt 421', 'drop mid-DATA', 'data 451', 'accepted', 'accepted, dropped'). */
+  fates: Map<string, string[]>;
   /** Keys accepted more than once, with how many times. */
   duplicates(): { key: string; count: number }[];
   /** Sum over keys of (times accepted − 1). */
@@ -100,6 +102,8 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
   const accepted = new Map<string, number>();
   const droppedAfterAccept = new Map<string, number>();
   const messages: AcceptedMessage[] = [];
+  const fates = new Map<string, string[]>();
+  const fate = (rcpt: string, what: string) => { const f = fates.get(rcpt); if (f) f.push(what); else fates.set(rcpt, [what]); };
   const attempts = new Map<string, number>();
   const waiters = new Set<() => void>();
   /** Per session: the attempt number of its (single) recipient and where a temporary failure lands. */
@@ -144,12 +148,17 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
       let reply: Error | null = null;
       if (isPermanent(rcpt)) {
         stats.permanentFailures++;
+        fate(rcpt, 'rcpt 550');
         reply = smtpError(550, '5.1.1 no such mailbox here');
       } else if (roll(s, 'temp', rcpt, attempt) < (o.tempFailRate ?? 0)) {
         stats.tempFailures++;
         const code = tempCode(rcpt, attempt);
-        if (roll(s, 'temp-stage', rcpt, attempt) < 0.5) reply = smtpError(code, `${code === 421 ? '4.3.2 service busy, closing' : '4.7.1 try again later'}`);
-        else failAtData = code;
+        if (roll(s, 'temp-stage', rcpt, attempt) < 0.5) {
+          fate(rcpt, `rcpt ${code}`);
+          reply = smtpError(code, `${code === 421 ? '4.3.2 service busy, closing' : '4.7.1 try again later'}`);
+        } else {
+          failAtData = code;
+        }
       }
       plans.set(session, { rcpt, attempt, failAtData });
       later(delay(rcpt, attempt), () => (reply ? cb(reply) : cb()));
@@ -168,6 +177,7 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
         if (dropMid) {
           dropped = true;
           stats.droppedMidData++;
+          fate(plan.rcpt, 'drop mid-DATA');
           socketOf(session)?.destroy();
         }
       });
@@ -176,6 +186,7 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
         const raw = Buffer.concat(chunks);
         if (plan.failAtData !== null) {
           const code = plan.failAtData;
+          fate(plan.rcpt, `data ${code}`);
           return later(delay(plan.rcpt, plan.attempt), () => cb(smtpError(code, code === 421 ? '4.3.2 service busy, closing' : '4.7.1 try again later')));
         }
         const rcpt = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
@@ -184,6 +195,7 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
           accepted.set(key, (accepted.get(key) ?? 0) + 1);
           stats.accepted++;
           messages.push({ key, rcpt, ledgerId, raw: o.keepRaw ? raw : null, at: Date.now() });
+          fate(plan.rcpt, dropAfter ? 'accepted, dropped' : 'accepted');
           if (dropAfter) {
             stats.droppedAfterAccept++;
             droppedAfterAccept.set(key, (droppedAfterAccept.get(key) ?? 0) + 1);
@@ -201,7 +213,7 @@ export async function startFaultSmtp(initial: FaultOptions = {}): Promise<FaultS
   const port = (server.server.address() as net.AddressInfo).port;
 
   return {
-    port, url: `smtp://127.0.0.1:${port}`, stats, accepted, droppedAfterAccept, messages,
+    port, url: `smtp://127.0.0.1:${port}`, stats, accepted, droppedAfterAccept, messages, fates,
     duplicates: () => [...accepted].filter(([, n]) => n > 1).map(([key, count]) => ({ key, count })),
     duplicateCount: () => [...accepted.values()].reduce((a, n) => a + n - 1, 0),
     setFaults(next) { o = { ...o, ...next }; },
