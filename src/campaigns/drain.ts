@@ -12,9 +12,10 @@ import type { CompiledTemplate } from '../mail/render.js';
 import { activeDkimKey, getTenant } from '../tenants/store.js';
 import { OutcomeBuffer, type Semaphore } from './batching.js';
 import { completeIfDone, getCampaign, heartbeat, openWork, setWake, transition, type Campaign } from './campaigns-store.js';
-import { claimBatch, recordOutcomes, recordReclaimed, type ClaimedRow, type Outcome } from './claim.js';
+import { claimBatch, recordOutcomes, recordReclaimed, renewLeases, type ClaimedRow, type Outcome } from './claim.js';
 import { fromDomain, senderReasons } from './compliance.js';
 import type { CompiledCache } from './content.js';
+import { isConnectionError, retryThroughOutage } from './outage.js';
 import { pruneWindows, release, reserve } from './rate-limit.js';
 import { precheck, prepareRecipient, type BatchContext, type Prepared } from './recipient.js';
 import { getTemplate } from './templates-store.js';
@@ -33,8 +34,13 @@ export interface RunOptions { deadline: number; shouldStop: () => boolean }
 type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
 type Batch = { kind: 'batch'; ctx: BatchContext; rows: ClaimedRow[] } | { kind: 'stopped' } | { kind: 'empty' } | { kind: 'throttled'; waitMs: number };
 type LaneEnd = 'empty' | 'stopped' | 'deadline';
+type Failures = { id: string; outcome: PermanentOutcome }[];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How long outcomes of mail already handed to SMTP are retried through a database outage. */
+const PERSIST_PATIENCE_MS = 10 * 60_000;
+/** Rate budget is claimed in slices, so lanes and processes share a rate-limited tenant's second. */
+const RATE_SLICES = 4;
 
 export class CampaignDrain {
   private batches = 0;
@@ -51,16 +57,20 @@ export class CampaignDrain {
   private async lane(tenantId: string, campaignId: string, opts: RunOptions): Promise<LaneEnd> {
     for (;;) {
       if (opts.shouldStop() || Date.now() >= opts.deadline) return 'deadline';
-      const b = await this.nextBatch(tenantId, campaignId);
+      // A database outage waits here (nothing is claimed, so nothing is sent blind) until the deadline.
+      const b = await retryThroughOutage(() => this.nextBatch(tenantId, campaignId),
+        { log: this.deps.log, what: 'campaign claim', patienceMs: Math.max(0, opts.deadline - Date.now()), giveUp: opts.shouldStop })
+        .catch((err: unknown) => { if (isConnectionError(err)) return { kind: 'outage' } as const; throw err; });
+      if (b.kind === 'outage') return 'deadline';
       if (b.kind === 'stopped' || b.kind === 'empty') return b.kind;
-      if (b.kind === 'throttled') { await sleep(b.waitMs); continue; }
-      await this.sendBatch(tenantId, b.ctx, b.rows);
+      if (b.kind === 'throttled') { await sleep(b.waitMs + Math.floor(Math.random() * 25)); continue; }
+      await this.sendBatch(tenantId, b.ctx, b.rows, opts.shouldStop);
     }
   }
 
   /** After the lanes: completed, more now (time was up), later (deferred or leased rows), or stopped. */
   private async settle(tenantId: string, campaignId: string, timeUp: boolean): Promise<DrainResult> {
-    return this.deps.db.withTenant(tenantId, async (c) => {
+    return retryThroughOutage(() => this.deps.db.withTenant(tenantId, async (c) => {
       const campaign = await getCampaign(c, campaignId);
       if (!campaign || campaign.status !== 'running') return { kind: 'stopped' } as const;
       const w = await openWork(c, campaignId);
@@ -71,7 +81,7 @@ export class CampaignDrain {
       const at = new Date(Math.max(Date.now() + 200, Math.min(...candidates)));
       await setWake(c, campaignId, at);
       return { kind: 'later', at } as const;
-    });
+    }), { log: this.deps.log, what: 'campaign settle', patienceMs: 60_000 });
   }
 
   private async compiled(c: Parameters<typeof getTemplate>[0], campaign: Campaign): Promise<CompiledTemplate> {
@@ -100,7 +110,8 @@ export class CampaignDrain {
       }
       await heartbeat(c, campaignId);
       if (++this.batches % 64 === 0) await pruneWindows(c, tenantId);
-      const tokens = await reserve(c, tenantId, config.batchSize, tenant.sendRatePerSecond ?? config.defaultRatePerSecond);
+      const limit = tenant.sendRatePerSecond ?? config.defaultRatePerSecond;
+      const tokens = await reserve(c, tenantId, Math.min(config.batchSize, Math.ceil(limit / RATE_SLICES)), limit);
       if (tokens.granted === 0) return { kind: 'throttled', waitMs: tokens.waitMs };
       const rows = await claimBatch(c, tenantId, campaignId, campaign.listIds, tokens.granted, config.leaseSeconds);
       await release(c, tenantId, tokens.window, tokens.granted - rows.length);
@@ -120,14 +131,30 @@ export class CampaignDrain {
     return { kind: 'stopped' };
   }
 
-  private async sendBatch(tenantId: string, ctx: BatchContext, rows: ClaimedRow[]): Promise<void> {
-    const { config } = this.deps;
-    const failures: { id: string; outcome: PermanentOutcome }[] = [];
+  /**
+   * Sends a claimed batch. While it is out, the lease of every row not yet recorded is renewed, so a
+   * slow SMTP server never makes a live worker's rows look abandoned. When the worker is stopping,
+   * rows not yet handed to SMTP are released back to 'queued' instead of being sent.
+   */
+  private async sendBatch(tenantId: string, ctx: BatchContext, rows: ClaimedRow[], stopping: () => boolean): Promise<void> {
+    const { config, log } = this.deps;
+    const failures: Failures = [];
+    const unrecorded = new Set(rows.map((r) => r.id));
     const buffer = new OutcomeBuffer<Outcome>(async (items) => {
-      await this.deps.db.withTenant(tenantId, (c) => recordOutcomes(c, items));
+      await retryThroughOutage(() => this.deps.db.withTenant(tenantId, (c) => recordOutcomes(c, items)),
+        { log, what: 'campaign outcomes', patienceMs: PERSIST_PATIENCE_MS });
+      for (const o of items) unrecorded.delete(o.id);
     }, config.flushSize, config.flushMs);
-    await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures)));
-    await buffer.close();
+    const renew = setInterval(() => {
+      void this.deps.db.withTenant(tenantId, (c) => renewLeases(c, [...unrecorded], config.leaseSeconds))
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not renew campaign leases'));
+    }, Math.max(1000, (config.leaseSeconds * 1000) / 3));
+    try {
+      await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures, stopping)));
+      await buffer.close();
+    } finally {
+      clearInterval(renew);
+    }
     // A 5xx goes to bounce handling (the sender's permanent-failure hooks) once the ledger says failed.
     for (const f of failures) await this.deps.sender.notifyPermanentFailure(tenantId, f.id, f.outcome);
   }
@@ -137,11 +164,15 @@ export class CampaignDrain {
     return { id: row.id, status: 'suppressed', reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason } };
   }
 
-  private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: { id: string; outcome: PermanentOutcome }[]): Promise<void> {
+  private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: Failures, stopping: () => boolean): Promise<void> {
     const early = precheck(ctx, row);
     if (early) { buffer.add(this.refused(row, early)); return; }
     await this.deps.semaphore.acquire();
     try {
+      if (stopping()) {
+        buffer.add({ id: row.id, status: 'released', reason: null, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { worker: this.deps.worker } });
+        return;
+      }
       let p: Prepared;
       try { p = prepareRecipient(ctx, row); } catch (err) {
         this.deps.log.error({ messageId: row.id, err: (err as Error).message }, 'campaign message cannot be composed');

@@ -12,6 +12,10 @@ import { materialiseAudience } from './audience.js';
 import { getCampaign, transition, type Campaign } from './campaigns-store.js';
 import { campaignCompliance } from './compliance.js';
 import type { CampaignDrain } from './drain.js';
+import { retryThroughOutage } from './outage.js';
+
+/** How long a job waits for an unreachable database before failing (and being retried by pg-boss). */
+const OUTAGE_PATIENCE_MS = 2 * 60_000;
 
 export interface CampaignJob { tenantId: string; campaignId: string }
 const jobData = z.object({ tenantId: uuid, campaignId: uuid });
@@ -70,13 +74,14 @@ export class CampaignJobs {
   /** Start (or resume, or recover): makes a due scheduled campaign run, materialises, fans out. */
   async handleStart(data: unknown): Promise<void> {
     const job = jobData.parse(data);
-    const campaign = await this.db.withTenant(job.tenantId, (c) => this.begin(c, job));
+    const patient = <T>(what: string, fn: () => Promise<T>) => retryThroughOutage(fn, { log: this.log, what, patienceMs: OUTAGE_PATIENCE_MS });
+    const campaign = await patient('campaign start', () => this.db.withTenant(job.tenantId, (c) => this.begin(c, job)));
     if (!campaign) return;
     if (!campaign.audienceReadyAt) {
-      const n = await materialiseAudience(this.db, campaign);
+      const n = await patient('campaign audience', () => materialiseAudience(this.db, campaign));
       this.log.info({ campaignId: campaign.id, recipients: n }, 'campaign audience materialised');
     }
-    await this.enqueueDrains(job, this.config.drainsPerCampaign);
+    await patient('campaign fan-out', () => this.enqueueDrains(job, this.config.drainsPerCampaign));
   }
 
   private async begin(c: Parameters<typeof getCampaign>[0], job: CampaignJob): Promise<Campaign | null> {
@@ -99,8 +104,9 @@ export class CampaignJobs {
     const job = jobData.parse(data);
     const deadline = Date.now() + this.config.maxDrainMs;
     const result = await this.drain.run(job.tenantId, job.campaignId, { deadline, shouldStop: () => this.stopping });
-    if (result.kind === 'continue') await this.enqueueDrains(job, 1);
-    else if (result.kind === 'later') await this.enqueueDrains(job, 1, result.at);
+    const next = (at?: Date) => retryThroughOutage(() => this.enqueueDrains(job, 1, at), { log: this.log, what: 'campaign drain hand-over', patienceMs: OUTAGE_PATIENCE_MS });
+    if (result.kind === 'continue') await next();
+    else if (result.kind === 'later') await next(result.at);
     else if (result.kind === 'completed') this.log.info({ campaignId: job.campaignId }, 'campaign completed');
   }
 

