@@ -15,7 +15,8 @@ export interface ClaimedRow {
 /**
  * Claims up to `limit` rows of the campaign: first those whose lease expired (a dead worker's; they
  * are counted as reclaimed), then queued or deferred rows that are due. Each claimed row is
- * 'sending' with attempts + 1 until `leaseSeconds` from now.
+ * 'sending' with attempts + 1 until `leaseSeconds` from the moment of the claim (clock time, not the
+ * transaction's start, which may be older if the transaction waited for a lock).
  */
 export async function claimBatch(c: Queryable, tenantId: string, campaignId: string, listIds: readonly string[], limit: number, leaseSeconds: number): Promise<ClaimedRow[]> {
   const r = await c.query<ClaimedRow>(`WITH expired AS (
@@ -26,7 +27,7 @@ export async function claimBatch(c: Queryable, tenantId: string, campaignId: str
       LIMIT $2 FOR UPDATE SKIP LOCKED),
     picked AS (SELECT * FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) p LIMIT $2),
     claimed AS (
-      UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, lease_until = now() + $3 * interval '1 second', updated_at = now()
+      UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, lease_until = clock_timestamp() + $3 * interval '1 second', updated_at = now()
       FROM picked WHERE m.id = picked.id
       RETURNING m.id, m.contact_id, m.recipient, m.attempts, picked.status = 'sending' AS reclaimed),
     salt AS (SELECT hash_salt FROM tenants WHERE id = $4)
@@ -55,20 +56,24 @@ export async function recordReclaimed(c: Queryable, tenantId: string, ids: reado
 /** 'released': claimed but never handed to SMTP (the worker is stopping); back to 'queued', attempt not counted. */
 export type OutcomeStatus = 'sent' | 'deferred' | 'failed' | 'suppressed' | 'released';
 export interface Outcome {
-  id: string; status: OutcomeStatus; reason: string | null; response: string | null; retryInSeconds: number;
+  /** The attempt number of the claim this outcome belongs to: the fence against a row taken over meanwhile. */
+  id: string; attempt: number; status: OutcomeStatus; reason: string | null; response: string | null; retryInSeconds: number;
   subject: string | null; messageIdHeader: string | null; detail: Record<string, unknown>;
 }
 
 /**
  * Writes a batch of outcomes and their events in one statement. Rows no longer 'sending' (another
- * worker reclaimed and finished them) are left alone.
+ * worker reclaimed and finished them) are left alone, and so are rows claimed again since (a higher
+ * attempt number), except that a 'sent' is always recorded: the message did go out. Rows are locked in id order, like every other
+ * multi-row update of campaign rows, so concurrent writers cannot deadlock.
  */
 export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[]): Promise<number> {
   if (!outcomes.length) return 0;
   const col = <K extends keyof Outcome>(k: K) => outcomes.map((o) => o[k]);
   const r = await c.query(`WITH r AS (
-      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::jsonb[])
-        AS r(id, status, reason, response, delay, subject, mid, detail)),
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::jsonb[], $9::int[])
+        AS r(id, status, reason, response, delay, subject, mid, detail, attempt)),
+    locked AS (SELECT m.id FROM messages m JOIN r ON r.id = m.id WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE OF m),
     u AS (
       UPDATE messages m SET status = CASE WHEN r.status = 'released' THEN 'queued' ELSE r.status END,
         reason = r.reason, smtp_response = coalesce(r.response, m.smtp_response),
@@ -77,17 +82,25 @@ export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[])
         next_attempt_at = CASE WHEN r.status = 'deferred' THEN now() + r.delay * interval '1 second'
                                WHEN r.status = 'released' THEN now() ELSE m.next_attempt_at END,
         lease_until = NULL, subject = coalesce(r.subject, m.subject), message_id_header = coalesce(r.mid, m.message_id_header), updated_at = now()
-      FROM r WHERE m.id = r.id AND m.status = 'sending'
+      FROM r JOIN locked USING (id) WHERE m.id = r.id AND m.status = 'sending' AND (r.status = 'sent' OR m.attempts = r.attempt)
       RETURNING m.id, m.tenant_id, r.status, r.detail)
     INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, status, detail FROM u`,
   [col('id'), col('status'), col('reason'), col('response'), col('retryInSeconds'), col('subject'), col('messageIdHeader'),
-    outcomes.map((o) => JSON.stringify(o.detail))]);
+    outcomes.map((o) => JSON.stringify(o.detail)), col('attempt')]);
   return r.rowCount ?? 0;
 }
 
-/** Keeps a live worker's claim: extends the lease of rows it still holds (those not yet recorded). */
-export async function renewLeases(c: Queryable, ids: readonly string[], leaseSeconds: number): Promise<void> {
-  if (!ids.length) return;
-  await c.query(`UPDATE messages SET lease_until = now() + $2 * interval '1 second'
-    WHERE id = ANY($1::uuid[]) AND status = 'sending'`, [ids, leaseSeconds]);
+/**
+ * Keeps a live worker's claim: extends the lease of the rows it still holds, fenced by the attempt
+ * number of its claim (a row taken over meanwhile is not renewed). Never waits: a row being written
+ * right now is skipped, so renewals and outcome writes cannot deadlock. Returns the ids renewed.
+ */
+export async function renewLeases(c: Queryable, held: ReadonlyMap<string, number>, leaseSeconds: number): Promise<Set<string>> {
+  if (!held.size) return new Set();
+  const r = await c.query<{ id: string }>(`WITH want AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(id, attempt)),
+      l AS (SELECT m.id FROM messages m JOIN want w ON w.id = m.id AND m.attempts = w.attempt
+            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE OF m SKIP LOCKED)
+    UPDATE messages m SET lease_until = clock_timestamp() + $3 * interval '1 second' FROM l WHERE m.id = l.id RETURNING m.id`,
+  [[...held.keys()], [...held.values()], leaseSeconds]);
+  return new Set(r.rows.map((row) => row.id));
 }

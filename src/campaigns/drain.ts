@@ -11,11 +11,12 @@ import { backoffSeconds, type Sender, type SendCounters } from '../mail/sender.j
 import type { CompiledTemplate } from '../mail/render.js';
 import { activeDkimKey, getTenant } from '../tenants/store.js';
 import { OutcomeBuffer, type Semaphore } from './batching.js';
+import { BatchLease } from './batch-lease.js';
 import { completeIfDone, getCampaign, heartbeat, openWork, setWake, transition, type Campaign } from './campaigns-store.js';
 import { claimBatch, recordOutcomes, recordReclaimed, renewLeases, type ClaimedRow, type Outcome } from './claim.js';
 import { fromDomain, senderReasons } from './compliance.js';
 import type { CompiledCache } from './content.js';
-import { isConnectionError, retryThroughOutage } from './outage.js';
+import { isTransientError, retryThroughOutage } from './outage.js';
 import { pruneWindows, release, reserve } from './rate-limit.js';
 import { precheck, prepareRecipient, type BatchContext, type Prepared } from './recipient.js';
 import { getTemplate } from './templates-store.js';
@@ -39,6 +40,8 @@ type Failures = { id: string; outcome: PermanentOutcome }[];
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** How long outcomes of mail already handed to SMTP are retried through a database outage. */
 const PERSIST_PATIENCE_MS = 10 * 60_000;
+/** How long a stopping worker keeps trying to write outcomes to an unreachable database. */
+const STOP_PATIENCE_MS = 15_000;
 /** Rate budget is claimed in slices, so lanes and processes share a rate-limited tenant's second. */
 const RATE_SLICES = 4;
 
@@ -60,7 +63,7 @@ export class CampaignDrain {
       // A database outage waits here (nothing is claimed, so nothing is sent blind) until the deadline.
       const b = await retryThroughOutage(() => this.nextBatch(tenantId, campaignId),
         { log: this.deps.log, what: 'campaign claim', patienceMs: Math.max(0, opts.deadline - Date.now()), giveUp: opts.shouldStop })
-        .catch((err: unknown) => { if (isConnectionError(err)) return { kind: 'outage' } as const; throw err; });
+        .catch((err: unknown) => { if (isTransientError(err)) return { kind: 'outage' } as const; throw err; });
       if (b.kind === 'outage') return 'deadline';
       if (b.kind === 'stopped' || b.kind === 'empty') return b.kind;
       if (b.kind === 'throttled') { await sleep(b.waitMs + Math.floor(Math.random() * 25)); continue; }
@@ -133,24 +136,32 @@ export class CampaignDrain {
 
   /**
    * Sends a claimed batch. While it is out, the lease of every row not yet recorded is renewed, so a
-   * slow SMTP server never makes a live worker's rows look abandoned. When the worker is stopping,
-   * rows not yet handed to SMTP are released back to 'queued' instead of being sent.
+   * slow SMTP server never makes a live worker's rows look abandoned. Nothing more is handed to SMTP
+   * while the database fails (its outcome could not be written: that is how mail goes out twice),
+   * and a row whose lease could not be kept is released, or left alone if another worker took it.
    */
   private async sendBatch(tenantId: string, ctx: BatchContext, rows: ClaimedRow[], stopping: () => boolean): Promise<void> {
     const { config, log } = this.deps;
     const failures: Failures = [];
-    const unrecorded = new Set(rows.map((r) => r.id));
+    const lease = new BatchLease(rows, config.leaseSeconds * 1000);
+    let failingSince = 0; // a worker told to stop during an outage gives up on its outcomes after a while
     const buffer = new OutcomeBuffer<Outcome>(async (items) => {
-      await retryThroughOutage(() => this.deps.db.withTenant(tenantId, (c) => recordOutcomes(c, items)),
-        { log, what: 'campaign outcomes', patienceMs: PERSIST_PATIENCE_MS });
-      for (const o of items) unrecorded.delete(o.id);
+      await retryThroughOutage(() => this.deps.db.withTenant(tenantId, (c) => recordOutcomes(c, items)), {
+        log, what: 'campaign outcomes', patienceMs: PERSIST_PATIENCE_MS, maxDelayMs: 1000,
+        onRetry: () => { failingSince ||= Date.now(); lease.trouble(); },
+        giveUp: () => stopping() && failingSince > 0 && Date.now() - failingSince > STOP_PATIENCE_MS,
+      });
+      failingSince = 0;
+      lease.recorded(items.map((o) => o.id));
     }, config.flushSize, config.flushMs);
     const renew = setInterval(() => {
-      void this.deps.db.withTenant(tenantId, (c) => renewLeases(c, [...unrecorded], config.leaseSeconds))
-        .catch((err: Error) => log.warn({ err: err.message }, 'could not renew campaign leases'));
-    }, Math.max(1000, (config.leaseSeconds * 1000) / 3));
+      const at = Date.now();
+      void this.deps.db.withTenant(tenantId, (c) => renewLeases(c, lease.unrecorded, config.leaseSeconds))
+        .then((ids) => lease.renewed(at, ids))
+        .catch((err: Error) => { lease.trouble(); log.warn({ err: err.message }, 'could not renew campaign leases'); });
+    }, Math.max(250, (config.leaseSeconds * 1000) / 4));
     try {
-      await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures, stopping)));
+      await Promise.all(rows.map((row) => this.deliver(ctx, row, buffer, failures, lease, stopping)));
       await buffer.close();
     } finally {
       clearInterval(renew);
@@ -161,22 +172,25 @@ export class CampaignDrain {
 
   private refused(row: ClaimedRow, reason: GateReason): Outcome {
     this.deps.counters?.suppressed(reason);
-    return { id: row.id, status: 'suppressed', reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason } };
+    return { id: row.id, attempt: row.attempts, status: 'suppressed', reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason } };
   }
 
-  private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: Failures, stopping: () => boolean): Promise<void> {
+  private released(row: ClaimedRow): Outcome {
+    return { id: row.id, attempt: row.attempts, status: 'released', reason: null, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { worker: this.deps.worker } };
+  }
+
+  private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: Failures, lease: BatchLease, stopping: () => boolean): Promise<void> {
     const early = precheck(ctx, row);
     if (early) { buffer.add(this.refused(row, early)); return; }
     await this.deps.semaphore.acquire();
     try {
-      if (stopping()) {
-        buffer.add({ id: row.id, status: 'released', reason: null, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { worker: this.deps.worker } });
-        return;
-      }
+      while (lease.databaseFailing && !stopping()) await sleep(100);
+      if (lease.isLost(row.id)) { lease.forget(row.id); return; }
+      if (stopping() || !lease.holds(row.id)) { buffer.add(this.released(row)); return; }
       let p: Prepared;
       try { p = prepareRecipient(ctx, row); } catch (err) {
         this.deps.log.error({ messageId: row.id, err: (err as Error).message }, 'campaign message cannot be composed');
-        buffer.add({ id: row.id, status: 'failed', reason: 'compose_failed', response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: 'compose_failed', attempt: row.attempts } });
+        buffer.add({ id: row.id, attempt: row.attempts, status: 'failed', reason: 'compose_failed', response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: 'compose_failed', attempt: row.attempts } });
         return;
       }
       if (p.kind === 'refused') { buffer.add(this.refused(row, p.reason)); return; }
@@ -191,7 +205,7 @@ export class CampaignDrain {
   private outcome(row: ClaimedRow, o: SendOutcome, p: Extract<Prepared, { kind: 'mail' }>): Outcome {
     const { config, counters, worker } = this.deps;
     const attempt = row.attempts;
-    const base = { id: row.id, subject: p.subject, messageIdHeader: p.messageIdHeader, response: o.response };
+    const base = { id: row.id, attempt, subject: p.subject, messageIdHeader: p.messageIdHeader, response: o.response };
     if (o.kind === 'sent') {
       counters?.sent('marketing');
       return { ...base, status: 'sent', reason: null, retryInSeconds: 0, detail: { attempt, worker } };

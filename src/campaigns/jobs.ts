@@ -56,7 +56,7 @@ export class CampaignJobs {
     this.sweepTimer = setInterval(() => void this.sweep(), this.config.sweepEveryMs);
   }
 
-  /** Stops taking work; drains finish their current batch and hand over to a fresh job. */
+  /** Stops taking work; drains finish the sends in flight, hand back the rest and leave a fresh job behind. */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);

@@ -1,5 +1,5 @@
 // The campaigns module: templates and campaigns API, the 'campaign' renderer (test sends), and the
-// start / drain workers with their recovery sweep. Tuning constants live here (see the README).
+// start / drain workers with their recovery sweep. The tuning constants below are exported for tests and benches.
 import os from 'node:os';
 import type { AppDeps, Module } from '../deps.js';
 import { Semaphore } from './batching.js';
@@ -14,8 +14,8 @@ import { templateRoutes } from './templates-api.js';
 export const BATCH_SIZE = 100;
 /** Concurrent claim/send loops per drain job, so one batch's bookkeeping overlaps another's sending. */
 export const LANES_PER_DRAIN = 2;
-/** Drain jobs queued per campaign start: how many worker slots (across processes) may share it. */
-export const DRAINS_PER_CAMPAIGN = 4;
+/** Drain jobs queued per campaign start: how many worker slots (across processes, DRAIN_SLOTS each) may share it. */
+export const DRAINS_PER_CAMPAIGN = 8;
 /** Drain jobs one process runs at once. */
 export const DRAIN_SLOTS = 2;
 /** A drain job hands over to a fresh job after this long (well under the queue's 15-minute expiry). */

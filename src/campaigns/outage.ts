@@ -1,5 +1,5 @@
 // Riding out a database outage (a restart, a failover, a pool that cannot connect): connection-class
-// errors are waited out with backoff, anything else is thrown at once. Campaign drains use it so a
+// errors (and deadlock or serialization conflicts) are retried with backoff, anything else is thrown at once. Campaign drains use it so a
 // restart of PostgreSQL pauses sending instead of failing jobs, and outcomes of mail already handed
 // to SMTP are still written once the database is back (else they would be sent again).
 import type { Logger } from '../platform/log.js';
@@ -7,6 +7,9 @@ import type { Logger } from '../platform/log.js';
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
   '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
 const CONNECTION_MESSAGES = /connection terminated|terminating connection|connection (?:is )?closed|connection ended|timeout exceeded when trying to connect|client has encountered a connection error|cannot use a pool after calling end|the database system is (?:starting up|shutting down)/i;
+
+/** deadlock_detected, serialization_failure, lock_not_available: the same statement may succeed again. */
+const RETRYABLE_CODES = new Set(['40P01', '40001', '55P03']);
 
 /** True for errors that say the database cannot be reached right now, not that the query is wrong. */
 export function isConnectionError(err: unknown): boolean {
@@ -16,11 +19,17 @@ export function isConnectionError(err: unknown): boolean {
   return typeof e.message === 'string' && CONNECTION_MESSAGES.test(e.message);
 }
 
+/** Connection errors, and conflicts between transactions that a retry resolves. */
+export function isTransientError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isConnectionError(err) || (typeof code === 'string' && RETRYABLE_CODES.has(code));
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export interface RetryOptions { log: Logger; what: string; patienceMs: number; giveUp?: () => boolean }
+export interface RetryOptions { log: Logger; what: string; patienceMs: number; giveUp?: () => boolean; maxDelayMs?: number; onRetry?: () => void }
 
-/** Runs fn, retrying connection errors with backoff (0.25 s doubling to 4 s) for up to patienceMs. */
+/** Runs fn, retrying transient errors with backoff (0.25 s doubling to 4 s, or maxDelayMs) for up to patienceMs. */
 export async function retryThroughOutage<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T> {
   const until = Date.now() + o.patienceMs;
   let delay = 250;
@@ -28,14 +37,15 @@ export async function retryThroughOutage<T>(fn: () => Promise<T>, o: RetryOption
   for (;;) {
     try {
       const out = await fn();
-      if (warned) o.log.info({ what: o.what }, 'database reachable again');
+      if (warned) o.log.info({ what: o.what }, 'database operation succeeded after retrying');
       return out;
     } catch (err) {
-      if (!isConnectionError(err) || Date.now() + delay > until || o.giveUp?.()) throw err;
-      if (!warned) o.log.warn({ what: o.what, err: (err as Error).message }, 'database unreachable; waiting for it');
+      if (!isTransientError(err) || Date.now() + delay > until || o.giveUp?.()) throw err;
+      if (!warned) o.log.warn({ what: o.what, err: (err as Error).message }, 'database unreachable or busy; retrying');
       warned = true;
+      o.onRetry?.();
       await sleep(delay);
-      delay = Math.min(delay * 2, 4000);
+      delay = Math.min(delay * 2, o.maxDelayMs ?? 4000);
     }
   }
 }

@@ -81,8 +81,10 @@ describe('campaigns API', () => {
     expect(got.parsed.subject).toBe('[TEST] Spring news for Jane Doe');
     expect(rawHeader(got.parsed.headerLines, 'list-unsubscribe')).toMatch(/^<https:\/\/postgate\.test\/u\//);
     expect(got.parsed.html).toContain('1 Main Street, Springfield');
-    const rows = await ownerQuery<{ kind: string; campaign_id: string | null; status: string; purpose: string }>(app.db.url,
+    const ledger = () => ownerQuery<{ kind: string; campaign_id: string | null; status: string; purpose: string }>(app.db.url,
       'SELECT kind, campaign_id, status, purpose FROM messages WHERE id = $1', [r.body.messages[0].id]);
+    await waitUntil(async () => (await ledger())[0].status === 'sent', 10_000, 'the ledger to record the test send'); // SMTP answers before the ledger write
+    const rows = await ledger();
     expect(rows[0]).toMatchObject({ kind: 'test', campaign_id: null, status: 'sent' });
     expect(rows[0].purpose.startsWith(`test:${c.id}:`)).toBe(true);
     expect((await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.audience).toBe(0); // tests are not the audience
