@@ -27,3 +27,15 @@ export function activationLink(app: TestApp, mail: Received): string {
   if (!m) throw new Error('no activation link in the mail');
   return m[0].replace('https://postgate.test', app.url);
 }
+
+/** Waits until no message is queued or being sent, so a state snapshot is not taken mid-delivery. */
+export async function settled(app: TestApp, timeoutMs = 10_000): Promise<void> {
+  const { ownerQuery } = await import('./db.js');
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await ownerQuery<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')");
+    if (row.n === 0) return;
+    if (Date.now() > until) throw new Error(`${row.n} messages still in delivery`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -4,7 +4,7 @@ import type { TestApp, TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 
-import { activationLink, consent, mailsTo, waitForMail } from '../support/mail.js';
+import { activationLink, consent, mailsTo, settled, waitForMail } from '../support/mail.js';
 
 export { consent, mailsTo, waitForMail, activationLink } from '../support/mail.js';
 
@@ -46,6 +46,7 @@ export async function optOuts(app: TestApp, contactId: string): Promise<{ source
 
 /** Everything an unsubscribe link could change, for "changes nothing" assertions. */
 export async function snapshot(app: TestApp): Promise<unknown> {
+  await settled(app);
   const q = (sql: string) => ownerQuery(app.db.url, sql);
   return {
     contacts: await q('SELECT id, status, email, updated_at FROM contacts ORDER BY id'),
