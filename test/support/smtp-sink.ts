@@ -47,6 +47,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
     },
   };
   const server = new SMTPServer(serverOpts);
+  server.on('error', () => undefined); // a client killed mid-session (crash tests) resets its socket
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
   return {
