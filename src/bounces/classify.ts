@@ -1,41 +1,44 @@
 // Bounce / complaint / auto-reply classifier. PURE: no DB, no network, no fs.
 //
 // classifyMessage(raw) decides, first match wins:
-//   1. complaint  — ARF (multipart/report; report-type=feedback-report, a message/feedback-report
-//                   part or inline Feedback-Type fields), Hotmail JMRP ("complaint about message
-//                   from", X-HmXmrOriginalRecipient), Amazon SES/SNS JSON "Complaint".
+//   1. feedback   — ARF (RFC 5965: multipart/report; report-type=feedback-report, a message/feedback-report
+//                   part or inline Feedback-Type fields), Hotmail JMRP, Amazon SES/SNS JSON "Complaint".
+//                   Only Feedback-Type abuse, fraud and virus (or none) is a `complaint`; not-spam,
+//                   auth-failure, other, … are kind `feedback`: recorded, acted on never.
 //   2. SES JSON    — Amazon SES/SNS "Bounce" notifications, per bounced recipient.
 //   3. RFC 3464    — message/delivery-status fields (or the same fields inline when the MIME
-//                   structure is broken): one RecipientReport per recipient. Action: delayed →
-//                   soft; otherwise classifyStatus(Status, Diagnostic-Code), falling back to the
-//                   human-readable bounce text when the diagnostic is missing or says nothing.
+//                   structure is broken): one RecipientReport per recipient, judged from every
+//                   diagnostic field of its group (Diagnostic-Code, X-Supplementary-Info, X-Postfix-*,
+//                   Remote-MTA replies), then from the human-readable text. Only `Action: failed` is a
+//                   bounce: delayed → reason `delayed`; delivered, relayed, expanded → `delivered`.
 //   4. autoreply  — RFC 3834 / vendor headers, out-of-office subjects or bodies, but only for
 //                   messages without bounce structure (DSN fields, X-Failed-Recipients, a bounce
 //                   subject, a MAILER-DAEMON sender): many MTAs mark their DSNs auto-replied.
-//                   Bounce-like body text alone loses to an out-of-office cue.
 //   5. text bounce — Exim, qmail, Postfix, Sendmail, Exchange/Office 365, Gmail, ...: recipient
 //                   and SMTP error are read from the bounce text above the returned message.
-//   6. unknown.
-// The overall kind is the worst recipient (hard > blocked > soft > unknown).
-//
-// classifyStatus(status, diagnostic) — diagnostic text beats the status code, first match wins:
-//   4.x.x → soft · sending limit, mailbox full/quota/5.2.2, 5.2.3 → soft · sender rejected,
-//   5.1.7/5.1.8 → blocked · special cases (KDDI "550 : User unknown" = receiver's filter →
-//   blocked; Exchange "Recipient address rejected: Access denied" → hard; null MX → hard) ·
-//   virus/size/spam/blocklist/auth/reputation → blocked · 5.7.x/5.6.x/5.3.4 → blocked ·
-//   expired/network/loop/greylist/rate/delay/disabled mailbox → soft · policy words (denied,
-//   refused, prohibited, relay, filter, content, ...) → blocked, even next to a "user unknown"
-//   text · user/host unknown, moved → hard · "rejected for/due to", "not accepted" → blocked ·
-//   5.1.0/1/2/3/6/10, 5.4.4 → hard · any other 5xx → soft ('other') · nothing → unknown.
-// When the evidence is weak, the answer is never 'hard' (a wrong hard suppresses a good address).
+//   6. unknown (not_a_bounce).
+// Each recipient gets a reason from the taxonomy in reasons.ts, and its kind follows from the reason.
+// The overall kind is the worst recipient's (hard > blocked > soft > unknown); `recipients` lists all.
+// All input is capped (see mime.ts and reasons.ts) so the work is linear in a bounded size.
 
-export type BounceKind = 'hard' | 'soft' | 'blocked' | 'complaint' | 'autoreply' | 'unknown';
-export interface RecipientReport { recipient: string | null; action: string | null; status: string | null; diagnostic: string | null; kind: BounceKind }
+import {
+  collect, decodeHeader, header, MAX_INPUT, parseHeaders, parsePart, splitHead, type Collected, type Headers,
+} from './mime.js';
+
+import {
+  extractStatus, hasCode, judge, MAX_DIAGNOSTIC, type BounceKind, type BounceReason, type Judgement,
+} from './reasons.js';
+
+export type { BounceKind, BounceReason } from './reasons.js';
+export interface RecipientReport {
+  recipient: string | null; action: string | null; status: string | null; diagnostic: string | null; kind: BounceKind; reason: BounceReason;
+}
 export interface Classification {
   kind: BounceKind;
   status: string | null;
   recipient: string | null;
-  reason: string;
+  /** The worst recipient's reason, in the taxonomy of reasons.ts (Sisimai's vocabulary). */
+  reason: BounceReason;
   diagnostic: string | null;
   originalMessageId: string | null;
   envelopeTo: string[];
@@ -43,265 +46,15 @@ export interface Classification {
   recipients: RecipientReport[];
 }
 
-interface Verdict { kind: BounceKind; reason: string }
-interface Report extends RecipientReport { reason: string }
+type Verdict = Judgement;
+type Report = RecipientReport;
 
-// ───────────────────────────── classifyStatus: code + text rules ─────────────────────────────
-
-type Rule = readonly [RegExp, string];
-
-const FULL_RE = /mailbox (is )?full|full mailbox|mail ?(box|folder) (is )?(full|over)|inbox is full|account is full|over ?quota|quota (exceeded|full)|exceeded (the |his |her |its |their )?(storage|quota|mailbox)|(disk|storage|mailbox) (quota|limit|space)|insufficient (system )?storage|out of (disk )?space|not enough (disk )?space|user is over|exceeds? (the |his |her )?(mailbox|storage|quota)/;
-const SENDING_LIMIT_RE = /sending (quota|limit)|daily (user )?sending/;
-const SENDER_RE = /sender (address|domain|mail ?box)?\s*(is )?(rejected|refused|denied|invalid|unknown|not (found|allowed|verified|permitted|authori[sz]ed))|(domain|address) of sender( address)? .{0,80}(does ?n[o']t exist|not found|unknown|invalid)|sender verif\w* failed|unverified sender|unknown sender|invalid sender|sender address has null mx|mail from <addr> rejected|email address is not verified/;
-const KDDI_FILTER_RE = /(^|[^\d])550 : user unknown/; // au/KDDI report the receiver's own filter this way
-const DBEB_RE = /recipient address rejected: access denied/; // Exchange Online: recipient not in directory
-const NULL_MX_RE = /(host|domain) does not accept (e-?)?mail|\bnull mx\b/;
-
-const BLOCKED_SPECIFIC: readonly Rule[] = [
-  [/\bvirus|malware|infected|trojan/, 'virus'],
-  [/(message|mail|e-?mail)( size)? (is )?(too (big|large)|exceeds)|size (limit )?exceeded|exceeds? (the )?max(imum)? (allowed )?(message )?size|message length exceeds|too large/, 'too_big'],
-  [/black ?list|block ?list|deny ?list|\brbl\b|dnsbl|spamhaus|spamcop|abuseat|\bcbl\b|sorbs|barracuda|(?<!not )listed (at|in|on|by)|blocked using|\bbanned\b/, 'blocklist'],
-  [/\bspam|\bube\b|\buce\b|bulk (e-?)?mail|\bjunk|unsolicited|phish|suspicious|content (filter|rejected|policy|scan)/, 'spam'],
-  [/\bdmarc\b|\bspf\b|\bdkim\b|domainkeys|sender ?id\b|authenticat|fails? to pass|reverse (dns|lookup)|\bptr\b|\brdns\b|forged|spoof/, 'auth'],
-  [/reputation|sender ?score|complaints/, 'reputation'],
-];
-const SOFT_TEXT: readonly Rule[] = [
-  [/expired|timed? ?out|timeout|too long in (the )?queue|in the queue too long|have been failing|retry time not reached/, 'expired'],
-  [/connection (was )?(refused|reset|closed|lost|dropped|failed|timed out)|(could ?not|can'?t|unable to) connect|requests to connect|socket error|(network|host) (is )?unreachable|no route to host|dns (query|lookup) failed|name ?server (failure|error)/, 'network'],
-  [/too many hops|mail loop|loops? back|routing loop|loop detected/, 'loop'],
-  [/gr[ae]y ?list/, 'greylist'],
-  [/rate limit|too many (connections|messages|recipients|sessions|concurrent)|throttl|exceeded (the )?(rate|limit)|slow down/, 'rate_limit'],
-  [/delay|will be retried|retrying|try (again )?later|temporar|deferr|warning message only|not yet (been )?delivered/, 'temporary'],
-  [/mailbox (is )?(disabled|suspended|inactive|locked|frozen)|account (is |has been )?(disabled|suspended|inactive|deactivated|locked|frozen)|is disabled|inactive (user|account|mailbox)/, 'mailbox_disabled'],
-];
-const HARD_TEXT: readonly Rule[] = [
-  [/host (or domain name )?not found|host unknown|unknown host|domain (name )?(not found|unknown|does ?n[o']t exist)|no such domain|unrout(e)?able (mail )?domain|couldn'?t find (a |any )?(mail exchanger|host)|no mx\b|nxdomain|invalid domain/, 'host_unknown'],
-  [/no longer (on|at|with|available|active|valid|in service|exists?)|has moved|moved permanently|not our customer/, 'mailbox_moved'],
-  [/user ?unknown|unknown (user|recipient|mailbox|account|address|local[- ]?part|alias)|recipient (address )?unknown|no such (user|recipient|mailbox|account|address|local user|person)|no mailbox|(user|recipient|mailbox|account|address|addressee) (was )?not found|could ?n[o']?t be found|(does ?n[o']?t|did not|not) exist|unrout(e)?able address|invalid (recipient|mailbox|user|address|e-?mail)|(recipient|mailbox|user|address) (is )?invalid|not a valid (mailbox|recipient|user|address)|illegal (user|alias|address)|unknown or illegal|mailbox (is )?(unavailable|not available)|address rejected|bad (destination |recipient )?(mailbox|address)|recipnotfound|recipientnotfound|unknown in (local|virtual|relay)|(user|recipient|mailbox|address|addressee) (is )?(unknown|not known)|not known at this site|unknown virtual user|bad ?rcpt ?to|badrecipientto|no account by that name|no valid recipients?\b|recipient not ok|(not found|not present) in (the )?directory|(address|mailbox) not present|envelope recipient has been deleted|missing home directory|utilisateur inconnu|no existe|no longer accepts mail|account (has been |was |is )?(deleted|closed|terminated|removed|cancell?ed)|doesn'?t have an? .{1,40}account|not listed in .{0,30}(directory|address book)/, 'user_unknown'],
-];
-const BLOCKED_GENERIC = /polic(y|ies)|relay(ing)? (access )?(denied|not (permitted|allowed))|unable to relay|not (allowed|permitted|authori[sz]ed)|access denied|prohibited|\bdenied\b|refused|forbidden|\bblocked\b|header error|bad header|multiple addresses in from|rfc ?(2822|5322|822)|not compliant|restricted|\bfilter|\bcontent\b|security|permission|not accepting (any )?(e-?)?mail/;
-const BLOCKED_WEAK = /not accepted|rejected (due to|for|because|as)|message (was )?rejected/; // lose to a hard text
-
-const MAX_DIAGNOSTIC = 8000; // characters of text the rules look at (keeps regex work bounded)
-
-const ENHANCED_RE = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)/;
-const REPLY_RE = /(?<![\w.\-:=/#])([245]\d\d)(?=[ \-])/;
-
-/** Pure, sync: the status-code + diagnostic-text rules. Never hard on weak evidence. */
-export function classifyStatus(status: string | null, diagnostic: string | null): { kind: BounceKind; reason: string } {
-  const text = normalizeDiagnostic((diagnostic ?? '').slice(0, MAX_DIAGNOSTIC));
-  const code = extractStatus(status) ?? extractStatus(text);
-  const cls = code?.[0] ?? replyClass(text);
-  if (cls === '2') return { kind: 'unknown', reason: 'delivered' };
-  if (cls === '4') return { kind: 'soft', reason: softReason(text, code) };
-  return permanentVerdict(code, text) ?? (cls === '5' ? { kind: 'soft', reason: 'other' } : { kind: 'unknown', reason: 'no_evidence' });
-}
-
-function permanentVerdict(code: string | null, text: string): Verdict | null {
-  if (SENDING_LIMIT_RE.test(text)) return { kind: 'soft', reason: 'rate_limit' };
-  if (FULL_RE.test(text) || code === '5.2.2') return { kind: 'soft', reason: 'mailbox_full' };
-  if (code === '5.2.3') return { kind: 'soft', reason: 'exceed_limit' };
-  if (SENDER_RE.test(text) || code === '5.1.7' || code === '5.1.8') return { kind: 'blocked', reason: 'sender_rejected' };
-  if (KDDI_FILTER_RE.test(text)) return { kind: 'blocked', reason: 'filtered' };
-  if (DBEB_RE.test(text)) return { kind: 'hard', reason: 'user_unknown' };
-  if (NULL_MX_RE.test(text)) return { kind: 'hard', reason: 'not_accept' };
-  const specific = firstRule(BLOCKED_SPECIFIC, text);
-  if (specific) return { kind: 'blocked', reason: specific };
-  const byStatus = blockedStatusReason(code);
-  if (byStatus) return { kind: 'blocked', reason: byStatus };
-  const soft = firstRule(SOFT_TEXT, text);
-  if (soft) return { kind: 'soft', reason: soft };
-  if (BLOCKED_GENERIC.test(text)) return { kind: 'blocked', reason: 'policy' }; // beats a hard text too
-  const hard = firstRule(HARD_TEXT, text);
-  if (hard) return { kind: 'hard', reason: hard };
-  if (BLOCKED_WEAK.test(text)) return { kind: 'blocked', reason: 'policy' };
-  return hardStatusVerdict(code);
-}
-
-function blockedStatusReason(code: string | null): string | null {
-  if (!code || code[0] !== '5') return null;
-  if (code.startsWith('5.7.')) return 'policy';
-  if (code.startsWith('5.6.')) return 'content';
-  return code === '5.3.4' ? 'too_big' : null;
-}
-
-function hardStatusVerdict(code: string | null): Verdict | null {
-  const hard: Record<string, string> = {
-    '5.1.0': 'user_unknown', '5.1.1': 'user_unknown', '5.1.3': 'user_unknown',
-    '5.1.10': 'user_unknown', '5.1.2': 'host_unknown', '5.4.4': 'host_unknown', '5.1.6': 'mailbox_moved',
-  };
-  if (code && hard[code]) return { kind: 'hard', reason: hard[code] };
-  if (code === '5.2.1') return { kind: 'soft', reason: 'mailbox_disabled' };
-  return null;
-}
-
-function softReason(text: string, code: string | null): string {
-  if (FULL_RE.test(text) || code?.endsWith('.2.2')) return 'mailbox_full';
-  return firstRule(SOFT_TEXT, text) ?? 'temporary';
-}
-
-function firstRule(rules: readonly Rule[], text: string): string | null {
-  for (const [re, reason] of rules) if (re.test(text)) return reason;
-  return null;
-}
-
-/** The first RFC 3463 code in the text, preferring a failure (4.x.x / 5.x.x) over a success. */
-function extractStatus(text: string | null): string | null {
-  const all = [...(text ?? '').matchAll(new RegExp(ENHANCED_RE.source, 'g'))];
-  const m = all.find((x) => x[1] !== '2') ?? all[0];
-  return m ? `${m[1]}.${Number(m[2])}.${Number(m[3])}` : null;
-}
-
-function replyClass(text: string): string | null {
-  const all = [...text.matchAll(new RegExp(REPLY_RE.source, 'g'))].map((x) => x[1][0]);
-  return all.find((c) => c !== '2') ?? all[0] ?? null;
-}
-
-/** Lower-case, URLs reduced to their host, addresses replaced by <addr>, whitespace collapsed. */
-function normalizeDiagnostic(text: string): string {
-  return text.toLowerCase()
-    .replace(/https?:\/\/([^/\s]+)\S*/g, ' $1 ')
-    .replace(/<?[^\s<>()[\]"',;:]{1,64}@[^\s<>()[\]"',;:]{1,255}>?/g, ' <addr> ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-// ───────────────────────────────────────── MIME parsing ─────────────────────────────────────────
-
-type Headers = Map<string, string[]>;
-interface Part { headers: Headers; type: string; params: Record<string, string>; body: string; children: Part[] }
-interface Collected { texts: string[]; htmls: string[]; dsn: string[]; feedback: string[]; originals: Headers[]; reportType: string | null }
-
-const MAX_DEPTH = 8;
-const MAX_INPUT = 20 * 1024 * 1024;
-const MAX_PART_TEXT = 256 * 1024;
-
-/** Body strings are "binary" (latin1: one char per byte) until a part is decoded. */
-function parsePart(raw: string, depth: number): Part {
-  const { head, body } = splitHead(raw);
-  const headers = parseHeaders(head);
-  const { type, params } = parseContentType(header(headers, 'content-type'));
-  const part: Part = { headers, type, params, body, children: [] };
-  if (depth >= MAX_DEPTH) return part;
-  if (type.startsWith('multipart/') && params.boundary) {
-    part.children = splitMultipart(body, params.boundary).map((b) => parsePart(b, depth + 1));
-  } else if (type === 'message/rfc822' || type === 'message/global') {
-    part.children = [parsePart(partBytes(part).toString('latin1'), depth + 1)];
-  }
-  return part;
-}
-
-function splitHead(raw: string): { head: string; body: string } {
-  const text = raw.replace(/^From [^\n]*\n/, '');
-  if (!/^[\x21-\x39\x3b-\x7e]+:/.test(text)) return { head: '', body: text.replace(/^\n/, '') };
-  const idx = text.indexOf('\n\n');
-  return idx < 0 ? { head: text, body: '' } : { head: text.slice(0, idx), body: text.slice(idx + 2) };
-}
-
-function parseHeaders(head: string): Headers {
-  const headers: Headers = new Map();
-  for (const line of head.replace(/\n[ \t]+/g, ' ').split('\n')) {
-    const m = line.match(/^([^:\s]+)[ \t]*:[ \t]*(.*)$/);
-    if (!m) continue;
-    const name = m[1].toLowerCase();
-    headers.set(name, [...(headers.get(name) ?? []), m[2].trim()]);
-  }
-  return headers;
-}
-
-function header(h: Headers, name: string): string | null {
-  return h.get(name)?.[0] ?? null;
-}
-
-function parseContentType(value: string | null): { type: string; params: Record<string, string> } {
-  const [typePart = '', ...rest] = (value ?? 'text/plain').split(';');
-  const params: Record<string, string> = {};
-  for (const m of rest.join(';').matchAll(/([\w-]+)\*?\s*=\s*("([^"]*)"|[^;\s]+)/g)) {
-    params[m[1].toLowerCase()] = m[3] ?? m[2];
-  }
-  return { type: typePart.trim().toLowerCase() || 'text/plain', params };
-}
-
-function splitMultipart(body: string, boundary: string): string[] {
-  const delim = `--${boundary}`;
-  const parts: string[] = [];
-  let current: string[] | null = null;
-  for (const line of body.split('\n')) {
-    const trimmed = line.trimEnd();
-    if (trimmed === delim || trimmed === `${delim}--`) {
-      if (current) parts.push(current.join('\n'));
-      current = trimmed === delim ? [] : null;
-      if (!current) break;
-    } else if (current) current.push(line);
-  }
-  if (current?.length) parts.push(current.join('\n'));
-  return parts;
-}
-
-function partBytes(p: Part): Buffer {
-  const cte = (header(p.headers, 'content-transfer-encoding') ?? '').toLowerCase().trim();
-  if (cte === 'base64') return Buffer.from(p.body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
-  if (cte === 'quoted-printable') return Buffer.from(decodeQp(p.body), 'latin1');
-  return Buffer.from(p.body, 'latin1');
-}
-
-function partText(p: Part): string {
-  return decodeCharset(partBytes(p).subarray(0, MAX_PART_TEXT), p.params.charset).replace(/\r\n?/g, '\n');
-}
-
-function decodeQp(s: string): string {
-  return s.replace(/=[ \t]*\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-}
-
-function decodeCharset(buf: Buffer, charset: string | undefined): string {
-  try {
-    return new TextDecoder((charset ?? 'utf-8').trim().toLowerCase()).decode(buf);
-  } catch {
-    return buf.toString('latin1');
-  }
-}
-
-/** Header value: raw 8-bit UTF-8 if valid, then RFC 2047 encoded words. */
-function decodeHeader(value: string | null): string {
-  if (!value) return '';
-  let text = value;
-  if (/[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value)) {
-    try { text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(value, 'latin1')); } catch { /* keep latin1 */ }
-  }
-  return text.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=(\s+(?==\?))?/g, (_m, cs: string, enc: string, data: string) => {
-    const bytes = enc.toUpperCase() === 'B'
-      ? Buffer.from(data, 'base64')
-      : Buffer.from(decodeQp(data.replace(/_/g, ' ')), 'latin1');
-    return decodeCharset(bytes, cs.split('*')[0]);
-  });
-}
-
-function collect(p: Part, c: Collected): void {
-  if (p.type === 'multipart/report' && p.params['report-type']) c.reportType ??= p.params['report-type'].toLowerCase();
-  if (p.type.startsWith('multipart/') && p.children.length) {
-    for (const child of p.children) collect(child, c);
-  } else if (p.type === 'message/rfc822' || p.type === 'message/global') {
-    if (p.children[0]) c.originals.push(p.children[0].headers);
-  } else if (p.type === 'text/rfc822-headers' || p.type === 'message/global-headers') {
-    c.originals.push(parseHeaders(partText(p).replace(/^\s*\n/, '').split('\n\n')[0]));
-  } else if (/^message\/(global-)?delivery-status$/.test(p.type)) {
-    c.dsn.push(partText(p));
-  } else if (p.type === 'message/feedback-report') {
-    c.feedback.push(partText(p));
-  } else if (p.type === 'text/html') {
-    c.htmls.push(htmlToText(partText(p)));
-  } else if (p.type.startsWith('text/') || p.type.startsWith('multipart/')) {
-    c.texts.push(partText(p));
-  }
-}
-
-function htmlToText(html: string): string {
-  const entities: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", nbsp: ' ' };
-  return html.slice(0, 100_000)
-    .replace(/<(style|script)\b[\s\S]{0,20000}?<\/\1>/gi, '')
-    .replace(/<(br|\/p|\/div|\/tr|\/li|\/h\d)\b[^<>]{0,2000}>/gi, '\n')
-    .replace(/<[^<>]{0,2000}>/g, '')
-    .replace(/&(#\d+|[a-z]+);/gi, (m, e: string) => (e[0] === '#' ? String.fromCharCode(Number(e.slice(1))) : entities[e.toLowerCase()] ?? m));
+/**
+ * The status-code + diagnostic-text judgement of one failure (RFC 3463 code, SMTP reply text), as
+ * used for a 5xx at send time. Pure and sync; never `hard` on weak evidence. See reasons.ts.
+ */
+export function classifyStatus(status: string | null, diagnostic: string | null): Judgement {
+  return judge(status, diagnostic);
 }
 
 // ─────────────────────────────────────── message analysis ───────────────────────────────────────
@@ -436,26 +189,31 @@ function sesEvent(text: string): Json | null {
 }
 
 const SES_SUBTYPES: Record<string, Verdict> = {
-  noemail: { kind: 'hard', reason: 'user_unknown' },
-  suppressed: { kind: 'blocked', reason: 'suppressed' },
-  onaccountsuppressionlist: { kind: 'blocked', reason: 'suppressed' },
-  mailboxfull: { kind: 'soft', reason: 'mailbox_full' },
-  messagetoolarge: { kind: 'blocked', reason: 'too_big' },
-  contentrejected: { kind: 'blocked', reason: 'content' },
-  attachmentrejected: { kind: 'blocked', reason: 'content' },
+  noemail: { kind: 'hard', reason: 'userunknown' },
+  suppressed: { kind: 'soft', reason: 'suppressed' },
+  onaccountsuppressionlist: { kind: 'soft', reason: 'suppressed' },
+  mailboxfull: { kind: 'soft', reason: 'mailboxfull' },
+  messagetoolarge: { kind: 'blocked', reason: 'mesgtoobig' },
+  contentrejected: { kind: 'blocked', reason: 'contenterror' },
+  attachmentrejected: { kind: 'blocked', reason: 'virusdetected' },
 };
+
+/** A judgement that says nothing specific (the evidence gave no reason of its own). */
+function vague(v: Verdict): boolean {
+  return v.reason === 'onhold' || v.reason === 'undefined' || v.kind === 'unknown';
+}
 
 function sesReports(ev: Json): Report[] {
   const bounce = get(ev, 'bounce');
   const type = (str(get(bounce, 'bounceType')) ?? '').toLowerCase();
   const fallback: Verdict = SES_SUBTYPES[(str(get(bounce, 'bounceSubType')) ?? '').toLowerCase()]
-    ?? (type === 'transient' ? { kind: 'soft', reason: 'temporary' } : type === 'permanent' ? { kind: 'soft', reason: 'other' } : { kind: 'unknown', reason: 'undetermined' });
+    ?? (type === 'transient' || type === 'permanent' ? { kind: 'soft', reason: 'onhold' } : { kind: 'unknown', reason: 'undefined' });
   return list(get(bounce, 'bouncedRecipients')).map((r) => {
     const status = extractStatus(str(get(r, 'status')));
     const diagnostic = clip(str(get(r, 'diagnosticCode'))?.replace(/^[\w-]+;\s*/, '') ?? null);
-    let v = classifyStatus(status, diagnostic);
-    if (v.reason === 'other' || v.kind === 'unknown') v = fallback;
-    if (type === 'transient' && v.kind === 'hard') v = { kind: 'soft', reason: v.reason };
+    let v = judge(status, diagnostic);
+    if (vague(v)) v = fallback;
+    if (type === 'transient' && v.kind !== 'soft') v = { kind: 'soft', reason: v.reason };
     return { recipient: addresses(str(get(r, 'emailAddress')))[0] ?? null, action: str(get(r, 'action')), status, diagnostic, ...v };
   });
 }
@@ -469,6 +227,17 @@ function sesMessageId(ev: Json): string | null {
 // ─────────────────────────────────────────── RFC 3464 ───────────────────────────────────────────
 
 interface DsnGroup { fields: Map<string, string>; typedDiagnostic: boolean }
+
+/** Every field of a recipient group that carries the remote reply or an explanation. */
+const DIAGNOSTIC_FIELD_RE = /^(diagnostic-code|x-supplementary-info|x-postfix-\S+|x-remote-mta-\S+|x-.*(diagnostic|reply|response|error|reason).*|remote-mta-reply|smtp-reply)$/;
+
+function diagnosticOf(fields: Map<string, string>): string | null {
+  const values: string[] = [];
+  for (const [name, value] of fields) {
+    if (DIAGNOSTIC_FIELD_RE.test(name) && value) values.push(value.replace(/^[\w-]+\s*;\s*/, ''));
+  }
+  return values.length ? values.join(' ') : null;
+}
 
 const RECIPIENT_FIELDS = ['final-recipient', 'original-recipient', 'x-actual-recipient'];
 
@@ -484,7 +253,7 @@ function dsnGroups(source: string): DsnGroup[] {
   }
   return groups
     .filter((f) => RECIPIENT_FIELDS.some((n) => f.has(n)) || (f.has('status') && f.has('action')))
-    .map((fields) => ({ fields, typedDiagnostic: /^[\w-]+\s*;/.test(fields.get('diagnostic-code') ?? '') }));
+    .map((fields) => ({ fields, typedDiagnostic: /^[\w-]+\s*;/.test(fields.get('diagnostic-code') ?? fields.get('x-supplementary-info') ?? '') }));
 }
 
 function orderedFields(para: string): Array<[string, string]> {
@@ -508,19 +277,24 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string): 
   const recipient = dsnRecipient(g.fields);
   const action = g.fields.get('action')?.toLowerCase().split(/[\s(]/)[0] || null;
   const status = extractStatus(g.fields.get('status') ?? null);
-  const diagnostic = clip(g.fields.get('diagnostic-code')?.replace(/^[\w-]+\s*;\s*/, '') ?? null);
+  const diagnostic = clip(diagnosticOf(g.fields));
   const base = { recipient, action, status, diagnostic };
-  if (action === 'delivered' || action === 'relayed' || action === 'expanded') return { ...base, kind: 'unknown', reason: 'delivered' };
-  if (action === 'delayed') return { ...base, kind: 'soft', reason: 'delayed' };
-  // A non-specific X.0.0 status with an untyped, code-less diagnostic is too weak to act on.
-  const weak = !g.typedDiagnostic && status?.endsWith('.0.0') && !ENHANCED_RE.test(diagnostic ?? '') && !REPLY_RE.test(diagnostic ?? '');
-  let v = classifyStatus(status, weak ? null : diagnostic);
-  if (v.reason === 'other' || v.kind === 'unknown') {
+  if (action && action !== 'failed') return { ...base, ...judge(status, diagnostic, { action }) };
+  // A non-specific X.0.0 status with an untyped, code-less diagnostic is weak evidence: its words
+  // may name a reason but never make the address `hard` (a filter's wording, not the mailbox's).
+  const weak = !g.typedDiagnostic && !!status?.endsWith('.0.0') && !hasCode(diagnostic ?? '');
+  let v = weaken(judge(status, diagnostic), weak);
+  if (vague(v) || !diagnostic) {
     const text = fallbackText(recipient);
-    const t = classifyStatus(status, [weak ? null : diagnostic, text].filter(Boolean).join('\n'));
-    if (t.reason !== 'other' && t.kind !== 'unknown') return { ...base, diagnostic: diagnostic ?? clip(text), ...t };
+    const t = weaken(judge(status, [diagnostic, text].filter(Boolean).join('\n')), weak && !hasCode(text));
+    if (!vague(t)) return { ...base, diagnostic: diagnostic ?? clip(text), ...t };
+    if (v.kind === 'unknown' && status) v = { kind: status[0] === '4' ? 'soft' : 'soft', reason: 'onhold' };
   }
   return { ...base, ...v };
+}
+
+function weaken(v: Verdict, weak: boolean): Verdict {
+  return weak && v.kind === 'hard' ? { kind: 'blocked', reason: 'filtered' } : v;
 }
 
 // ───────────────────────────────────────── text bounces ─────────────────────────────────────────
@@ -574,9 +348,6 @@ function recipientBlock(text: string, rcpt: string | null, all: string[]): strin
   return text.slice(start, ends.length ? Math.min(...ends) : undefined);
 }
 
-function hasCode(text: string): boolean {
-  return ENHANCED_RE.test(text) || REPLY_RE.test(text);
-}
 
 /** Paragraphs that carry an SMTP reply or enhanced status code; the whole block otherwise. */
 function extractDiagnostic(block: string): string {
@@ -595,15 +366,17 @@ function textDiagnostic(explanation: string, rcpt: string | null, all: string[])
 function textReports(a: Analysis): Report[] {
   const rcpts = textRecipients(a);
   const delayed = DELAY_RE.test(a.subject) || DELAY_RE.test(a.explanation.slice(0, MAX_DIAGNOSTIC));
+  const action = delayed ? 'delayed' : 'failed';
   return (rcpts.length ? rcpts : [null]).map((recipient) => {
     const diag = textDiagnostic(a.explanation, recipient, rcpts);
     const status = extractStatus(diag);
-    let v: Verdict = delayed ? { kind: 'soft', reason: 'delayed' } : classifyStatus(status, diag);
-    if (!delayed && (v.kind === 'unknown' || v.reason === 'other')) {
-      const whole = classifyStatus(status, a.explanation);
-      if (whole.kind !== 'unknown' && whole.reason !== 'other') v = whole;
+    let v = judge(status, diag, { action });
+    if (vague(v)) {
+      const whole = judge(status, a.explanation, { action });
+      if (!vague(whole)) v = whole;
     }
-    return { recipient, action: delayed ? 'delayed' : 'failed', status, diagnostic: clip(diag || null), ...v };
+    if (v.kind === 'unknown' && !delayed) v = { kind: 'soft', reason: 'undefined' };
+    return { recipient, action, status, diagnostic: clip(diag || null), ...v };
   });
 }
 
@@ -613,7 +386,8 @@ const OOO_SUBJECT_RE = /out of (the )?office|automatic reply|auto(matic|matische
 const OOO_SUBJECT_START_RE = /^\s*((re|aw|sv|antw|fwd?|wg)\s*:\s*)*(auto:|ooo\b|vacation|holiday|away\b|absence|absent|urlaub|vacances|vacaciones|ferie|congé)/i;
 const OOO_BODY_RE = /out of (the )?office|on (annual )?(vacation|holiday|leave)|away from (the |my )?(office|desk|e-?mail)|limited access to (e-?mail|my e-?mail)|(currently|i am|i'?m) away|(respond|reply|get back to you) .{0,40}(upon|on|after|when) (my )?return|nicht im büro|abwesend|absent du bureau|fuera de la oficina|fuori ufficio/i;
 
-function autoReplyReason(a: Analysis): string | null {
+/** Whether the message is an RFC 3834 auto-reply: 'vacation' on an out-of-office cue, 'flagged' on headers alone. */
+function autoReplyReason(a: Analysis): 'vacation' | 'flagged' | null {
   const h = a.headers;
   const submitted = (header(h, 'auto-submitted') ?? '').toLowerCase();
   const precedence = (header(h, 'precedence') ?? header(h, 'x-precedence') ?? '').toLowerCase();
@@ -622,19 +396,29 @@ function autoReplyReason(a: Analysis): string | null {
     || ['x-autoreply', 'x-autorespond', 'x-autoresponder', 'x-auto-reply', 'x-mail-autoreply', 'x-autogenerated'].some((n) => h.has(n))
     || /autoresponder/i.test(header(h, 'x-post-messageclass') ?? '');
   if (cue) return 'vacation';
-  return flagged || (submitted.startsWith('auto-generated') && /^\s*re\s*:/i.test(a.subject)) ? 'auto_reply' : null;
+  return flagged || (submitted.startsWith('auto-generated') && /^\s*re\s*:/i.test(a.subject)) ? 'flagged' : null;
 }
 
 // ─────────────────────────────────────────── assembly ───────────────────────────────────────────
 
-const SEVERITY: Record<BounceKind, number> = { hard: 5, blocked: 4, soft: 3, complaint: 2, autoreply: 1, unknown: 0 };
+const SEVERITY: Record<BounceKind, number> = { hard: 6, blocked: 5, soft: 4, complaint: 3, feedback: 2, autoreply: 1, unknown: 0 };
+
+/** RFC 5965 / 6650 feedback types that are a complaint about the mail (the rest is feedback only). */
+const COMPLAINT_TYPES = new Set(['abuse', 'fraud', 'virus', 'complaint']);
+
+/** An ARF report or provider complaint: `complaint` for abuse, fraud and virus; `feedback` for the rest. */
+function feedbackResult(a: Analysis, feedbackType: string, rcpts: Array<string | null>): Classification {
+  const kind: BounceKind = COMPLAINT_TYPES.has(feedbackType) ? 'complaint' : 'feedback';
+  const recipients = rcpts.map((recipient): RecipientReport => ({ recipient, action: null, status: null, diagnostic: null, kind, reason: 'feedback' }));
+  return result(a, { kind, reason: 'feedback', feedbackType, recipient: rcpts[0] ?? null, recipients });
+}
 
 function clip(text: string | null): string | null {
   const t = text?.replace(/\s+/g, ' ').trim();
   return t ? t.slice(0, 1000) : null;
 }
 
-function result(a: Analysis | null, fields: Partial<Classification> & { kind: BounceKind; reason: string }): Classification {
+function result(a: Analysis | null, fields: Partial<Classification> & { kind: BounceKind; reason: BounceReason }): Classification {
   return {
     status: null, recipient: null, diagnostic: null, feedbackType: null, recipients: [],
     originalMessageId: a ? originalMessageId(a) : null,
@@ -645,8 +429,7 @@ function result(a: Analysis | null, fields: Partial<Classification> & { kind: Bo
 
 function fromReports(a: Analysis, reports: Report[], fallbackRecipient: string | null): Classification {
   const worst = reports.reduce((w, r) => (SEVERITY[r.kind] > SEVERITY[w.kind] ? r : w), reports[0]);
-  const recipients: RecipientReport[] = reports.map(({ recipient, action, status, diagnostic, kind }) =>
-    ({ recipient: recipient ?? fallbackRecipient, action, status, diagnostic, kind }));
+  const recipients: RecipientReport[] = reports.map((r) => ({ ...r, recipient: r.recipient ?? fallbackRecipient }));
   return result(a, {
     kind: worst.kind, reason: worst.reason, status: worst.status, diagnostic: worst.diagnostic,
     recipient: worst.recipient ?? fallbackRecipient, recipients,
@@ -655,16 +438,13 @@ function fromReports(a: Analysis, reports: Report[], fallbackRecipient: string |
 
 function classifyAnalysis(a: Analysis): Classification {
   const complaint = complaintFrom(a);
-  if (complaint) {
-    const report: RecipientReport = { recipient: complaint.recipient, action: null, status: null, diagnostic: null, kind: 'complaint' };
-    return result(a, { kind: 'complaint', reason: `feedback:${complaint.feedbackType}`, recipient: complaint.recipient, feedbackType: complaint.feedbackType, recipients: [report] });
-  }
+  if (complaint) return feedbackResult(a, complaint.feedbackType, [complaint.recipient]);
   const ses = sesEvent(a.text);
   if (ses) return classifySes(a, ses);
   if (!hasBounceStructure(a)) {
     const auto = autoReplyReason(a);
     if (auto === 'vacation' || (auto && !hasBounceText(a))) {
-      return result(a, { kind: 'autoreply', reason: auto, recipient: addresses(a.from)[0] ?? null });
+      return result(a, { kind: 'autoreply', reason: 'vacation', recipient: addresses(a.from)[0] ?? null });
     }
     if (!hasBounceText(a)) return result(a, { kind: 'unknown', reason: 'not_a_bounce' });
   }
@@ -675,9 +455,7 @@ function classifyAnalysis(a: Analysis): Classification {
     const fallbackText = (r: string | null): string => textDiagnostic(a.explanation, r, all);
     return fromReports(a, groups.map((g) => dsnReport(g, fallbackText)), fallbackRecipient);
   }
-  const reports = textReports(a);
-  const out = fromReports(a, reports, fallbackRecipient);
-  return out.kind === 'unknown' && out.reason === 'no_evidence' ? { ...out, reason: 'unrecognized_bounce' } : out;
+  return fromReports(a, textReports(a), fallbackRecipient);
 }
 
 function classifySes(a: Analysis, ev: Json): Classification {
@@ -687,11 +465,10 @@ function classifySes(a: Analysis, ev: Json): Classification {
   if (type === 'complaint') {
     const feedbackType = (str(get(ev, 'complaint', 'complaintFeedbackType')) ?? 'abuse').toLowerCase();
     const rcpts = list(get(ev, 'complaint', 'complainedRecipients')).map((r) => addresses(str(get(r, 'emailAddress')))[0] ?? null);
-    const recipients = rcpts.map((recipient): RecipientReport => ({ recipient, action: null, status: null, diagnostic: null, kind: 'complaint' }));
-    return withId(result(a, { kind: 'complaint', reason: `feedback:${feedbackType}`, feedbackType, recipient: rcpts[0] ?? null, recipients }));
+    return withId(feedbackResult(a, feedbackType === 'not-spam' ? feedbackType : 'abuse', rcpts.length ? rcpts : [null]));
   }
   const reports = type === 'bounce' ? sesReports(ev) : [];
-  if (!reports.length) return withId(result(a, { kind: 'unknown', reason: type ? `ses:${type}` : 'not_a_bounce' }));
+  if (!reports.length) return withId(result(a, { kind: 'unknown', reason: type === 'delivery' ? 'delivered' : 'not_a_bounce' }));
   return withId(fromReports(a, reports, null));
 }
 

@@ -4,7 +4,8 @@
 import type { Queryable } from '../platform/db.js';
 import { MESSAGE_COLUMNS, type LedgerMessage } from '../mail/ledger.js';
 
-export type BounceKind = 'hard' | 'soft' | 'blocked' | 'complaint' | 'autoreply' | 'unknown';
+export type { BounceKind } from './reasons.js';
+import type { BounceKind } from './reasons.js';
 export type BounceSource = 'smtp' | 'api' | 'send';
 export type MatchedBy = 'verp' | 'message_id' | 'recipient' | 'ledger' | 'none';
 
