@@ -144,14 +144,16 @@ function parseFields(text: string): Map<string, string[]> {
 
 function complaintFrom(a: Analysis): { recipient: string | null; feedbackType: string } | null {
   const report = a.explanation + a.inlineDsn;
-  const inlineArf = /^feedback-type:\s*\S+/im.test(report) && /^(user-agent|version):/im.test(report);
+  const inlineArf = /^feedback-type:\s*\S+/im.test(report) && /^(user-agent|version|original-rcpt-to|arrival-date|source-ip):/im.test(report);
   if (a.c.reportType === 'feedback-report' || a.c.feedback.length || inlineArf) {
     const fields = parseFields(a.c.feedback.join('\n') || report);
     const rcpt = addresses(header(fields, 'original-rcpt-to'))[0] ?? addresses(a.originals.map((h) => header(h, 'to')).join(' '))[0];
     return { recipient: rcpt ?? null, feedbackType: (header(fields, 'feedback-type') ?? 'abuse').toLowerCase() };
   }
   const jmrp = a.originals.map((h) => header(h, 'x-hmxmroriginalrecipient')).find(Boolean);
-  if (jmrp || /complaint about message from/i.test(a.subject)) {
+  const abuseReport = /complaint about message from|^\s*(fw|fwd):.{0,200}\babuse report|spam (complaint|report)\b/i.test(a.subject)
+    || /this is an? (e-?mail )?abuse report|(e-?mail|spam) (abuse )?complaint (about|for|regarding)/i.test(a.explanation.slice(0, 3000));
+  if (jmrp || abuseReport) {
     return { recipient: addresses(jmrp ?? a.originals.map((h) => header(h, 'to')).join(' '))[0] ?? null, feedbackType: 'abuse' };
   }
   return null;
@@ -240,6 +242,8 @@ function diagnosticOf(fields: Map<string, string>): string | null {
 }
 
 const RECIPIENT_FIELDS = ['final-recipient', 'original-recipient', 'x-actual-recipient'];
+/** Recipients judged per report (the inbound listener accepts 50 RCPT per message; reports list fewer). */
+const MAX_REPORTS = 50;
 
 /** Per-recipient field groups: blank-line separated, and a repeated field starts a new group. */
 function dsnGroups(source: string): DsnGroup[] {
@@ -253,6 +257,7 @@ function dsnGroups(source: string): DsnGroup[] {
   }
   return groups
     .filter((f) => RECIPIENT_FIELDS.some((n) => f.has(n)) || (f.has('status') && f.has('action')))
+    .slice(0, MAX_REPORTS)
     .map((fields) => ({ fields, typedDiagnostic: /^[\w-]+\s*;/.test(fields.get('diagnostic-code') ?? fields.get('x-supplementary-info') ?? '') }));
 }
 
@@ -273,7 +278,7 @@ function dsnRecipient(fields: Map<string, string>): string | null {
   return null;
 }
 
-function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string): Report {
+function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string, cache: Map<string, Verdict>): Report {
   const recipient = dsnRecipient(g.fields);
   const action = g.fields.get('action')?.toLowerCase().split(/[\s(]/)[0] || null;
   const status = extractStatus(g.fields.get('status') ?? null);
@@ -283,14 +288,22 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string): 
   // A non-specific X.0.0 status with an untyped, code-less diagnostic is weak evidence: its words
   // may name a reason but never make the address `hard` (a filter's wording, not the mailbox's).
   const weak = !g.typedDiagnostic && !!status?.endsWith('.0.0') && !hasCode(diagnostic ?? '');
-  let v = weaken(judge(status, diagnostic), weak);
+  let v = weaken(judgeOnce(cache, status, diagnostic), weak);
   if (vague(v) || !diagnostic) {
     const text = fallbackText(recipient);
-    const t = weaken(judge(status, [diagnostic, text].filter(Boolean).join('\n')), weak && !hasCode(text));
+    const t = weaken(judgeOnce(cache, status, [diagnostic, text].filter(Boolean).join('\n')), weak && !hasCode(text));
     if (!vague(t)) return { ...base, diagnostic: diagnostic ?? clip(text), ...t };
     if (v.kind === 'unknown' && status) v = { kind: status[0] === '4' ? 'soft' : 'soft', reason: 'onhold' };
   }
   return { ...base, ...v };
+}
+
+/** judge() memoised per report: many recipient groups of one report share status and texts. */
+function judgeOnce(cache: Map<string, Verdict>, status: string | null, text: string | null): Verdict {
+  const key = `${status}\u0000${text}`;
+  let v = cache.get(key);
+  if (!v) cache.set(key, (v = judge(status, text)));
+  return v;
 }
 
 function weaken(v: Verdict, weak: boolean): Verdict {
@@ -325,7 +338,7 @@ function textRecipients(a: Analysis): string[] {
   const failed = (a.headers.get('x-failed-recipients') ?? []).flatMap((v) => addresses(v));
   if (failed.length) return failed;
   // qmail / Postfix / Sendmail put each failed recipient at the start of a line as "<addr>:".
-  const strong = [...a.explanation.matchAll(/^<([^<>\s]+@[^<>\s]+)>:/gm)].flatMap((m) => addresses(m[1]));
+  const strong = [...a.explanation.matchAll(/^<([^<>\s@]{1,64}@[^<>\s@]{1,255})>:/gm)].flatMap((m) => addresses(m[1]));
   if (strong.length) return [...new Set(strong)].slice(0, 50);
   const excluded = excludedAddresses(a);
   const usable = (x: string): boolean => !excluded.has(x) && !/^(mailer-daemon|postmaster)@/.test(x);
@@ -414,7 +427,7 @@ function feedbackResult(a: Analysis, feedbackType: string, rcpts: Array<string |
 }
 
 function clip(text: string | null): string | null {
-  const t = text?.replace(/\s+/g, ' ').trim();
+  const t = text?.slice(0, 4000).replace(/\s+/g, ' ').trim();
   return t ? t.slice(0, 1000) : null;
 }
 
@@ -452,8 +465,13 @@ function classifyAnalysis(a: Analysis): Classification {
   const fallbackRecipient = textRecipients(a)[0] ?? null;
   if (groups.length) {
     const all = groups.map((g) => dsnRecipient(g.fields)).filter((x): x is string => !!x);
-    const fallbackText = (r: string | null): string => textDiagnostic(a.explanation, r, all);
-    return fromReports(a, groups.map((g) => dsnReport(g, fallbackText)), fallbackRecipient);
+    const texts = new Map<string | null, string>();
+    const fallbackText = (r: string | null): string => {
+      if (!texts.has(r)) texts.set(r, textDiagnostic(a.explanation, r, all).slice(0, MAX_DIAGNOSTIC));
+      return texts.get(r) as string;
+    };
+    const cache = new Map<string, Verdict>();
+    return fromReports(a, groups.map((g) => dsnReport(g, fallbackText, cache)), fallbackRecipient);
   }
   return fromReports(a, textReports(a), fallbackRecipient);
 }

@@ -41,6 +41,7 @@ function summary(r: InboundResult): Record<string, unknown> {
     bounces: r.bounces.map((b) => ({ id: b.bounceId, duplicate: b.duplicate, messageId: b.messageId, contactId: b.contactId,
       matchedBy: b.matchedBy, action: b.action, campaignPaused: b.campaignPaused })),
     unsubscribes: r.unsubscribes.map((u) => ({ contactId: u.contactId, changedListIds: u.changedListIds })),
+    timeline: r.timeline,
   };
 }
 
@@ -51,7 +52,7 @@ export function bounceRoutes(api: Api, deps: BounceDeps, maxBytes: number): void
     const raw = await readRaw(req, res, maxBytes);
     if (raw.length === 0) throw new ApiError(422, 'invalid', 'the body must be the raw message', 'body');
     const result = await processInbound(deps, { raw, source: 'api', recipients: query.to ? [query.to] : [], tenantScope: tenantId });
-    if (result.bounces.length === 0 && result.unsubscribes.length === 0) throw notFound('message');
+    if (result.bounces.length === 0 && result.unsubscribes.length === 0 && result.timeline.length === 0) throw notFound('message');
     return { status: 202, body: summary(result) };
   });
 

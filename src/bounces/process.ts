@@ -4,16 +4,15 @@
 // message timeline and status, the suppression / unsubscribe actions, the campaign auto-pause.
 // Mail to an `unsubscribe+<token>` address unsubscribes that contact from every list (mailto).
 import { createHash } from 'node:crypto';
-import { simpleParser } from 'mailparser';
 import type { Db, Queryable } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { SendOutcome } from '../platform/smtp.js';
-import { containsCardNumber } from '../policy/cards.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import { addEvent, getMessage, setStatus, type LedgerMessage } from '../mail/ledger.js';
 import { unsubscribeContact } from '../unsubscribe/unsubscribe.js';
 import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
+import { holdsCardNumber } from './card-check.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
   contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfContact, tenantOfMessage,
@@ -24,6 +23,10 @@ export interface BounceDeps {
   db: Db; tokens: TokenKeys; log: Logger; settings: BounceSettings;
   /** Called once per recorded (non-duplicate) bounce: metrics. */
   onRecorded?: (kind: BounceKind, source: BounceSource) => void;
+  /** Off-loop classification with a time budget (classify-pool.ts); in-process classifyMessage when absent. */
+  classify?: (raw: Buffer) => Promise<Classification>;
+  /** Off-loop card-number check of a raw report (classify-pool.ts); in-process holdsCardNumber when absent. */
+  holdsCardNumber?: (raw: Buffer) => Promise<boolean>;
 }
 
 export interface InboundInput {
@@ -40,7 +43,11 @@ export interface RecordedBounce {
   matchedBy: MatchedBy; kind: BounceKind; action: BounceAction | null; campaignPaused: string | null;
 }
 export interface UnsubscribeDone { tenantId: string; contactId: string; found: boolean; changedListIds: string[] }
-export interface InboundResult { classification: Classification; bounces: RecordedBounce[]; unsubscribes: UnsubscribeDone[] }
+export interface InboundResult {
+  classification: Classification; bounces: RecordedBounce[]; unsubscribes: UnsubscribeDone[];
+  /** Ledger messages whose timeline got a delivery report (delayed, relayed, delivered, expanded): not bounces. */
+  timeline: string[];
+}
 
 interface Located { tenantId: string; messageId: string | null; matchedBy: MatchedBy }
 
@@ -48,22 +55,30 @@ interface RawFacts { raw: Buffer | null; rawHash: string; withheld: string | nul
 
 const EVENT_OF: Record<BounceKind, string> = {
   hard: 'bounced', complaint: 'complained', soft: 'soft_bounce', blocked: 'blocked', autoreply: 'autoreply', unknown: 'inbound_unknown',
+  feedback: 'feedback',
 };
 
 /** Handles one inbound message (a DSN, complaint, auto-reply, or mail to a mailto unsubscribe address). */
 export async function processInbound(deps: BounceDeps, input: InboundInput): Promise<InboundResult> {
-  const classification = sanitize(await classifyMessage(input.raw));
+  const classification = sanitize(await (deps.classify ?? classifyMessage)(input.raw));
   const addresses = input.source === 'api' ? [...input.recipients, ...classification.envelopeTo] : [...input.recipients];
   const targets = inboundTargets(deps.tokens, addresses);
   const unsubscribes = await mailtoUnsubscribes(deps, targets, input.tenantScope);
   const bounces: RecordedBounce[] = [];
+  const timeline: string[] = [];
   const hasVerp = targets.some((t) => t.kind === 'verp');
-  if (!hasVerp && unsubscribes.length > 0) return { classification, bounces, unsubscribes };
+  if (!hasVerp && unsubscribes.length > 0) return { classification, bounces, unsubscribes, timeline };
   const located = await locate(deps.db, targets, classification, input.tenantScope);
-  if (located.length === 0) return { classification, bounces, unsubscribes };
-  const raw = await rawFacts(input.raw, deps.settings.rawRetentionDays);
-  for (const loc of located) bounces.push(await recordBounce(deps, loc, classification, input.source, raw));
-  return { classification, bounces, unsubscribes };
+  if (located.length === 0) return { classification, bounces, unsubscribes, timeline };
+  const raw = await rawFacts(input.raw, deps.settings.rawRetentionDays, deps.holdsCardNumber ?? holdsCardNumber);
+  for (const loc of located) {
+    if (isDeliveryReportOnly(classification)) {
+      if (await recordDeliveryReport(deps, loc, classification)) timeline.push(loc.messageId as string);
+    }
+    // The raw report is kept only when it matched a ledger message (VERP token or original Message-ID).
+    else bounces.push(await recordBounce(deps, loc, classification, input.source, loc.messageId ? raw : { ...raw, raw: null }));
+  }
+  return { classification, bounces, unsubscribes, timeline };
 }
 
 /** Text from an untrusted report, fit for text columns and jsonb: no NUL, bounded length. */
@@ -76,7 +91,7 @@ function text(v: string | null, max: number): string | null {
 
 function sanitize(c: Classification): Classification {
   return {
-    ...c, status: text(c.status, 32), reason: text(c.reason, 200) ?? 'unknown', diagnostic: text(c.diagnostic, 1000),
+    ...c, status: text(c.status, 32), diagnostic: text(c.diagnostic, 1000),
     recipient: text(c.recipient, 320), originalMessageId: text(c.originalMessageId, 998), feedbackType: text(c.feedbackType, 64),
     envelopeTo: c.envelopeTo.slice(0, 20).map((a) => text(a, 1024) ?? ''),
   };
@@ -139,24 +154,10 @@ async function locate(db: Db, targets: InboundTarget[], cls: Classification, sco
   return scope ? [{ tenantId: scope, messageId: null, matchedBy: 'none' }] : [];
 }
 
-async function rawFacts(raw: Buffer, retentionDays: number): Promise<RawFacts> {
+async function rawFacts(raw: Buffer, retentionDays: number, holdsCard: (raw: Buffer) => Promise<boolean>): Promise<RawFacts> {
   const rawHash = sha256(raw);
   if (retentionDays <= 0) return { raw: null, rawHash, withheld: null };
-  return (await holdsCardNumber(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw, rawHash, withheld: null };
-}
-
-/** Postgate never stores card numbers: a report holding one (raw or decoded text) is kept without its raw bytes. */
-async function holdsCardNumber(raw: Buffer): Promise<boolean> {
-  if (containsCardNumber(raw.toString('latin1'))) return true;
-  try {
-    const parsed = await simpleParser(raw, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
-    const texts = [parsed.subject ?? '', parsed.text ?? '', ...parsed.attachments
-      .filter((a) => /^(text|message)\//i.test(a.contentType))
-      .map((a) => a.content.toString('utf8'))];
-    return texts.some((t) => containsCardNumber(t));
-  } catch {
-    return false;
-  }
+  return (await holdsCard(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw, rawHash, withheld: null };
 }
 
 function sha256(v: Buffer | string): string {
@@ -198,6 +199,32 @@ async function recordBounce(deps: BounceDeps, loc: Located, cls: Classification,
   deps.log.info({ tenantId: r.tenantId, messageId: r.messageId, kind: r.kind, matchedBy: r.matchedBy, action: r.action, duplicate: r.duplicate,
     campaignPaused: r.campaignPaused }, 'bounce processed');
   return r;
+}
+
+/**
+ * RFC 3464 reports whose recipients were delayed, relayed, delivered or expanded (no `Action: failed`)
+ * are not bounces: they go on the message's timeline and nowhere else (no bounce row, no counting).
+ */
+export function isDeliveryReportOnly(c: Classification): boolean {
+  if (c.kind === 'complaint' || c.kind === 'feedback' || c.kind === 'autoreply') return false;
+  return c.recipients.length > 0 && c.recipients.every((r) => r.action !== null && r.action !== 'failed');
+}
+
+async function recordDeliveryReport(deps: BounceDeps, loc: Located, cls: Classification): Promise<boolean> {
+  if (!loc.messageId) return false;
+  const messageId = loc.messageId;
+  const report = cls.recipients[0];
+  const found = await deps.db.withTenant(loc.tenantId, async (c) => {
+    const m = await getMessage(c, messageId, false);
+    if (!m) return false;
+    const event = report.action === 'delayed' ? 'delayed' : 'delivery_report';
+    await addEvent(c, m.tenantId, m.id, event, {
+      action: report.action, status: report.status, reason: report.reason, diagnostic: report.diagnostic?.slice(0, 300) ?? null,
+    });
+    return true;
+  });
+  deps.log.info({ tenantId: loc.tenantId, messageId, action: report.action }, 'delivery report recorded on the timeline');
+  return found;
 }
 
 /** The message's timeline always gets an event; its status changes for hard bounces and complaints. */

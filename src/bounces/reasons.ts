@@ -152,7 +152,7 @@ export function smtpCommand(text: string): SmtpCommand {
 export function normalizeDiagnostic(text: string): string {
   return text.slice(0, MAX_DIAGNOSTIC).toLowerCase()
     .replace(/https?:\/\/([^/\s]{1,255})[^\s]{0,2000}/g, ' $1 ')
-    .replace(/<?[^\s<>()[\]"',;:]{1,64}@[^\s<>()[\]"',;:]{1,255}>?/g, ' <addr> ')
+    .replace(/<?[^\s<>()[\]"',;:@]{1,64}@[^\s<>()[\]"',;:@]{1,255}>?/g, ' <addr> ')
     .replace(/\s+/g, ' ')
     .trim();
 }

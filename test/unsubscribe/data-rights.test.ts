@@ -52,11 +52,11 @@ async function sentMessage(messageId: string): Promise<{ message_id_header: stri
 
 function dsn(to: string, messageIdHeader: string, recipient: string): string {
   return [
-    'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>', `To: <${to}>`, 'Subject: Delivery Status Notification (Delay)',
+    'From: Mail Delivery System <MAILER-DAEMON@mx.example.net>', `To: <${to}>`, 'Subject: Delivery Status Notification (Failure)',
     'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"', '',
-    '--b1', 'Content-Type: text/plain', '', `Delivery to ${recipient} is delayed: mailbox full. Also delayed: someone.else@example.com`, '',
+    '--b1', 'Content-Type: text/plain', '', `Delivery to ${recipient} failed: mailbox full. Also failed: someone.else@example.com`, '',
     '--b1', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.net', '',
-    `Final-Recipient: rfc822; ${recipient}`, 'Action: delayed', 'Status: 4.2.2', `Diagnostic-Code: smtp; 452 4.2.2 <${recipient}> Mailbox full`, '',
+    `Final-Recipient: rfc822; ${recipient}`, 'Action: failed', 'Status: 4.2.2', `Diagnostic-Code: smtp; 452 4.2.2 <${recipient}> Mailbox full`, '',
     '--b1', 'Content-Type: text/rfc822-headers', '', `Message-ID: ${messageIdHeader}`, `To: ${NAME} <${recipient}>`, 'Subject: About your account', '',
     '--b1--', '',
   ].join('\r\n');
@@ -192,7 +192,7 @@ describe('a person with data everywhere', () => {
     expect(doc.bounces).toHaveLength(1);
     expect(doc.bounces[0]).toMatchObject({ kind: 'soft', status: '4.2.2', messageId: notice.id });
     expect(doc.bounces[0].raw).toContain(`Final-Recipient: rfc822; ${ADDRESS.toLowerCase()}`);
-    expect(doc.bounces[0].raw).toContain('Also delayed: [redacted address]');
+    expect(doc.bounces[0].raw).toContain('Also failed: [redacted address]');
     expect(doc.complaints).toEqual([expect.objectContaining({ kind: 'complaint', feedbackType: 'abuse' })]);
     expect(doc.complaints[0].raw).toContain(`Hello ${NAME}`);
     const text = JSON.stringify(doc);
@@ -211,7 +211,7 @@ describe('a person with data everywhere', () => {
   it('erases the person: export then finds nothing and no column of any table holds the address or the name', async () => {
     const before = await scanEverything([ADDRESS, 'Vandermolen']);
     expect(before).toEqual(expect.arrayContaining(['public.contacts.email', 'public.messages.recipient', 'public.bounces.raw',
-      'public.message_bodies.html', 'public.consent_texts.text', 'public.tenants.test_emails']));
+      'public.message_bodies.html', 'public.consent_texts.text', 'public.tenants.test_emails', 'public.suppressions.address']));
     const r = await t.api('DELETE', `/api/contacts/${id}`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id, status: 'erased', counts: { messages: 5, bounces: 2 } });
