@@ -287,7 +287,7 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string, c
   if (action && action !== 'failed') return { ...base, ...judge(status, diagnostic, { action }) };
   // A non-specific X.0.0 status with an untyped, code-less diagnostic is weak evidence: its words
   // may name a reason but never make the address `hard` (a filter's wording, not the mailbox's).
-  const weak = !g.typedDiagnostic && !!status?.endsWith('.0.0') && !hasCode(diagnostic ?? '');
+  const weak = diagnostic !== null && !g.typedDiagnostic && !!status?.endsWith('.0.0') && !hasCode(diagnostic);
   let v = weaken(judgeOnce(cache, status, diagnostic), weak);
   if (vague(v) || !diagnostic) {
     const text = fallbackText(recipient);
@@ -395,7 +395,7 @@ function textReports(a: Analysis): Report[] {
 
 // ────────────────────────────────────────── auto-replies ─────────────────────────────────────────
 
-const OOO_SUBJECT_RE = /out of (the )?office|automatic reply|auto(matic|matische|matisch)?[ -]?(reply|response|antwort|antwoord|respuesta|risposta|réponse|resposta|svar|vastaus)|autoreply|auto-?respon|abwesenheit|réponse automatique|respuesta autom[aá]tica|risposta automatica|resposta autom[aá]tica|afwezig|automatisch antwoord|automatische antwort|automatyczna odpowied|automaattinen vastaus|otomatik yan[ıi]t|автоответ|автоматический ответ|自动回复|自動回覆|自動応答|自動返信|不在|부재|fuera de la oficina|hors du bureau|absent du bureau|fuori ufficio|poza biurem|on vacation|on holiday|on leave|away until|currently away|i am away|i'?m away/i;
+const OOO_SUBJECT_RE = /out of (the )?office|thank you for (your )?(e-?mail|message|contacting|writing)|we have received your (e-?mail|message)|automatic reply|auto(matic|matische|matisch)?[ -]?(reply|response|antwort|antwoord|respuesta|risposta|réponse|resposta|svar|vastaus)|autoreply|auto-?respon|abwesenheit|réponse automatique|respuesta autom[aá]tica|risposta automatica|resposta autom[aá]tica|afwezig|automatisch antwoord|automatische antwort|automatyczna odpowied|automaattinen vastaus|otomatik yan[ıi]t|автоответ|автоматический ответ|自动回复|自動回覆|自動応答|自動返信|不在|부재|fuera de la oficina|hors du bureau|absent du bureau|fuori ufficio|poza biurem|on vacation|on holiday|on leave|away until|currently away|i am away|i'?m away/i;
 const OOO_SUBJECT_START_RE = /^\s*((re|aw|sv|antw|fwd?|wg)\s*:\s*)*(auto:|ooo\b|vacation|holiday|away\b|absence|absent|urlaub|vacances|vacaciones|ferie|congé)/i;
 const OOO_BODY_RE = /out of (the )?office|on (annual )?(vacation|holiday|leave)|away from (the |my )?(office|desk|e-?mail)|limited access to (e-?mail|my e-?mail)|(currently|i am|i'?m) away|(respond|reply|get back to you) .{0,40}(upon|on|after|when) (my )?return|nicht im büro|abwesend|absent du bureau|fuera de la oficina|fuori ufficio/i;
 
