@@ -1,4 +1,5 @@
 // The postgate command: start | web | worker | migrate | tenant create | key create | dkim generate | bounce classify
+// | suppression list|add|remove
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, type Config } from './config.js';
@@ -9,6 +10,7 @@ import { SCOPES, type Scope } from './platform/http.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { isReplyToAcceptable, parseAddress } from './policy/addresses.js';
 import { createApiKey, createTenant, dkimTxtRecord, storeDkimKey } from './tenants/store.js';
+import { suppressionCommand } from './consent/suppression-cli.js';
 
 class UsageError extends Error {}
 
@@ -19,7 +21,10 @@ const USAGE = `usage: postgate <command>
   tenant create --name N --from-email E --from-name N --reply-to E [--postal-address A] [--json]
   key create --tenant ID --scopes a,b [--json]
   dkim generate --tenant ID --selector S [--domain D]
-  bounce classify FILE…     one JSON line per file`;
+  bounce classify FILE…     one JSON line per file
+  suppression list --tenant ID [--address A] [--scope all|marketing] [--reason R] [--since T] [--until T] [--json]
+  suppression add --tenant ID --address A [--scope all|marketing] --reason R [--note N] [--json]
+  suppression remove --tenant ID --address A --reason R [--scope all|marketing] [--json]`;
 
 async function withDatabase<T>(config: Config, log: Logger, fn: (db: Db, database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, log);
@@ -146,6 +151,15 @@ async function run(argv: string[]): Promise<void> {
     case 'tenant': if (sub === 'create') return tenantCreate(config, log, rest); break;
     case 'key': if (sub === 'create') return keyCreate(config, log, rest); break;
     case 'dkim': if (sub === 'generate') return dkimGenerate(config, log, rest); break;
+    case 'suppression':
+      if (sub === 'list' || sub === 'add' || sub === 'remove') {
+        return suppressionCommand(sub, rest, {
+          withDb: (fn) => withDatabase(config, log, (db) => fn(db)),
+          usage: (message) => new UsageError(message),
+          out: (text) => { process.stdout.write(text); },
+        });
+      }
+      break;
   }
   throw new UsageError(cmd ? `unknown command: ${[cmd, sub].filter(Boolean).join(' ')}` : 'no command given');
 }

@@ -25,9 +25,12 @@ export interface ActionInput {
   contact: ContactRef | null; address: string | null; status: string | null; feedbackType: string | null;
 }
 
+/** What a suppression row records about its cause (GET /api/suppressions shows it). */
+const suppressionSource = (a: ActionInput) => ({ type: a.kind === 'complaint' ? 'complaint' : 'bounce', bounceId: a.bounceId, messageId: a.messageId, status: a.status });
+
 /** Suppresses an address for all mail and its contact, with a consent record; true when anything changed. */
 async function suppressAll(c: Queryable, a: ActionInput, reason: 'hard_bounce' | 'soft_bounces'): Promise<boolean> {
-  const added = a.address ? await addSuppression(c, a.tenantId, a.address, 'all', reason) : false;
+  const added = a.address ? await addSuppression(c, a.tenantId, a.address, 'all', reason, { source: suppressionSource(a) }) : false;
   let statusChanged = false;
   if (a.contact) {
     const t = nextContact(a.contact.status, 'hard_bounce');
@@ -54,7 +57,7 @@ async function complaint(c: Queryable, a: ActionInput): Promise<BounceAction> {
     await unsubscribeContact(c, { tenantId: a.tenantId, contactId: a.contact.id, listIds: 'all', source: 'complaint',
       detail: { bounceId: a.bounceId, messageId: a.messageId, feedbackType: a.feedbackType } });
   }
-  const added = a.address ? await addSuppression(c, a.tenantId, a.address, 'marketing', 'complaint') : false;
+  const added = a.address ? await addSuppression(c, a.tenantId, a.address, 'marketing', 'complaint', { source: suppressionSource(a) }) : false;
   if (added) await recordSuppression(c, a, 'marketing', 'complaint');
   return 'unsubscribed';
 }

@@ -116,10 +116,28 @@ function sectionHeaders(section: string): Headers[] {
   return headers?.size ? [headers] : [];
 }
 
-const ADDRESS_RE = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,10}/gi;
+const ADDRESS_RE = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,10}/i;
 
+const LOCAL_CHAR = /[a-z0-9!#$%&'*+/=?^_`{|}~.-]/i;
+const DOMAIN_CHAR = /[a-z0-9.-]/i;
+
+/**
+ * The addresses in a text, lower-cased and de-duplicated, in order. Linear: each '@' (at most 200,
+ * in the first 20,000 characters) is widened to at most 64 local and 255 domain characters, and only
+ * that window meets ADDRESS_RE.
+ */
 function addresses(value: string | null | undefined): string[] {
-  return [...new Set((value ?? '').slice(0, 20000).match(ADDRESS_RE)?.map((a) => a.toLowerCase().replace(/\.+$/, '')) ?? [])];
+  const text = (value ?? '').slice(0, 20000);
+  const out = new Set<string>();
+  for (let at = text.indexOf('@'), n = 0; at >= 0 && n < 200; at = text.indexOf('@', at + 1), n++) {
+    let start = at;
+    while (start > 0 && at - start < 64 && LOCAL_CHAR.test(text[start - 1])) start--;
+    let end = at + 1;
+    while (end < text.length && end - at <= 255 && DOMAIN_CHAR.test(text[end])) end++;
+    const m = text.slice(start, end).match(ADDRESS_RE);
+    if (m) out.add(m[0].toLowerCase().replace(/\.+$/, ''));
+  }
+  return [...out];
 }
 
 function envelopeTo(h: Headers): string[] {
@@ -334,7 +352,16 @@ function excludedAddresses(a: Analysis): Set<string> {
   return new Set([...mine, ...theirs]);
 }
 
+const recipientsOf = new WeakMap<Analysis, string[]>();
+
+/** The failed recipients a text bounce names (computed once per message). */
 function textRecipients(a: Analysis): string[] {
+  let r = recipientsOf.get(a);
+  if (!r) recipientsOf.set(a, (r = findTextRecipients(a)));
+  return r;
+}
+
+function findTextRecipients(a: Analysis): string[] {
   const failed = (a.headers.get('x-failed-recipients') ?? []).flatMap((v) => addresses(v));
   if (failed.length) return failed;
   // qmail / Postfix / Sendmail put each failed recipient at the start of a line as "<addr>:".

@@ -4,7 +4,8 @@ import { Counter } from 'prom-client';
 import type { AppDeps, Module } from '../deps.js';
 import type { BounceSettings } from './actions.js';
 import { bounceRoutes } from './inbound-api.js';
-import { startInboundSmtp, type InboundSmtp } from './inbound-smtp.js';
+import { createClassifyPool, type ClassifyPool } from './classify-pool.js';
+import { startInboundSmtp, takeInboundQuota, type InboundSmtp } from './inbound-smtp.js';
 import { processInbound, processSendFailure, type BounceDeps } from './process.js';
 
 /** The bound port of each running listener (INBOUND_SMTP_PORT may be 0 = random, as in tests). */
@@ -25,9 +26,16 @@ export function bounceSettings(config: AppDeps['config']): BounceSettings {
 export function bouncesModule(deps: AppDeps): Module {
   const counter = new Counter({ name: 'postgate_bounces_total', help: 'Bounces, complaints and auto-replies recorded, by kind and source',
     labelNames: ['kind', 'source'] as const, registers: [deps.metrics.registry] });
+  // Inbound classification runs in worker threads with a time budget; the pool starts on first use.
+  let pool: ClassifyPool | null = null;
+  const classifyPool = (): ClassifyPool => (pool ??= createClassifyPool({
+    threads: deps.config.INBOUND_CLASSIFY_THREADS, budgetMs: deps.config.INBOUND_CLASSIFY_BUDGET_MS, log: deps.log,
+  }));
   const bdeps: BounceDeps = {
     db: deps.db, tokens: deps.tokens, log: deps.log, settings: bounceSettings(deps.config),
     onRecorded: (kind, source) => counter.inc({ kind, source }),
+    classify: (raw) => classifyPool().classify(raw),
+    holdsCardNumber: (raw) => classifyPool().holdsCardNumber(raw),
   };
   deps.sender.onPermanentFailure(async (tenantId, messageId, outcome) => {
     try {
@@ -43,8 +51,12 @@ export function bouncesModule(deps: AppDeps): Module {
     },
     async start() {
       if (!deps.roles.inbound) return;
+      classifyPool(); // its threads start now, not while the first report waits
       listeners.set(deps, await startInboundSmtp({
         port: deps.config.INBOUND_SMTP_PORT, maxBytes: deps.config.INBOUND_MAX_BYTES, tokens: deps.tokens, log: deps.log,
+        maxClients: deps.config.INBOUND_MAX_CLIENTS, maxClientsPerIp: deps.config.INBOUND_MAX_CLIENTS_PER_IP,
+        idleTimeoutMs: deps.config.INBOUND_IDLE_TIMEOUT_SECONDS * 1000,
+        takeQuota: (key) => deps.db.withSystem((c) => takeInboundQuota(c, key, deps.config.INBOUND_REPORTS_PER_TOKEN_HOUR)),
         handle: async (raw, recipients) => { await processInbound(bdeps, { raw, source: 'smtp', recipients, tenantScope: null }); },
       }));
     },
@@ -52,6 +64,9 @@ export function bouncesModule(deps: AppDeps): Module {
       const l = listeners.get(deps);
       listeners.delete(deps);
       await l?.close();
+      const p = pool;
+      pool = null;
+      await p?.close();
     },
   };
 }

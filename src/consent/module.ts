@@ -1,10 +1,11 @@
-// The consent module: contacts, lists and subscriptions over the API, the double opt-in activation
+// The consent module: contacts, lists, subscriptions and suppression management over the API, the double opt-in activation
 // email (renderer 'activation') and its public pages (/a/:token).
 import type { AppDeps, Module } from '../deps.js';
 import { renderActivation } from './activation-email.js';
 import { activationPages } from './activation-pages.js';
 import { contactRoutes } from './contacts-api.js';
 import { listRoutes } from './lists-api.js';
+import { suppressionRoutes } from './suppressions-api.js';
 
 export function consentModule(deps: AppDeps): Module {
   return {
@@ -12,6 +13,7 @@ export function consentModule(deps: AppDeps): Module {
     routes(api, pages) {
       contactRoutes(api, deps);
       listRoutes(api, deps);
+      suppressionRoutes(api, deps);
       activationPages(pages, deps.db, deps.tokens);
     },
     renderers(registry) {

@@ -28,16 +28,93 @@ export async function suppressionsFor(c: Queryable, tenantId: string, address: s
   return { all: scopes.has('all'), marketing: scopes.has('marketing') || scopes.has('all') };
 }
 
-/** Adds a suppression; returns true when it is new. */
-export async function addSuppression(c: Queryable, tenantId: string, address: string, scope: SuppressionScope, reason: string): Promise<boolean> {
+/** Who or what added a suppression (migration 060): shown by GET /api/suppressions. */
+export interface SuppressionMeta {
+  note?: string | null;
+  /** API key id or 'cli' for manual additions; absent when Postgate added it itself. */
+  createdBy?: string | null;
+  /** What caused it, e.g. {type: 'bounce', bounceId, messageId, status}. */
+  source?: Record<string, unknown>;
+}
+
+/**
+ * Adds a suppression; returns true when it is new. The normalised address is stored next to the
+ * hash only while the person is not erased: never for reason 'erased', never for a hash that
+ * carries an 'erased' suppression (see forgetSuppressedAddress).
+ */
+export async function addSuppression(c: Queryable, tenantId: string, address: string, scope: SuppressionScope, reason: string, meta: SuppressionMeta = {}): Promise<boolean> {
   const hash = addressHash(await saltOf(c, tenantId), address);
-  const r = await c.query(`INSERT INTO suppressions (tenant_id, address_hash, scope, reason) VALUES ($1, $2, $3, $4)
-    ON CONFLICT DO NOTHING`, [tenantId, hash, scope, reason]);
+  const r = await c.query(`INSERT INTO suppressions (tenant_id, address_hash, scope, reason, address, note, created_by, source)
+    SELECT $1::uuid, $2::text, $3::text, $4::text,
+      CASE WHEN $4::text = 'erased' OR EXISTS (SELECT 1 FROM suppressions e WHERE e.tenant_id = $1::uuid AND e.address_hash = $2::text AND e.reason = 'erased')
+        THEN NULL ELSE $5::text END, $6::text, $7::text, $8::jsonb
+    ON CONFLICT DO NOTHING`,
+  [tenantId, hash, scope, reason, address.trim().toLowerCase(), meta.note ?? null, meta.createdBy ?? null, JSON.stringify(meta.source ?? {})]);
   return (r.rowCount ?? 0) > 0;
+}
+
+/** Erasure: the address (and any hand-written note) leaves every suppression row of its hash. */
+export async function forgetSuppressedAddress(c: Queryable, tenantId: string, address: string): Promise<void> {
+  const hash = addressHash(await saltOf(c, tenantId), address);
+  await c.query('UPDATE suppressions SET address = NULL, note = NULL WHERE tenant_id = $1 AND address_hash = $2 AND (address IS NOT NULL OR note IS NOT NULL)',
+    [tenantId, hash]);
 }
 
 export async function removeSuppression(c: Queryable, tenantId: string, address: string, scope: SuppressionScope): Promise<boolean> {
   const hash = addressHash(await saltOf(c, tenantId), address);
   const r = await c.query('DELETE FROM suppressions WHERE tenant_id = $1 AND address_hash = $2 AND scope = $3', [tenantId, hash, scope]);
   return (r.rowCount ?? 0) > 0;
+}
+
+// ---- suppression management (src/consent/suppression-admin.ts) -------------------------------------
+
+export interface SuppressionRow {
+  id: string; address: string | null; scope: SuppressionScope; reason: string; createdAt: Date;
+  note: string | null; createdBy: string | null; source: Record<string, unknown>;
+  /** created_at to the microsecond, UTC (a JS Date would lose the microseconds): the paging key. */
+  cursorAt: string;
+}
+
+const ROW_COLUMNS = `id, address, scope, reason, created_at AS "createdAt", note, created_by AS "createdBy", source,
+  to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
+
+/** The hashes of several spellings of one address (e.g. as typed and as normalised), deduplicated. */
+export async function addressHashes(c: Queryable, tenantId: string, addresses: string[]): Promise<string[]> {
+  const salt = await saltOf(c, tenantId);
+  return [...new Set(addresses.map((a) => addressHash(salt, a)))];
+}
+
+export interface SuppressionFilter {
+  hashes?: string[]; scope?: SuppressionScope; reason?: string; since?: string; until?: string;
+  after?: { at: string; id: string }; limit: number;
+}
+
+/** Newest first, keyset-paged on (created_at, id); returns up to limit + 1 rows (the extra says more follow). */
+export async function listSuppressions(c: Queryable, tenantId: string, f: SuppressionFilter): Promise<SuppressionRow[]> {
+  const where: string[] = ['tenant_id = $1'];
+  const params: unknown[] = [tenantId];
+  const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+  if (f.hashes) where.push(`address_hash = ANY(${p(f.hashes)}::text[])`);
+  if (f.scope) where.push(`scope = ${p(f.scope)}`);
+  if (f.reason) where.push(`reason = ${p(f.reason)}`);
+  if (f.since) where.push(`created_at >= ${p(f.since)}::timestamptz`);
+  if (f.until) where.push(`created_at < ${p(f.until)}::timestamptz`);
+  if (f.after) where.push(`(created_at, id) < (${p(f.after.at)}::timestamptz, ${p(f.after.id)}::uuid)`);
+  const r = await c.query<SuppressionRow>(`SELECT ${ROW_COLUMNS} FROM suppressions WHERE ${where.join(' AND ')}
+    ORDER BY created_at DESC, id DESC LIMIT ${p(f.limit + 1)}`, params);
+  return r.rows;
+}
+
+/** The suppressions of one address (any of its hashes), optionally of one scope, locked for update when asked. */
+export async function suppressionsOf(c: Queryable, tenantId: string, hashes: string[], scope?: SuppressionScope, forUpdate = false): Promise<SuppressionRow[]> {
+  const r = await c.query<SuppressionRow>(`SELECT ${ROW_COLUMNS} FROM suppressions
+    WHERE tenant_id = $1 AND address_hash = ANY($2::text[]) AND ($3::text IS NULL OR scope = $3::text)
+    ORDER BY created_at, id${forUpdate ? ' FOR UPDATE' : ''}`, [tenantId, hashes, scope ?? null]);
+  return r.rows;
+}
+
+/** Deletes suppressions by id; returns the ids deleted. */
+export async function deleteSuppressions(c: Queryable, tenantId: string, ids: string[]): Promise<string[]> {
+  const r = await c.query<{ id: string }>('DELETE FROM suppressions WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id', [tenantId, ids]);
+  return r.rows.map((row) => row.id);
 }

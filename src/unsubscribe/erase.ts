@@ -14,14 +14,15 @@
 //   bounces         recipient, diagnostic, raw → NULL for their reports, and for any other report
 //                   whose raw text or diagnostic names the address
 //   tenants         the address leaves the tenant's test addresses, if it was one
-//   suppressions    + a salted hash of the address, scope 'marketing', reason 'erased'.
+//   suppressions    + a salted hash of the address, scope 'marketing', reason 'erased'; the plain
+//                   address and note (migration 060) leave every suppression row of that hash.
 // Why 'marketing' and not 'all': no later import or campaign reaches the address again (the gate
 // refuses marketing to it), yet a fresh registration still works: the activation email is necessary
 // mail, which a 'marketing' suppression does not block, and when the person confirms that fresh
 // opt-in, migration 040's trigger lifts the 'erased' suppression (and only that reason: a complaint
 // or hard-bounce suppression stays).
 import type { PoolClient } from '../platform/db.js';
-import { addSuppression } from '../consent/suppressions.js';
+import { addSuppression, forgetSuppressedAddress } from '../consent/suppressions.js';
 import { lockAddress } from '../consent/activation.js';
 import { eraseContactBounces } from '../bounces/store.js';
 
@@ -111,6 +112,7 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   await c.query(`UPDATE tenants SET test_emails = array(SELECT e FROM unnest(test_emails) AS e WHERE lower(e) <> lower($2))
     WHERE id = $1 AND EXISTS (SELECT 1 FROM unnest(test_emails) AS e WHERE lower(e) = lower($2))`, [tenantId, p.email]);
   await addSuppression(c, tenantId, p.email, 'marketing', 'erased');
+  await forgetSuppressedAddress(c, tenantId, p.email); // the plain address kept for suppression management goes too
   const done = await c.query<{ erased_at: Date }>(`UPDATE contacts SET email = NULL, email_key = NULL, name = NULL, attributes = '{}'::jsonb,
       status = 'erased', erased_at = now(), updated_at = now() WHERE id = $1 RETURNING erased_at`, [p.id]);
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };

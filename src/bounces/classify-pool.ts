@@ -1,0 +1,99 @@
+// Classification off the event loop (issue 12): a small piscina pool of worker threads runs
+// classifyMessage (src/bounces/classify-worker.mjs), so hostile mail can never stall the API, the
+// dispatcher or lease renewals of the same process. Each message gets a time budget
+// (INBOUND_CLASSIFY_BUDGET_MS), counted from the moment a worker starts on it (the worker signals
+// 'start' on a per-task MessagePort; time waiting in the queue is not counted): over budget, the task
+// is aborted — piscina terminates that worker thread and starts a fresh one — and the message is
+// recorded as kind 'unknown', reason 'timeout' (its raw bytes are kept as for any matched report).
+// A worker that fails (crash, memory limit) gives kind 'unknown', reason 'unparseable'. The card-number
+// check of a report's raw bytes (card-check.ts, mailparser) runs here too, with the same budget.
+// classifyMessage itself stays pure and callable in-process (tests, CLI).
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Logger } from '../platform/log.js';
+import type { Classification } from './classify.js';
+
+export interface ClassifyPoolOptions {
+  /** Worker threads (1–2 is plenty: classification of a capped report takes milliseconds). */
+  threads: number;
+  /** Per-message budget in ms, from the moment a worker starts on it. */
+  budgetMs: number;
+  log?: Logger;
+}
+
+export interface ClassifyPoolStats { completed: number; timeouts: number; failures: number }
+
+export interface ClassifyPool {
+  classify(raw: Buffer): Promise<Classification>;
+  /** holdsCardNumber (card-check.ts) off the loop; over budget or failing, true (the raw is withheld). */
+  holdsCardNumber(raw: Buffer): Promise<boolean>;
+  stats(): ClassifyPoolStats;
+  close(): Promise<void>;
+}
+
+const WORKER = new URL('./classify-worker.mjs', import.meta.url).href;
+
+function unknown(reason: Classification['reason']): Classification {
+  return { kind: 'unknown', reason, status: null, recipient: null, diagnostic: null, originalMessageId: null, envelopeTo: [], feedbackType: null, recipients: [] };
+}
+
+export function createClassifyPool(o: ClassifyPoolOptions): ClassifyPool {
+  const threads = Math.max(1, o.threads);
+  const pool = new Piscina({
+    filename: WORKER, minThreads: threads, maxThreads: threads, idleTimeout: 60_000, concurrentTasksPerWorker: 1,
+    // A worker holds one capped message at a time; this bounds what a pathological one may allocate.
+    resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32 },
+  });
+  pool.on('error', (err: Error) => o.log?.warn({ err: err.message }, 'classify worker error'));
+  const stats: ClassifyPoolStats = { completed: 0, timeouts: 0, failures: 0 };
+  let closed = false;
+
+  /** Runs one task with the budget; null when it went over the budget, undefined when the worker failed. */
+  async function run<T>(op: 'classify' | 'cards', raw: Buffer): Promise<T | null | undefined> {
+    if (closed) throw new Error('classify pool is closed');
+    const abort = new AbortController();
+    const { port1, port2 } = new MessageChannel();
+    let timer: NodeJS.Timeout | null = null;
+    let timedOut = false;
+    port1.once('message', () => {
+      timer = setTimeout(() => { timedOut = true; abort.abort(); }, o.budgetMs);
+      timer.unref();
+    });
+    const bytes = new Uint8Array(raw.byteLength);
+    bytes.set(raw);
+    try {
+      const result = (await pool.run({ op, raw: bytes, port: port2 }, { signal: abort.signal, transferList: [port2, bytes.buffer] })) as T;
+      stats.completed++;
+      return result;
+    } catch (err) {
+      if (timedOut) {
+        stats.timeouts++;
+        o.log?.warn({ op, budgetMs: o.budgetMs, bytes: raw.length }, 'inbound report over its processing budget');
+        return null;
+      }
+      if (closed) throw err;
+      stats.failures++;
+      o.log?.error({ op, err: (err as Error).message }, 'inbound report processing failed in its worker');
+      return undefined;
+    } finally {
+      if (timer) clearTimeout(timer);
+      port1.close();
+    }
+  }
+
+  return {
+    async classify(raw) {
+      const c = await run<Classification>('classify', raw);
+      return c ?? unknown(c === null ? 'timeout' : 'unparseable');
+    },
+    async holdsCardNumber(raw) {
+      return (await run<boolean>('cards', raw)) ?? true;
+    },
+    stats: () => ({ ...stats }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.destroy();
+    },
+  };
+}
