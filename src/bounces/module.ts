@@ -26,7 +26,8 @@ export function bounceSettings(config: AppDeps['config']): BounceSettings {
 export function bouncesModule(deps: AppDeps): Module {
   const counter = new Counter({ name: 'postgate_bounces_total', help: 'Bounces, complaints and auto-replies recorded, by kind and source',
     labelNames: ['kind', 'source'] as const, registers: [deps.metrics.registry] });
-  // Inbound classification runs in worker threads with a time budget; the pool starts on first use.
+  // Inbound classification runs in worker threads with a time budget; the pool starts with the first
+  // report (a process that never receives one never pays for its threads).
   let pool: ClassifyPool | null = null;
   const classifyPool = (): ClassifyPool => (pool ??= createClassifyPool({
     threads: deps.config.INBOUND_CLASSIFY_THREADS, budgetMs: deps.config.INBOUND_CLASSIFY_BUDGET_MS, log: deps.log,
@@ -51,7 +52,6 @@ export function bouncesModule(deps: AppDeps): Module {
     },
     async start() {
       if (!deps.roles.inbound) return;
-      classifyPool(); // its threads start now, not while the first report waits
       listeners.set(deps, await startInboundSmtp({
         port: deps.config.INBOUND_SMTP_PORT, maxBytes: deps.config.INBOUND_MAX_BYTES, tokens: deps.tokens, log: deps.log,
         maxClients: deps.config.INBOUND_MAX_CLIENTS, maxClientsPerIp: deps.config.INBOUND_MAX_CLIENTS_PER_IP,
