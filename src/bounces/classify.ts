@@ -311,7 +311,7 @@ function dsnReport(g: DsnGroup, fallbackText: (rcpt: string | null) => string, c
     const text = fallbackText(recipient);
     const t = weaken(judgeOnce(cache, status, [diagnostic, text].filter(Boolean).join('\n')), weak && !hasCode(text));
     if (!vague(t)) return { ...base, diagnostic: diagnostic ?? clip(text), ...t };
-    if (v.kind === 'unknown' && status) v = { kind: status[0] === '4' ? 'soft' : 'soft', reason: 'onhold' };
+    if (v.kind === 'unknown' && status) v = { kind: 'soft', reason: 'onhold' };
   }
   return { ...base, ...v };
 }
