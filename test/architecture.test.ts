@@ -11,7 +11,8 @@ const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
 });
 const PURE = [
   ...walk(path.join(root, 'src/policy')),
-  'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/bounces/classify.ts',
+  'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/bounces/classify.ts', 'src/bounces/reasons.ts',
+  'src/bounces/mime.ts',
 ].map((p) => path.resolve(root, p));
 const IO = /from ['"](node:)?(fs|fs\/promises|net|http|https|child_process|dgram|pg|pg-boss|express|smtp-server)['"]|from ['"][./]*\/?platform\//;
 
