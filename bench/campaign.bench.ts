@@ -22,7 +22,7 @@ import { createLogger } from '../src/platform/log.js';
 import { QUEUES } from '../src/platform/queue.js';
 import { compileTemplate } from '../src/mail/render.js';
 import { activeDkimKey, createTenant, getTenant, storeDkimKey, type Tenant } from '../src/tenants/store.js';
-import { getCampaign, insertCampaign, transition } from '../src/campaigns/campaigns-store.js';
+import { applyCampaignEvent, getCampaign, insertCampaign } from '../src/campaigns/campaigns-store.js';
 import { fromDomain } from '../src/campaigns/compliance.js';
 import { withCompliantFooter } from '../src/campaigns/content.js';
 import { prepareRecipient, type BatchContext } from '../src/campaigns/recipient.js';
@@ -160,7 +160,7 @@ async function prepareCampaign(db: Db, dbUrl: string, n: number): Promise<Prepar
 }
 
 async function startCampaign(p: Postgate, c: Prepared): Promise<void> {
-  await p.deps.db.withTenant(c.tenantId, (tx) => transition(tx, c.campaignId, ['draft'], { status: 'running', started: true }));
+  await p.deps.db.withTenant(c.tenantId, (tx) => applyCampaignEvent(tx, c.campaignId, { type: 'start' }));
   await p.deps.boss.send(QUEUES.campaignStart, { tenantId: c.tenantId, campaignId: c.campaignId });
 }
 
@@ -281,7 +281,7 @@ export default async function campaignBench(): Promise<void> {
     // The audience is materialised first (timed, and counted in Postgate's figure) so that the
     // baseline can send exactly the messages Postgate will build for the same ledger rows.
     const m0 = Date.now();
-    const campaign = await db.withTenant(c.tenantId, async (tx) => transition(tx, c.campaignId, ['draft'], { status: 'running', started: true }));
+    const campaign = await db.withTenant(c.tenantId, async (tx) => applyCampaignEvent(tx, c.campaignId, { type: 'start' }));
     await materialiseAudience(db, campaign!);
     const materialiseSeconds = (Date.now() - m0) / 1000;
     const messages = await renderAll(p, c);

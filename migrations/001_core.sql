@@ -181,7 +181,7 @@ CREATE INDEX message_bodies_expiry ON message_bodies (expires_at);
 -- Suppression survives erasure: it holds only a salted hash of the address.
 CREATE TABLE suppressions (
   tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-  address_hash text NOT NULL,      -- hex HMAC-SHA256(tenant salt, lower-cased address)
+  address_hash text NOT NULL,      -- hex SHA-256(tenant salt ‖ lower-cased address): salted, not an HMAC
   scope text NOT NULL CHECK (scope IN ('all', 'marketing')),
   reason text NOT NULL,            -- hard_bounce, soft_bounces, complaint, erased, manual
   created_at timestamptz NOT NULL DEFAULT now(),

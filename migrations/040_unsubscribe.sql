@@ -1,6 +1,6 @@
 -- Unsubscribe and data rights.
 -- Erasure leaves a salted hash of the address on the suppression list with scope 'marketing' and
--- reason 'erased' (src/unsubscribe/erase.ts), so no later import or campaign reaches the address.
+-- reason 'erased' (src/data-rights/erase.ts), so no later import or campaign reaches the address.
 -- A fresh registration must still work: its activation email is necessary mail (not blocked by a
 -- 'marketing' suppression), and when the person confirms that fresh opt-in (a 'confirm' consent
 -- record, written by the consent flow when the activation link is used), this trigger lifts the

@@ -2,7 +2,7 @@
 -- A suppression row gains:
 --   id          a stable key for keyset paging on (created_at, id)
 --   address     the normalised (lower-cased) address while the person is not erased, so the list can
---               show it; erasure (src/unsubscribe/erase.ts) nulls it for the person's hash, and no
+--               show it; erasure (src/data-rights/erase.ts) nulls it for the person's hash, and no
 --               address is stored for a hash that carries an 'erased' suppression
 --   note        free text from whoever added it by hand (nulled with the address on erasure)
 --   created_by  the API key id or 'cli' for manual additions; NULL when Postgate added it (bounce,

@@ -9,7 +9,7 @@ import { createDb, migrate, type Db } from './platform/db.js';
 import { SCOPES, type Scope } from './platform/http.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { isReplyToAcceptable, parseAddress } from './policy/addresses.js';
-import { createApiKey, createTenant, dkimTxtRecord, storeDkimKey } from './tenants/store.js';
+import { createApiKey, createTenant, dkimTxtRecord, getTenant, storeDkimKey, tenantExists } from './tenants/store.js';
 import { suppressionCommand } from './consent/suppression-cli.js';
 
 class UsageError extends Error {}
@@ -71,7 +71,7 @@ async function serve(config: Config, roles: Roles): Promise<void> {
 /** The first start of an installation creates one tenant and prints its key; never again. */
 async function ensureDefaultTenant(db: Db, config: Config): Promise<{ tenantId: string; key: string } | null> {
   const id = '00000000-0000-4000-8000-000000000001';
-  const exists = await db.withTenant(id, async (c) => (await c.query('SELECT 1 FROM tenants WHERE id = $1', [id])).rowCount);
+  const exists = await db.withTenant(id, (c) => tenantExists(c, id));
   if (exists) return null;
   const host = new URL(config.PUBLIC_URL).hostname;
   const domain = host.includes('.') && !/^[\d.]+$/.test(host) ? host : 'postgate.localhost';
@@ -110,7 +110,7 @@ async function keyCreate(config: Config, log: Logger, argv: string[]): Promise<v
   const bad = scopes.find((s) => !SCOPES.includes(s as Scope));
   if (bad) throw new UsageError(`unknown scope '${bad}' (known: ${SCOPES.join(', ')})`);
   const out = await withDatabase(config, log, (db) => db.withTenant(tenant, async (c) => {
-    if (!(await c.query('SELECT 1 FROM tenants WHERE id = $1', [tenant])).rowCount) throw new UsageError(`no tenant ${tenant}`);
+    if (!(await tenantExists(c, tenant))) throw new UsageError(`no tenant ${tenant}`);
     return createApiKey(c, tenant, scopes as Scope[]);
   }));
   process.stdout.write(values.json ? JSON.stringify({ keyId: out.id, apiKey: out.key, scopes }) + '\n' : `api key (shown once): ${out.key}\n`);
@@ -122,9 +122,9 @@ async function dkimGenerate(config: Config, log: Logger, argv: string[]): Promis
   const selector = need(values, 'selector');
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(selector)) throw new UsageError('--selector must be a DNS label');
   const key = await withDatabase(config, log, (db) => db.withTenant(tenant, async (c) => {
-    const t = await c.query<{ from_email: string }>('SELECT from_email FROM tenants WHERE id = $1', [tenant]);
-    if (!t.rows[0]) throw new UsageError(`no tenant ${tenant}`);
-    const domain = (values.domain ?? t.rows[0].from_email.split('@')[1]).toLowerCase();
+    const t = await getTenant(c, tenant);
+    if (!t) throw new UsageError(`no tenant ${tenant}`);
+    const domain = (values.domain ?? t.fromEmail.split('@')[1]).toLowerCase();
     return storeDkimKey(c, tenant, domain, selector);
   }));
   process.stdout.write(`${dkimTxtRecord(key)}\n`);

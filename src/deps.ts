@@ -9,7 +9,7 @@ import type { Boss } from './platform/queue.js';
 import type { Mailer } from './platform/smtp.js';
 import type { TokenKeys } from './policy/tokens.js';
 import type { RendererRegistry } from './mail/renderers.js';
-import type { Sender } from './mail/sender.js';
+import type { Delivery, PermanentFailureHandler } from './mail/delivery.js';
 
 export interface Roles { web: boolean; worker: boolean; inbound: boolean }
 
@@ -17,13 +17,12 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   db: Db;
-  /** The owner connection string (pg-boss, migrations); the app itself queries through db. */
-  ownerUrl: string;
   boss: Boss;
   mailer: Mailer;
   tokens: TokenKeys;
   renderers: RendererRegistry;
-  sender: Sender;
+  /** The one delivery core (gate → render → compose → DKIM → SMTP → outcome) of every send path. */
+  delivery: Delivery;
   metrics: Metrics;
   roles: Roles;
 }
@@ -39,6 +38,8 @@ export interface Module {
   /** Long-running listeners (e.g. inbound SMTP); called only where roles allow. */
   start?(): Promise<void>;
   stop?(): Promise<void>;
+  /** Bounce handling of a 5xx at send time (any send path), wired by the composition root into the delivery core. */
+  onPermanentFailure?: PermanentFailureHandler;
 }
 
 export type ModuleFactory = (deps: AppDeps) => Module;

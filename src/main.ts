@@ -11,22 +11,25 @@ import { Api, apiKeyAuthenticator, cardDataGuard, errorHandler, requestLog } fro
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import { opsRouter } from './platform/ops.js';
-import { QUEUES, startQueue } from './platform/queue.js';
+import { startQueue } from './platform/queue.js';
 import { loadTokenKeys } from './platform/secrets.js';
 import { createOutboxMailer, createSmtpMailer, type Mailer } from './platform/smtp.js';
 import { Dispatcher } from './mail/dispatcher.js';
 import { RendererRegistry } from './mail/renderers.js';
+import { Delivery } from './mail/delivery.js';
 import { Sender } from './mail/sender.js';
 import { tenantsModule } from './tenants/module.js';
+import { findApiKey } from './tenants/store.js';
 import { consentModule } from './consent/module.js';
 import { transactionalModule } from './transactional/module.js';
 import { campaignsModule } from './campaigns/module.js';
 import { unsubscribeModule } from './unsubscribe/module.js';
+import { dataRightsModule } from './data-rights/module.js';
 import { bouncesModule, inboundListenerPort } from './bounces/module.js';
 import { maintenanceModule } from './maintenance.js';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
-const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, bouncesModule, maintenanceModule];
+const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, maintenanceModule];
 
 export function configFromEnv(overrides: Partial<RawConfig> = {}): Config {
   return loadConfig(process.env, overrides);
@@ -54,8 +57,8 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(requestLog(deps.log));
-  const api = new Api(apiKeyAuthenticator(deps.db));
+  app.use(requestLog(deps.log, deps.metrics.httpDuration));
+  const api = new Api(apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash)));
   const pages = express.Router();
   for (const m of modules) m.routes?.(api, pages);
   app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox' }));
@@ -85,11 +88,15 @@ export async function startPostgate(config: Config, roles: Roles, opts: { log?: 
   const mailer = createMailer(config);
   const metrics = createMetrics();
   const renderers = new RendererRegistry();
-  const sender = new Sender({ db, mailer, tokens, renderers, log, counters: metrics.sendCounters, config: {
-    publicUrl: config.PUBLIC_URL, bounceDomain: config.BOUNCE_DOMAIN, bodyRetentionDays: config.BODY_RETENTION_DAYS,
-    leaseSeconds: config.SEND_LEASE_SECONDS, retryBaseSeconds: config.RETRY_BASE_SECONDS, maxAttempts: config.MAX_ATTEMPTS } });
-  const deps: AppDeps = { config, log, db, ownerUrl: database.ownerUrl, boss, mailer, tokens, renderers, sender, metrics, roles };
-  const modules = MODULES.map((factory) => factory(deps));
+  // A 5xx at send time goes to the modules that handle it (bounces), passed in here: explicit wiring, no event bus.
+  let modules: Module[] = [];
+  const delivery = new Delivery({ mailer, tokens, log, counters: metrics.sendCounters,
+    config: { bounceDomain: config.BOUNCE_DOMAIN, retryBaseSeconds: config.RETRY_BASE_SECONDS, maxAttempts: config.MAX_ATTEMPTS },
+    onPermanentFailure: async (tenantId, messageId, outcome) => { for (const m of modules) await m.onPermanentFailure?.(tenantId, messageId, outcome); } });
+  const sender = new Sender({ db, delivery, tokens, renderers, config: {
+    publicUrl: config.PUBLIC_URL, bodyRetentionDays: config.BODY_RETENTION_DAYS, leaseSeconds: config.SEND_LEASE_SECONDS } });
+  const deps: AppDeps = { config, log, db, boss, mailer, tokens, renderers, delivery, metrics, roles };
+  modules = MODULES.map((factory) => factory(deps));
   for (const m of modules) m.renderers?.(renderers);
 
   let httpServer: http.Server | null = null;
@@ -115,5 +122,3 @@ export async function startPostgate(config: Config, roles: Roles, opts: { log?: 
   })());
   return { config, deps, url, httpServer, inboundPort: inboundListenerPort(deps), stop };
 }
-
-export { QUEUES };

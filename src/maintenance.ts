@@ -1,4 +1,6 @@
-// Housekeeping on a pg-boss cron: expired message bodies, stale send leases.
+// Housekeeping on a pg-boss cron (every 15 minutes): purge_expired() deletes expired message bodies
+// and expired raw bounce reports. It does not reclaim send leases: a row left 'sending' by a dead
+// worker is reclaimed by the next claim once its lease has run out (see the ledger's claims).
 import type { AppDeps, Module } from './deps.js';
 import { QUEUES } from './platform/queue.js';
 

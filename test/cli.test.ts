@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, waitFor } from './support/wait.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'postgate.js');
@@ -31,13 +32,12 @@ async function startService(): Promise<{ child: ChildProcess; output: () => stri
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('Postgate is running') || (out.includes('First start') && !out.includes('Admin API key'))) {
+  await waitFor(() => {
+    if (out.includes('Postgate is running') && !(out.includes('First start') && !out.includes('Admin API key'))) return true;
     if (child.exitCode !== null) throw new Error(`exited early: ${out}`);
-    if (Date.now() > deadline) throw new Error(`no start banner: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await new Promise((r) => setTimeout(r, 200));
+    return false;
+  }, { timeout: 60_000, interval: 100, message: () => `no start banner: ${out}` });
+  await sleep(200);
   return { child, output: () => out, port };
 }
 

@@ -9,9 +9,9 @@ import { addSuppression, type SuppressionScope } from '../consent/suppressions.j
 import { setContactStatus } from '../consent/contacts.js';
 import { recordConsent } from '../consent/records.js';
 import { isInvalid, nextContact } from '../consent/state.js';
-import { unsubscribeContact } from '../unsubscribe/unsubscribe.js';
+import { unsubscribeContact } from '../consent/unsubscribe.js';
 import { pauseCampaign } from '../campaigns/campaigns-store.js';
-import { campaignFigures, softBounceCount, type BounceKind, type ContactRef } from './store.js';
+import { campaignFigures, softBounceCount, type BounceKind, type BounceContact } from './store.js';
 
 export interface BounceSettings {
   rawRetentionDays: number; softLimit: number; softWindowDays: number;
@@ -22,7 +22,7 @@ export type BounceAction = 'suppressed' | 'already_suppressed' | 'counted' | 'un
 
 export interface ActionInput {
   tenantId: string; kind: BounceKind; bounceId: string; messageId: string | null;
-  contact: ContactRef | null; address: string | null; status: string | null; feedbackType: string | null;
+  contact: BounceContact | null; address: string | null; status: string | null; feedbackType: string | null;
 }
 
 /** What a suppression row records about its cause (GET /api/suppressions shows it). */
@@ -99,5 +99,5 @@ export async function checkCampaignPause(c: Queryable, campaignId: string, kind:
   if (kind !== 'hard' && kind !== 'complaint') return null;
   const reason = pauseReason(await campaignFigures(c, campaignId), s);
   if (!reason) return null;
-  return (await pauseCampaign(c, campaignId, reason)) ? reason : null;
+  return (await pauseCampaign(c, campaignId, { by: 'bounce_rate', text: reason })) ? reason : null;
 }

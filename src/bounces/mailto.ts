@@ -7,10 +7,10 @@
 // identifies the tenant (contact_tenant(), a SECURITY DEFINER look-up in 050). Signing is pure.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { base32Decode, base32Encode, verpKidTag, type TokenKeys } from '../policy/tokens.js';
+import { isUuid } from '../policy/ids.js';
 
 const MAC_BYTES = 8;
 const TOKEN = /^([a-z2-7]{39})-([a-z0-9]{1,12})$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function mailtoMac(secret: string, id: Buffer): Buffer {
   return createHmac('sha256', secret).update(Buffer.concat([Buffer.from('unsubscribe-mailto\0', 'latin1'), id])).digest().subarray(0, MAC_BYTES);
@@ -23,7 +23,7 @@ function uuidText(b: Buffer): string {
 
 /** The compact mailto token for a contact. Throws if contactId is not a UUID. */
 export function signMailtoToken(keys: TokenKeys, contactId: string): string {
-  if (!UUID.test(contactId)) throw new Error('contact id must be a UUID');
+  if (!isUuid(contactId)) throw new Error('contact id must be a UUID');
   const secret = keys.keys[keys.current];
   if (!secret) throw new Error('no current token key');
   const id = Buffer.from(contactId.replace(/-/g, ''), 'hex');

@@ -1,5 +1,5 @@
 // The bounces module: POST /api/inbound and the bounce list (web), the inbound SMTP listener
-// (inbound role), and the sender hook that treats a 5xx at send time like a received bounce.
+// (inbound role), and the permanent-failure handler that treats a 5xx at send time like a received bounce.
 import { Counter } from 'prom-client';
 import type { AppDeps, Module } from '../deps.js';
 import type { BounceSettings } from './actions.js';
@@ -38,15 +38,15 @@ export function bouncesModule(deps: AppDeps): Module {
     classify: (raw) => classifyPool().classify(raw),
     holdsCardNumber: (raw) => classifyPool().holdsCardNumber(raw),
   };
-  deps.sender.onPermanentFailure(async (tenantId, messageId, outcome) => {
-    try {
-      await processSendFailure(bdeps, tenantId, messageId, outcome);
-    } catch (err) {
-      deps.log.error({ err: (err as Error).message, messageId }, 'bounce handling of a send-time rejection failed');
-    }
-  });
   return {
     name: 'bounces',
+    async onPermanentFailure(tenantId, messageId, outcome) {
+      try {
+        await processSendFailure(bdeps, tenantId, messageId, outcome);
+      } catch (err) {
+        deps.log.error({ err: (err as Error).message, messageId }, 'bounce handling of a send-time rejection failed');
+      }
+    },
     routes(api) {
       bounceRoutes(api, bdeps, deps.config.INBOUND_MAX_BYTES);
     },

@@ -8,15 +8,15 @@ import type { Db, Queryable } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { SendOutcome } from '../platform/smtp.js';
 import type { TokenKeys } from '../policy/tokens.js';
-import { addEvent, getMessage, setStatus, type LedgerMessage } from '../mail/ledger.js';
-import { unsubscribeContact } from '../unsubscribe/unsubscribe.js';
+import { getMessage, markBounced, markComplained, recordEvent, type LedgerMessage } from '../mail/ledger.js';
+import { unsubscribeContact } from '../consent/unsubscribe.js';
 import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
 import { holdsCardNumber } from './card-check.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
   contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfContact, tenantOfMessage,
-  type BounceKind, type BounceSource, type ContactRef, type MatchedBy,
+  type BounceKind, type BounceSource, type BounceContact, type MatchedBy,
 } from './store.js';
 
 export interface BounceDeps {
@@ -164,7 +164,7 @@ function sha256(v: Buffer | string): string {
   return createHash('sha256').update(v).digest('hex');
 }
 
-async function findContact(c: Queryable, m: LedgerMessage | null, loc: Located, cls: Classification): Promise<{ contact: ContactRef | null; matchedBy: MatchedBy }> {
+async function matchContact(c: Queryable, m: LedgerMessage | null, loc: Located, cls: Classification): Promise<{ contact: BounceContact | null; matchedBy: MatchedBy }> {
   if (m?.contactId) {
     const contact = await contactById(c, m.contactId);
     if (contact) return { contact, matchedBy: loc.matchedBy };
@@ -178,7 +178,7 @@ async function findContact(c: Queryable, m: LedgerMessage | null, loc: Located, 
 async function recordBounce(deps: BounceDeps, loc: Located, cls: Classification, source: BounceSource, raw: RawFacts): Promise<RecordedBounce> {
   const r = await deps.db.withTenant(loc.tenantId, async (c): Promise<RecordedBounce> => {
     const m = loc.messageId ? await getMessage(c, loc.messageId, true) : null;
-    const { contact, matchedBy } = await findContact(c, m, loc, cls);
+    const { contact, matchedBy } = await matchContact(c, m, loc, cls);
     const address = m ? m.recipient ?? contact?.email ?? null : contact?.email ?? cls.recipient;
     const base = { tenantId: loc.tenantId, messageId: m?.id ?? null, contactId: contact?.id ?? null, matchedBy: m || contact ? matchedBy : 'none' as MatchedBy, kind: cls.kind };
     const bounceId = await insertBounce(c, {
@@ -218,7 +218,7 @@ async function recordDeliveryReport(deps: BounceDeps, loc: Located, cls: Classif
     const m = await getMessage(c, messageId, false);
     if (!m) return false;
     const event = report.action === 'delayed' ? 'delayed' : 'delivery_report';
-    await addEvent(c, m.tenantId, m.id, event, {
+    await recordEvent(c, m, event, {
       action: report.action, status: report.status, reason: report.reason, diagnostic: report.diagnostic?.slice(0, 300) ?? null,
     });
     return true;
@@ -230,7 +230,7 @@ async function recordDeliveryReport(deps: BounceDeps, loc: Located, cls: Classif
 /** The message's timeline always gets an event; its status changes for hard bounces and complaints. */
 async function recordOnMessage(c: Queryable, m: LedgerMessage, cls: Classification, bounceId: string): Promise<void> {
   const detail = { bounceId, status: cls.status, classification: cls.reason, diagnostic: cls.diagnostic?.slice(0, 300) ?? null, feedbackType: cls.feedbackType };
-  if (cls.kind === 'complaint') return setStatus(c, m, 'complained', { ...detail, reason: 'complaint' });
-  if (cls.kind === 'hard' && m.status !== 'complained') return setStatus(c, m, 'bounced', { ...detail, reason: 'hard_bounce' });
-  await addEvent(c, m.tenantId, m.id, EVENT_OF[cls.kind], detail);
+  if (cls.kind === 'complaint') return markComplained(c, m, detail);
+  if (cls.kind === 'hard' && m.status !== 'complained') return markBounced(c, m, detail);
+  await recordEvent(c, m, EVENT_OF[cls.kind], detail);
 }

@@ -2,6 +2,7 @@
 // DEFINER functions of 001), the figures behind soft-bounce counting and the campaign auto-pause.
 // Callers pass a client from withTenant (or withSystem for the definer look-ups).
 import type { Queryable } from '../platform/db.js';
+import type { ContactStatus } from '../consent/state.js';
 import { MESSAGE_COLUMNS, type LedgerMessage } from '../mail/ledger.js';
 
 export type { BounceKind } from './reasons.js';
@@ -52,15 +53,16 @@ export async function messageByHeader(c: Queryable, header: string): Promise<Led
   return r.rows[0] ?? null;
 }
 
-export interface ContactRef { id: string; email: string | null; status: 'pending' | 'active' | 'suppressed' | 'erased' }
+/** A contact as bounce handling sees it (locked: its status may change). */
+export interface BounceContact { id: string; email: string | null; status: ContactStatus }
 
-export async function contactById(c: Queryable, id: string): Promise<ContactRef | null> {
-  const r = await c.query<ContactRef>('SELECT id, email, status FROM contacts WHERE id = $1 FOR UPDATE', [id]);
+export async function contactById(c: Queryable, id: string): Promise<BounceContact | null> {
+  const r = await c.query<BounceContact>('SELECT id, email, status FROM contacts WHERE id = $1 FOR UPDATE', [id]);
   return r.rows[0] ?? null;
 }
 
-export async function contactByEmail(c: Queryable, email: string): Promise<ContactRef | null> {
-  const r = await c.query<ContactRef>('SELECT id, email, status FROM contacts WHERE email_key = lower(btrim($1)) FOR UPDATE', [email]);
+export async function contactByEmail(c: Queryable, email: string): Promise<BounceContact | null> {
+  const r = await c.query<BounceContact>('SELECT id, email, status FROM contacts WHERE email_key = lower(btrim($1)) FOR UPDATE', [email]);
   return r.rows[0] ?? null;
 }
 

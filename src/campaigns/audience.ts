@@ -5,6 +5,7 @@
 import type { Db, Queryable } from '../platform/db.js';
 import type { Campaign } from './campaigns-store.js';
 import { heartbeat, markAudienceReady } from './campaigns-store.js';
+import { queueCampaignRecipients } from '../mail/ledger.js';
 
 export const MATERIALISE_CHUNK = 5000;
 
@@ -12,19 +13,9 @@ export interface ChunkResult { scanned: number; inserted: number; last: string |
 
 /** One chunk of subscribed contacts after `after` (by id); inserts their ledger rows. */
 export async function materialiseChunk(c: Queryable, campaign: Campaign, after: string | null, limit: number): Promise<ChunkResult> {
-  const r = await c.query<{ scanned: number; inserted: number; last: string | null }>(`WITH chunk AS (
-      SELECT ct.id, ct.email FROM contacts ct
-      WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
-        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
-      ORDER BY ct.id LIMIT $4),
-    ins AS (
-      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version)
-      SELECT $5::uuid, 'campaign:' || $1::text || ':' || chunk.id::text, 'marketing', chunk.id, $1::uuid, chunk.email, 'campaign:' || $1::text, $6::int FROM chunk
-      ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
-    SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
-      (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,
-  [campaign.id, campaign.listIds, after, limit, campaign.tenantId, campaign.templateVersion]);
-  return r.rows[0];
+  return queueCampaignRecipients(c, { // the ledger owns message rows
+    tenantId: campaign.tenantId, campaignId: campaign.id, listIds: campaign.listIds, templateVersion: campaign.templateVersion, after, limit,
+  });
 }
 
 /** Contacts on the campaign's lists that were not materialised, by the gate's vocabulary. */

@@ -3,15 +3,18 @@
 // pg-boss job that follows a commit is best effort, backed by the recovery sweep (jobs.ts).
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { isUuid, type PoolClient } from '../platform/db.js';
+import type { PoolClient } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
+import { DomainError } from '../domain-error.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
 import { QUEUES } from '../platform/queue.js';
 import { bodyText, email, headerText, pagination, replyTo, uuid } from '../platform/schemas.js';
 import { validateTemplate } from '../mail/render.js';
 import { getTenant, type Tenant } from '../tenants/store.js';
 import {
-  cancelOpenMessages, getCampaign, insertCampaign, listCampaigns, missingLists, transition, type Campaign, type CampaignStatus,
+  cancelOpenMessages, getCampaign, insertCampaign, listCampaigns, missingLists, setStartJob, applyCampaignEvent, type Campaign, type CampaignEventData,
 } from './campaigns-store.js';
+import { canApply, type CampaignEvent } from './lifecycle.js';
 import { assertCompliant } from './compliance.js';
 import type { CampaignJobs } from './jobs.js';
 import { campaignProgress } from './progress.js';
@@ -44,8 +47,13 @@ function campaignView(c: Campaign, tenant: Tenant) {
   };
 }
 
-function wrongState(c: Campaign, action: string): ApiError {
-  return new ApiError(409, 'invalid_state', `cannot ${action} a campaign that is ${c.status}`, 'status', { status: c.status });
+function wrongState(c: Campaign, action: string): DomainError {
+  return new DomainError('invalid_state', `cannot ${action} a campaign that is ${c.status}`, 'status', { status: c.status });
+}
+
+/** 409 invalid_state unless the lifecycle table allows the event from the campaign's status. */
+function assertAllowed(c: Campaign, event: CampaignEvent): void {
+  if (!canApply(c.status, event)) throw wrongState(c, event.type);
 }
 
 async function subjectIssues(subject: string): Promise<void> {
@@ -63,9 +71,10 @@ async function lock(c: PoolClient, tenantId: string, id: string | undefined): Pr
   return { campaign, tenant };
 }
 
-async function moved(c: PoolClient, l: Locked, from: readonly CampaignStatus[], action: string, t: Parameters<typeof transition>[3]): Promise<Campaign> {
-  if (!from.includes(l.campaign.status)) throw wrongState(l.campaign, action);
-  return (await transition(c, l.campaign.id, from, t)) as Campaign;
+/** Applies a lifecycle event to the locked campaign (409 when the table does not allow it). */
+async function moved(c: PoolClient, l: Locked, event: CampaignEvent, data?: CampaignEventData): Promise<Campaign> {
+  assertAllowed(l.campaign, event);
+  return (await applyCampaignEvent(c, l.campaign.id, event, data)) as Campaign;
 }
 
 export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): void {
@@ -78,7 +87,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
       const at = c.status === 'scheduled' && c.sendAt && c.sendAt.getTime() > Date.now() ? c.sendAt : undefined;
       const jobId = await jobs.enqueueStart({ tenantId, campaignId: c.id }, at);
       if (c.status === 'scheduled') {
-        await db.withTenant(tenantId, (tx) => tx.query('UPDATE campaigns SET start_job_id = $2 WHERE id = $1 AND status = $3', [c.id, jobId, 'scheduled']));
+        await db.withTenant(tenantId, (tx) => setStartJob(tx, c.id, jobId));
       }
     } catch (err) {
       log.warn({ campaignId: c.id, err: (err as Error).message }, 'could not queue the campaign start; the recovery sweep will');
@@ -88,9 +97,9 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
   async function schedule(c: PoolClient, l: Locked, at: Date | null | undefined): Promise<Campaign> {
     const when = at ?? l.campaign.sendAt;
     if (!when) throw new ApiError(422, 'invalid', 'sendAt is required to schedule a campaign', 'sendAt');
-    if (!['draft', 'scheduled'].includes(l.campaign.status)) throw wrongState(l.campaign, 'schedule');
+    assertAllowed(l.campaign, { type: 'schedule' });
     await assertCompliant(c, l.tenant, l.campaign);
-    return moved(c, l, ['draft', 'scheduled'], 'schedule', { status: 'scheduled', sendAt: when });
+    return moved(c, l, { type: 'schedule' }, { sendAt: when });
   }
 
   api.route({ method: 'post', path: '/api/campaigns', scope: 'campaigns', summary: 'Create a campaign (scheduled when sendAt is given)', body: createBody },
@@ -157,9 +166,9 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
     async ({ tenantId, params }) => {
       const { campaign, tenant, previousJob } = await db.withTenant(tenantId, async (c) => {
         const l = await lock(c, tenantId, params.id);
-        if (!['draft', 'scheduled'].includes(l.campaign.status)) throw wrongState(l.campaign, 'start');
+        assertAllowed(l.campaign, { type: 'start' });
         await assertCompliant(c, l.tenant, l.campaign);
-        const started = await moved(c, l, ['draft', 'scheduled'], 'start', { status: 'running', started: true, startJobId: null });
+        const started = await moved(c, l, { type: 'start' }, { startJobId: null });
         return { campaign: started, tenant: l.tenant, previousJob: l.campaign.startJobId };
       });
       await queueStart(tenantId, campaign, previousJob);
@@ -170,7 +179,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
     async ({ tenantId, params }) => {
       const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
         const l = await lock(c, tenantId, params.id);
-        return { campaign: await moved(c, l, ['running'], 'pause', { status: 'paused', pausedReason: 'manual' }), tenant: l.tenant };
+        return { campaign: await moved(c, l, { type: 'pause', reason: { by: 'manual' } }), tenant: l.tenant };
       });
       return { body: campaignView(campaign, tenant) };
     });
@@ -179,9 +188,9 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
     async ({ tenantId, params }) => {
       const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
         const l = await lock(c, tenantId, params.id);
-        if (l.campaign.status !== 'paused') throw wrongState(l.campaign, 'resume');
+        assertAllowed(l.campaign, { type: 'resume' });
         await assertCompliant(c, l.tenant, l.campaign);
-        return { campaign: await moved(c, l, ['paused'], 'resume', { status: 'running', started: true }), tenant: l.tenant };
+        return { campaign: await moved(c, l, { type: 'resume' }), tenant: l.tenant };
       });
       await queueStart(tenantId, campaign, null);
       return { status: 202, body: campaignView(campaign, tenant) };
@@ -191,7 +200,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
     async ({ tenantId, params }) => {
       const { campaign, tenant, previousJob, cancelled } = await db.withTenant(tenantId, async (c) => {
         const l = await lock(c, tenantId, params.id);
-        const done = await moved(c, l, ['draft', 'scheduled', 'running', 'paused'], 'cancel', { status: 'cancelled', cancelled: true });
+        const done = await moved(c, l, { type: 'cancel' });
         return { campaign: done, tenant: l.tenant, previousJob: l.campaign.startJobId, cancelled: await cancelOpenMessages(c, l.campaign.id) };
       });
       if (previousJob) await deps.boss.cancel(QUEUES.campaignStart, previousJob).catch(() => undefined);

@@ -1,8 +1,12 @@
-// Campaigns: named queries. Status changes are guarded by the statuses they may start from, so two
-// requests (or a request and a worker) racing on one campaign cannot both win.
+// Campaigns: named queries. Every status change is a lifecycle event (lifecycle.ts): its UPDATE is
+// guarded by the statuses the table allows it from, so two requests (or a request and a worker)
+// racing on one campaign cannot both win.
+import { listsByIds } from '../consent/lists.js';
 import type { Queryable } from '../platform/db.js';
+import { cancelCampaignMessages } from '../mail/ledger.js';
+import { pausedReasonText, transitionOf, type CampaignEvent, type CampaignState, type PauseReason } from './lifecycle.js';
 
-export type CampaignStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'cancelled' | 'completed';
+export type CampaignStatus = CampaignState;
 
 export interface Campaign {
   id: string; tenantId: string; name: string; subject: string; templateId: string; templateVersion: number;
@@ -41,18 +45,33 @@ export async function listCampaigns(c: Queryable, limit: number, after: string |
 
 /** The ids among `ids` that are not lists of this tenant. */
 export async function missingLists(c: Queryable, ids: readonly string[]): Promise<string[]> {
-  const r = await c.query<{ id: string }>('SELECT id FROM lists WHERE id = ANY($1::uuid[])', [ids]);
-  const found = new Set(r.rows.map((row) => row.id));
+  const found = new Set((await listsByIds(c, ids)).map((l) => l.id));
   return ids.filter((id) => !found.has(id));
 }
 
-export interface Transition {
+interface StatusChange {
   status: CampaignStatus; pausedReason?: string | null; sendAt?: Date | null; startJobId?: string | null;
   started?: boolean; completed?: boolean; cancelled?: boolean;
 }
 
+/** Columns an event may set besides the status: a schedule's sendAt, the start job's id. */
+export interface CampaignEventData { sendAt?: Date | null; startJobId?: string | null }
+
+/**
+ * Applies a lifecycle event: moves the campaign to the event's status if the table allows the event
+ * from its current status; null when it does not (or the campaign does not exist).
+ */
+export async function applyCampaignEvent(c: Queryable, id: string, event: CampaignEvent, data: CampaignEventData = {}): Promise<Campaign | null> {
+  const { from, to } = transitionOf(event);
+  return transition(c, id, from, {
+    status: to, ...data,
+    pausedReason: event.type === 'pause' ? pausedReasonText(event.reason) : null,
+    started: event.type === 'start' || event.type === 'resume', completed: event.type === 'complete', cancelled: event.type === 'cancel',
+  });
+}
+
 /** Moves the campaign to t.status if it is in one of `from`; null when it was not (or does not exist). */
-export async function transition(c: Queryable, id: string, from: readonly CampaignStatus[], t: Transition): Promise<Campaign | null> {
+async function transition(c: Queryable, id: string, from: readonly CampaignStatus[], t: StatusChange): Promise<Campaign | null> {
   const r = await c.query<Campaign>(`UPDATE campaigns SET status = $3, updated_at = now(),
       paused_reason = CASE WHEN $3 = 'paused' THEN $4 ELSE NULL END,
       send_at = CASE WHEN $5 THEN $6::timestamptz ELSE send_at END,
@@ -68,23 +87,24 @@ export async function transition(c: Queryable, id: string, from: readonly Campai
 }
 
 /**
- * Pauses a running (or scheduled) campaign with a reason, e.g. 'complaint_rate' from bounce handling.
- * Drains stop at their next batch; resume through the API. Returns false when it was not running.
+ * Pauses a running (or scheduled) campaign with a reason, e.g. a complaint rate from bounce handling.
+ * Drains stop at their next batch; resume through the API. Returns false when the table refused it.
  */
-export async function pauseCampaign(c: Queryable, campaignId: string, reason: string): Promise<boolean> {
-  return (await transition(c, campaignId, ['running', 'scheduled'], { status: 'paused', pausedReason: reason })) !== null;
+export async function pauseCampaign(c: Queryable, campaignId: string, reason: PauseReason): Promise<boolean> {
+  return (await applyCampaignEvent(c, campaignId, { type: 'pause', reason })) !== null;
 }
 
 /** Cancel: every recipient not yet handed to SMTP is marked cancelled (one event each). */
-export async function cancelOpenMessages(c: Queryable, campaignId: string): Promise<number> {
-  const r = await c.query(`WITH x AS (
-      UPDATE messages SET status = 'cancelled', reason = 'campaign_cancelled', lease_until = NULL, updated_at = now()
-      WHERE campaign_id = $1 AND status IN ('queued', 'deferred') RETURNING id, tenant_id)
-    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'cancelled', '{"reason":"campaign_cancelled"}' FROM x`, [campaignId]);
-  return r.rowCount ?? 0;
+export function cancelOpenMessages(c: Queryable, campaignId: string): Promise<number> {
+  return cancelCampaignMessages(c, campaignId); // the ledger owns message state
 }
 
 /** A drain is alive on this campaign (written at most every few seconds). */
+/** Remembers the pg-boss job that starts a scheduled campaign (so a reschedule can cancel it). */
+export async function setStartJob(c: Queryable, campaignId: string, jobId: string | null): Promise<void> {
+  await c.query('UPDATE campaigns SET start_job_id = $2 WHERE id = $1 AND status = $3', [campaignId, jobId, 'scheduled']);
+}
+
 export async function heartbeat(c: Queryable, campaignId: string): Promise<void> {
   await c.query(`UPDATE campaigns SET heartbeat_at = now() WHERE id = $1 AND (heartbeat_at IS NULL OR heartbeat_at < now() - interval '2 seconds')`, [campaignId]);
 }
@@ -111,8 +131,9 @@ export async function openWork(c: Queryable, campaignId: string): Promise<OpenWo
 
 /** Completed once the audience is in and nothing is queued, deferred or being sent. */
 export async function completeIfDone(c: Queryable, campaignId: string): Promise<boolean> {
-  const r = await c.query(`UPDATE campaigns SET status = 'completed', completed_at = now(), updated_at = now()
-    WHERE id = $1 AND status = 'running' AND audience_ready_at IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'deferred', 'sending'))`, [campaignId]);
+  const { from, to } = transitionOf({ type: 'complete' });
+  const r = await c.query(`UPDATE campaigns SET status = $3, completed_at = now(), updated_at = now()
+    WHERE id = $1 AND status = ANY($2::text[]) AND audience_ready_at IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'deferred', 'sending'))`, [campaignId, from, to]);
   return (r.rowCount ?? 0) > 0;
 }

@@ -1,7 +1,7 @@
 // The compliance pre-check run when a campaign is scheduled, started, resumed or test-sent: every
 // reason it could not be compliant, all at once. The per-recipient gate still runs at send time.
 import type { Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import { isReplyToAcceptable, parseAddress } from '../policy/addresses.js';
 import { usesPlaceholder, type TemplateSource } from '../mail/render.js';
 import { activeDkimKey, type Tenant } from '../tenants/store.js';
@@ -56,8 +56,8 @@ export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign:
   });
 }
 
-export function notCompliant(reasons: ComplianceReason[]): ApiError {
-  return new ApiError(422, 'not_compliant', `the campaign cannot be sent compliantly: ${reasons.map((r) => MESSAGES[r]).join('; ')}`, null,
+export function notCompliant(reasons: ComplianceReason[]): DomainError {
+  return new DomainError('not_compliant', `the campaign cannot be sent compliantly: ${reasons.map((r) => MESSAGES[r]).join('; ')}`, null,
     { reasons, details: reasons.map((r) => ({ reason: r, message: MESSAGES[r] })) });
 }
 

@@ -2,7 +2,9 @@
 // cached per process), the footer Postgate adds when a template omits the postal address, the data
 // each recipient's Handlebars run gets, and the checks on what came out (link, address present).
 import Handlebars from 'handlebars';
-import { compileTemplate, renderMessage, usesPlaceholder, type CompiledTemplate, type RenderedMessage, type TemplateSource } from '../mail/render.js';
+import { escapeHtml } from '../html.js';
+import { TemplateCache } from '../mail/template-cache.js';
+import { renderMessage, usesPlaceholder, type CompiledTemplate, type RenderedMessage, type TemplateSource } from '../mail/render.js';
 
 /**
  * Added before </mj-body> when the MJML never outputs {{postalAddress}}: the address must be in the
@@ -30,20 +32,9 @@ export function withCompliantFooter(src: TemplateSource): TemplateSource {
   return { mjml, subject: src.subject, text };
 }
 
-/** Small LRU of compiled templates; a promise per key so concurrent callers compile once. */
-export class CompiledCache {
-  private readonly entries = new Map<string, Promise<CompiledTemplate>>();
-  constructor(private readonly max = 32) {}
-
-  get(key: string, load: () => TemplateSource | Promise<TemplateSource>): Promise<CompiledTemplate> {
-    const hit = this.entries.get(key);
-    if (hit) { this.entries.delete(key); this.entries.set(key, hit); return hit; }
-    const p = Promise.resolve().then(load).then((src) => compileTemplate(withCompliantFooter(src)));
-    p.catch(() => this.entries.delete(key));
-    this.entries.set(key, p);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
-    return p;
-  }
+/** The campaigns' compiled templates (key campaign:version): the shared cache, with the compliant footer added. */
+export class CompiledCache extends TemplateCache {
+  constructor(max = 32) { super(max, withCompliantFooter); }
 }
 
 export interface RecipientFacts {
@@ -77,9 +68,6 @@ export function sampleData(publicUrl: string, tenant: { name: string; postalAddr
   return { ...base, ...given };
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const escapeUrl = (s: string): string => s.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);
-
 export interface CheckedMessage { rendered: RenderedMessage; hasUnsubscribeLink: boolean; hasPostalAddress: boolean }
 
 /** True when `url` occurs as a whole URL (not as the prefix of a longer one, like the preferences link). */
@@ -94,7 +82,7 @@ function containsUrl(html: string, url: string): boolean {
 /** Runs Handlebars for one recipient and checks that the link and the postal address came out. */
 export function renderChecked(t: CompiledTemplate, data: Record<string, unknown>, unsubscribeUrl: string, postalAddress: string | null): CheckedMessage {
   const rendered = renderMessage(t, data);
-  const hasUnsubscribeLink = containsUrl(rendered.html, escapeUrl(unsubscribeUrl));
+  const hasUnsubscribeLink = containsUrl(rendered.html, escapeHtml(unsubscribeUrl));
   const postal = postalAddress?.trim() ?? '';
   const hasPostalAddress = postal !== '' && (rendered.html.includes(Handlebars.Utils.escapeExpression(postal)) || rendered.html.includes(postal));
   return { rendered, hasUnsubscribeLink, hasPostalAddress };

@@ -1,38 +1,39 @@
-// The campaign drain: lanes that each loop claim → gate → render → compose → SMTP → record, until
-// nothing is due, the campaign stops running, or the job's time is up. A batch is claimed in one
+// The campaign drain: lanes that each loop claim → delivery core (gate → render → compose → SMTP,
+// mail/delivery.ts, the same as single messages) → record, until nothing is due, the campaign stops
+// running, or the job's time is up. A batch is claimed in one
 // short transaction that also checks the campaign, the tenant's set-up and the rate limit; results
 // are written in batches. Nothing is kept between processes: the ledger is the only shared state.
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
-import type { Mailer, SendOutcome } from '../platform/smtp.js';
+import type { SendOutcome } from '../platform/smtp.js';
 import type { TokenKeys } from '../policy/tokens.js';
-import type { GateReason } from '../policy/gate.js';
-import { backoffSeconds, type Sender, type SendCounters } from '../mail/sender.js';
+import type { Delivery, PermanentOutcome } from '../mail/delivery.js';
+import { recordOutcomes, renewLeases } from '../mail/ledger.js';
 import type { CompiledTemplate } from '../mail/render.js';
 import { activeDkimKey, getTenant } from '../tenants/store.js';
 import { OutcomeBuffer, type Semaphore } from './batching.js';
 import { BatchLease } from './batch-lease.js';
-import { completeIfDone, getCampaign, heartbeat, openWork, setWake, transition, type Campaign } from './campaigns-store.js';
-import { claimBatch, recordOutcomes, recordReclaimed, renewLeases, type ClaimedRow, type Outcome } from './claim.js';
+import { applyCampaignEvent, completeIfDone, getCampaign, heartbeat, openWork, setWake, type Campaign } from './campaigns-store.js';
+import type { PauseReason } from './lifecycle.js';
+import { claimBatch, type ClaimedRow, type Outcome } from './claim.js';
 import { fromDomain, senderReasons } from './compliance.js';
 import type { CompiledCache } from './content.js';
 import { isTransientError, retryThroughOutage } from './outage.js';
 import { pruneWindows, release, reserve } from './rate-limit.js';
-import { precheck, prepareRecipient, type BatchContext, type Prepared } from './recipient.js';
+import { campaignJob, campaignRender, type BatchContext } from './recipient.js';
 import { getTemplate } from './templates-store.js';
 
 export interface DrainConfig {
-  publicUrl: string; bounceDomain: string; leaseSeconds: number; retryBaseSeconds: number; maxAttempts: number;
+  publicUrl: string; bounceDomain: string; leaseSeconds: number;
   defaultRatePerSecond: number; batchSize: number; lanes: number; flushSize: number; flushMs: number;
 }
 export interface DrainDeps {
-  db: Db; mailer: Mailer; tokens: TokenKeys; log: Logger; sender: Sender; counters?: SendCounters;
+  db: Db; delivery: Delivery; tokens: TokenKeys; log: Logger;
   cache: CompiledCache; semaphore: Semaphore; config: DrainConfig; worker: string;
 }
 export type DrainResult = { kind: 'stopped' } | { kind: 'completed' } | { kind: 'continue' } | { kind: 'later'; at: Date };
 export interface RunOptions { deadline: number; shouldStop: () => boolean }
 
-type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
 type Batch = { kind: 'batch'; ctx: BatchContext; rows: ClaimedRow[] } | { kind: 'stopped' } | { kind: 'empty' } | { kind: 'throttled'; waitMs: number };
 type LaneEnd = 'empty' | 'stopped' | 'deadline';
 type Failures = { id: string; outcome: PermanentOutcome }[];
@@ -98,30 +99,28 @@ export class CampaignDrain {
   /** One short transaction: campaign still running, tenant still compliant, rate tokens, claim. */
   private async nextBatch(tenantId: string, campaignId: string): Promise<Batch> {
     const { config } = this.deps;
-    const out = await this.deps.db.withTenant(tenantId, async (c): Promise<Batch | { kind: 'pause'; reason: string }> => {
+    const out = await this.deps.db.withTenant(tenantId, async (c): Promise<Batch | { kind: 'pause'; reason: PauseReason }> => {
       const campaign = await getCampaign(c, campaignId);
       const tenant = await getTenant(c, tenantId);
       if (!campaign || !tenant || campaign.status !== 'running' || !campaign.audienceReadyAt) return { kind: 'stopped' };
       const domain = fromDomain(tenant);
       const dkim = await activeDkimKey(c, domain);
       const problems = senderReasons(tenant, campaign.replyTo, dkim !== null);
-      if (problems.length) return { kind: 'pause', reason: `not_compliant:${problems.join(',')}` };
+      if (problems.length) return { kind: 'pause', reason: { by: 'not_compliant', reasons: problems } };
       let compiled: CompiledTemplate;
       try { compiled = await this.compiled(c, campaign); } catch (err) {
         this.deps.log.error({ campaignId, err: (err as Error).message }, 'campaign template cannot be compiled');
-        return { kind: 'pause', reason: 'template_error' };
+        return { kind: 'pause', reason: { by: 'template_error' } };
       }
       await heartbeat(c, campaignId);
       if (++this.batches % 64 === 0) await pruneWindows(c, tenantId);
       const limit = tenant.sendRatePerSecond ?? config.defaultRatePerSecond;
       const tokens = await reserve(c, tenantId, Math.min(config.batchSize, Math.ceil(limit / RATE_SLICES)), limit);
       if (tokens.granted === 0) return { kind: 'throttled', waitMs: tokens.waitMs };
-      const rows = await claimBatch(c, tenantId, campaignId, campaign.listIds, tokens.granted, config.leaseSeconds);
+      const rows = await claimBatch(c, tenantId, campaignId, campaign.listIds, tokens.granted, config.leaseSeconds, this.deps.worker);
       await release(c, tenantId, tokens.window, tokens.granted - rows.length);
       if (!rows.length) return { kind: 'empty' };
-      const reclaimed = rows.filter((r) => r.reclaimed).map((r) => r.id);
-      await recordReclaimed(c, tenantId, reclaimed, this.deps.worker);
-      for (const _ of reclaimed) this.deps.counters?.reclaimed();
+      this.deps.delivery.reclaimed(rows.filter((r) => r.reclaimed).length);
       const ctx: BatchContext = {
         tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: campaign.replyTo ?? tenant.replyTo, compiled, dkim,
         fromDomain: domain, publicUrl: config.publicUrl, bounceDomain: config.bounceDomain, tokens: this.deps.tokens,
@@ -129,7 +128,7 @@ export class CampaignDrain {
       return { kind: 'batch', ctx, rows };
     });
     if (out.kind !== 'pause') return out;
-    await this.deps.db.withTenant(tenantId, (c) => transition(c, campaignId, ['running'], { status: 'paused', pausedReason: out.reason }));
+    await this.deps.db.withTenant(tenantId, (c) => applyCampaignEvent(c, campaignId, { type: 'pause', reason: out.reason }));
     this.deps.log.warn({ campaignId, reason: out.reason }, 'campaign paused by the drain');
     return { kind: 'stopped' };
   }
@@ -166,12 +165,12 @@ export class CampaignDrain {
     } finally {
       clearInterval(renew);
     }
-    // A 5xx goes to bounce handling (the sender's permanent-failure hooks) once the ledger says failed.
-    for (const f of failures) await this.deps.sender.notifyPermanentFailure(tenantId, f.id, f.outcome);
+    // A 5xx goes to bounce handling (the composition's permanent-failure handler) once the ledger says failed.
+    for (const f of failures) await this.deps.delivery.permanentFailure(tenantId, f.id, f.outcome);
   }
 
-  private refused(row: ClaimedRow, reason: GateReason): Outcome {
-    this.deps.counters?.suppressed(reason);
+  private refused(row: ClaimedRow, reason: string): Outcome {
+    this.deps.delivery.refused(reason);
     return { id: row.id, attempt: row.attempts, status: 'suppressed', reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason } };
   }
 
@@ -180,21 +179,23 @@ export class CampaignDrain {
   }
 
   private async deliver(ctx: BatchContext, row: ClaimedRow, buffer: OutcomeBuffer<Outcome>, failures: Failures, lease: BatchLease, stopping: () => boolean): Promise<void> {
-    const early = precheck(ctx, row);
+    const { delivery } = this.deps;
+    const job = campaignJob(ctx, row);
+    const early = delivery.precheck(job);
     if (early) { buffer.add(this.refused(row, early)); return; }
     await this.deps.semaphore.acquire();
     try {
       while (lease.databaseFailing && !stopping()) await sleep(100);
       if (lease.isLost(row.id)) { lease.forget(row.id); return; }
       if (stopping() || !lease.holds(row.id)) { buffer.add(this.released(row)); return; }
-      let p: Prepared;
-      try { p = prepareRecipient(ctx, row); } catch (err) {
-        this.deps.log.error({ messageId: row.id, err: (err as Error).message }, 'campaign message cannot be composed');
-        buffer.add({ id: row.id, attempt: row.attempts, status: 'failed', reason: 'compose_failed', response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: 'compose_failed', attempt: row.attempts } });
+      const p = delivery.prepare(job, campaignRender(ctx, row), true);
+      if (p.kind === 'refused') { buffer.add(this.refused(row, p.reason)); return; }
+      if (p.kind === 'failed') {
+        delivery.refused(p.reason);
+        buffer.add({ id: row.id, attempt: row.attempts, status: 'failed', reason: p.reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: p.reason, attempt: row.attempts } });
         return;
       }
-      if (p.kind === 'refused') { buffer.add(this.refused(row, p.reason)); return; }
-      const outcome = await this.deps.mailer.send(p.mail);
+      const outcome = await delivery.send(p.mail);
       buffer.add(this.outcome(row, outcome, p));
       if (outcome.kind === 'permanent') failures.push({ id: row.id, outcome });
     } finally {
@@ -202,21 +203,11 @@ export class CampaignDrain {
     }
   }
 
-  private outcome(row: ClaimedRow, o: SendOutcome, p: Extract<Prepared, { kind: 'mail' }>): Outcome {
-    const { config, counters, worker } = this.deps;
-    const attempt = row.attempts;
-    const base = { id: row.id, attempt, subject: p.subject, messageIdHeader: p.messageIdHeader, response: o.response };
-    if (o.kind === 'sent') {
-      counters?.sent('marketing');
-      return { ...base, status: 'sent', reason: null, retryInSeconds: 0, detail: { attempt, worker } };
-    }
-    if (o.kind === 'temporary' && attempt < config.maxAttempts) {
-      counters?.deferred('marketing');
-      const delay = backoffSeconds(attempt, config.retryBaseSeconds);
-      return { ...base, status: 'deferred', reason: null, retryInSeconds: delay, detail: { response: o.response, attempt, retryInSeconds: Math.round(delay) } };
-    }
-    counters?.failed('marketing');
-    const reason = o.kind === 'temporary' ? 'retries_exhausted' : 'rejected';
-    return { ...base, status: 'failed', reason, retryInSeconds: 0, detail: { response: o.response, attempt, reason } };
+  private outcome(row: ClaimedRow, o: SendOutcome, p: { subject: string; messageIdHeader: string }): Outcome {
+    const s = this.deps.delivery.settle('marketing', row.attempts, o, { worker: this.deps.worker });
+    return {
+      id: row.id, attempt: row.attempts, subject: p.subject, messageIdHeader: p.messageIdHeader, response: s.response,
+      status: s.status, reason: s.reason, retryInSeconds: s.retryInSeconds, detail: s.detail,
+    };
   }
 }

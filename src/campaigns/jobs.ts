@@ -9,7 +9,7 @@ import { QUEUES, type Boss } from '../platform/queue.js';
 import { uuid } from '../platform/schemas.js';
 import { getTenant } from '../tenants/store.js';
 import { materialiseAudience } from './audience.js';
-import { getCampaign, transition, type Campaign } from './campaigns-store.js';
+import { applyCampaignEvent, getCampaign, type Campaign } from './campaigns-store.js';
 import { campaignCompliance } from './compliance.js';
 import type { CampaignDrain } from './drain.js';
 import { retryThroughOutage } from './outage.js';
@@ -93,11 +93,11 @@ export class CampaignJobs {
     const tenant = await getTenant(c, job.tenantId);
     const reasons = tenant ? await campaignCompliance(c, tenant, campaign) : ['no_tenant'];
     if (reasons.length) {
-      await transition(c, campaign.id, ['scheduled'], { status: 'paused', pausedReason: `not_compliant:${reasons.join(',')}` });
+      await applyCampaignEvent(c, campaign.id, { type: 'pause', reason: { by: 'not_compliant', reasons } });
       this.log.warn({ campaignId: campaign.id, reasons }, 'scheduled campaign not compliant at start; paused');
       return null;
     }
-    return transition(c, campaign.id, ['scheduled'], { status: 'running', started: true });
+    return applyCampaignEvent(c, campaign.id, { type: 'start' });
   }
 
   async handleDrain(data: unknown): Promise<void> {

@@ -30,11 +30,11 @@ export function campaignsModule(deps: AppDeps): Module {
   const { config } = deps;
   const cache = new CompiledCache();
   const drain = new CampaignDrain({
-    db: deps.db, mailer: deps.mailer, tokens: deps.tokens, log: deps.log, sender: deps.sender, counters: deps.metrics.sendCounters,
+    db: deps.db, delivery: deps.delivery, tokens: deps.tokens, log: deps.log,
     cache, semaphore: new Semaphore(config.SMTP_POOL_SIZE * IN_FLIGHT_PER_CONNECTION), worker: `${os.hostname()}:${process.pid}`,
     config: {
       publicUrl: config.PUBLIC_URL, bounceDomain: config.BOUNCE_DOMAIN, leaseSeconds: config.SEND_LEASE_SECONDS,
-      retryBaseSeconds: config.RETRY_BASE_SECONDS, maxAttempts: config.MAX_ATTEMPTS, defaultRatePerSecond: config.SEND_RATE_PER_SECOND,
+      defaultRatePerSecond: config.SEND_RATE_PER_SECOND,
       batchSize: BATCH_SIZE, lanes: LANES_PER_DRAIN, flushSize: FLUSH_SIZE, flushMs: FLUSH_MS,
     },
   });

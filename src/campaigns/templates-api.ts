@@ -2,7 +2,7 @@
 // validates MJML and Handlebars and answers 422 with the line and message of every error.
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { isUuid } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
 import { bodyText, headerText, pagination } from '../platform/schemas.js';
 import { compileTemplate, renderMessage, TemplateError, usesPlaceholder, validateTemplate, type TemplateIssue, type TemplateSource } from '../mail/render.js';

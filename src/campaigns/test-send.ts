@@ -3,7 +3,7 @@
 // gate checks that the recipient is one of the tenant's test addresses.
 import { randomUUID } from 'node:crypto';
 import type { PoolClient, Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import { enqueueMessage, type LedgerMessage } from '../mail/ledger.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import type { Tenant } from '../tenants/store.js';
@@ -24,7 +24,7 @@ export function assertTestAddresses(tenant: Tenant, emails: readonly string[]): 
   const allowed = new Set(tenant.testEmails.map((e) => e.trim().toLowerCase()));
   emails.forEach((e, i) => {
     if (!allowed.has(e.toLowerCase())) {
-      throw new ApiError(422, 'not_test_address', `${e} is not one of the tenant's test addresses`, `emails[${i}]`);
+      throw new DomainError('not_test_address', `${e} is not one of the tenant's test addresses`, `emails[${i}]`);
     }
   });
 }

@@ -3,21 +3,19 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../config.js';
-import { compileTemplate, renderMessage, type CompiledTemplate } from '../mail/render.js';
+import { renderMessage, type CompiledTemplate } from '../mail/render.js';
+import { TemplateCache } from '../mail/template-cache.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import { activationToken, activationUrl, readActivationData } from './activation.js';
 import { listsByIds } from './lists.js';
 
 const SUBJECT = '{{#if verifyAddress}}Confirm your email address for {{tenantName}}{{else}}Confirm your subscription to {{tenantName}}{{/if}}';
 
-let compiled: Promise<CompiledTemplate> | null = null;
+const compiled = new TemplateCache(1);
 
 /** The compiled activation template (MJML runs once per process). */
 export function activationTemplate(): Promise<CompiledTemplate> {
-  compiled ??= readFile(path.join(projectRoot, 'templates', 'activation.mjml'), 'utf8')
-    .then((mjml) => compileTemplate({ mjml, subject: SUBJECT }))
-    .catch((err: unknown) => { compiled = null; throw err; });
-  return compiled;
+  return compiled.get('activation', async () => ({ mjml: await readFile(path.join(projectRoot, 'templates', 'activation.mjml'), 'utf8'), subject: SUBJECT }));
 }
 
 export async function renderActivation(ctx: RenderContext): Promise<RenderOutput> {

@@ -6,9 +6,22 @@ import type { Db } from '../platform/db.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import { readActivationToken, type ActivationClaim } from './activation.js';
 import { confirm, confirmationWording, planConfirmation, type Plan, type PlanResult } from './confirm.js';
-import { sendPage } from './pages.js';
+import { html, type PageSpec } from '../html.js';
+import { sendPage } from '../platform/http.js';
 
 const MAX_UA = 500;
+
+export interface ActivationPage { tenantName: string | null; title: string; paragraphs: string[]; items?: string[]; form?: { action: string; button: string } }
+
+/** An activation page in the shared page shell: paragraphs, an optional list and an optional one-button form. */
+export function activationPage(p: ActivationPage): PageSpec {
+  const items = p.items && p.items.length > 0 ? html`<ul>${p.items.map((i) => html`<li>${i}</li>`)}</ul>\n` : '';
+  const form = p.form ? html`<form method="post" action="${p.form.action}"><button type="submit">${p.form.button}</button></form>\n` : '';
+  return {
+    title: p.title, brand: p.tenantName ? { name: p.tenantName, postalAddress: null } : null,
+    body: html`${p.paragraphs.map((t) => html`<p>${t}</p>\n`)}${items}${form}`,
+  };
+}
 
 function sendFailure(res: Response, tenantName: string | null, reason: 'invalid' | 'expired' | 'used' | 'gone'): void {
   const pages = {
@@ -17,7 +30,7 @@ function sendFailure(res: Response, tenantName: string | null, reason: 'invalid'
     used: { status: 410, title: 'This link was already used', text: 'Each confirmation link works once, and this one has already been used. If you confirmed, there is nothing more to do.' },
     gone: { status: 410, title: 'This link is no longer valid', text: 'The address this link was sent to can no longer be confirmed.' },
   }[reason];
-  sendPage(res, pages.status, { tenantName, title: pages.title, paragraphs: [pages.text, 'Nothing has been changed.'] });
+  sendPage(res, pages.status, activationPage({ tenantName, title: pages.title, paragraphs: [pages.text, 'Nothing has been changed.'] }));
 }
 
 function verified(keys: TokenKeys, req: Request, res: Response): ActivationClaim | null {
@@ -29,16 +42,16 @@ function verified(keys: TokenKeys, req: Request, res: Response): ActivationClaim
 
 function previewPage(res: Response, token: string, plan: Plan): void {
   const title = plan.verify ? 'Confirm your email address' : 'Confirm your subscription';
-  sendPage(res, 200, {
+  sendPage(res, 200, activationPage({
     tenantName: plan.tenant.name, title, paragraphs: [confirmationWording(plan)],
     items: plan.lists.map((l) => l.name), form: { action: `/a/${token}`, button: 'Confirm' },
-  });
+  }));
 }
 
 function donePage(res: Response, plan: Plan): void {
   const paragraphs = [plan.verify ? `Thank you: ${plan.contact.email} is confirmed.` : `Thank you: ${plan.contact.email} was already confirmed.`];
   if (plan.lists.length > 0) paragraphs.push('You are now subscribed to:');
-  sendPage(res, 200, { tenantName: plan.tenant.name, title: 'Confirmed', paragraphs, items: plan.lists.map((l) => l.name) });
+  sendPage(res, 200, activationPage({ tenantName: plan.tenant.name, title: 'Confirmed', paragraphs, items: plan.lists.map((l) => l.name) }));
 }
 
 function answer(res: Response, r: PlanResult, ok: (plan: Plan) => void): void {

@@ -5,12 +5,11 @@
 // and the token stays short however many lists it confirms.
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { rateLimited } from '../domain-error.js';
 import { signToken, verifyToken, type TokenKeys } from '../policy/tokens.js';
 import { enqueueMessage, type LedgerMessage } from '../mail/ledger.js';
 import { emailKey, type ContactRow } from './contacts.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../policy/ids.js';
 
 export interface ActivationSettings { capPerDay: number; ttlDays: number }
 
@@ -27,7 +26,7 @@ export async function lockAddress(c: Queryable, tenantId: string, address: strin
   await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`address:${tenantId}:${emailKey(address)}`]);
 }
 
-/** Throws 429 when this address already received capPerDay activation messages in the last 24 hours. */
+/** Throws rate_limited (HTTP 429) when this address already received capPerDay activation messages in the last 24 hours. */
 export async function assertUnderCap(c: Queryable, tenantId: string, address: string, capPerDay: number): Promise<void> {
   const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
       ceil(extract(epoch FROM min(created_at) + interval '24 hours' - now()))::int AS retry
@@ -35,8 +34,7 @@ export async function assertUnderCap(c: Queryable, tenantId: string, address: st
   [tenantId, emailKey(address)]);
   const { n, retry } = r.rows[0];
   if (n >= capPerDay) {
-    throw new ApiError(429, 'rate_limited', `this address already received ${n} activation emails in the last 24 hours`, 'email',
-      { retryAfterSeconds: Math.max(1, retry ?? 1) });
+    throw rateLimited(`this address already received ${n} activation emails in the last 24 hours`, 'email', Math.max(1, retry ?? 1));
   }
 }
 
@@ -81,7 +79,7 @@ export function readActivationToken(keys: TokenKeys, token: unknown, nowSeconds?
   const r = verifyToken(keys, token, 'activation', nowSeconds);
   if (!r.ok) return { ok: false, error: r.error === 'expired' ? 'expired' : 'invalid' };
   const { t, s } = r.payload;
-  if (!UUID.test(t) || !UUID.test(s.c ?? '') || !UUID.test(s.m ?? '')) return { ok: false, error: 'invalid' };
+  if (!isUuid(t) || !isUuid(s.c ?? '') || !isUuid(s.m ?? '')) return { ok: false, error: 'invalid' };
   return { ok: true, claim: { tenantId: t, contactId: s.c, messageId: s.m, useId: useIdOf(t, s.m) } };
 }
 

@@ -38,6 +38,7 @@ export async function planConfirmation(c: Queryable, claim: ActivationClaim, for
   return { ok: true, plan: { tenant, contact: contact as ContactRow & { email: string }, verify: contact.status === 'pending', lists } };
 }
 
+/** Who made a consent request from a page: the client's address and user agent, as recorded. */
 export interface Requester { ip: string | null; userAgent: string | null }
 
 /** Uses the link: claims it, then applies the plan. 'used' when it was already used (nothing changes). */

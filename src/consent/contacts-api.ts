@@ -1,18 +1,18 @@
 // Contacts over the API (scope subscribers): register with opt-in, later opt-ins, opt-outs, lookup,
 // a filtered keyset-paged listing, and the consent history (the proof of permission).
-import type { Response } from 'express';
 import type { AppDeps } from '../deps.js';
-import { isUuid, type Queryable } from '../platform/db.js';
+import type { Queryable } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
 import { uuid } from '../platform/schemas.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import type { ActivationSettings } from './activation.js';
 import { findContact, listContacts, type ContactRow } from './contacts.js';
-import { consentHistory, recordConsent } from './records.js';
+import { consentHistory } from './records.js';
 import { optIn, registerContact } from './register.js';
 import { contactsQuery, optInSchema, registerSchema } from './schemas.js';
-import { isInvalid, nextSubscription } from './state.js';
-import { setSubscription, subscriptionsOf, type SubscriptionRow } from './subscriptions.js';
+import { subscriptionsOf, type SubscriptionRow } from './subscriptions.js';
+import { unsubscribeContact } from './unsubscribe.js';
 
 export function contactJson(contact: ContactRow, subs: SubscriptionRow[]) {
   return {
@@ -31,16 +31,6 @@ async function contactWithSubscriptions(c: Queryable, id: string) {
   return contactJson(contact, await subscriptionsOf(c, [id]));
 }
 
-/** Runs a write; on the activation cap, adds Retry-After before the 429 goes out. */
-async function capped<T>(res: Response, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'rate_limited') res.setHeader('Retry-After', String(err.extra.retryAfterSeconds ?? 3600));
-    throw err;
-  }
-}
-
 const cursorOf = (rows: ContactRow[], limit: number): string | null => (rows.length === limit ? rows[rows.length - 1].id : null);
 
 export function contactRoutes(api: Api, deps: AppDeps): void {
@@ -48,11 +38,12 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
   const db = deps.db;
 
   api.route({ method: 'post', path: '/api/contacts', scope: 'subscribers', summary: 'Register a contact (pending) with its opt-ins and send the activation email', body: registerSchema },
-    async ({ tenantId, body, res }) => {
-      const out = await capped(res, () => db.withTenant(tenantId, async (c) => {
+    async ({ tenantId, body }) => {
+      // The activation cap is a DomainError rate_limited: the HTTP layer answers 429 with Retry-After.
+      const out = await db.withTenant(tenantId, async (c) => {
         const o = await registerContact(c, tenantId, body, settings);
         return { ...o, json: await contactWithSubscriptions(c, o.contact.id) };
-      }));
+      });
       return { status: out.created ? 201 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
     });
 
@@ -78,11 +69,11 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
     }));
 
   api.route({ method: 'post', path: '/api/contacts/:id/subscriptions', scope: 'subscribers', summary: 'Opt in to lists; each becomes subscribed after a confirmation click', body: optInSchema },
-    async ({ tenantId, params, body, res }) => {
-      const out = await capped(res, () => db.withTenant(tenantId, async (c) => {
+    async ({ tenantId, params, body }) => {
+      const out = await db.withTenant(tenantId, async (c) => {
         const o = await optIn(c, tenantId, params.id, body, settings);
         return { ...o, json: await contactWithSubscriptions(c, o.contact.id) };
-      }));
+      });
       return { status: out.activation ? 202 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
     });
 
@@ -94,12 +85,8 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
         if (!contact) throw notFound('contact');
         const sub = listId.success ? (await subscriptionsOf(c, [contact.id], true)).find((s) => s.listId === listId.data.toLowerCase()) : undefined;
         if (!sub) throw notFound('subscription');
-        const t = nextSubscription(sub.status, 'opt_out', contact.status === 'active');
-        if (!isInvalid(t) && t.changed) {
-          await setSubscription(c, tenantId, contact.id, sub.listId, t.status);
-          await recordConsent(c, tenantId, { contactId: contact.id, listId: sub.listId, action: 'opt_out', source: 'api', ip: null,
-            userAgent: null, textHash: null, detail: { from: sub.status, to: t.status } });
-        }
+        const out = await unsubscribeContact(c, { tenantId, contactId: contact.id, listIds: [sub.listId], source: 'api' });
+        if (!out.found) throw notFound('contact');
         return contactWithSubscriptions(c, contact.id);
       }),
     }));

@@ -2,8 +2,8 @@
 // already normalised by the `email` schema (trimmed, domain lower-cased, IDNA); email_key is that
 // address lower-cased, so lookups by email are case-insensitive.
 import type { Queryable } from '../platform/db.js';
-
-export type ContactStatus = 'pending' | 'active' | 'suppressed' | 'erased';
+import type { ContactStatus } from './state.js';
+import { isUuid } from '../policy/ids.js';
 
 export interface ContactRow {
   id: string; email: string | null; name: string | null; attributes: Record<string, unknown>;
@@ -11,8 +11,6 @@ export interface ContactRow {
 }
 
 export const CONTACT_COLUMNS = `id, email, name, attributes, status, created_at AS "createdAt", verified_at AS "verifiedAt"`;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The uniqueness key of an (already normalised) address. */
 export function emailKey(address: string): string {
@@ -23,7 +21,7 @@ export function emailKey(address: string): string {
 export async function findContact(c: Queryable, ref: { id?: string; email?: string }, forUpdate = false): Promise<ContactRow | null> {
   const lock = forUpdate ? ' FOR UPDATE' : '';
   if (ref.id !== undefined) {
-    if (!UUID.test(ref.id)) return null;
+    if (!isUuid(ref.id)) return null;
     const r = await c.query<ContactRow>(`SELECT ${CONTACT_COLUMNS} FROM contacts WHERE id = $1${lock}`, [ref.id]);
     return r.rows[0] ?? null;
   }
@@ -53,6 +51,12 @@ Promise<{ contact: ContactRow; created: boolean }> {
 export async function setContactStatus(c: Queryable, id: string, status: ContactStatus, verified: boolean): Promise<void> {
   await c.query(`UPDATE contacts SET status = $2, verified_at = CASE WHEN $3 THEN coalesce(verified_at, now()) ELSE verified_at END,
     updated_at = now() WHERE id = $1`, [id, status, verified]);
+}
+
+/** Sets the name (when given) and merges attributes into the stored ones. */
+export async function updateContactProfile(c: Queryable, id: string, name: string | null, attributes: Record<string, unknown>): Promise<void> {
+  await c.query(`UPDATE contacts SET name = coalesce($2, name), attributes = attributes || $3::jsonb, updated_at = now() WHERE id = $1`,
+    [id, name, JSON.stringify(attributes)]);
 }
 
 export interface ContactFilter {

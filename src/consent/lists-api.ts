@@ -2,10 +2,9 @@
 // making a list the default moves the flag; the flag cannot be removed, only moved.
 import type { AppDeps } from '../deps.js';
 import { notFound, type Api } from '../platform/http.js';
+import { isUuid } from '../policy/ids.js';
 import { allLists, createList, getList, updateList } from './lists.js';
 import { listPatchSchema, newListSchema } from './schemas.js';
-
-const isId = (v: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v);
 
 export function listRoutes(api: Api, deps: AppDeps): void {
   const db = deps.db;
@@ -14,7 +13,7 @@ export function listRoutes(api: Api, deps: AppDeps): void {
 
   api.route({ method: 'get', path: '/api/lists/:id', scope: 'subscribers', summary: 'One list' },
     async ({ tenantId, params }) => {
-      const list = isId(params.id) ? await db.withTenant(tenantId, (c) => getList(c, params.id)) : null;
+      const list = isUuid(params.id) ? await db.withTenant(tenantId, (c) => getList(c, params.id)) : null;
       if (!list) throw notFound('list');
       return { body: list };
     });
@@ -28,7 +27,7 @@ export function listRoutes(api: Api, deps: AppDeps): void {
   api.route({ method: 'patch', path: '/api/lists/:id', scope: 'subscribers', summary: 'Rename, describe, or make the default list', body: listPatchSchema },
     async ({ tenantId, params, body }) => ({
       body: await db.withTenant(tenantId, async (c) => {
-        const list = isId(params.id) ? await updateList(c, params.id, body) : null;
+        const list = isUuid(params.id) ? await updateList(c, params.id, body) : null;
         if (!list) throw notFound('list');
         return list;
       }),

@@ -26,6 +26,11 @@ export async function listsByIds(c: Queryable, ids: readonly string[]): Promise<
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
+/** The default list every new tenant starts with (called by tenants/store.ts createTenant). */
+export async function createDefaultList(c: Queryable, tenantId: string): Promise<void> {
+  await c.query(`INSERT INTO lists (tenant_id, name, is_default) VALUES ($1, 'Newsletter', true)`, [tenantId]);
+}
+
 export async function createList(c: Queryable, tenantId: string, v: { name: string; description: string | null; isDefault: boolean }): Promise<ListRow> {
   if (v.isDefault) await c.query('UPDATE lists SET is_default = false WHERE is_default');
   const r = await c.query<ListRow>(`INSERT INTO lists (tenant_id, name, description, is_default) VALUES ($1, $2, $3, $4) RETURNING ${LIST_COLUMNS}`,

@@ -33,6 +33,15 @@ export async function recordConsent(c: Queryable, tenantId: string, e: ConsentEv
   [tenantId, e.contactId, e.listId, e.action, e.source, e.ip, e.userAgent, e.textHash, JSON.stringify(e.detail ?? {})]);
 }
 
+/** One 'opt_out' record per list (null: a request that changed no list), with the same facts. */
+export async function recordOptOuts(c: Queryable, tenantId: string, e: {
+  contactId: string; listIds: readonly (string | null)[]; source: string; ip: string | null; userAgent: string | null; detail: Record<string, unknown>;
+}): Promise<void> {
+  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, detail)
+    SELECT $1, $2, l, 'opt_out', $3, $4::inet, $5, $6 FROM unnest($7::uuid[]) AS l`,
+  [tenantId, e.contactId, e.source, e.ip, e.userAgent, JSON.stringify(e.detail), e.listIds]);
+}
+
 /** A contact's consent history, oldest first, with the wording each event refers to. */
 export async function consentHistory(c: Queryable, contactId: string): Promise<ConsentEventRow[]> {
   const r = await c.query<ConsentEventRow>(`SELECT e.id::text AS id, e.contact_id AS "contactId", e.list_id AS "listId", e.action, e.source,

@@ -2,15 +2,15 @@
 // lock the address, check the activation cap, create or reuse the contact, record the consent
 // events, mark the opted-in subscriptions unconfirmed and queue one activation message.
 import type { Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError, notFoundError } from '../domain-error.js';
 import type { LedgerMessage } from '../mail/ledger.js';
-import { isInvalid, nextSubscription } from './state.js';
+import { isInvalid, nextSubscription, type SubscriptionStatus } from './state.js';
 import { assertUnderCap, lockAddress, queueActivation, type ActivationSettings } from './activation.js';
-import { findContact, upsertContact, type ContactRow } from './contacts.js';
+import { findContact, updateContactProfile, upsertContact, type ContactRow } from './contacts.js';
 import { defaultList, listsByIds } from './lists.js';
 import { recordConsent, storeConsentText } from './records.js';
 import type { ConsentInput, RegisterInput } from './schemas.js';
-import { setSubscription, subscriptionsOf, type SubscriptionStatus } from './subscriptions.js';
+import { setSubscription, subscriptionsOf } from './subscriptions.js';
 
 export interface OptInOutcome { contact: ContactRow; created: boolean; activation: LedgerMessage | null }
 
@@ -19,13 +19,13 @@ export async function resolveLists(c: Queryable, requested: boolean | string[], 
   if (requested === false) return [];
   if (requested === true) {
     const d = await defaultList(c);
-    if (!d) throw new ApiError(422, 'no_default_list', 'this tenant has no default list', field);
+    if (!d) throw new DomainError('no_default_list', 'this tenant has no default list', field);
     return [d.id];
   }
   const ids = [...new Set(requested.map((id) => id.toLowerCase()))];
   const found = new Set((await listsByIds(c, ids)).map((l) => l.id));
   const missing = requested.findIndex((id) => !found.has(id.toLowerCase()));
-  if (missing >= 0) throw new ApiError(422, 'unknown_list', `list ${requested[missing]} does not exist`, `${field}[${missing}]`);
+  if (missing >= 0) throw new DomainError('unknown_list', `list ${requested[missing]} does not exist`, `${field}[${missing}]`);
   return ids;
 }
 
@@ -75,8 +75,7 @@ async function needsActivation(c: Queryable, contact: ContactRow | null, listIds
 
 async function updateIdentity(c: Queryable, contact: ContactRow, name: string | undefined, attrs: Record<string, unknown> | undefined): Promise<ContactRow> {
   if (name === undefined && attrs === undefined) return contact;
-  await c.query(`UPDATE contacts SET name = coalesce($2, name), attributes = attributes || $3::jsonb, updated_at = now() WHERE id = $1`,
-    [contact.id, name ?? null, JSON.stringify(attrs ?? {})]);
+  await updateContactProfile(c, contact.id, name ?? null, attrs ?? {});
   return (await findContact(c, { id: contact.id })) as ContactRow;
 }
 
@@ -102,11 +101,11 @@ export async function registerContact(c: Queryable, tenantId: string, input: Reg
 export async function optIn(c: Queryable, tenantId: string, contactId: string,
   input: { listIds: string[]; consent: ConsentInput; channel?: ConsentChannel }, s: ActivationSettings): Promise<OptInOutcome> {
   const found = await findContact(c, { id: contactId });
-  if (!found || !found.email) throw new ApiError(404, 'not_found', 'contact not found');
+  if (!found || !found.email) throw notFoundError('contact');
   await lockAddress(c, tenantId, found.email);
   const contact = (await findContact(c, { id: contactId }, true)) as ContactRow;
   if (contact.status !== 'pending' && contact.status !== 'active') {
-    throw new ApiError(409, 'contact_not_eligible', `a ${contact.status} contact cannot opt in`, 'id');
+    throw new DomainError('contact_not_eligible', `a ${contact.status} contact cannot opt in`, 'id');
   }
   const listIds = await resolveLists(c, input.listIds, 'listIds');
   const activate = await needsActivation(c, contact, listIds);

@@ -1,6 +1,7 @@
 // Request schemas of the consent API (zod): contacts, opt-ins, lists, listing filters.
 import { z } from 'zod';
 import { attributes, bodyText, email, headerText, pagination, uuid } from '../platform/schemas.js';
+import { CONTACT_STATUSES, SUBSCRIPTION_STATUSES } from './state.js';
 
 export const consentSchema = z.object({
   text: bodyText(10_000).refine((v) => v.trim().length > 0, 'the consent wording shown to the person is required'),
@@ -24,8 +25,8 @@ export const optInSchema = z.object({
   consent: consentSchema,
 }).strict();
 
-export const contactStatus = z.enum(['pending', 'active', 'suppressed', 'erased']);
-export const subscriptionStatus = z.enum(['unconfirmed', 'subscribed', 'unsubscribed']);
+export const contactStatus = z.enum(CONTACT_STATUSES);
+export const subscriptionStatus = z.enum(SUBSCRIPTION_STATUSES);
 
 export const contactsQuery = z.object({
   status: contactStatus.optional(),

@@ -6,19 +6,22 @@
 //            A fresh confirmation click is always needed, even for an already active contact.
 //   confirm: unconfirmed → subscribed; subscribed → unchanged; null | unsubscribed → invalid
 //            (a confirmation only confirms a pending opt-in).
-//   opt_out: anything → unsubscribed (unchanged if already).
+//   opt_out: anything → unsubscribed (unchanged if already). Every opt-out goes through the one
+//            action, unsubscribe.ts, which applies this rule to many lists in one UPDATE.
 // Contact:
 //   verify:      pending → active; active → unchanged; suppressed, erased → invalid
 //                (a suppressed address comes back only through unsuppress).
 //   hard_bounce: pending, active → suppressed; suppressed → unchanged; erased → invalid.
-//   erase:       anything → erased (unchanged if already).
 //   unsuppress:  suppressed → active; anything else → invalid.
+// Erasure is not an event here: data-rights/erase.ts sets 'erased' whatever the status, and no event
+// leaves 'erased'.
 
-export type ContactStatus = 'pending' | 'active' | 'suppressed' | 'erased';
-export type SubscriptionStatus = 'unconfirmed' | 'subscribed' | 'unsubscribed';
-export type ConsentAction = 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'resubscribe';
+export const CONTACT_STATUSES = ['pending', 'active', 'suppressed', 'erased'] as const;
+export const SUBSCRIPTION_STATUSES = ['unconfirmed', 'subscribed', 'unsubscribed'] as const;
+export type ContactStatus = (typeof CONTACT_STATUSES)[number];
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 export type SubscriptionAction = 'opt_in' | 'confirm' | 'opt_out';
-export type ContactEvent = 'verify' | 'hard_bounce' | 'erase' | 'unsuppress';
+export type ContactEvent = 'verify' | 'hard_bounce' | 'unsuppress';
 export type InvalidTransition = { error: 'invalid_transition' };
 export type Transition<S> = { status: S; changed: boolean } | InvalidTransition;
 
@@ -47,7 +50,6 @@ export function nextSubscription(current: SubscriptionStatus | null, action: Sub
 
 /** The next contact status. */
 export function nextContact(current: ContactStatus, event: ContactEvent): Transition<ContactStatus> {
-  if (event === 'erase') return to(current, 'erased');
   if (current === 'erased') return INVALID;
   switch (event) {
     case 'verify':

@@ -11,25 +11,20 @@
 //   confirmed opt-in lifts it (migration 040). It is kept and reported as such.
 // - Every removal with a contact behind it is an 'unsuppress' consent record (reason, who, what);
 //   a manual addition is a 'suppress' record when a contact exists.
-// Domain errors are SuppressionError (status, code, field); adapters map them.
+// Errors are DomainError (code, field); adapters map them (the API to a status, the CLI to one line).
 import { z } from 'zod';
+import { DomainError } from '../domain-error.js';
 import type { Db } from '../platform/db.js';
 import { bodyText, email } from '../platform/schemas.js';
 import { hasHeaderInjection, parseAddress } from '../policy/addresses.js';
-import { findContact, setContactStatus, type ContactStatus } from './contacts.js';
+import { findContact, setContactStatus } from './contacts.js';
 import { recordConsent } from './records.js';
-import { isInvalid, nextContact } from './state.js';
+import { isInvalid, nextContact, type ContactStatus } from './state.js';
 import {
   addSuppression, addressHashes, deleteSuppressions, listSuppressions, suppressionsOf,
   type SuppressionRow, type SuppressionScope,
 } from './suppressions.js';
-
-export class SuppressionError extends Error {
-  constructor(public status: 404 | 409 | 422, public code: string, message: string, public field: string | null) {
-    super(message);
-    this.name = 'SuppressionError';
-  }
-}
+import { isUuid } from '../policy/ids.js';
 
 /** Who acts: an API key (its id is recorded) or the operator's CLI. */
 export type Actor = { kind: 'api'; keyId: string } | { kind: 'cli' };
@@ -88,7 +83,7 @@ export const removeSuppressionSchema = z.object({
 }).strict();
 export type RemoveSuppressionInput = z.infer<typeof removeSuppressionSchema>;
 
-/** Validates with one of the schemas above; the first issue becomes a 422 SuppressionError naming its field. */
+/** Validates with one of the schemas above; the first issue becomes an 'invalid' DomainError naming its field. */
 export function validateInput<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.infer<T> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -96,9 +91,9 @@ export function validateInput<T extends z.ZodType>(schema: T, value: unknown, pr
   const field = prefix + (issue.path.map(String).join('.') || '$');
   const given = (value as { reason?: unknown } | null)?.reason;
   if (issue.path[0] === 'reason' && (given === undefined || (typeof given === 'string' && given.trim() === ''))) {
-    throw new SuppressionError(422, 'reason_required', 'a reason is required to remove a suppression', field);
+    throw new DomainError('reason_required', 'a reason is required to remove a suppression', field);
   }
-  throw new SuppressionError(422, 'invalid', `${field}: ${issue.message}`, field);
+  throw new DomainError('invalid', `${field}: ${issue.message}`, field);
 }
 
 // ---- output ----------------------------------------------------------------------------------------
@@ -126,7 +121,6 @@ export function suppressionItem(r: SuppressionRow): SuppressionItem {
 // ---- cursor: opaque, over (created_at to the microsecond, id) ------------------------------------
 
 const CURSOR_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function encodeCursor(r: SuppressionRow): string {
   return Buffer.from(JSON.stringify([r.cursorAt, r.id])).toString('base64url');
@@ -135,9 +129,9 @@ function encodeCursor(r: SuppressionRow): string {
 function decodeCursor(s: string, prefix: string): { at: string; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && typeof id === 'string' && CURSOR_AT.test(at) && UUID.test(id)) return { at, id };
+    if (typeof at === 'string' && typeof id === 'string' && CURSOR_AT.test(at) && isUuid(id)) return { at, id };
   } catch { /* fall through */ }
-  throw new SuppressionError(422, 'invalid', `${prefix}cursor: not a cursor returned by this listing`, `${prefix}cursor`);
+  throw new DomainError('invalid', `${prefix}cursor: not a cursor returned by this listing`, `${prefix}cursor`);
 }
 
 /** The spellings an address is looked up by: as typed and, when it parses, as normalised. */
@@ -194,10 +188,10 @@ export async function unsuppressAddress(db: Db, tenantId: string, input: RemoveS
   return db.withTenant(tenantId, async (c) => {
     const hashes = await addressHashes(c, tenantId, names.all);
     const rows = await suppressionsOf(c, tenantId, hashes, input.scope, true);
-    if (rows.length === 0) throw new SuppressionError(404, 'not_found', 'no suppression for this address', 'address');
+    if (rows.length === 0) throw new DomainError('not_found', 'no suppression for this address', 'address');
     const removable = rows.filter((r) => r.reason !== 'erased');
     if (removable.length === 0) {
-      throw new SuppressionError(409, 'erasure_suppression',
+      throw new DomainError('erasure_suppression',
         "this address was erased: its suppression is lifted only by the person's own fresh, confirmed opt-in", 'address');
     }
     await deleteSuppressions(c, tenantId, removable.map((r) => r.id));

@@ -2,10 +2,12 @@
 // validation as /api/suppressions; recorded as done by 'cli'). Errors: a usage error for a missing
 // option or an unknown tenant; a domain error prints its code and the option at fault.
 import { parseArgs } from 'node:util';
-import { isUuid, type Db } from '../platform/db.js';
+import { DomainError } from '../domain-error.js';
+import type { Db } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
 import { getTenant } from '../tenants/store.js';
 import {
-  addManualSuppression, addSuppressionSchema, listSuppressionPage, removeSuppressionSchema, SuppressionError,
+  addManualSuppression, addSuppressionSchema, listSuppressionPage, removeSuppressionSchema,
   suppressionsQuery, unsuppressAddress, validateInput, type SuppressionItem,
 } from './suppression-admin.js';
 
@@ -25,7 +27,7 @@ function line(i: SuppressionItem): string {
 
 /** A domain error as one line naming the option at fault. */
 function asCliError(err: unknown): unknown {
-  if (!(err instanceof SuppressionError)) return err;
+  if (!(err instanceof DomainError)) return err;
   const field = err.field ? err.field.replace(/^query\./, '') : null;
   const message = field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field!.length + 2) : err.message;
   return new Error(`${err.code}${field ? ` (--${field})` : ''}: ${message}`);

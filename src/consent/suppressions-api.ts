@@ -1,12 +1,12 @@
 // Suppression management over the API (scope subscribers): GET /api/suppressions (filtered,
 // keyset-paged), POST /api/suppressions (manual add, idempotent: 201 created, 200 existing),
 // DELETE /api/suppressions/:address (required reason, in the JSON body or ?reason=). The rules live
-// in suppression-admin.ts, shared with the CLI.
+// in suppression-admin.ts, shared with the CLI; its DomainErrors reach the HTTP layer as they are.
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
-import { ApiError, type Api } from '../platform/http.js';
+import type { Api } from '../platform/http.js';
 import {
-  addManualSuppression, addSuppressionSchema, listSuppressionPage, removeSuppressionSchema, SuppressionError,
+  addManualSuppression, addSuppressionSchema, listSuppressionPage, removeSuppressionSchema,
   suppressionsQuery, unsuppressAddress, validateInput, type Actor,
 } from './suppression-admin.js';
 
@@ -14,38 +14,25 @@ const scope = z.enum(['all', 'marketing']);
 const removeQuery = z.object({ reason: z.string().max(1000).optional(), scope: scope.optional() }).strict();
 const removeBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 
-/** Domain errors become API errors with the same status, code and field. */
-async function mapped<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof SuppressionError) throw new ApiError(err.status, err.code, err.message, err.field);
-    throw err;
-  }
-}
-
 export function suppressionRoutes(api: Api, deps: AppDeps): void {
   const db = deps.db;
   const actor = (keyId: string): Actor => ({ kind: 'api', keyId });
 
   api.route({ method: 'get', path: '/api/suppressions', scope: 'subscribers', query: suppressionsQuery,
     summary: 'Suppressions, newest first: filter by address (exact, case-insensitive), scope, reason, since/until (created); cursor-paged' },
-  async ({ tenantId, query }) => ({ body: await mapped(() => listSuppressionPage(db, tenantId, query, 'query.')) }));
+  async ({ tenantId, query }) => ({ body: await listSuppressionPage(db, tenantId, query, 'query.') }));
 
   api.route({ method: 'post', path: '/api/suppressions', scope: 'subscribers', body: addSuppressionSchema,
     summary: 'Suppress an address by hand (scope all or marketing; idempotent: 201 created, 200 already there)' },
   async ({ auth, tenantId, body }) => {
-    const out = await mapped(() => addManualSuppression(db, tenantId, body, actor(auth.keyId)));
+    const out = await addManualSuppression(db, tenantId, body, actor(auth.keyId));
     return { status: out.created ? 201 : 200, body: out.item };
   });
 
   api.route({ method: 'delete', path: '/api/suppressions/:address', scope: 'subscribers', query: removeQuery, body: removeBody,
     summary: 'Remove the suppressions of an address (one scope, default all) with a required reason ({"reason"} or ?reason=); never re-subscribes' },
   async ({ auth, tenantId, params, query, body }) => {
-    const result = await mapped(() => {
-      const input = validateInput(removeSuppressionSchema, { address: params.address, scope: query.scope, reason: body.reason ?? query.reason });
-      return unsuppressAddress(db, tenantId, input, actor(auth.keyId));
-    });
-    return { body: result };
+    const input = validateInput(removeSuppressionSchema, { address: params.address, scope: query.scope, reason: body.reason ?? query.reason });
+    return { body: await unsuppressAddress(db, tenantId, input, actor(auth.keyId)) };
   });
 }

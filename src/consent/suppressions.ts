@@ -1,5 +1,7 @@
 // The suppression list: a salted hash of the address per tenant, so it survives erasure and still
-// stops every later send or import to that address. Scope 'all' (hard bounce, erasure request) or
+// stops every later send or import to that address. The hash is sha256(tenant salt ‖ lower(address))
+// in hex: a salted digest, not an HMAC (the salt is not a secret key; it only keeps one tenant's
+// hashes from matching another's). Scope 'all' (hard bounce, erasure request) or
 // 'marketing' (complaint). The same hash is computable in SQL: see sqlAddressHash.
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';

@@ -3,10 +3,9 @@
 // Every header-bound value is checked (policy/addresses hasHeaderInjection) before anything is built.
 import type { SendMailOptions } from 'nodemailer';
 import { HeaderInjectionError, hasHeaderInjection } from '../policy/addresses.js';
+import type { MessageKind } from '../policy/kinds.js';
 
 export { HeaderInjectionError };
-
-export type MessageKind = 'activation' | 'invoice' | 'account' | 'technical' | 'legal' | 'support' | 'marketing' | 'test';
 
 export interface ComposeInput {
   messageId: string;            // ledger uuid

@@ -1,7 +1,26 @@
-// The message ledger: one row per email, unique on (tenant, purpose), with its timeline.
+// The message ledger: one row per email, unique on (tenant, purpose), with its timeline. This file
+// owns message state: it is the only one that changes `messages` or appends to `message_events`
+// (erasure, which nulls personal data, is the one declared exception; test/architecture.test.ts
+// checks it). Reading is not exclusive: the record of communications, bounce matching, campaign
+// figures and the data export also SELECT from `messages`. Each transition below writes the row and its event in ONE statement
+// (`WITH m AS (UPDATE messages … RETURNING …) INSERT INTO message_events … SELECT … FROM m`).
+//
+// The event channel. Every event the ledger writes is announced twice, to the same subscribers' taste:
+//   - cross-process: `pg_notify('postgate_message_events', '<event id>')` in the statement that
+//     inserts the event, so PostgreSQL delivers it at commit and never for a rolled-back write. The
+//     payload is the `message_events.id` (a bigint, in decimal); read the row by id (it carries
+//     tenant_id, message_id, type, detail, at). LISTEN as the owner, or as postgate_app inside
+//     the tenant to read it back (RLS).
+//   - in-process: `subscribe(listener)` receives `{ id, tenantId, messageId, type, detail }` once the
+//     writing transaction commits (platform/db afterCommit), never for a rolled-back one.
+// NOTIFY rather than an outbox table: no extra write per event and no sweeper; a consumer that must
+// not miss events while disconnected catches up by reading message_events past the last id it saw.
+//
 // Named queries only; callers pass a client from withTenant.
-import type { Queryable } from '../platform/db.js';
-import type { MessageKind } from '../policy/gate.js';
+import { EventEmitter } from 'node:events';
+import { afterCommit, type Queryable } from '../platform/db.js';
+import type { MessageKind } from '../policy/kinds.js';
+import type { ContactStatus, SubscriptionStatus } from '../consent/state.js';
 
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'complained' | 'suppressed' | 'cancelled';
 export const FINAL_STATUSES: readonly MessageStatus[] = ['sent', 'failed', 'bounced', 'complained', 'suppressed', 'cancelled'];
@@ -17,6 +36,54 @@ export const MESSAGE_COLUMNS = `id, tenant_id AS "tenantId", purpose, kind, cont
   recipient, template, template_version AS "templateVersion", subject, data, request_hash AS "requestHash", status, reason,
   attempts, message_id_header AS "messageIdHeader", smtp_response AS "smtpResponse", created_at AS "createdAt", sent_at AS "sentAt"`;
 
+/* ------------------------------------------------------------------ the event channel */
+
+/** The NOTIFY channel; the payload is the message_events id. */
+export const MESSAGE_EVENTS_CHANNEL = 'postgate_message_events';
+
+export interface LedgerEvent { id: string; tenantId: string; messageId: string; type: string; detail: Record<string, unknown> }
+export type LedgerListener = (event: LedgerEvent) => void;
+
+const bus = new EventEmitter();
+bus.setMaxListeners(0);
+
+/** Hears every message event written by this process, after its transaction commits. Returns the unsubscribe. */
+export function subscribe(listener: LedgerListener): () => void {
+  bus.on('event', listener);
+  return () => { bus.off('event', listener); };
+}
+
+function emit(event: LedgerEvent): void {
+  for (const listener of bus.listeners('event') as LedgerListener[]) {
+    try { listener(event); } catch { /* a subscriber's failure is its own */ }
+  }
+}
+
+/** The columns an event insert returns (its id also NOTIFYed in the same statement). */
+const EVENT_RETURNING = `RETURNING id::text AS event_id, tenant_id AS event_tenant, message_id AS event_message, type AS event_type,
+  detail AS event_detail, pg_notify('${MESSAGE_EVENTS_CHANNEL}', id::text) AS event_notified`;
+
+interface EventRow { event_id: string | null; event_tenant: string; event_message: string; event_type: string; event_detail: Record<string, unknown> }
+
+/** Hands the events a statement wrote to in-process subscribers once the transaction commits. */
+function publish(c: Queryable, rows: readonly Partial<EventRow>[]): void {
+  const events: LedgerEvent[] = [];
+  for (const r of rows) {
+    if (r.event_id) events.push({ id: r.event_id, tenantId: r.event_tenant as string, messageId: r.event_message as string, type: r.event_type as string, detail: r.event_detail ?? {} });
+  }
+  if (events.length) afterCommit(c, () => { if (bus.listenerCount('event') > 0) for (const e of events) emit(e); });
+}
+
+/** `WITH m AS (<change RETURNING id, tenant_id, type, detail>)` → the event of each changed row. */
+async function changeWithEvents(c: Queryable, change: string, params: unknown[]): Promise<number> {
+  const r = await c.query<EventRow>(`WITH m AS (${change})
+    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, type, detail FROM m ${EVENT_RETURNING}`, params);
+  publish(c, r.rows);
+  return r.rowCount ?? 0;
+}
+
+/* ------------------------------------------------------------------ new rows */
+
 export interface NewMessage {
   tenantId: string; purpose: string; kind: MessageKind; contactId: string | null; campaignId?: string | null;
   recipient: string; template: string; templateVersion?: number; data: Record<string, unknown>; requestHash?: string | null;
@@ -24,16 +91,19 @@ export interface NewMessage {
 
 /**
  * Records a message once. Returns the row and whether this call created it; an existing row for the
- * same purpose is returned untouched (idempotency). A new row is queued for dispatch in the same
- * transaction and the dispatchers are woken when it commits.
+ * same purpose is returned untouched (idempotency). A new row (and its 'queued' event, same
+ * statement) is queued for dispatch in the same transaction and the dispatchers are woken when it commits.
  */
 export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ message: LedgerMessage; created: boolean }> {
-  const ins = await c.query<LedgerMessage>(`INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING ${MESSAGE_COLUMNS}`,
+  const ins = await c.query<LedgerMessage & EventRow>(`WITH m AS (
+      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
+    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING})
+    SELECT ${MESSAGE_COLUMNS}, e.* FROM m JOIN e ON e.event_message = m.id`,
   [m.tenantId, m.purpose, m.kind, m.contactId, m.campaignId ?? null, m.recipient, m.template, m.templateVersion ?? 1, JSON.stringify(m.data), m.requestHash ?? null]);
   if (ins.rows[0]) {
-    const msg = ins.rows[0];
-    await addEvent(c, m.tenantId, msg.id, 'queued', {});
+    const msg = messageOf(ins.rows[0]);
+    publish(c, ins.rows);
     await c.query('INSERT INTO send_queue (message_id, tenant_id) VALUES ($1, $2)', [msg.id, m.tenantId]);
     await c.query("SELECT pg_notify('postgate_send', '')");
     return { message: msg, created: true };
@@ -42,9 +112,60 @@ export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ mes
   return { message: existing.rows[0], created: false };
 }
 
-export async function addEvent(c: Queryable, tenantId: string, messageId: string, type: string, detail: Record<string, unknown>): Promise<void> {
-  await c.query('INSERT INTO message_events (tenant_id, message_id, type, detail) VALUES ($1, $2, $3, $4)', [tenantId, messageId, type, JSON.stringify(detail)]);
+function messageOf(row: LedgerMessage & Partial<EventRow>): LedgerMessage {
+  const { event_id: _i, event_tenant: _t, event_message: _m, event_type: _y, event_detail: _d, ...message } = row as LedgerMessage & EventRow & { event_notified?: unknown };
+  delete (message as { event_notified?: unknown }).event_notified;
+  return message;
 }
+
+export interface RefusedMessage { tenantId: string; purpose: string; kind: MessageKind; recipient: string | null; template: string; data: Record<string, unknown>; requestHash: string }
+
+/**
+ * A request refused before it became mail (no association): a 'suppressed' row that is never
+ * queued, with its 'suppressed' event (stage 'request'), in one statement. The same refusal again
+ * (same purpose) adds one more 'suppressed' event to the existing row: every refused request is on record.
+ */
+export async function recordRefusal(c: Queryable, s: RefusedMessage, reason: string): Promise<LedgerMessage> {
+  const r = await c.query<LedgerMessage & EventRow>(`WITH m AS (
+      INSERT INTO messages (tenant_id, purpose, kind, recipient, template, data, request_hash, status, reason)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, 'suppressed', $8) ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
+    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'suppressed', $9 FROM m ${EVENT_RETURNING})
+    SELECT ${MESSAGE_COLUMNS}, e.* FROM m JOIN e ON e.event_message = m.id`,
+  [s.tenantId, s.purpose, s.kind, s.recipient, s.template, JSON.stringify(s.data), s.requestHash, reason, JSON.stringify({ reason, stage: 'request' })]);
+  if (r.rows[0]) {
+    publish(c, r.rows);
+    return messageOf(r.rows[0]);
+  }
+  const existing = await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND purpose = $2`, [s.tenantId, s.purpose]);
+  if (!existing.rows[0]) throw new Error('refused message vanished');
+  await recordEvent(c, existing.rows[0], 'suppressed', { reason, stage: 'request' });
+  return existing.rows[0];
+}
+
+export interface CampaignChunk { tenantId: string; campaignId: string; listIds: readonly string[]; templateVersion: number; after: string | null; limit: number }
+
+/**
+ * Materialises one chunk of a campaign's audience: the subscribed contacts after `after` (by id)
+ * become 'queued' rows (ON CONFLICT DO NOTHING, so a resumed start adds nobody twice). No event per
+ * row: a campaign row's timeline starts with its first outcome.
+ */
+export async function queueCampaignRecipients(c: Queryable, k: CampaignChunk): Promise<{ scanned: number; inserted: number; last: string | null }> {
+  const r = await c.query<{ scanned: number; inserted: number; last: string | null }>(`WITH chunk AS (
+      SELECT ct.id, ct.email FROM contacts ct
+      WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
+        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
+      ORDER BY ct.id LIMIT $4),
+    ins AS (
+      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version)
+      SELECT $5::uuid, 'campaign:' || $1::text || ':' || chunk.id::text, 'marketing', chunk.id, $1::uuid, chunk.email, 'campaign:' || $1::text, $6::int FROM chunk
+      ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
+      (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,
+  [k.campaignId, k.listIds, k.after, k.limit, k.tenantId, k.templateVersion]);
+  return r.rows[0];
+}
+
+/* ------------------------------------------------------------------ reading */
 
 export async function getMessage(c: Queryable, id: string, forUpdate = false): Promise<LedgerMessage | null> {
   const r = await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
@@ -58,13 +179,197 @@ export async function messageEvents(c: Queryable, messageId: string): Promise<Me
   return r.rows;
 }
 
-export async function setStatus(c: Queryable, m: Pick<LedgerMessage, 'id' | 'tenantId'>, status: MessageStatus, detail: Record<string, unknown> & { reason?: string | null }): Promise<void> {
-  await c.query('UPDATE messages SET status = $2, reason = $3, updated_at = now() WHERE id = $1', [m.id, status, detail.reason ?? null]);
-  await addEvent(c, m.tenantId, m.id, status, detail);
+/* ------------------------------------------------------------------ single-message transitions */
+
+type Ref = Pick<LedgerMessage, 'id' | 'tenantId'>;
+
+/**
+ * A timeline event that changes no state: 'reclaimed', a delivery report ('delayed',
+ * 'delivery_report'), a bounce that does not change the status ('soft_bounce', 'blocked', …).
+ */
+export async function recordEvent(c: Queryable, m: Ref, type: string, detail: Record<string, unknown>): Promise<void> {
+  const r = await c.query<EventRow>(`INSERT INTO message_events (tenant_id, message_id, type, detail) VALUES ($1, $2, $3, $4) ${EVENT_RETURNING}`,
+    [m.tenantId, m.id, type, JSON.stringify(detail)]);
+  publish(c, r.rows);
 }
 
-export async function storeBody(c: Queryable, m: Pick<LedgerMessage, 'id' | 'tenantId'>, html: string, text: string, retentionDays: number): Promise<void> {
+/** queued/deferred (or a lapsed 'sending') → sending: attempt counted, composed headers kept, leased. */
+export async function markSending(c: Queryable, m: Ref, s: { attempt: number; subject: string; messageIdHeader: string; leaseSeconds: number }): Promise<void> {
+  await changeWithEvents(c, `UPDATE messages SET status = 'sending', attempts = attempts + 1, subject = $2, message_id_header = $3,
+      lease_until = now() + $4 * interval '1 second', updated_at = now() WHERE id = $1
+    RETURNING id, tenant_id, 'sending'::text AS type, $5::jsonb AS detail`,
+  [m.id, s.subject, s.messageIdHeader, s.leaseSeconds, JSON.stringify({ attempt: s.attempt })]);
+}
+
+/** sending → sent. A DSN processed before this commit may already have moved the row on (bounced): that stays. */
+export async function markSent(c: Queryable, m: Ref, s: { response: string; attempt: number }): Promise<void> {
+  await changeWithEvents(c, `UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, sent_at = now(), smtp_response = $2,
+      lease_until = NULL, reason = CASE WHEN status = 'sending' THEN NULL ELSE reason END, updated_at = now() WHERE id = $1
+    RETURNING id, tenant_id, 'sent'::text AS type, $3::jsonb AS detail`,
+  [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt })]);
+}
+
+/** sending → deferred: due again after `delaySeconds`. */
+export async function markDeferred(c: Queryable, m: Ref, s: { response: string; attempt: number; delaySeconds: number }): Promise<void> {
+  await changeWithEvents(c, `UPDATE messages SET status = 'deferred', smtp_response = $2, lease_until = NULL,
+      next_attempt_at = now() + $3 * interval '1 second', updated_at = now() WHERE id = $1
+    RETURNING id, tenant_id, 'deferred'::text AS type, $4::jsonb AS detail`,
+  [m.id, s.response, s.delaySeconds, JSON.stringify({ response: s.response, attempt: s.attempt, retryInSeconds: Math.round(s.delaySeconds) })]);
+}
+
+/** → failed: refused for good ('rejected'), retries exhausted, or the message could not be built ('compose_failed'). */
+export async function markFailed(c: Queryable, m: Ref, s: { response: string | null; attempt: number; reason: string }): Promise<void> {
+  const detail = s.response === null ? { reason: s.reason, attempt: s.attempt } : { response: s.response, attempt: s.attempt, reason: s.reason };
+  await changeWithEvents(c, `UPDATE messages SET status = 'failed', reason = $3, smtp_response = coalesce($2, smtp_response), lease_until = NULL, updated_at = now()
+    WHERE id = $1 RETURNING id, tenant_id, 'failed'::text AS type, $4::jsonb AS detail`,
+  [m.id, s.response, s.reason, JSON.stringify(detail)]);
+}
+
+/** → suppressed: the gate (or a missing renderer) refused it at send time; the reason says why. */
+export async function markSuppressed(c: Queryable, m: Ref, reason: string, note?: string): Promise<void> {
+  await changeWithEvents(c, `UPDATE messages SET status = 'suppressed', reason = $2, updated_at = now() WHERE id = $1
+    RETURNING id, tenant_id, 'suppressed'::text AS type, $3::jsonb AS detail`,
+  [m.id, reason, JSON.stringify({ reason, ...(note ? { note } : {}) })]);
+}
+
+/** sent → bounced (a hard bounce), with the bounce's facts on the event. */
+export async function markBounced(c: Queryable, m: Ref, detail: Record<string, unknown>): Promise<void> {
+  await afterDelivery(c, m, 'bounced', 'hard_bounce', detail);
+}
+
+/** sent → complained (a feedback report of abuse). */
+export async function markComplained(c: Queryable, m: Ref, detail: Record<string, unknown>): Promise<void> {
+  await afterDelivery(c, m, 'complained', 'complaint', detail);
+}
+
+async function afterDelivery(c: Queryable, m: Ref, status: 'bounced' | 'complained', reason: string, detail: Record<string, unknown>): Promise<void> {
+  await changeWithEvents(c, `UPDATE messages SET status = $2, reason = $3, updated_at = now() WHERE id = $1
+    RETURNING id, tenant_id, $2::text AS type, $4::jsonb AS detail`,
+  [m.id, status, reason, JSON.stringify({ ...detail, reason })]);
+}
+
+export async function storeBody(c: Queryable, m: Ref, html: string, text: string, retentionDays: number): Promise<void> {
   if (retentionDays <= 0) return;
   await c.query(`INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 day')
     ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at`, [m.id, m.tenantId, html, text, retentionDays]);
+}
+
+/* ------------------------------------------------------------------ campaign (batch) transitions */
+
+/** A claimed campaign row with the consent facts the gate needs, read in the claiming statement. */
+export interface ClaimedRow {
+  id: string; recipient: string | null; attempts: number; reclaimed: boolean;
+  contactId: string | null; contactStatus: ContactStatus | null;
+  email: string | null; name: string | null; attributes: Record<string, unknown> | null;
+  subscription: SubscriptionStatus | null;
+  suppressedAll: boolean; suppressedMarketing: boolean;
+}
+
+export interface CampaignClaim {
+  tenantId: string; campaignId: string; listIds: readonly string[]; limit: number; leaseSeconds: number; worker: string;
+  /** SQL for the salted address hash (consent/suppressions sqlAddressHash('salt.hash_salt', 'k.recipient')). */
+  addressHashSql: string;
+}
+
+/**
+ * Claims up to `limit` rows of the campaign: first those whose lease expired (a dead worker's; each
+ * gets a 'reclaimed' event in the same statement), then queued or deferred rows that are due. Each
+ * claimed row is 'sending' with attempts + 1 until `leaseSeconds` from the moment of the claim (clock
+ * time, not the transaction's start, which may be older if the transaction waited for a lock).
+ * Consent and suppression are read in the same statement, so an unsubscribe a moment ago is seen.
+ */
+export async function claimCampaignBatch(c: Queryable, k: CampaignClaim): Promise<ClaimedRow[]> {
+  const r = await c.query<ClaimedRow & Partial<EventRow>>(`WITH expired AS (
+      SELECT id, status FROM messages WHERE campaign_id = $1 AND status = 'sending' AND lease_until < now()
+      LIMIT $2 FOR UPDATE SKIP LOCKED),
+    due AS (
+      SELECT id, status FROM messages WHERE campaign_id = $1 AND status IN ('queued', 'deferred') AND next_attempt_at <= now()
+      LIMIT $2 FOR UPDATE SKIP LOCKED),
+    picked AS (SELECT * FROM (SELECT * FROM expired UNION ALL SELECT * FROM due) p LIMIT $2),
+    claimed AS (
+      UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, lease_until = clock_timestamp() + $3 * interval '1 second', updated_at = now()
+      FROM picked WHERE m.id = picked.id
+      RETURNING m.id, m.tenant_id, m.contact_id, m.recipient, m.attempts, picked.status = 'sending' AS reclaimed),
+    ev AS (
+      INSERT INTO message_events (tenant_id, message_id, type, detail)
+      SELECT tenant_id, id, 'reclaimed', $6::jsonb FROM claimed WHERE reclaimed ${EVENT_RETURNING}),
+    salt AS (SELECT hash_salt FROM tenants WHERE id = $4)
+    SELECT k.id, k.recipient, k.attempts, k.reclaimed,
+      ct.id AS "contactId", ct.status AS "contactStatus", ct.email, ct.name, ct.attributes,
+      (SELECT CASE WHEN bool_or(s.status = 'subscribed') THEN 'subscribed' WHEN bool_or(s.status = 'unsubscribed') THEN 'unsubscribed'
+                   WHEN bool_or(s.status = 'unconfirmed') THEN 'unconfirmed' END
+         FROM subscriptions s WHERE s.contact_id = k.contact_id AND s.list_id = ANY($5::uuid[])) AS subscription,
+      coalesce(sp.all_scope, false) AS "suppressedAll", coalesce(sp.any_scope, false) AS "suppressedMarketing",
+      ev.event_id, ev.event_tenant, ev.event_message, ev.event_type, ev.event_detail
+    FROM claimed k
+    CROSS JOIN salt
+    LEFT JOIN ev ON ev.event_message = k.id
+    LEFT JOIN contacts ct ON ct.id = k.contact_id
+    LEFT JOIN LATERAL (
+      SELECT bool_or(x.scope = 'all') AS all_scope, count(*) > 0 AS any_scope FROM suppressions x
+      WHERE k.recipient IS NOT NULL AND x.tenant_id = $4 AND x.address_hash = ${k.addressHashSql}) sp ON true`,
+  [k.campaignId, k.limit, k.leaseSeconds, k.tenantId, k.listIds, JSON.stringify({ worker: k.worker })]);
+  publish(c, r.rows);
+  return r.rows.map(({ event_id: _i, event_tenant: _t, event_message: _m, event_type: _y, event_detail: _d, ...row }) => row);
+}
+
+/** 'released': claimed but never handed to SMTP (the worker is stopping); back to 'queued', attempt not counted. */
+export type OutcomeStatus = 'sent' | 'deferred' | 'failed' | 'suppressed' | 'released';
+export interface Outcome {
+  /** The attempt number of the claim this outcome belongs to: the fence against a row taken over meanwhile. */
+  id: string; attempt: number; status: OutcomeStatus; reason: string | null; response: string | null; retryInSeconds: number;
+  subject: string | null; messageIdHeader: string | null; detail: Record<string, unknown>;
+}
+
+/**
+ * Writes a batch of outcomes and their events in one statement. Rows no longer 'sending' (another
+ * worker reclaimed and finished them) are left alone, and so are rows claimed again since (a higher
+ * attempt number), except that a 'sent' is always recorded: the message did go out. Rows are locked
+ * in id order, like every other multi-row update of campaign rows, so concurrent writers cannot deadlock.
+ */
+export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[]): Promise<number> {
+  if (!outcomes.length) return 0;
+  const col = <K extends keyof Outcome>(key: K) => outcomes.map((o) => o[key]);
+  const r = await c.query<EventRow>(`WITH r AS (
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::jsonb[], $9::int[])
+        AS r(id, status, reason, response, delay, subject, mid, detail, attempt)),
+    locked AS (SELECT m.id FROM messages m JOIN r ON r.id = m.id WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE OF m),
+    u AS (
+      UPDATE messages m SET status = CASE WHEN r.status = 'released' THEN 'queued' ELSE r.status END,
+        reason = r.reason, smtp_response = coalesce(r.response, m.smtp_response),
+        attempts = CASE WHEN r.status = 'released' THEN greatest(m.attempts - 1, 0) ELSE m.attempts END,
+        sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
+        next_attempt_at = CASE WHEN r.status = 'deferred' THEN now() + r.delay * interval '1 second'
+                               WHEN r.status = 'released' THEN now() ELSE m.next_attempt_at END,
+        lease_until = NULL, subject = coalesce(r.subject, m.subject), message_id_header = coalesce(r.mid, m.message_id_header), updated_at = now()
+      FROM r JOIN locked USING (id) WHERE m.id = r.id AND m.status = 'sending' AND (r.status = 'sent' OR m.attempts = r.attempt)
+      RETURNING m.id, m.tenant_id, r.status, r.detail)
+    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, status, detail FROM u ${EVENT_RETURNING}`,
+  [col('id'), col('status'), col('reason'), col('response'), col('retryInSeconds'), col('subject'), col('messageIdHeader'),
+    outcomes.map((o) => JSON.stringify(o.detail)), col('attempt')]);
+  publish(c, r.rows);
+  return r.rowCount ?? 0;
+}
+
+/**
+ * Keeps a live worker's claim: extends the lease of the rows it still holds, fenced by the attempt
+ * number of its claim (a row taken over meanwhile is not renewed). Never waits: a row being written
+ * right now is skipped, so renewals and outcome writes cannot deadlock. Returns the ids renewed.
+ * Not a state change: no event.
+ */
+export async function renewLeases(c: Queryable, held: ReadonlyMap<string, number>, leaseSeconds: number): Promise<Set<string>> {
+  if (!held.size) return new Set();
+  const r = await c.query<{ id: string }>(`WITH want AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS w(id, attempt)),
+      l AS (SELECT m.id FROM messages m JOIN want w ON w.id = m.id AND m.attempts = w.attempt
+            WHERE m.status = 'sending' ORDER BY m.id FOR UPDATE OF m SKIP LOCKED)
+    UPDATE messages m SET lease_until = clock_timestamp() + $3 * interval '1 second' FROM l WHERE m.id = l.id RETURNING m.id`,
+  [[...held.keys()], [...held.values()], leaseSeconds]);
+  return new Set(r.rows.map((row) => row.id));
+}
+
+/** Cancel: every recipient of the campaign not yet handed to SMTP becomes 'cancelled' (one event each). */
+export async function cancelCampaignMessages(c: Queryable, campaignId: string): Promise<number> {
+  return changeWithEvents(c, `UPDATE messages SET status = 'cancelled', reason = 'campaign_cancelled', lease_until = NULL, updated_at = now()
+      WHERE campaign_id = $1 AND status IN ('queued', 'deferred')
+    RETURNING id, tenant_id, 'cancelled'::text AS type, '{"reason":"campaign_cancelled"}'::jsonb AS detail`, [campaignId]);
 }

@@ -4,6 +4,7 @@
 import Handlebars from 'handlebars';
 import mjml2html from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
+import { escapeHtml } from '../html.js';
 
 export interface TemplateSource { mjml: string; subject: string; text?: string | null }
 export interface TemplateIssue { part: 'mjml' | 'subject' | 'text'; line: number | null; message: string }
@@ -230,10 +231,6 @@ async function analyse(src: TemplateSource): Promise<Analysis> {
 /** Every MJML error and Handlebars parse error of all three parts, with author line numbers; [] when fine. */
 export async function validateTemplate(src: TemplateSource): Promise<TemplateIssue[]> {
   return (await analyse(src)).issues;
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /**

@@ -3,13 +3,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { isUuid } from '../policy/ids.js';
 import type { Logger } from './log.js';
 
 export type PoolClient = pg.PoolClient;
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export const APP_ROLE = 'postgate_app';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class NotFound extends Error {}
 
@@ -22,8 +22,13 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export function isUuid(v: unknown): v is string {
-  return typeof v === 'string' && UUID.test(v);
+/** Callbacks to run once the transaction of a client commits (dropped on rollback). */
+const commitHooks = new WeakMap<object, (() => void)[]>();
+
+/** Runs `fn` after the transaction `c` belongs to commits; at once when `c` is not in a db transaction. */
+export function afterCommit(c: Queryable, fn: () => void): void {
+  const hooks = commitHooks.get(c);
+  if (hooks) hooks.push(fn); else fn();
 }
 
 export function createDb(url: string, opts: { max?: number; log?: Logger } = {}): Db {
@@ -40,13 +45,18 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
     try {
       await client.query('BEGIN');
       if (tenantId !== null) await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+      const hooks: (() => void)[] = [];
+      commitHooks.set(client, hooks);
       const result = await fn(client);
       await client.query('COMMIT');
+      commitHooks.delete(client);
+      for (const hook of hooks) hook();
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
+      commitHooks.delete(client);
       client.off('error', onError);
       client.release(broken);
     }
@@ -60,6 +70,14 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
     withSystem: (fn) => tx(null, fn),
     close: () => pool.end(),
   };
+}
+
+/** Readiness: the database answers and the schema is migrated (send_queue exists; LIMIT 0 reads no row). */
+export async function databaseReady(db: Db): Promise<void> {
+  await db.withSystem(async (c) => {
+    await c.query('SELECT 1');
+    await c.query('SELECT 1 FROM send_queue LIMIT 0');
+  });
 }
 
 /** Applies migrations/NNN_*.sql in order, each in a transaction, under an advisory lock. */

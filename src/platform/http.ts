@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { containsCardNumber, findCardData } from '../policy/cards.js';
-import type { Db } from './db.js';
+import { renderPage, type PageSpec } from '../html.js';
+import { DomainError, type DomainErrorCode } from '../domain-error.js';
 import type { Logger } from './log.js';
 
 export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'admin';
@@ -16,6 +17,24 @@ export class ApiError extends Error {
   }
 }
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+/** The one place a domain error code becomes an HTTP status. */
+const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
+  not_found: 404, invalid: 422, conflict: 409, forbidden: 403, rate_limited: 429,
+  card_data_rejected: 422,
+  no_default_list: 422, unknown_list: 422, contact_not_eligible: 409, reason_required: 422, erasure_suppression: 409,
+  no_association: 422, idempotency_conflict: 409, total_mismatch: 422, amount_out_of_range: 422,
+  invalid_state: 409, not_compliant: 422, not_test_address: 422, invalid_template: 422, render_failed: 422,
+};
+
+export function domainStatus(code: DomainErrorCode): number {
+  return DOMAIN_STATUS[code];
+}
+
+/** A domain error as the API answers it: the code's status, the same JSON body, Retry-After when rate limited. */
+export function fromDomainError(err: DomainError): ApiError {
+  return new ApiError(domainStatus(err.code), err.code, err.message, err.field, { ...err.details });
+}
 
 export interface AuthContext { tenantId: string; keyId: string; scopes: Scope[] }
 
@@ -41,6 +60,8 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, prefix = '
 }
 
 function sendError(res: Response, err: ApiError): void {
+  const retryAfter = err.code === 'rate_limited' ? err.extra.retryAfterSeconds : undefined;
+  if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   res.status(err.status).json({ error: { code: err.code, message: err.message, field: err.field, ...err.extra } });
 }
 
@@ -106,22 +127,22 @@ export class Api {
   }
 }
 
-export function apiKeyAuthenticator(db: Db): (req: Request) => Promise<AuthContext> {
+/** Bearer-key authentication; the lookup by the key's sha-256 is tenants/store.ts findApiKey (no SQL here). */
+export function apiKeyAuthenticator(lookup: (keyHash: Buffer) => Promise<AuthContext | null>): (req: Request) => Promise<AuthContext> {
   return async (req) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'send the API key as Authorization: Bearer <key>', 'authorization');
-    const row = await db.withSystem(async (c) => (await c.query<{ tenant_id: string; key_id: string; scopes: Scope[] }>(
-      'SELECT tenant_id, key_id, scopes FROM auth_api_key($1)', [hashApiKey(m[1])])).rows[0]);
-    if (!row) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key', 'authorization');
-    return { tenantId: row.tenant_id, keyId: row.key_id, scopes: row.scopes };
+    const auth = await lookup(hashApiKey(m[1]));
+    if (!auth) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key', 'authorization');
+    return auth;
   };
 }
 
 /** Refuses any request whose body or query holds a payment-card number, before anything else runs. */
 export function cardDataGuard(req: Request, _res: Response, next: NextFunction): void {
   const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query') ?? (containsCardNumber(req.path) ? 'path' : null);
-  if (where) throw new ApiError(422, 'card_data_rejected', 'payment-card numbers are never accepted or stored', where);
+  if (where) throw new DomainError('card_data_rejected', 'payment-card numbers are never accepted or stored', where);
   next();
 }
 
@@ -130,6 +151,7 @@ export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     if (res.headersSent) { res.end(); return; }
     if (err instanceof ApiError) { sendError(res, err); return; }
+    if (err instanceof DomainError) { sendError(res, fromDomainError(err)); return; }
     const e = err as { type?: string; status?: number; statusCode?: number; message?: string };
     if (e.type === 'entity.too.large') { sendError(res, new ApiError(413, 'body_too_large', 'request body is too large', 'body')); return; }
     if (e.type === 'entity.parse.failed') { sendError(res, new ApiError(400, 'malformed_json', 'request body is not valid JSON', 'body')); return; }
@@ -141,23 +163,31 @@ export function errorHandler(log: Logger) {
   };
 }
 
-export function requestLog(log: Logger) {
+/** Where request durations go (the postgate_http_request_seconds histogram of metrics.ts). */
+export interface DurationObserver { observe(labels: { method: string; route: string; status: string }, seconds: number): void }
+
+/** The route pattern a request matched ('/api/contacts/:id', never the ids themselves), or 'unmatched'. */
+function routeLabel(req: Request): string {
+  const route = req.route as { path?: unknown } | undefined;
+  return route && typeof route.path === 'string' ? `${req.baseUrl}${route.path}` : 'unmatched';
+}
+
+/** Logs each request at debug level and observes its duration by method, route pattern and status. */
+export function requestLog(log: Logger, durations?: DurationObserver) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      durations?.observe({ method: req.method, route: routeLabel(req), status: String(res.statusCode) }, ms / 1000);
       log.debug({ method: req.method, path: containsCardNumber(req.path) ? '[redacted]' : req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };
 }
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string));
-}
-
-/** Sends a public HTML page with headers that keep tokens in its URL out of referrers, caches and frames. */
-export function sendHtmlPage(res: Response, status: number, html: string): void {
+/** Sends a public page (the shell of html.ts) with headers that keep tokens in its URL out of referrers, caches and frames. */
+export function sendPage(res: Response, status: number, page: PageSpec): void {
+  const html = renderPage(page);
   res.status(status).set({
     'Content-Type': 'text/html; charset=utf-8',
     'Cache-Control': 'no-store',

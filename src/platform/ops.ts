@@ -1,9 +1,9 @@
 // Operational endpoints: liveness, readiness, metrics, OpenAPI and the capture outbox pages.
 import type { Router } from 'express';
 import express from 'express';
-import type { Db } from './db.js';
+import { databaseReady, type Db } from './db.js';
 import type { Api } from './http.js';
-import { escapeHtml } from './http.js';
+import { escapeHtml } from '../html.js';
 import type { Metrics } from './metrics.js';
 import { listOutbox, readOutbox } from './smtp.js';
 
@@ -11,10 +11,7 @@ export interface OpsDeps { db: Db; metrics: Metrics; api: Api; publicUrl: string
 
 async function ready(db: Db): Promise<boolean> {
   try {
-    await db.withSystem(async (c) => {
-      await c.query('SELECT 1');
-      await c.query('SELECT 1 FROM send_queue LIMIT 0');
-    });
+    await databaseReady(db);
     return true;
   } catch {
     return false;

@@ -8,10 +8,9 @@ export const QUEUES = {
   campaignStart: 'campaign-start',
   /** {tenantId, campaignId}: claim and send batches of a campaign until none is due. */
   campaignDrain: 'campaign-drain',
-  /** cron: expire bodies and raw bounces, reclaim stale leases. */
+  /** cron: expire message bodies and raw bounce reports (leases are reclaimed by the claims, not here). */
   maintenance: 'maintenance',
 } as const;
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export type Boss = PgBoss;
 export type Job<T> = PgBoss.Job<T>;

@@ -2,8 +2,9 @@
 // addresses (normalised), a reply-to on a real domain, uuids.
 import { z } from 'zod';
 import { hasHeaderInjection, isReplyToAcceptable, parseAddress } from '../policy/addresses.js';
+import { UUID_PATTERN } from '../policy/ids.js';
 
-export const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+export const uuid = z.string().regex(UUID_PATTERN, 'must be a UUID');
 
 /** Text that may reach a mail header: no CR, LF, NUL or other control characters. */
 export const headerText = (max: number) => z.string().max(max).refine((v) => !hasHeaderInjection(v), 'must not contain line breaks or control characters');

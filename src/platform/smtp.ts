@@ -75,13 +75,13 @@ export function createOutboxMailer(dataDir: string): Mailer {
   };
 }
 
-export interface OutboxEntry { file: string; size: number }
+export interface OutboxEntry { file: string }
 
 export async function listOutbox(dataDir: string, limit = 200): Promise<OutboxEntry[]> {
   const dir = outboxDir(dataDir);
   const files = await readdir(dir).catch(() => [] as string[]);
   const emls = files.filter((f) => f.endsWith('.eml')).sort().reverse().slice(0, limit);
-  return emls.map((file) => ({ file, size: 0 }));
+  return emls.map((file) => ({ file }));
 }
 
 export async function readOutbox(dataDir: string, file: string): Promise<Buffer | null> {

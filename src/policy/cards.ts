@@ -5,6 +5,7 @@
 // An unbroken digit string is only ever taken whole: a 25-digit id is not searched for a card
 // inside it (that would flag almost every long number), and runs under 13 digits are never flagged.
 // Collateral that remains by design: a 13–19 digit reference, phone or date run passing Luhn by chance.
+import { UUID_IN_TEXT } from './ids.js';
 
 export const MIN_CARD_DIGITS = 13;
 export const MAX_CARD_DIGITS = 19;
@@ -57,10 +58,9 @@ const RUN = /\d+(?:[ -]\d+)*/g;
 
 /** True when the text holds a Luhn-valid run of 13–19 digits (single spaces or dashes allowed between). */
 // UUIDs (our own ids) hold digit groups that can pass Luhn by chance (about 1 in 330): blank them.
-const UUID_TEXT = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 export function containsCardNumber(text: string): boolean {
-  const scanned = text.length >= 36 && text.includes('-') ? text.replace(UUID_TEXT, ' ') : text;
+  const scanned = text.length >= 36 && text.includes('-') ? text.replace(UUID_IN_TEXT, ' ') : text;
   for (const m of scanned.matchAll(RUN)) {
     if (m[0].length >= MIN_CARD_DIGITS && runHasCard(m[0])) return true;
   }

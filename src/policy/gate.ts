@@ -20,16 +20,16 @@
 // 12–13 come last on purpose: the sender runs decide() once before rendering (content unknown) and
 // ignores exactly these two reasons there, so every other refusal is found before rendering.
 import { isReplyToAcceptable, parseAddress } from './addresses.js';
-
-export type MessageKind = 'activation' | 'invoice' | 'account' | 'technical' | 'legal' | 'support' | 'marketing' | 'test';
+import type { ContactStatus, SubscriptionStatus } from '../consent/state.js';
+import type { MessageKind } from './kinds.js';
 export type GateReason = 'no_association' | 'contact_erased' | 'suppressed' | 'not_active' | 'not_subscribed' | 'unsubscribed' | 'no_reply_to' | 'bad_from' | 'no_postal_address' | 'no_unsubscribe_link' | 'no_list_unsubscribe_header' | 'complained' | 'bad_recipient' | 'not_test_address';
 
 export interface GateFacts {
   kind: MessageKind;
   recipient: string;                 // the address it would go to
-  contact: null | { status: 'pending' | 'active' | 'suppressed' | 'erased'; email: string };
+  contact: null | { status: ContactStatus; email: string };
   suppressed: { all: boolean; marketing: boolean }; // from the suppression list (hard bounce → all; complaint → marketing)
-  subscription: null | 'unconfirmed' | 'subscribed' | 'unsubscribed'; // best status across the campaign's lists (marketing only)
+  subscription: null | SubscriptionStatus; // best status across the campaign's lists (marketing only)
   replyTo: string | null;
   fromAddress: string | null; tenantFromAddress: string;
   postalAddress: string | null;      // tenant's (marketing requires it)

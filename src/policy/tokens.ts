@@ -16,6 +16,7 @@
 //   not carried (the message id identifies it); verifyVerp lower-cases its input first.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { isUuid } from './ids.js';
 
 export type TokenPurpose = 'activation' | 'unsubscribe' | 'verp' | 'preferences';
 export interface TokenKeys { current: string /* kid */; keys: Record<string, string> /* kid -> secret */ }
@@ -105,7 +106,6 @@ export function tokenId(token: string): string {
 // ---- VERP ----------------------------------------------------------------------------------------
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const VERP_MAC_BYTES = 10;
 const VERP_BODY_CHARS = 42; // base32 of 16 + 10 bytes
 const VERP = /^([a-z2-7]{42})-([a-z0-9]{1,12})$/;
@@ -160,7 +160,7 @@ function uuidText(b: Buffer): string {
  * not encoded: the message id identifies the tenant. Throws if messageId is not a UUID.
  */
 export function signVerp(keys: TokenKeys, _tenantId: string, messageId: string): string {
-  if (!UUID.test(messageId)) throw new Error('VERP message id must be a UUID');
+  if (!isUuid(messageId)) throw new Error('VERP message id must be a UUID');
   const id = uuidBytes(messageId);
   const body = base32Encode(Buffer.concat([id, verpMac(currentSecret(keys), id)]));
   return `${body}-${verpKidTag(keys.current)}`;

@@ -1,7 +1,8 @@
 // Tenants, their sender identity, API keys (stored as sha-256 only) and DKIM keys.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Db, Queryable } from '../platform/db.js';
-import { hashApiKey, type Scope } from '../platform/http.js';
+import { hashApiKey, type AuthContext, type Scope } from '../platform/http.js';
+import { createDefaultList } from '../consent/lists.js';
 
 export interface Tenant {
   id: string; name: string; fromEmail: string; fromName: string; replyTo: string; postalAddress: string | null;
@@ -19,12 +20,26 @@ export async function getTenant(c: Queryable, id: string): Promise<Tenant | null
   return r.rows[0] ?? null;
 }
 
+export async function tenantExists(c: Queryable, id: string): Promise<boolean> {
+  return ((await c.query('SELECT 1 FROM tenants WHERE id = $1', [id])).rowCount ?? 0) > 0;
+}
+
+/**
+ * The tenant and scopes of a live API key, by the key's sha-256, across tenants: through the narrow
+ * SECURITY DEFINER function auth_api_key() (migrations/001_core.sql), on a connection with no tenant.
+ */
+export async function findApiKey(db: Db, keyHash: Buffer): Promise<AuthContext | null> {
+  const row = await db.withSystem(async (c) => (await c.query<{ tenant_id: string; key_id: string; scopes: Scope[] }>(
+    'SELECT tenant_id, key_id, scopes FROM auth_api_key($1)', [keyHash])).rows[0]);
+  return row ? { tenantId: row.tenant_id, keyId: row.key_id, scopes: row.scopes } : null;
+}
+
 /** Creates the tenant with its default list, in one transaction scoped to the new tenant. */
 export async function createTenant(db: Db, t: NewTenant, id: string): Promise<Tenant> {
   return db.withTenant(id, async (c) => {
     await c.query(`INSERT INTO tenants (id, name, from_email, from_name, reply_to, postal_address)
       VALUES ($1, $2, $3, $4, $5, $6)`, [id, t.name, t.fromEmail, t.fromName, t.replyTo, t.postalAddress ?? null]);
-    await c.query(`INSERT INTO lists (tenant_id, name, is_default) VALUES ($1, 'Newsletter', true)`, [id]);
+    await createDefaultList(c, id);
     return (await getTenant(c, id)) as Tenant;
   });
 }

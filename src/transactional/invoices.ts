@@ -1,7 +1,7 @@
 // Invoices: one email per completed transaction. The total must equal the lines plus taxes (exact,
 // in minor units), the request is idempotent on transactionId (ledger purpose invoice:<id>), and the
 // renderer formats every amount with Intl for the invoice's locale and currency.
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import type { Db } from '../platform/db.js';
 import { renderMessage } from '../mail/render.js';
 import type { LedgerMessage } from '../mail/ledger.js';
@@ -18,11 +18,11 @@ export type InvoiceData = Omit<InvoiceInput, 'contact'>;
 export function assertTotal(inv: { lines: readonly AmountLine[]; taxes: readonly { amount: number }[]; total: number }): void {
   const { subtotal, total } = expectedTotal(inv.lines, inv.taxes);
   if (!isSafe(subtotal) || !isSafe(total)) {
-    throw new ApiError(422, 'amount_out_of_range', 'the invoice amounts exceed the largest exact integer (2^53 - 1 minor units)', 'lines');
+    throw new DomainError('amount_out_of_range', 'the invoice amounts exceed the largest exact integer (2^53 - 1 minor units)', 'lines');
   }
   const got = BigInt(inv.total);
   if (got !== total) {
-    throw new ApiError(422, 'total_mismatch', `total is ${got} but the lines plus taxes come to ${total} (difference ${got - total})`, 'total',
+    throw new DomainError('total_mismatch', `total is ${got} but the lines plus taxes come to ${total} (difference ${got - total})`, 'total',
       { expected: Number(total), got: inv.total, difference: Number(got - total) });
   }
 }

@@ -1,11 +1,11 @@
 // The transactional API (scope transactional): POST /api/invoices, POST /api/messages (notices),
 // and the record of communications, GET /api/messages and GET /api/messages/:id.
 import type { Db } from '../platform/db.js';
-import { isUuid } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
 import { notFound, type Api } from '../platform/http.js';
 import { createInvoice } from './invoices.js';
 import { createNotice } from './notices.js';
-import { messageDetail, listMessages, toRecord } from './records.js';
+import { messageDetail, listMessages, toRecord } from './communications.js';
 import { invoiceSchema, messagesQuery, noticeSchema } from './requests.js';
 
 export function transactionalRoutes(api: Api, db: Db): void {

@@ -8,7 +8,7 @@
 // template_version), so a later edit does not change what a queued or retried notice says.
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import { renderMessage } from '../mail/render.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
@@ -33,9 +33,9 @@ export async function createNotice(db: Db, tenantId: string, n: NoticeInput): Pr
 /** A stored template's current version, after the checks a built-in one gets from the schema. */
 async function pinStored(c: Queryable, n: NoticeInput): Promise<{ templateVersion: number }> {
   const t = await storedTemplate(c, n.template);
-  if (!t) throw new ApiError(422, 'invalid', 'template: no stored template with this id', 'template');
+  if (!t) throw new DomainError('invalid', 'template: no stored template with this id', 'template');
   const bad = subjectBoundInjection(t.source.subject, n.data);
-  if (bad) throw new ApiError(422, 'invalid', `data.${bad}: ${SUBJECT_INJECTION}`, `data.${bad}`);
+  if (bad) throw new DomainError('invalid', `data.${bad}: ${SUBJECT_INJECTION}`, `data.${bad}`);
   return { templateVersion: t.version };
 }
 

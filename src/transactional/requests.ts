@@ -4,12 +4,12 @@
 // invoices); a tax's `rate` (percent) is informational — only its `amount` counts in the total.
 import { z } from 'zod';
 import { hasHeaderInjection, parseAddress } from '../policy/addresses.js';
+import { MESSAGE_KINDS } from '../policy/kinds.js';
 import { bodyText, headerText, pagination, replyTo, uuid } from '../platform/schemas.js';
 import { usesPlaceholder } from '../mail/render.js';
 import { canonicalLocale, isKnownCurrency } from './money.js';
 import { noticeTemplateNames, templateSource } from './templates.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../policy/ids.js';
 
 export type ContactRef = { id: string } | { email: string };
 
@@ -18,13 +18,13 @@ export const contactRef = z.union([
   z.string().max(320),
   z.object({ id: z.string().max(36).optional(), email: z.string().max(320).optional() }).strict(),
 ], { message: 'give the contact as an id or an email address: "…", {"id": …} or {"email": …}' }).transform((v, ctx): ContactRef => {
-  const ref = typeof v === 'string' ? (UUID.test(v) ? { id: v } : { email: v }) : v;
+  const ref = typeof v === 'string' ? (isUuid(v) ? { id: v } : { email: v }) : v;
   if ((ref.id === undefined) === (ref.email === undefined)) {
     ctx.addIssue({ code: 'custom', message: 'give the contact as an id or an email address' });
     return z.NEVER;
   }
   if (ref.id !== undefined) {
-    if (!UUID.test(ref.id)) { ctx.addIssue({ code: 'custom', message: 'contact id must be a UUID' }); return z.NEVER; }
+    if (!isUuid(ref.id)) { ctx.addIssue({ code: 'custom', message: 'contact id must be a UUID' }); return z.NEVER; }
     return { id: ref.id.toLowerCase() };
   }
   const r = parseAddress(ref.email);
@@ -107,7 +107,7 @@ export const noticeSchema = z.object({
   replyTo: replyTo.optional(),
 }).strict().transform((v, ctx) => {
   const template = (v.template ?? v.kind);
-  if (UUID.test(template)) return { ...v, template: template.toLowerCase(), stored: true };
+  if (isUuid(template)) return { ...v, template: template.toLowerCase(), stored: true };
   if (!noticeTemplateNames().has(template)) {
     ctx.addIssue({ code: 'custom', path: ['template'], message: `unknown template: give a stored template's id or a built-in notice (${[...noticeTemplateNames()].sort().join(', ')})` });
     return z.NEVER;
@@ -131,7 +131,6 @@ export function subjectBoundInjection(subject: string, data: Record<string, unkn
 
 // ---- the record of communications ------------------------------------------------------------------
 
-export const MESSAGE_KINDS = ['activation', 'invoice', 'account', 'technical', 'legal', 'support', 'marketing', 'test'] as const;
 export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'deferred', 'failed', 'bounced', 'complained', 'suppressed', 'cancelled'] as const;
 
 export const messagesQuery = z.object({

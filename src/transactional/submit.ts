@@ -11,10 +11,10 @@
 // records the message as suppressed at send time: it is never sent.
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import { findContact } from '../consent/contacts.js';
-import { addEvent, enqueueMessage, MESSAGE_COLUMNS, type LedgerMessage } from '../mail/ledger.js';
-import type { MessageKind } from '../policy/gate.js';
+import { enqueueMessage, MESSAGE_COLUMNS, recordRefusal as recordRefusedMessage, type LedgerMessage } from '../mail/ledger.js';
+import type { MessageKind } from '../policy/kinds.js';
 import { canonicalJson, type ContactRef } from './requests.js';
 
 export interface Submission {
@@ -30,7 +30,7 @@ export interface Submission {
   data: Record<string, unknown>;
   /** The request field that names the idempotency key, for the 409. */
   keyField: string;
-  /** Checks that need the transaction (e.g. a stored template), run only for a new message; may throw ApiError. */
+  /** Checks that need the transaction (e.g. a stored template), run only for a new message; may throw DomainError. */
   prepare?: (c: Queryable) => Promise<{ templateVersion?: number }>;
 }
 
@@ -49,7 +49,7 @@ async function byPurpose(c: Queryable, tenantId: string, purpose: string): Promi
 
 function replay(existing: LedgerMessage, s: Submission, hash: string): Submitted {
   if (existing.requestHash !== hash) {
-    throw new ApiError(409, 'idempotency_conflict',
+    throw new DomainError('idempotency_conflict',
       `${s.keyField} was already used for a different request; the first message stands`, s.keyField, { messageId: existing.id });
   }
   return { outcome: 'replayed', message: existing };
@@ -59,13 +59,8 @@ function replay(existing: LedgerMessage, s: Submission, hash: string): Submitted
 async function recordRefusal(c: Queryable, s: Submission, hash: string): Promise<LedgerMessage> {
   const purpose = `refused:${s.purpose}:${hash}`;
   const recipient = 'email' in s.contact ? s.contact.email : null;
-  const ins = await c.query<LedgerMessage>(`INSERT INTO messages (tenant_id, purpose, kind, recipient, template, data, request_hash, status, reason)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 'suppressed', 'no_association') ON CONFLICT (tenant_id, purpose) DO NOTHING
-    RETURNING ${MESSAGE_COLUMNS}`, [s.tenantId, purpose, s.kind, recipient, s.template, JSON.stringify({ contact: s.contact }), hash]);
-  const message = ins.rows[0] ?? await byPurpose(c, s.tenantId, purpose);
-  if (!message) throw new Error('refusal row vanished');
-  await addEvent(c, s.tenantId, message.id, 'suppressed', { reason: 'no_association', stage: 'request' });
-  return message;
+  return recordRefusedMessage(c, { tenantId: s.tenantId, purpose, kind: s.kind, recipient, template: s.template,
+    data: { contact: s.contact }, requestHash: hash }, 'no_association');
 }
 
 /**
@@ -91,7 +86,7 @@ export async function submitNecessary(c: Queryable, s: Submission): Promise<Subm
 }
 
 /** Turns a refusal into the API's answer (after its transaction committed the record). */
-export function refusalError(m: LedgerMessage): ApiError {
-  return new ApiError(422, 'no_association',
+export function refusalError(m: LedgerMessage): DomainError {
+  return new DomainError('no_association',
     'necessary mail goes only to contacts of this tenant: no such contact (create the contact first)', 'contact', { messageId: m.id });
 }

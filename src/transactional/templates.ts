@@ -7,7 +7,8 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../config.js';
 import type { Queryable } from '../platform/db.js';
-import { compileTemplate, type CompiledTemplate, type TemplateSource } from '../mail/render.js';
+import type { CompiledTemplate, TemplateSource } from '../mail/render.js';
+import { TemplateCache } from '../mail/template-cache.js';
 import { getTemplate } from '../campaigns/templates-store.js';
 
 export const TEMPLATES_DIR = path.join(projectRoot, 'templates');
@@ -35,7 +36,7 @@ export function noticeTemplateNames(): ReadonlySet<string> {
 }
 
 const sources = new Map<string, TemplateSource>();
-const compiled = new Map<string, Promise<CompiledTemplate>>();
+const compiled = new TemplateCache(Infinity);
 
 function pathOf(name: string): string {
   if (name === 'invoice') return path.join(TEMPLATES_DIR, 'invoice.mjml');
@@ -53,20 +54,14 @@ export function templateSource(name: string): TemplateSource {
 
 /** Compiled once per process; a failed compilation is not cached (the next message tries again). */
 export function compiledTemplate(name: string): Promise<CompiledTemplate> {
-  let p = compiled.get(name);
-  if (!p) {
-    p = compileTemplate(templateSource(name));
-    compiled.set(name, p);
-    p.catch(() => compiled.delete(name));
-  }
-  return p;
+  return compiled.get(name, () => templateSource(name));
 }
 
 // ---- stored templates (ledger template 'notice:stored:<id>', template_version pinned) -------------
 
 export const STORED_PREFIX = 'notice:stored:';
 const MAX_STORED_COMPILED = 200;
-const storedCompiled = new Map<string, Promise<CompiledTemplate>>();
+const storedCompiled = new TemplateCache(MAX_STORED_COMPILED);
 
 /** A stored template's current version (null when absent, or another tenant's: RLS). */
 export async function storedTemplate(c: Queryable, id: string): Promise<{ source: TemplateSource; version: number } | null> {
@@ -74,17 +69,11 @@ export async function storedTemplate(c: Queryable, id: string): Promise<{ source
   return t ? { source: { mjml: t.mjml, subject: t.subject, text: t.text }, version: t.version } : null;
 }
 
-/** Versions are immutable, so (id, version) compiles once; the least recently added goes first. */
-export async function compiledStored(c: Queryable, id: string, version: number): Promise<CompiledTemplate> {
-  const key = `${id}:${version}`;
-  let p = storedCompiled.get(key);
-  if (!p) {
+/** Versions are immutable, so (id, version) compiles once; the least recently used goes first. */
+export function compiledStored(c: Queryable, id: string, version: number): Promise<CompiledTemplate> {
+  return storedCompiled.get(`${id}:${version}`, async () => {
     const t = await getTemplate(c, id, version);
     if (!t) throw new Error(`stored template ${id} v${version} is gone`);
-    p = compileTemplate({ mjml: t.mjml, subject: t.subject, text: t.text });
-    if (storedCompiled.size >= MAX_STORED_COMPILED) storedCompiled.delete(storedCompiled.keys().next().value as string);
-    storedCompiled.set(key, p);
-    p.catch(() => storedCompiled.delete(key));
-  }
-  return p;
+    return { mjml: t.mjml, subject: t.subject, text: t.text };
+  });
 }

@@ -11,16 +11,19 @@
 // Every request runs inside the token's tenant transaction: a token of tenant A only ever sees A.
 import express, { type Request, type Response, type Router } from 'express';
 import type { AppDeps } from '../deps.js';
-import { isUuid, type PoolClient } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import type { PoolClient } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
+import { DomainError } from '../domain-error.js';
 import type { ActivationSettings } from '../consent/activation.js';
 import { readUnsubscribeToken, type UnsubscribeSubject } from './links.js';
-import { html, maskAddress, sendPage, type Brand, type Html } from './html.js';
+import { html, type Brand, type Html } from '../html.js';
+import { sendPage } from '../platform/http.js';
 import { isOneClick } from './one-click.js';
-import { requestOptIn, savePreferences, tickedIds, type Requester } from './preferences.js';
+import type { Requester } from '../consent/confirm.js';
+import { requestOptIn, savePreferences, tickedIds } from './preferences.js';
 import { linkTarget, listChoices, loadLink, resubscribeTarget, type LinkContext, type ListChoice } from './targets.js';
-import { unsubscribeContact } from './unsubscribe.js';
-import { listNames, preferencesWording, resubscribeWording } from './wording.js';
+import { unsubscribeContact } from '../consent/unsubscribe.js';
+import { listNames, maskAddress, preferencesWording, resubscribeWording } from './wording.js';
 
 type Ctx = { deps: AppDeps; base: string; settings: ActivationSettings };
 
@@ -43,8 +46,8 @@ function failure(res: Response, brand: Brand | null, message: string, status = 4
   sendPage(res, status, { title: 'That did not work', brand, body: html`<p class="error" role="alert">${message}</p><p>Nothing was changed.</p>` });
 }
 
-/** Explains an ApiError from the consent flow (e.g. the activation cap) to a person, not a program. */
-function optInProblem(err: ApiError): string {
+/** Explains a domain error from the consent flow (e.g. the activation cap) to a person, not a program. */
+function optInProblem(err: DomainError): string {
   if (err.code === 'rate_limited') return 'We already sent several confirmation emails to this address today. Please try again tomorrow.';
   if (err.code === 'contact_not_eligible') return 'This address cannot be subscribed again from here: mail to it is blocked (for example after a delivery failure).';
   return 'We could not process this request.';
@@ -72,7 +75,7 @@ async function withLink(ctx: Ctx, req: Request, res: Response, fn: (link: LinkCo
       return link ? fn(link, subject, c) : () => inactiveLink(res);
     });
   } catch (err) {
-    if (err instanceof ApiError) return failure(res, null, optInProblem(err), err.status === 429 ? 429 : 409);
+    if (err instanceof DomainError) return failure(res, null, optInProblem(err), err.code === 'rate_limited' ? 429 : 409);
     ctx.deps.log.error({ err: (err as Error).message, path: req.path }, 'unsubscribe page failed');
     return sendPage(res, 500, { title: 'Something went wrong', brand: null, body: html`<p>Please try again in a moment. Nothing was changed.</p>` });
   }

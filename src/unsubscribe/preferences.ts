@@ -4,10 +4,9 @@
 import type { Queryable } from '../platform/db.js';
 import { optIn } from '../consent/register.js';
 import type { ActivationSettings } from '../consent/activation.js';
+import type { Requester } from '../consent/confirm.js';
 import type { LinkContext, ListChoice } from './targets.js';
-import { unsubscribeContact, cleanIp, type UnsubscribeSource } from './unsubscribe.js';
-
-export interface Requester { ip: string | null; userAgent: string | null }
+import { unsubscribeContact, cleanIp, type UnsubscribeSource } from '../consent/unsubscribe.js';
 
 export interface PreferencePlan { leave: string[]; join: string[] }
 

@@ -2,13 +2,15 @@
 // campaign. RFC 8058 asks to unsubscribe the recipient from the list the message was sent for, so a
 // link from a campaign leaves that campaign's lists; a link without a campaign (or whose campaign or
 // lists no longer exist) leaves every list. The pages also offer "unsubscribe from all".
-import { isUuid, type Queryable } from '../platform/db.js';
+import type { Queryable } from '../platform/db.js';
+import { isUuid } from '../policy/ids.js';
 import { getTenant, type Tenant } from '../tenants/store.js';
 import { lockAddress } from '../consent/activation.js';
+import type { SubscriptionStatus } from '../consent/state.js';
 import type { UnsubscribeSubject } from './links.js';
 
 export interface LinkContact { id: string; email: string; name: string | null; status: string }
-export interface ListChoice { id: string; name: string; description: string | null; status: 'unconfirmed' | 'subscribed' | 'unsubscribed' | null }
+export interface ListChoice { id: string; name: string; description: string | null; status: SubscriptionStatus | null }
 export interface LinkContext { tenant: Tenant; contact: LinkContact; subject: UnsubscribeSubject }
 
 /**

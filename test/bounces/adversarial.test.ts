@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createClassifyPool, type ClassifyPool } from '../../src/bounces/classify-pool.js';
 import type { Classification } from '../../src/bounces/classify.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
+import { sleep } from '../support/wait.js';
 import { ownerQuery } from '../support/db.js';
 import { adversarialMessage, namedCases, SIZE_LIMIT } from './adversarial-messages.js';
-import { autoReply, deliver, dsn, listenerPort, registerProbe, seedContact, sendProbe, sleep } from './helpers.js';
+import { autoReply, deliver, dsn, listenerPort, onTwoLists, registerProbe, sendProbe } from './helpers.js';
 
 const defaults = loadConfig({});
 const BUDGET = defaults.INBOUND_CLASSIFY_BUDGET_MS;
@@ -75,23 +77,19 @@ describe('classification of adversarial messages (worker pool, default budget)',
 });
 
 describe('inbound listener under hostile load (real SMTP, real PostgreSQL)', () => {
-  let app: TestApp;
-  let t: TestTenant;
+  const { app, t } = useApp(); // default inbound limits: 256 KiB, 10 per client, 20 per token and hour, 2 s budget
   let port: number;
 
-  beforeAll(async () => {
-    app = await startTestApp(); // default inbound limits: 256 KiB, 10 per client, 20 per token and hour, 2 s budget
+  beforeAll(() => {
     registerProbe(app);
-    t = await app.tenant();
     port = listenerPort(app);
   });
-  afterAll(() => app.stop());
 
   const bounces = (messageId: string): Promise<any[]> => ownerQuery(app.db.url,
     'SELECT kind, reason, matched_by, length(raw) AS raw_bytes FROM bounces WHERE message_id = $1 ORDER BY received_at', [messageId]);
 
   async function probe(email: string) {
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     return sendProbe(app, t, contact.id, email, `probe:${email}`);
   }
 

@@ -3,24 +3,18 @@
 // messages sent, judged only after PAUSE_MIN_SENT. The campaign's messages are ledger rows marked
 // sent here (their delivery is the campaigns suite's concern); the reports arrive over SMTP.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { verpAddress } from '../../src/mail/sender.js';
 import { pauseReason } from '../../src/bounces/actions.js';
 import { bounceSettings } from '../../src/bounces/module.js';
 import { arf, deliver, dsn, listenerPort } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp({ config: { PAUSE_MIN_SENT: 10 } });
 let port: number;
 
-beforeAll(async () => {
-  app = await startTestApp({ config: { PAUSE_MIN_SENT: 10 } });
-  t = await app.tenant();
-  port = listenerPort(app);
-});
-afterAll(() => app.stop());
+beforeAll(() => { port = listenerPort(app); });
 
 interface Sent { id: string; recipient: string; header: string; verp: string }
 

@@ -1,15 +1,14 @@
-// Helpers for the bounce tests: a probe renderer and seeded contacts so Postgate really sends a
+// Helpers for the bounce tests: a probe renderer and contacts on two lists so Postgate really sends a
 // message through the SMTP sink; RFC 3464 DSNs, RFC 5965 ARF complaints and auto-replies built like
 // real MTAs and mailbox providers build them; delivery to the inbound listener over SMTP.
 import nodemailer from 'nodemailer';
 import type { TestApp, TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { enqueueMessage, getMessage, type LedgerMessage } from '../../src/mail/ledger.js';
-import { upsertContact } from '../../src/consent/contacts.js';
 import { inboundListenerPort } from '../../src/bounces/module.js';
 import type { Received } from '../support/smtp-sink.js';
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import type { SubscribedOptions } from '../support/given.js';
+import { waitFor } from '../support/wait.js';
 
 /** Registers the 'bounce-probe' template: a plain account notice. Once per app. */
 export function registerProbe(app: TestApp): void {
@@ -24,19 +23,8 @@ export function listenerPort(app: TestApp): number {
   return port;
 }
 
-/** An active contact subscribed to the default list and to a second list. */
-export async function seedContact(app: TestApp, t: TestTenant, email: string): Promise<{ id: string; lists: string[] }> {
-  return app.pg.deps.db.withTenant(t.id, async (c) => {
-    const { contact } = await upsertContact(c, t.id, { email, name: 'Pat', attributes: {} });
-    await c.query(`UPDATE contacts SET status = 'active', verified_at = now() WHERE id = $1`, [contact.id]);
-    const extra = await c.query<{ id: string }>(`INSERT INTO lists (tenant_id, name) VALUES ($1, $2) RETURNING id`, [t.id, `Offers ${email}`]);
-    const lists = (await c.query<{ id: string }>('SELECT id FROM lists WHERE is_default OR id = $1 ORDER BY is_default DESC', [extra.rows[0].id])).rows.map((r) => r.id);
-    for (const l of lists) {
-      await c.query(`INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) VALUES ($1, $2, $3, 'subscribed')`, [t.id, contact.id, l]);
-    }
-    return { id: contact.id, lists };
-  });
-}
+/** For given().subscribedContact: Pat, on the default list and on a second list of its own. */
+export const onTwoLists = (email: string): SubscribedOptions => ({ name: 'Pat', lists: ['default', { name: `Offers ${email}` }] });
 
 export async function message(app: TestApp, t: TestTenant, id: string): Promise<LedgerMessage> {
   return app.pg.deps.db.withTenant(t.id, async (c) => (await getMessage(c, id)) as LedgerMessage);
@@ -47,15 +35,14 @@ export async function sendProbe(app: TestApp, t: TestTenant, contactId: string, 
   const { message: m } = await app.pg.deps.db.withTenant(t.id, (c) => enqueueMessage(c, {
     tenantId: t.id, purpose, kind: 'account', contactId, recipient: email, template: 'bounce-probe', data: {},
   }));
-  const until = Date.now() + 10_000;
-  for (;;) {
-    const cur = await message(app, t, m.id);
-    const mail = app.sink.received.find((r) => r.parsed.messageId === cur.messageIdHeader);
+  let cur: LedgerMessage | undefined;
+  return waitFor(async () => {
+    cur = await message(app, t, m.id);
+    const mail = app.sink.received.find((r) => r.parsed.messageId === cur?.messageIdHeader);
     if (cur.status === 'sent' && mail) return { message: cur, mail };
     if (cur.status !== 'queued' && cur.status !== 'sending' && cur.status !== 'sent') throw new Error(`probe ${purpose} ended ${cur.status}`);
-    if (Date.now() > until) throw new Error(`probe ${purpose} still ${cur.status}`);
-    await sleep(25);
-  }
+    return null;
+  }, { timeout: 10_000, message: () => `probe ${purpose} still ${cur?.status}` });
 }
 
 /** Delivers a raw message over SMTP; resolves with the server's reply, rejects with its error (responseCode). */

@@ -1,30 +1,24 @@
 // POST /api/inbound (raw RFC 822 reports from an MTA pipe or relay), the bounce list, raw retention
 // and the cross-tenant guarantee: a key can only ever affect its own tenant's messages and contacts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
 import { ownerQuery } from '../support/db.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
-import { autoReply, contactState, dsn, message, registerProbe, seedContact, sendProbe } from './helpers.js';
+import { autoReply, contactState, dsn, message, onTwoLists, registerProbe, sendProbe } from './helpers.js';
 
 const MAX = 32 * 1024;
-let app: TestApp;
-let a: TestTenant;
-let b: TestTenant;
+const { app, t: a, tenant } = useApp({ config: { INBOUND_MAX_BYTES: MAX }, tenant: { name: 'A' } });
+const b = tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
 
-beforeAll(async () => {
-  app = await startTestApp({ config: { INBOUND_MAX_BYTES: MAX } });
-  registerProbe(app);
-  a = await app.tenant({ name: 'A' });
-  b = await app.tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
-});
-afterAll(() => app.stop());
+beforeAll(() => { registerProbe(app); });
 
 const RAW = { 'content-type': 'message/rfc822' };
 
 describe('POST /api/inbound', () => {
   it('takes a raw DSN, finds the message by its VERP To: header and suppresses the contact', async () => {
     const email = 'api-hard@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, a, contact.id, email, 'api:hard');
     const res = await a.api('POST', '/api/inbound', dsn({ to: mail.envelopeFrom, finalRecipient: email, messageId: sent.messageIdHeader as string }), RAW);
     expect(res.status).toBe(202);
@@ -46,13 +40,13 @@ describe('POST /api/inbound', () => {
 
   it('falls back to the original Message-ID, then to Final-Recipient', async () => {
     const email = 'api-byid@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     const { message: sent } = await sendProbe(app, a, contact.id, email, 'api:byid');
     const byId = await a.api('POST', '/api/inbound', dsn({ to: 'bounces@relay.example', finalRecipient: email, messageId: sent.messageIdHeader as string }), RAW);
     expect(byId.body.bounces[0]).toMatchObject({ messageId: sent.id, contactId: contact.id, matchedBy: 'message_id' });
 
     const other = 'api-byrcpt@example.net';
-    const c2 = await seedContact(app, a, other);
+    const c2 = await given(app, a).subscribedContact(other, onTwoLists(other));
     const byRcpt = await a.api('POST', '/api/inbound', dsn({ to: 'bounces@relay.example', finalRecipient: other, messageId: '<unknown@elsewhere.example>' }), RAW);
     expect(byRcpt.body.bounces[0]).toMatchObject({ messageId: null, contactId: c2.id, matchedBy: 'recipient', action: 'suppressed' });
     expect((await contactState(app, c2.id, other)).suppressed).toEqual([{ scope: 'all', reason: 'hard_bounce' }]);
@@ -60,7 +54,7 @@ describe('POST /api/inbound', () => {
 
   it('never lets one tenant affect another tenant’s messages or contacts', async () => {
     const email = 'victim@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, a, contact.id, email, 'api:victim');
     const before = await contactState(app, contact.id, email);
 
@@ -106,7 +100,7 @@ describe('POST /api/inbound', () => {
 
   it('keeps the raw report for the retention period, never when it holds a card number', async () => {
     const email = 'api-ooo@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, a, contact.id, email, 'api:ooo');
     const ooo = autoReply({ to: mail.envelopeFrom, from: email, inReplyTo: sent.messageIdHeader as string });
     const withCard = ooo.replace('with limited access to email.', 'please charge 4111 1111 1111 1111 meanwhile.');

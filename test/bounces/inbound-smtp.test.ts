@@ -2,29 +2,27 @@
 // the report comes back to the inbound listener over TCP, and the contact, subscriptions, ledger and
 // suppression list change as they must — or, for auto-replies and refused input, do not.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
+import { sleep, waitFor } from '../support/wait.js';
 import { ownerQuery } from '../support/db.js';
 import { enqueueMessage, messageEvents } from '../../src/mail/ledger.js';
 import { unsubscribeMailto } from '../../src/bounces/mailto.js';
 import { verpAddress } from '../../src/mail/sender.js';
-import { arf, autoReply, contactState, deliver, dsn, listenerPort, message, registerProbe, seedContact, sendProbe, sleep } from './helpers.js';
+import { arf, autoReply, contactState, deliver, dsn, listenerPort, message, onTwoLists, registerProbe, sendProbe } from './helpers.js';
 
 const MAX = 64 * 1024;
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp({
+  config: { INBOUND_MAX_BYTES: MAX },
+  sink: { onRcpt: (a) => (a.startsWith('refused') ? { code: 550, message: `5.1.1 <${a}>: Recipient address rejected: User unknown` } : null) },
+});
 let port: number;
 
-beforeAll(async () => {
-  app = await startTestApp({
-    config: { INBOUND_MAX_BYTES: MAX },
-    sink: { onRcpt: (a) => (a.startsWith('refused') ? { code: 550, message: `5.1.1 <${a}>: Recipient address rejected: User unknown` } : null) },
-  });
+beforeAll(() => {
   registerProbe(app);
-  t = await app.tenant();
   port = listenerPort(app);
 });
-afterAll(() => app.stop());
 
 async function events(id: string): Promise<string[]> {
   return app.pg.deps.db.withTenant(t.id, async (c) => (await messageEvents(c, id)).map((e) => e.type));
@@ -42,7 +40,7 @@ async function smtpError(p: Promise<unknown>): Promise<number | undefined> {
 describe('inbound SMTP listener', () => {
   it('a hard bounce for a message Postgate sent suppresses the contact, and later mail to it is refused', async () => {
     const email = 'gone@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:hard');
     expect(mail.envelopeFrom).toMatch(/^bounces\+[a-z0-9-]+@bounces\.postgate\.localhost$/);
     expect(mail.envelopeTo).toEqual([email]);
@@ -66,7 +64,7 @@ describe('inbound SMTP listener', () => {
 
   it('a complaint unsubscribes the contact from every list and suppresses marketing', async () => {
     const email = 'angry@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:complaint');
     await deliver(port, [mail.envelopeFrom], arf({ to: mail.envelopeFrom, recipient: email, messageId: sent.messageIdHeader as string }));
 
@@ -83,7 +81,7 @@ describe('inbound SMTP listener', () => {
 
   it('an auto-reply changes nothing; it is only recorded', async () => {
     const email = 'away@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:ooo');
     const before = await contactState(app, contact.id, email);
     await deliver(port, [mail.envelopeFrom], autoReply({ to: mail.envelopeFrom, from: email, inReplyTo: sent.messageIdHeader as string }), email);
@@ -96,7 +94,7 @@ describe('inbound SMTP listener', () => {
 
   it('soft bounces are counted per message; the third within the window suppresses', async () => {
     const email = 'full@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const soft = async (n: number) => {
       const { message: sent, mail } = await sendProbe(app, t, contact.id, email, `probe:soft:${n}`);
       const report = dsn({ to: mail.envelopeFrom, finalRecipient: email, messageId: sent.messageIdHeader as string, status: '5.2.2',
@@ -122,7 +120,7 @@ describe('inbound SMTP listener', () => {
 
   it('refuses recipients that are not valid VERP addresses with 550 (never a relay)', async () => {
     const email = 'valid@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { mail } = await sendProbe(app, t, contact.id, email, 'probe:forge');
     const token = mail.envelopeFrom.slice('bounces+'.length, mail.envelopeFrom.indexOf('@'));
     const flipped = token.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'));
@@ -136,7 +134,7 @@ describe('inbound SMTP listener', () => {
 
   it('accepts an oversized message, keeping only its first INBOUND_MAX_BYTES, and keeps serving', async () => {
     const email = 'big@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:big');
     const padding = `X-Padding: ${'y'.repeat(900)}\r\n`.repeat(Math.ceil((MAX * 2) / 900));
     const huge = padding + dsn({ to: mail.envelopeFrom, finalRecipient: email, messageId: sent.messageIdHeader as string });
@@ -148,7 +146,7 @@ describe('inbound SMTP listener', () => {
 
   it('survives malformed input: garbage messages are recorded as unknown, garbage commands are answered', async () => {
     const email = 'garbage@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:garbage');
     const garbage = Buffer.concat([Buffer.from([0, 1, 2, 0xff, 0xfe, 0]), Buffer.from('\r\n\r\n--\r\nContent-Type: multipart/report; boundary=\r\n\u0000\r\n')]);
     expect(await deliver(port, [mail.envelopeFrom], garbage)).toMatch(/^250/);
@@ -164,7 +162,7 @@ describe('inbound SMTP listener', () => {
 
   it('mail to the unsubscribe+<token> address unsubscribes the contact from every list', async () => {
     const email = 'mailto@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const to = unsubscribeMailto(app.pg.deps.tokens, { bounceDomain: null }, contact.id, 'bounces.postgate.localhost');
     expect(to.indexOf('@')).toBeLessThanOrEqual(64);
     await deliver(port, [to], `From: ${email}\r\nTo: ${to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n`, email);
@@ -176,15 +174,11 @@ describe('inbound SMTP listener', () => {
 
   it('a 5xx at send time is handled like a received hard bounce', async () => {
     const email = 'refused@example.net';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: m } = await app.pg.deps.db.withTenant(t.id, (c) => enqueueMessage(c, {
       tenantId: t.id, purpose: 'probe:refused', kind: 'account', contactId: contact.id, recipient: email, template: 'bounce-probe', data: {},
     }));
-    const until = Date.now() + 10_000;
-    while ((await contactState(app, contact.id, email)).status !== 'suppressed') {
-      if (Date.now() > until) throw new Error('contact not suppressed');
-      await sleep(25);
-    }
+    await waitFor(async () => (await contactState(app, contact.id, email)).status === 'suppressed', { timeout: 10_000, message: 'contact not suppressed' });
     const failed = await message(app, t, m.id);
     expect(failed.smtpResponse).toMatch(/^550 5\.1\.1 /);
     expect(failed.status).toBe('bounced');

@@ -4,28 +4,25 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
 import { ownerQuery } from '../support/db.js';
 import { messageEvents } from '../../src/mail/ledger.js';
 import { classifyMessage } from '../../src/bounces/classify.js';
-import { contactState, deliver, listenerPort, message, registerProbe, seedContact, sendProbe } from './helpers.js';
+import { contactState, deliver, listenerPort, message, onTwoLists, registerProbe, sendProbe } from './helpers.js';
 import { invoice, mailsTo, waitForMessage } from '../transactional/helpers.js';
 
 const TRIALS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'trials');
 const trial = (name: string): string => readFileSync(path.join(TRIALS, name), 'latin1');
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 let port: number;
 
-beforeAll(async () => {
-  app = await startTestApp();
+beforeAll(() => {
   registerProbe(app);
-  t = await app.tenant();
   port = listenerPort(app);
 });
-afterAll(() => app.stop());
 
 const bouncesOf = (contactId: string) => ownerQuery(app.db.url,
   'SELECT kind, reason, action FROM bounces WHERE contact_id = $1 ORDER BY received_at', [contactId]);
@@ -50,7 +47,7 @@ describe('trial files, classified', () => {
 describe('trial files over SMTP', () => {
   it('three delay notices for three delivered messages leave the contact active; the next invoice is delivered', async () => {
     const email = 'slow.mx@example.com';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     for (const n of [1, 2, 3]) {
       const { message: sent, mail } = await sendProbe(app, t, contact.id, email, `probe:delay:${n}`);
       const report = trial('delay-warning.eml').replace(/bounces\+REPLACE-WITH-A-VERP-TOKEN@bounces\.postgate\.localhost/g, mail.envelopeFrom);
@@ -71,7 +68,7 @@ describe('trial files over SMTP', () => {
 
   it('a not-spam feedback report is recorded and changes no subscription', async () => {
     const email = 'arf.notspam@example.com';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const before = await contactState(app, contact.id, email);
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:notspam');
     const report = trial('arf-not-spam.eml').replace('<ea5b864e-0d41-4ec5-9450-d4d73639dfbd@qa-sender.org>', sent.messageIdHeader as string);
@@ -85,7 +82,7 @@ describe('trial files over SMTP', () => {
 
   it('a DSN whose only reply sits in X-Supplementary-Info suppresses the address as a hard bounce', async () => {
     const email = 'someone@example.com';
-    const contact = await seedContact(app, t, email);
+    const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:supplementary');
     expect(await deliver(port, [mail.envelopeFrom], trial('supplementary-info.eml'))).toMatch(/^250/);
     expect(await bouncesOf(contact.id)).toEqual([{ kind: 'hard', reason: 'userunknown', action: 'suppressed' }]);

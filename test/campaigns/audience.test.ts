@@ -1,39 +1,33 @@
 // Who gets a campaign: only active contacts subscribed to one of its lists and not suppressed;
 // everyone else is skipped and counted under the gate's reason. Over real SMTP and PostgreSQL.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addSuppression } from '../../src/consent/suppressions.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { createCampaign, createList, createTemplate, defaultList, perRecipient, seedContacts, waitForCampaign } from './helpers.js';
+import { given } from '../support/given.js';
+import { perRecipient, waitForCampaign } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
-
-beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-});
-afterAll(() => app.stop());
+const { app, t } = useApp();
 
 describe('campaign audience and the send-time gate', () => {
   it('sends only to subscribed, active, unsuppressed contacts and counts every skip by reason', async () => {
-    const list = await defaultList(app, t.id);
-    const other = await createList(app, t.id, 'Other');
-    const receivers = await seedContacts(app, t.id, { prefix: 'ok', n: 20, listId: list });
-    const pending = await seedContacts(app, t.id, { prefix: 'pending', n: 3, listId: list, contactStatus: 'pending' });
-    const unsubscribed = await seedContacts(app, t.id, { prefix: 'gone', n: 3, listId: list, subscription: 'unsubscribed' });
-    const unconfirmed = await seedContacts(app, t.id, { prefix: 'unconf', n: 2, listId: list, subscription: 'unconfirmed' });
-    const bounced = await seedContacts(app, t.id, { prefix: 'hard', n: 3, listId: list });
-    const complained = await seedContacts(app, t.id, { prefix: 'complaint', n: 2, listId: list });
-    const suppressedContact = await seedContacts(app, t.id, { prefix: 'suppc', n: 1, listId: list, contactStatus: 'suppressed' });
-    const elsewhere = await seedContacts(app, t.id, { prefix: 'other', n: 3, listId: other });
+    const list = await given(app, t).defaultList();
+    const other = await given(app, t).list('Other');
+    const receivers = await given(app, t).contacts({ prefix: 'ok', n: 20, listId: list });
+    const pending = await given(app, t).contacts({ prefix: 'pending', n: 3, listId: list, contactStatus: 'pending' });
+    const unsubscribed = await given(app, t).contacts({ prefix: 'gone', n: 3, listId: list, subscription: 'unsubscribed' });
+    const unconfirmed = await given(app, t).contacts({ prefix: 'unconf', n: 2, listId: list, subscription: 'unconfirmed' });
+    const bounced = await given(app, t).contacts({ prefix: 'hard', n: 3, listId: list });
+    const complained = await given(app, t).contacts({ prefix: 'complaint', n: 2, listId: list });
+    const suppressedContact = await given(app, t).contacts({ prefix: 'suppc', n: 1, listId: list, contactStatus: 'suppressed' });
+    const elsewhere = await given(app, t).contacts({ prefix: 'other', n: 3, listId: other });
     await app.pg.deps.db.withTenant(t.id, async (c) => {
       for (const e of bounced) await addSuppression(c, t.id, e.toUpperCase(), 'all', 'hard_bounce');
       for (const e of complained) await addSuppression(c, t.id, e, 'marketing', 'complaint');
     });
 
-    const templateId = await createTemplate(t);
-    const campaign = await createCampaign(t, templateId, [list]);
+    const templateId = await given(app, t).template();
+    const campaign = await given(app, t).campaign(templateId, [list]);
     expect(campaign).toMatchObject({ status: 'draft', replyTo: 'support@acme.org', templateVersion: 1 });
     expect((await t.api('POST', `/api/campaigns/${campaign.id}/start`)).status).toBe(202);
     const done = await waitForCampaign(t, campaign.id, (c) => c.status === 'completed');

@@ -1,23 +1,21 @@
 // Campaigns API: validation, the compliance pre-check (every reason at once), test sends to the
 // tenant's own test addresses, scheduling with sendAt, and the status machine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { storeDkimKey } from '../../src/tenants/store.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { createCampaign, createTemplate, defaultList, perRecipient, rawHeader, seedContacts, setTenant, waitForCampaign, waitUntil } from './helpers.js';
+import { given } from '../support/given.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { perRecipient, rawHeader, setTenant, waitForCampaign } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 let list: string;
 let templateId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-  list = await defaultList(app, t.id);
-  templateId = await createTemplate(t);
+  list = await given(app, t).defaultList();
+  templateId = await given(app, t).template();
 });
-afterAll(() => app.stop());
 
 describe('campaigns API', () => {
   it('validates lists, template, subject and reply-to', async () => {
@@ -41,9 +39,9 @@ describe('campaigns API', () => {
   it('refuses to schedule or start a campaign that could not be compliant, naming every reason', async () => {
     const bad = await app.tenant({ name: 'Sloppy', postalAddress: null });
     await setTenant(app, bad.id, "reply_to = 'noreply@sloppy.org', require_dkim = true");
-    const noLink = await createTemplate(bad, '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{name}}</mj-text></mj-column></mj-section></mj-body></mjml>');
-    const badList = await defaultList(app, bad.id);
-    const c = await createCampaign(bad, noLink, [badList]);
+    const noLink = await given(app, bad).template({ mjml: '<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{name}}</mj-text></mj-column></mj-section></mj-body></mjml>' });
+    const badList = await given(app, bad).defaultList();
+    const c = await given(app, bad).campaign(noLink, [badList]);
     const expected = ['no_unsubscribe_link', 'no_postal_address', 'no_reply_to', 'no_dkim_key'];
     for (const action of ['start', 'schedule']) {
       const r = await bad.api('POST', `/api/campaigns/${c.id}/${action}`, action === 'schedule' ? { sendAt: new Date(Date.now() + 3600_000).toISOString() } : undefined);
@@ -68,7 +66,7 @@ describe('campaigns API', () => {
 
   it("test-sends only to the tenant's test addresses, through the gate, marked as a test", async () => {
     await setTenant(app, t.id, "test_emails = '{qa@acme.org}'");
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     const refused = await t.api('POST', `/api/campaigns/${c.id}/test`, { emails: ['qa@acme.org', 'someone@else.org'] });
     expect(refused.status).toBe(422);
     expect(refused.body.error).toMatchObject({ code: 'not_test_address', field: 'emails[1]' });
@@ -83,7 +81,7 @@ describe('campaigns API', () => {
     expect(got.parsed.html).toContain('1 Main Street, Springfield');
     const ledger = () => ownerQuery<{ kind: string; campaign_id: string | null; status: string; purpose: string }>(app.db.url,
       'SELECT kind, campaign_id, status, purpose FROM messages WHERE id = $1', [r.body.messages[0].id]);
-    await waitUntil(async () => (await ledger())[0].status === 'sent', 10_000, 'the ledger to record the test send'); // SMTP answers before the ledger write
+    await waitFor(async () => (await ledger())[0].status === 'sent', { timeout: 10_000, interval: 50, message: 'timed out waiting for the ledger to record the test send' }); // SMTP answers before the ledger write
     const rows = await ledger();
     expect(rows[0]).toMatchObject({ kind: 'test', campaign_id: null, status: 'sent' });
     expect(rows[0].purpose.startsWith(`test:${c.id}:`)).toBe(true);
@@ -91,12 +89,12 @@ describe('campaigns API', () => {
   });
 
   it('sendAt schedules the campaign; it starts by itself at that time', async () => {
-    const emails = await seedContacts(app, t.id, { prefix: 'sched', n: 4, listId: list });
+    const emails = await given(app, t).contacts({ prefix: 'sched', n: 4, listId: list });
     const sendAt = new Date(Date.now() + 1500).toISOString();
-    const c = await createCampaign(t, templateId, [list], { sendAt });
+    const c = await given(app, t).campaign(templateId, [list], { sendAt });
     expect(c.status).toBe('scheduled');
     expect(new Date(c.sendAt).toISOString()).toBe(sendAt);
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     expect((await t.api('GET', `/api/campaigns/${c.id}`)).body.status).toBe('scheduled');
     const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
     expect(new Date(done.startedAt).getTime()).toBeGreaterThanOrEqual(new Date(sendAt).getTime() - 50);
@@ -105,13 +103,13 @@ describe('campaigns API', () => {
   });
 
   it('a cancelled or rescheduled schedule does not fire at the old time', async () => {
-    const c1 = await createCampaign(t, templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
+    const c1 = await given(app, t).campaign(templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
     expect((await t.api('POST', `/api/campaigns/${c1.id}/cancel`)).body.status).toBe('cancelled');
-    const c2 = await createCampaign(t, templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
+    const c2 = await given(app, t).campaign(templateId, [list], { sendAt: new Date(Date.now() + 800).toISOString() });
     const later = new Date(Date.now() + 3600_000).toISOString();
     const moved = await t.api('POST', `/api/campaigns/${c2.id}/schedule`, { sendAt: later });
     expect(moved.status).toBe(202);
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     expect((await t.api('GET', `/api/campaigns/${c1.id}`)).body).toMatchObject({ status: 'cancelled', progress: { audience: 0 } });
     expect((await t.api('GET', `/api/campaigns/${c2.id}`)).body).toMatchObject({ status: 'scheduled', progress: { audience: 0 } });
     expect((await t.api('POST', `/api/campaigns/${c2.id}/schedule`, {})).status).toBe(202); // the stored sendAt
@@ -119,20 +117,20 @@ describe('campaigns API', () => {
 
   it("keeps tenants apart: another tenant's campaigns, templates and lists are not found", async () => {
     const other = await app.tenant({ name: 'Other', fromEmail: 'hi@other.org', replyTo: 'help@other.org' });
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     expect((await other.api('GET', `/api/campaigns/${c.id}`)).status).toBe(404);
     expect((await other.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(404);
     expect((await other.api('GET', `/api/templates/${templateId}`)).status).toBe(404);
     expect((await other.api('POST', `/api/templates/${templateId}/preview`, {})).status).toBe(404);
     const r = await other.api('POST', '/api/campaigns', { name: 'Steal', templateId, listIds: [list] });
     expect(r.body.error.field).toBe('templateId');
-    const own = await createTemplate(other);
+    const own = await given(app, other).template();
     expect((await other.api('POST', '/api/campaigns', { name: 'Steal', templateId: own, listIds: [list] })).body.error.field).toBe('listIds[0]');
     expect((await other.api('GET', '/api/campaigns')).body.campaigns).toEqual([]);
   });
 
   it('enforces the status machine with 409 and the current status', async () => {
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     const pause = await t.api('POST', `/api/campaigns/${c.id}/pause`);
     expect(pause.status).toBe(409);
     expect(pause.body.error).toMatchObject({ code: 'invalid_state', status: 'draft' });
@@ -143,6 +141,6 @@ describe('campaigns API', () => {
     await waitForCampaign(t, c.id, (x) => x.status === 'completed');
     expect((await t.api('POST', `/api/campaigns/${c.id}/cancel`)).status).toBe(409);
     expect((await t.api('POST', '/api/campaigns/nope/start')).status).toBe(404);
-    await waitUntil(async () => (await ownerQuery(app.db.url, "SELECT 1 FROM messages WHERE status IN ('queued', 'sending')")).length === 0);
+    await waitFor(async () => (await ownerQuery(app.db.url, "SELECT 1 FROM messages WHERE status IN ('queued', 'sending')")).length === 0, { timeout: 20_000, interval: 50 });
   });
 });

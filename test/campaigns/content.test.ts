@@ -8,7 +8,8 @@ import { CompiledCache, recipientData, renderChecked, withCompliantFooter } from
 import { precheck, prepareRecipient, type BatchContext } from '../../src/campaigns/recipient.js';
 import type { ClaimedRow } from '../../src/campaigns/claim.js';
 import type { Tenant } from '../../src/tenants/store.js';
-import { NEWSLETTER_MJML } from './helpers.js';
+import { NEWSLETTER_MJML } from '../support/given.js';
+import { sleep } from '../support/wait.js';
 
 const TENANT: Tenant = {
   id: '11111111-1111-4111-8111-111111111111', name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org',
@@ -138,7 +139,7 @@ describe('batching', () => {
     await Promise.all(Array.from({ length: 20 }, async () => {
       await sem.acquire();
       active++; peak = Math.max(peak, active);
-      await new Promise((r) => setTimeout(r, 2));
+      await sleep(2);
       active--; sem.release();
     }));
     expect(peak).toBe(3);

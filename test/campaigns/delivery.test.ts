@@ -2,56 +2,54 @@
 // unsubscribe during sending, the per-tenant rate limit, 4xx retries with backoff and 5xx failures.
 import net from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unsubscribeContact } from '../../src/unsubscribe/unsubscribe.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { unsubscribeContact } from '../../src/consent/unsubscribe.js';
+import { startTestApp, useApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { createCampaign, createList, createTemplate, perRecipient, seedContacts, setTenant, waitForCampaign, waitUntil } from './helpers.js';
+import { given } from '../support/given.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { perRecipient, setTenant, waitForCampaign } from './helpers.js';
 
-let app: TestApp;
 const arrivals: number[] = [];
 const tempFailures = new Map<string, number>();
 
-beforeAll(async () => {
-  app = await startTestApp({
-    sink: {
-      parse: false,
-      onRcpt(address) {
-        if (address.startsWith('reject')) return { code: 550, message: '5.1.1 no such user' };
-        if (address.startsWith('later')) {
-          const n = (tempFailures.get(address) ?? 0) + 1;
-          tempFailures.set(address, n);
-          if (n <= 2) return { code: 451, message: '4.7.1 try again later' };
-        }
-        return null;
-      },
-      onData() { arrivals.push(Date.now()); return null; },
+const { app } = useApp({
+  tenant: false,
+  sink: {
+    parse: false,
+    onRcpt(address) {
+      if (address.startsWith('reject')) return { code: 550, message: '5.1.1 no such user' };
+      if (address.startsWith('later')) {
+        const n = (tempFailures.get(address) ?? 0) + 1;
+        tempFailures.set(address, n);
+        if (n <= 2) return { code: 451, message: '4.7.1 try again later' };
+      }
+      return null;
     },
-  });
+    onData() { arrivals.push(Date.now()); return null; },
+  },
 });
-afterAll(() => app.stop());
 
 /** A tenant with its own list and rate, and a template. */
 async function setup(rate: number, prefix: string, n: number): Promise<{ t: TestTenant; list: string; templateId: string; emails: string[] }> {
   const t = await app.tenant({ name: prefix });
   await setTenant(app, t.id, 'send_rate_per_second = $2', [rate]);
-  const list = await createList(app, t.id, `${prefix} list`);
-  const emails = await seedContacts(app, t.id, { prefix, n, listId: list });
-  return { t, list, templateId: await createTemplate(t), emails };
+  const list = await given(app, t).list(`${prefix} list`);
+  const emails = await given(app, t).contacts({ prefix, n, listId: list });
+  return { t, list, templateId: await given(app, t).template(), emails };
 }
 
 const countFor = (emails: string[]) => { const got = perRecipient(app); return emails.filter((e) => got.has(e)).length; };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('campaign delivery control', () => {
   it('pause stops sending at the next batch; resume finishes with nobody sent twice', async () => {
     const { t, list, templateId, emails } = await setup(20, 'pause', 60);
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     await t.api('POST', `/api/campaigns/${c.id}/start`);
-    await waitUntil(() => countFor(emails) >= 10, 10_000, 'first messages');
+    await waitFor(() => countFor(emails) >= 10, { timeout: 10_000, interval: 50, message: 'timed out waiting for first messages' });
     const paused = await t.api('POST', `/api/campaigns/${c.id}/pause`);
     expect(paused.body).toMatchObject({ status: 'paused', pausedReason: 'manual' });
-    await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, 10_000, 'in-flight batch');
+    await waitFor(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, { timeout: 10_000, interval: 50, message: 'timed out waiting for in-flight batch' });
     const atPause = countFor(emails);
     await sleep(1500);
     expect(countFor(emails)).toBe(atPause); // nothing more while paused
@@ -69,13 +67,13 @@ describe('campaign delivery control', () => {
 
   it('cancel marks everyone not yet sent as cancelled; nothing goes out afterwards', async () => {
     const { t, list, templateId, emails } = await setup(20, 'cancel', 60);
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     await t.api('POST', `/api/campaigns/${c.id}/start`);
-    await waitUntil(() => countFor(emails) >= 5, 10_000, 'first messages');
+    await waitFor(() => countFor(emails) >= 5, { timeout: 10_000, interval: 50, message: 'timed out waiting for first messages' });
     const r = await t.api('POST', `/api/campaigns/${c.id}/cancel`);
     expect(r.body.status).toBe('cancelled');
     expect(r.body.cancelledMessages).toBeGreaterThan(0);
-    await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, 10_000, 'in-flight batch');
+    await waitFor(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.sending === 0, { timeout: 10_000, interval: 50, message: 'timed out waiting for in-flight batch' });
     const atCancel = countFor(emails);
     await sleep(1500);
     expect(countFor(emails)).toBe(atCancel);
@@ -87,9 +85,9 @@ describe('campaign delivery control', () => {
 
   it('someone who unsubscribes while the campaign is sending gets nothing after that moment', async () => {
     const { t, list, templateId, emails } = await setup(10, 'unsub', 40);
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     await t.api('POST', `/api/campaigns/${c.id}/start`);
-    await waitUntil(() => countFor(emails) >= 5, 10_000, 'first messages');
+    await waitFor(() => countFor(emails) >= 5, { timeout: 10_000, interval: 50, message: 'timed out waiting for first messages' });
     // Lock ten rows still waiting (not claimed by a drain), unsubscribe their contacts, commit.
     const gone = await app.pg.deps.db.withTenant(t.id, async (tx) => {
       const rows = (await tx.query<{ contact_id: string; recipient: string }>(`SELECT contact_id, recipient FROM messages
@@ -106,7 +104,7 @@ describe('campaign delivery control', () => {
 
   it('holds the tenant rate across lanes and drains', async () => {
     const { t, list, templateId, emails } = await setup(10, 'rate', 30);
-    const c = await createCampaign(t, templateId, [list]);
+    const c = await given(app, t).campaign(templateId, [list]);
     const from = arrivals.length;
     await t.api('POST', `/api/campaigns/${c.id}/start`);
     await waitForCampaign(t, c.id, (x) => x.status === 'completed');
@@ -123,11 +121,11 @@ describe('campaign delivery control', () => {
 
   it('retries 4xx replies with backoff; a 5xx fails that delivery and goes to bounce handling', async () => {
     const t = await app.tenant({ name: 'Retry' });
-    const list = await createList(app, t.id, 'retry list');
-    await seedContacts(app, t.id, { prefix: 'later', n: 2, listId: list });
-    await seedContacts(app, t.id, { prefix: 'reject', n: 1, listId: list });
-    await seedContacts(app, t.id, { prefix: 'fine', n: 2, listId: list });
-    const c = await createCampaign(t, await createTemplate(t), [list]);
+    const list = await given(app, t).list('retry list');
+    await given(app, t).contacts({ prefix: 'later', n: 2, listId: list });
+    await given(app, t).contacts({ prefix: 'reject', n: 1, listId: list });
+    await given(app, t).contacts({ prefix: 'fine', n: 2, listId: list });
+    const c = await given(app, t).campaign(await given(app, t).template(), [list]);
     await t.api('POST', `/api/campaigns/${c.id}/start`);
     const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed');
     expect(done.progress).toMatchObject({ audience: 5, sent: 4, failed: 1, bounced: 1, deferred: 0 });
@@ -157,11 +155,11 @@ describe('campaign delivery when the SMTP server is unreachable', () => {
     let server: SMTPServer | null = null;
     try {
       const t = await down.tenant();
-      const list = await createList(down, t.id, 'offline');
-      const emails = await seedContacts(down, t.id, { prefix: 'offline', n: 3, listId: list });
-      const c = await createCampaign(t, await createTemplate(t), [list]);
+      const list = await given(down, t).list('offline');
+      const emails = await given(down, t).contacts({ prefix: 'offline', n: 3, listId: list });
+      const c = await given(down, t).campaign(await given(down, t).template(), [list]);
       await t.api('POST', `/api/campaigns/${c.id}/start`);
-      await waitUntil(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.deferred === 3, 10_000, 'deferrals');
+      await waitFor(async () => (await t.api('GET', `/api/campaigns/${c.id}`)).body.progress.deferred === 3, { timeout: 10_000, interval: 50, message: 'timed out waiting for deferrals' });
       const got: string[] = [];
       server = new SMTPServer({ authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
         onData(stream, session, cb) { stream.on('end', () => { got.push(...session.envelope.rcptTo.map((r) => r.address)); cb(); }); stream.resume(); } });

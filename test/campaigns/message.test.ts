@@ -2,25 +2,22 @@
 // signature that an independent verifier (mailauth) accepts, Feedback-ID, VERP envelope naming the
 // message, Postgate's Message-ID, reply-to, postal footer, text part, and escaping of subscriber data.
 import { authenticate } from 'mailauth';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyVerp } from '../../src/policy/tokens.js';
 import { storeDkimKey, type DkimKey } from '../../src/tenants/store.js';
 import { readUnsubscribeToken } from '../../src/unsubscribe/links.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { createCampaign, createTemplate, defaultList, rawHeader, seedContacts, setTenant, waitForCampaign } from './helpers.js';
+import { given } from '../support/given.js';
+import { rawHeader, setTenant, waitForCampaign } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 let key: DkimKey;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
   key = await app.pg.deps.db.withTenant(t.id, (c) => storeDkimKey(c, t.id, 'acme.org', 'pg2025'));
   await setTenant(app, t.id, 'require_dkim = true');
 });
-afterAll(() => app.stop());
 
 function stubResolver(k: DkimKey) {
   return async (name: string, rrtype: string): Promise<string[][]> => {
@@ -31,11 +28,11 @@ function stubResolver(k: DkimKey) {
 
 describe('campaign message', () => {
   it('carries RFC 8058 headers under a DKIM signature that verifies, Feedback-ID, VERP and the ledger Message-ID', async () => {
-    const list = await defaultList(app, t.id);
-    const emails = await seedContacts(app, t.id, { prefix: 'reader', n: 3, listId: list });
+    const list = await given(app, t).defaultList();
+    const emails = await given(app, t).contacts({ prefix: 'reader', n: 3, listId: list });
     await ownerQuery(app.db.url, `UPDATE contacts SET name = '<b>Bob & "Co"</b>', attributes = '{"city":"<script>x</script>"}' WHERE email = $1`, [emails[0]]);
-    const templateId = await createTemplate(t);
-    const campaign = await createCampaign(t, templateId, [list], { replyTo: 'team@acme.org' });
+    const templateId = await given(app, t).template();
+    const campaign = await given(app, t).campaign(templateId, [list], { replyTo: 'team@acme.org' });
     expect((await t.api('POST', `/api/campaigns/${campaign.id}/start`)).status).toBe(202);
     await waitForCampaign(t, campaign.id, (c) => c.status === 'completed');
     expect(app.sink.received).toHaveLength(3);

@@ -1,16 +1,9 @@
 // Templates API: validation of MJML and Handlebars with line numbers, versions, preview escaping.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
-import { NEWSLETTER_MJML } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { NEWSLETTER_MJML } from '../support/given.js';
 
-let app: TestApp;
-let t: TestTenant;
-
-beforeAll(async () => {
-  app = await startTestApp({ smtp: false });
-  t = await app.tenant();
-});
-afterAll(() => app.stop());
+const { app, t } = useApp({ smtp: false });
 
 describe('templates API', () => {
   it('creates, reads, versions and lists templates', async () => {

@@ -4,21 +4,23 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RawConfig } from '../../src/config.js';
 import { DRAINS_PER_CAMPAIGN } from '../../src/campaigns/module.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
+import { waitFor } from '../support/wait.js';
 import { ownerQuery } from '../support/db.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
-import { createCampaign, createList, createTemplate, seedContacts, setTenant, waitForCampaign, waitUntil } from './helpers.js';
+import { setTenant, waitForCampaign } from './helpers.js';
 import { spawnWorker, stopWorker, type WorkerProcess } from './worker-process.js';
 
-let app: TestApp;
 /** A real SMTP server that shrugs off connections reset by a killed worker (no faults injected). */
 let smtp: FaultSmtp;
 let workerConfig: Partial<RawConfig>;
 const workers: WorkerProcess[] = [];
 
+// This process serves the API only; campaigns are sent by the worker processes below.
+const { app } = useApp({ roles: { worker: false, inbound: false }, config: { SEND_LEASE_SECONDS: 5 }, smtp: false, tenant: false });
+
 beforeAll(async () => {
-  // This process serves the API only; campaigns are sent by the worker processes below.
-  app = await startTestApp({ roles: { worker: false, inbound: false }, config: { SEND_LEASE_SECONDS: 5 }, smtp: false });
   smtp = await startFaultSmtp({ seed: 1 });
   const c = app.pg.config;
   workerConfig = {
@@ -27,7 +29,7 @@ beforeAll(async () => {
   };
 });
 afterEach(async () => { for (const w of workers.splice(0)) await stopWorker(w); });
-afterAll(async () => { await smtp.close(); await app.stop(); });
+afterAll(async () => { await smtp.close(); }); // before useApp's afterAll stops the app (after hooks run last-registered first)
 
 /** How many messages each envelope recipient got. */
 function perRecipient(): Map<string, number> {
@@ -45,9 +47,9 @@ async function worker(): Promise<WorkerProcess> {
 async function campaignFor(prefix: string, n: number, rate: number) {
   const t = await app.tenant({ name: prefix });
   await setTenant(app, t.id, 'send_rate_per_second = $2', [rate]);
-  const list = await createList(app, t.id, prefix);
-  const emails = await seedContacts(app, t.id, { prefix, n, listId: list });
-  const c = await createCampaign(t, await createTemplate(t), [list]);
+  const list = await given(app, t).list(prefix);
+  const emails = await given(app, t).contacts({ prefix, n, listId: list });
+  const c = await given(app, t).campaign(await given(app, t).template(), [list]);
   return { t, c, emails };
 }
 
@@ -58,7 +60,7 @@ describe('campaign workers', () => {
     const { t, c, emails } = await campaignFor('kill', 400, 100);
     const first = await worker();
     expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
-    await waitUntil(() => countFor(emails) >= 120, 20_000, 'a third of the campaign');
+    await waitFor(() => countFor(emails) >= 120, { timeout: 20_000, interval: 50, message: 'timed out waiting for a third of the campaign' });
     process.kill(first.pid, 'SIGKILL');
     await first.exited;
     // What the ledger shows as handed out but not recorded: the only messages that may go out twice.
@@ -90,7 +92,7 @@ describe('campaign workers', () => {
     const { t, c, emails } = await campaignFor('term', 400, 100);
     const first = await worker();
     expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
-    await waitUntil(() => countFor(emails) >= 100, 20_000, 'a quarter of the campaign');
+    await waitFor(() => countFor(emails) >= 100, { timeout: 20_000, interval: 50, message: 'timed out waiting for a quarter of the campaign' });
     process.kill(first.pid, 'SIGTERM');
     expect(await first.exited).toBe(0);
     const left = await ownerQuery<{ sending: number; released: number }>(app.db.url, `SELECT

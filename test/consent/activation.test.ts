@@ -1,22 +1,18 @@
 // Double opt-in end to end over real HTTP, SMTP and PostgreSQL: register → activation mail → GET
 // (changes nothing) → POST (active, subscribed), with the consent records of each path.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { activationToken, readActivationData, readActivationToken } from '../../src/consent/activation.js';
 import { addSuppression } from '../../src/consent/suppressions.js';
 import { consent, get, linkOf, post, snapshot, tokenOf, waitForMail, waitForStatus } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 let newsletterId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
   newsletterId = (await t.api('GET', '/api/lists')).body.items[0].id;
 });
-afterAll(() => app.stop());
 
 async function register(address: string, newsletter: boolean | string[] = true, extra: Record<string, unknown> = {}) {
   return t.api('POST', '/api/contacts', { email: address, name: 'Ada Lovelace', newsletter, consent, ...extra });

@@ -1,21 +1,17 @@
 // The contacts and lists API: validation (JSON errors with the field, nothing half-written),
 // tenant isolation, filtered keyset paging, lists with exactly one default, scopes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { consent } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
-let other: TestTenant;
+const { app, t, tenant } = useApp();
+const other = tenant({ name: 'Other', fromEmail: 'hi@other.org', replyTo: 'help@other.org' });
 let defaultListId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  [t, other] = await Promise.all([app.tenant(), app.tenant({ name: 'Other', fromEmail: 'hi@other.org', replyTo: 'help@other.org' })]);
   defaultListId = (await t.api('GET', '/api/lists')).body.items[0].id;
 });
-afterAll(() => app.stop());
 
 const valid = (over: Record<string, unknown> = {}) => ({ email: 'valid@example.com', newsletter: true, consent, ...over });
 const count = async (table: string, tenantId: string) =>

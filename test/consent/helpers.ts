@@ -2,6 +2,7 @@
 // snapshot the state a link may change.
 import type { TestApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
+import { waitFor } from '../support/wait.js';
 
 export { consent, mailsTo, waitForMail, activationLink as linkOf } from '../support/mail.js';
 
@@ -31,11 +32,9 @@ export async function snapshot(app: TestApp, tenantId: string): Promise<unknown>
 
 /** Waits until a ledger row reaches a final status; returns it. */
 export async function waitForStatus(app: TestApp, messageId: string, statuses: string[], timeoutMs = 10_000): Promise<{ status: string; reason: string | null }> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await ownerQuery<{ status: string; reason: string | null }>(app.db.url, 'SELECT status, reason FROM messages WHERE id = $1', [messageId]);
-    if (row && statuses.includes(row.status)) return row;
-    if (Date.now() > until) throw new Error(`message ${messageId} stayed ${row?.status}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let row: { status: string; reason: string | null } | undefined;
+  return waitFor(async () => {
+    [row] = await ownerQuery<{ status: string; reason: string | null }>(app.db.url, 'SELECT status, reason FROM messages WHERE id = $1', [messageId]);
+    return row && statuses.includes(row.status) ? row : null;
+  }, { timeout: timeoutMs, message: () => `message ${messageId} stayed ${row?.status}` });
 }

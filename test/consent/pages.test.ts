@@ -1,9 +1,12 @@
-// The consent pages' HTML: escaped, accessible, script-free, a real form.
+// The consent pages' HTML (in the shared page shell): escaped, accessible, script-free, a real form.
 import { describe, expect, it } from 'vitest';
-import { renderPage } from '../../src/consent/pages.js';
+import { activationPage, type ActivationPage } from '../../src/consent/activation-pages.js';
+import { renderPage as renderShell } from '../../src/html.js';
+
+const renderPage = (p: ActivationPage): string => renderShell(activationPage(p));
 import { confirmationWording, type Plan } from '../../src/consent/confirm.js';
 
-describe('renderPage', () => {
+describe('activation pages', () => {
   it('escapes every value and uses no script', () => {
     const html = renderPage({ tenantName: '<script>alert(1)</script> & Co', title: 'A "title"', paragraphs: ['<img src=x onerror=alert(1)>'],
       items: ['<b>News</b>'], form: { action: '/a/x"><script>', button: 'Confirm' } });

@@ -66,10 +66,6 @@ describe('nextContact', () => {
     ['active', 'hard_bounce', to('suppressed', true)],
     ['suppressed', 'hard_bounce', to('suppressed', false)],
     ['erased', 'hard_bounce', INVALID],
-    ['pending', 'erase', to('erased', true)],
-    ['active', 'erase', to('erased', true)],
-    ['suppressed', 'erase', to('erased', true)],
-    ['erased', 'erase', to('erased', false)],
     ['pending', 'unsuppress', INVALID],
     ['active', 'unsuppress', INVALID],
     ['suppressed', 'unsuppress', to('active', true)],
@@ -79,14 +75,19 @@ describe('nextContact', () => {
     expect(nextContact(from, event)).toEqual(want);
   });
 
-  it('erasure is final (property)', () => {
-    const event = fc.constantFrom<ContactEvent>('verify', 'hard_bounce', 'erase', 'unsuppress');
+  it('erasure is final: no event leaves erased (property)', () => {
+    const event = fc.constantFrom<ContactEvent>('verify', 'hard_bounce', 'unsuppress');
+    fc.assert(fc.property(event, (e) => { expect(isInvalid(nextContact('erased', e))).toBe(true); }));
+  });
+
+  it('never reaches erased (erasure is data-rights/erase.ts, not an event) (property)', () => {
+    const event = fc.constantFrom<ContactEvent>('verify', 'hard_bounce', 'unsuppress');
     fc.assert(fc.property(fc.array(event, { maxLength: 20 }), (events) => {
       let s: ContactStatus = 'pending';
       for (const e of events) {
         const r = nextContact(s, e);
-        if (s === 'erased') expect(isInvalid(r) || (r.status === 'erased' && !r.changed)).toBe(true);
         if (!isInvalid(r)) s = r.status;
+        expect(s).not.toBe('erased');
       }
     }));
   });

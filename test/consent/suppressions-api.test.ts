@@ -2,22 +2,15 @@
 // keyset pages without gaps), DELETE /api/suppressions/:address with a required reason (a hard-bounce
 // suppression removed lets a notice through again, subscriptions untouched, recorded in the consent
 // records), POST /api/suppressions (idempotent, blocks a send), tenant isolation, 422s that write nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useApp, type TestTenant } from '../support/app.js';
+import { given } from '../support/given.js';
 import { ownerQuery } from '../support/db.js';
-import { dsn, seedContact } from '../bounces/helpers.js';
+import { dsn, onTwoLists } from '../bounces/helpers.js';
 import { mailsTo, waitForMessage } from '../transactional/helpers.js';
 
-let app: TestApp;
-let a: TestTenant;
-let b: TestTenant;
-
-beforeAll(async () => {
-  app = await startTestApp();
-  a = await app.tenant({ name: 'A' });
-  b = await app.tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
-});
-afterAll(() => app.stop());
+const { app, t: a, tenant } = useApp({ tenant: { name: 'A' } });
+const b = tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
 
 const RAW = { 'content-type': 'message/rfc822' };
 
@@ -108,7 +101,7 @@ describe('GET /api/suppressions', () => {
 
   it('shows a hard bounce with its source, and the endpoints are in /openapi.json', async () => {
     const email = 'bounced-listing@example.net';
-    await seedContact(app, a, email);
+    await given(app, a).subscribedContact(email, onTwoLists(email));
     const res = await a.api('POST', '/api/inbound', dsn({ to: 'bounces@relay.example', finalRecipient: email, messageId: '<gone@elsewhere.example>' }), RAW);
     expect(res.status, JSON.stringify(res.body)).toBe(202);
     const list = await a.api('GET', `/api/suppressions?address=${email}`);
@@ -151,7 +144,7 @@ describe('DELETE /api/suppressions/:address', () => {
 
   it('removing a hard-bounce suppression lets a notice through again; subscriptions stay as they were; recorded with the reason', async () => {
     const email = 'hard-then-fine@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     // One list unsubscribed by the person, one still subscribed.
     const out = await a.api('DELETE', `/api/contacts/${contact.id}/subscriptions/${contact.lists[1]}`);
     expect(out.status).toBe(200);
@@ -186,7 +179,7 @@ describe('DELETE /api/suppressions/:address', () => {
 
   it('keeps an erasure suppression (409) and the erased contact erased', async () => {
     const email = 'erase-me@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     expect((await a.api('DELETE', `/api/contacts/${contact.id}`)).status).toBe(200);
     const rows = await ownerQuery(app.db.url, 'SELECT address, note, reason FROM suppressions WHERE tenant_id = $1 AND reason = $2', [a.id, 'erased']);
     expect(rows).toEqual([{ address: null, note: null, reason: 'erased' }]);
@@ -201,7 +194,7 @@ describe('DELETE /api/suppressions/:address', () => {
 describe('POST /api/suppressions', () => {
   it('adds by hand (201, then 200 with the same one), records it for the contact and blocks a send', async () => {
     const email = 'manual-block@example.net';
-    const contact = await seedContact(app, a, email);
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
     const first = await a.api('POST', '/api/suppressions', { address: ' Manual-Block@EXAMPLE.net', scope: 'all', reason: 'manual', note: 'asked by phone' });
     expect(first.status, JSON.stringify(first.body)).toBe(201);
     expect(first.body).toMatchObject({ address: email, scope: 'all', reason: 'manual', note: 'asked by phone', source: { type: 'api' } });

@@ -4,29 +4,24 @@
 // where the server accepted the message and dropped the connection before the 250 (counted); the
 // ledger must match what the server accepted. Real PostgreSQL, real SMTP over TCP, real HTTP.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
-import { defaultListId, fastTenant, ledgerCounts, query, reconcile, report, seedSubscribers, startCampaign, waitForCompletion } from './helpers.js';
+import { given } from '../support/given.js';
+import { fastTenant, ledgerCounts, query, reconcile, report, startCampaign, waitForCompletion } from './helpers.js';
 
 const RECIPIENTS = 5000;
-let app: TestApp;
 let smtp: FaultSmtp;
-let t: TestTenant;
 
 beforeAll(async () => {
   smtp = await startFaultSmtp({ seed: 20240531, tempFailRate: 0.1, tempCodes: [421, 451], dropRate: 0.02, dropAfterAcceptRate: 0.01 });
-  app = await startTestApp({ config: { SMTP_URL: smtp.url, RETRY_BASE_SECONDS: 0.05, MAX_ATTEMPTS: 20, SMTP_POOL_SIZE: 8 } });
-  t = await app.tenant();
-}, 60_000);
-afterAll(async () => {
-  await app?.stop();
-  await smtp?.close();
 });
+afterAll(async () => { await smtp?.close(); }); // after useApp's afterAll has stopped the app (after hooks run last-registered first)
+const { app, t } = useApp(() => ({ config: { SMTP_URL: smtp.url, RETRY_BASE_SECONDS: 0.05, MAX_ATTEMPTS: 20, SMTP_POOL_SIZE: 8 } }));
 
 it(`delivers a ${RECIPIENTS}-recipient campaign exactly once per subscriber through temporary failures and dropped connections`, async () => {
   await fastTenant(t.api);
-  const list = await defaultListId(app.db.url, t.id);
-  await seedSubscribers(app.db.url, t.id, list, RECIPIENTS);
+  const list = await given(app, t).defaultList();
+  await given(app, t).contacts({ prefix: 'reader', n: RECIPIENTS, listId: list, city: false });
   const t0 = Date.now();
   const campaignId = await startCampaign(t.api, list);
   await waitForCompletion(app.db.url, campaignId, 150_000);

@@ -1,9 +1,10 @@
-// Helpers for the fault tests: audiences seeded with one SQL statement, a campaign made and started
+// Helpers for the fault tests (audiences: test/support/given.ts), a campaign made and started
 // through the real API, polling, and the reconciliation of the ledger with what the SMTP server
 // accepted (every duplicate must be explained by a drop after acceptance or a reclaimed lease).
 import { expect } from 'vitest';
 import pg from 'pg';
 import type { FaultSmtp } from '../support/fault-smtp.js';
+import { sleep } from '../support/wait.js';
 
 export type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
@@ -18,7 +19,6 @@ export const NEWSLETTER_MJML = `<mjml>
   </mj-body>
 </mjml>`;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function query<T extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
@@ -42,16 +42,6 @@ export function caller(base: string, key: string): Call {
 
 export async function defaultListId(dbUrl: string, tenantId: string): Promise<string> {
   return (await query<{ id: string }>(dbUrl, 'SELECT id FROM lists WHERE tenant_id = $1 AND is_default', [tenantId]))[0].id;
-}
-
-/** n active contacts subscribed to the list, in one statement (owner connection). Addresses <prefix><i>@<domain>. */
-export async function seedSubscribers(dbUrl: string, tenantId: string, listId: string, n: number, prefix = 'reader', domain = 'inbox.example'): Promise<void> {
-  await query(dbUrl, `WITH c AS (
-      INSERT INTO contacts (tenant_id, email, email_key, name, status, verified_at)
-      SELECT $1, $2 || i || '@' || $3, lower($2 || i || '@' || $3), 'Reader ' || i, 'active', now()
-      FROM generate_series(1, $4::int) AS i RETURNING id)
-    INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) SELECT $1, c.id, $5, 'subscribed' FROM c`,
-  [tenantId, prefix, domain, n, listId]);
 }
 
 /** Lifts the tenant's campaign rate (the default 50/s would make 5,000 recipients take 100 s). */

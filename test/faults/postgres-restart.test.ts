@@ -21,7 +21,9 @@ import { createDb, migrate } from '../../src/platform/db.js';
 import { createApiKey, createTenant } from '../../src/tenants/store.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
 import { freePort, killAll, startProcess, type PostgateProcess } from '../support/processes.js';
-import { caller, defaultListId, fastTenant, ledgerCounts, query, reconcile, report, seedSubscribers, sleep, startCampaign, waitForCompletion } from './helpers.js';
+import { audience } from '../support/given.js';
+import { sleep } from '../support/wait.js';
+import { caller, defaultListId, fastTenant, ledgerCounts, query, reconcile, report, startCampaign, waitForCompletion } from './helpers.js';
 
 const N = 1500;
 const DOWN_MS = 4000;
@@ -95,7 +97,7 @@ it('workers reconnect and finish the campaign after PostgreSQL restarts; /readyz
     await db.close();
   }
   const list = await defaultListId(url, tenantId);
-  await seedSubscribers(url, tenantId, list, N, 'restart');
+  await audience(url, tenantId, { prefix: 'restart', n: N, listId: list, city: false });
 
   const env = { SEND_LEASE_SECONDS: '5', RETRY_BASE_SECONDS: '0.05', MAX_ATTEMPTS: '20', SMTP_POOL_SIZE: String(SMTP_POOL_SIZE) };
   // The web process first (it creates pg-boss's queues on this fresh database), then the workers together.

@@ -5,27 +5,21 @@
 // activation link taken from the mail that arrived over SMTP.
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseTokenKeys } from '../../src/platform/secrets.js';
 import { signToken } from '../../src/policy/tokens.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 import { ownerQuery } from '../support/db.js';
 import { TEST_TOKEN_KEYS } from '../support/processes.js';
 import { report } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
-let other: TestTenant;
+const { app, t, tenant } = useApp();
+const other = tenant({ name: 'Other' });
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const consent = { text: 'Yes, send me the newsletter. I can unsubscribe at any time.', source: 'signup-form' };
 
-beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-  other = await app.tenant({ name: 'Other' });
-}, 60_000);
-afterAll(() => app?.stop());
 
 /** Everything a token could change, across all tenants. */
 async function state(): Promise<unknown> {
@@ -43,14 +37,11 @@ async function state(): Promise<unknown> {
 async function activationToken(email: string): Promise<{ contactId: string; token: string }> {
   const r = await t.api('POST', '/api/contacts', { email, name: 'Reader', newsletter: true, consent });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
-  const until = Date.now() + 15_000;
-  for (;;) {
+  return waitFor(() => {
     const mail = app.sink.received.find((m) => m.envelopeTo.includes(email));
     const link = mail && /https:\/\/postgate\.test\/a\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/.exec(mail.parsed.text ?? '');
-    if (link) return { contactId: r.body.id, token: link[1] };
-    if (Date.now() > until) throw new Error(`no activation mail for ${email}`);
-    await new Promise((res) => setTimeout(res, 25));
-  }
+    return link ? { contactId: r.body.id as string, token: link[1] } : null;
+  }, { timeout: 15_000, message: `no activation mail for ${email}` });
 }
 
 interface Hit { method: 'GET' | 'POST'; path: string; body?: string }

@@ -3,24 +3,19 @@
 // after acceptance. Every accepted request is delivered; extra copies only where the server accepted
 // the DATA and dropped the connection before its 250.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp } from '../support/app.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
-import { query, report, sleep } from './helpers.js';
+import { waitFor } from '../support/wait.js';
+import { query, report } from './helpers.js';
 
 const N = 300;
-let app: TestApp;
 let smtp: FaultSmtp;
-let t: TestTenant;
 
 beforeAll(async () => {
   smtp = await startFaultSmtp({ seed: 31337, tempFailRate: 0.1, dropRate: 0.03, dropAfterAcceptRate: 0.03 });
-  app = await startTestApp({ config: { SMTP_URL: smtp.url, RETRY_BASE_SECONDS: 0.05, MAX_ATTEMPTS: 20 } });
-  t = await app.tenant();
-}, 60_000);
-afterAll(async () => {
-  await app?.stop();
-  await smtp?.close();
 });
+afterAll(async () => { await smtp?.close(); }); // after useApp's afterAll has stopped the app (after hooks run last-registered first)
+const { app, t } = useApp(() => ({ config: { SMTP_URL: smtp.url, RETRY_BASE_SECONDS: 0.05, MAX_ATTEMPTS: 20 } }));
 
 it(`${N} notices and invoices through temporary failures and dropped connections: every accepted one delivered, duplicates only after a dropped 250`, async () => {
   await query(app.db.url, `INSERT INTO contacts (tenant_id, email, email_key, name, status) SELECT $1, 'buyer' || i || '@inbox.example', 'buyer' || i || '@inbox.example', 'Buyer ' || i, 'active'
@@ -36,12 +31,11 @@ it(`${N} notices and invoices through temporary failures and dropped connections
     }));
     for (const r of batch) { expect(r.status, JSON.stringify(r.body)).toBe(202); ids.push(r.body.id); }
   }
-  const until = Date.now() + 90_000;
   let open = N;
-  while (open > 0 && Date.now() < until) {
+  await waitFor(async () => {
     open = (await query<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM messages WHERE id = ANY($1::uuid[]) AND status <> 'sent'", [ids]))[0].n;
-    if (open) await sleep(200);
-  }
+    return open === 0;
+  }, { timeout: 90_000, interval: 200 }).catch(() => undefined); // the expectation below says how many are left
   expect(open).toBe(0);
   expect(new Set(ids).size).toBe(N);
   for (const id of ids) expect(smtp.accepted.has(id), id).toBe(true);

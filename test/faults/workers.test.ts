@@ -2,25 +2,23 @@
 // campaign, killed with SIGKILL mid-campaign, stopped with SIGTERM, or three at once. The web API
 // runs in this process; the workers only share the database. Counts come from the ledger and from
 // what the SMTP server accepted.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FLUSH_SIZE, IN_FLIGHT_PER_CONNECTION } from '../../src/campaigns/module.js';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { useApp, type TestTenant } from '../support/app.js';
+import { given } from '../support/given.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
 import { killAll, startProcess, type PostgateProcess } from '../support/processes.js';
 import {
-  defaultListId, fastTenant, ledgerCounts, query, reconcile, report, seedSubscribers, startCampaign, waitForCompletion,
+  fastTenant, ledgerCounts, query, reconcile, report, startCampaign, waitForCompletion,
 } from './helpers.js';
 
 const SMTP_POOL_SIZE = 5;
 const WORKER_ENV = { SEND_LEASE_SECONDS: '5', RETRY_BASE_SECONDS: '0.05', MAX_ATTEMPTS: '20', SMTP_POOL_SIZE: String(SMTP_POOL_SIZE) };
 /** What one worker can have handed to SMTP without the ledger knowing: its SMTP slots and one unflushed batch of outcomes. */
 const IN_FLIGHT_PER_WORKER = SMTP_POOL_SIZE * IN_FLIGHT_PER_CONNECTION + FLUSH_SIZE;
-let app: TestApp;
+const { app } = useApp({ roles: { worker: false, inbound: false }, tenant: false });
 let smtp: FaultSmtp | null = null;
 
-beforeAll(async () => {
-  app = await startTestApp({ roles: { worker: false, inbound: false } });
-}, 60_000);
 afterEach(async () => {
   await killAll();
   // A test that failed half-way must not leave a running campaign for the next test's workers.
@@ -28,13 +26,12 @@ afterEach(async () => {
   await smtp?.close();
   smtp = null;
 });
-afterAll(() => app?.stop());
 
 async function campaignOf(n: number, prefix: string): Promise<{ t: TestTenant; list: string }> {
   const t = await app.tenant();
   await fastTenant(t.api);
-  const list = await defaultListId(app.db.url, t.id);
-  await seedSubscribers(app.db.url, t.id, list, n, prefix);
+  const list = await given(app, t).defaultList();
+  await given(app, t).contacts({ prefix, n, listId: list, city: false });
   return { t, list };
 }
 

@@ -1,12 +1,9 @@
 // Operations: health, readiness, metrics, OpenAPI, JSON errors for bad input.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { loadConfig, ConfigError } from '../../src/config.js';
 
-let app: TestApp;
-let t: TestTenant;
-beforeAll(async () => { app = await startTestApp(); t = await app.tenant(); });
-afterAll(() => app.stop());
+const { app, t } = useApp();
 
 describe('operations endpoints', () => {
   it('answers healthz, readyz and metrics', async () => {
@@ -16,6 +13,13 @@ describe('operations endpoints', () => {
     expect(await ready.json()).toMatchObject({ status: 'ready' });
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
     expect(metrics).toContain('postgate_process_cpu_user_seconds_total');
+  });
+
+  it('observes HTTP request durations by route pattern, not by the ids in the path', async () => {
+    expect((await t.api('GET', '/api/contacts/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(metrics).toMatch(/postgate_http_request_seconds_count\{method="GET",route="\/api\/contacts\/:id",status="404"\} [1-9]/);
+    expect(metrics).not.toContain('route="/api/contacts/00000000');
   });
 
   it('publishes an OpenAPI document built from the request schemas', async () => {

@@ -2,7 +2,8 @@
 // test against an independently written oracle over random combinations of facts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, type GateFacts, type GateReason, type MessageKind } from '../../src/policy/gate.js';
+import { decide, type GateFacts, type GateReason } from '../../src/policy/gate.js';
+import type { MessageKind } from '../../src/policy/kinds.js';
 
 const RECIPIENT = 'ann@example.com';
 const NECESSARY: MessageKind[] = ['activation', 'invoice', 'account', 'technical', 'legal', 'support'];

@@ -1,5 +1,6 @@
 // Starts a real Postgate (HTTP server + workers) on a fresh database and a real SMTP sink.
 import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,9 +16,10 @@ import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.js';
 export interface TestApp {
   pg: Postgate; url: string; db: TestDatabase; sink: SmtpSink;
   /** Creates a tenant with a full sender identity and an all-scopes key. */
-  tenant(overrides?: Partial<{ name: string; fromEmail: string; replyTo: string; postalAddress: string | null; scopes: Scope[] }>): Promise<TestTenant>;
+  tenant(overrides?: TenantOverrides): Promise<TestTenant>;
   stop(): Promise<void>;
 }
+export type TenantOverrides = Partial<{ name: string; fromEmail: string; replyTo: string; postalAddress: string | null; scopes: Scope[] }>;
 export interface TestTenant {
   id: string; key: string;
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
@@ -55,6 +57,74 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
   };
   return app;
+}
+
+export interface UseAppOptions extends TestAppOptions {
+  /** The first tenant, `t` (default: app.tenant()'s Acme); false for none. */
+  tenant?: TenantOverrides | false;
+}
+export interface AppHandle {
+  /** The running app; usable from the test file's own beforeAll hooks (registered after useApp) on. */
+  app: TestApp;
+  /** The first tenant. */
+  t: TestTenant;
+  /** Another tenant, made in the same beforeAll after `t`, in the order asked. Call at file or describe level. */
+  tenant(overrides?: TenantOverrides): TestTenant;
+}
+
+/**
+ * Starts a test app (and a tenant) in beforeAll and stops it in afterAll, for the file or describe
+ * block it is called in. Options may be a function, evaluated in beforeAll, when they depend on
+ * something an earlier hook starts (a fault SMTP server, say).
+ *
+ *   const { app, t } = useApp({ config: { PAUSE_MIN_SENT: 10 } });
+ *   const other = tenant({ name: 'Other' }); // from const { app, t, tenant } = useApp()
+ */
+export function useApp(options: UseAppOptions | (() => UseAppOptions | Promise<UseAppOptions>) = {}): AppHandle {
+  let app: TestApp | undefined;
+  let started = false;
+  const tenants: { overrides: TenantOverrides; value?: TestTenant }[] = [];
+  const first: { overrides: TenantOverrides; value?: TestTenant } = { overrides: {} };
+
+  beforeAll(async () => {
+    const o = typeof options === 'function' ? await options() : options;
+    const { tenant, ...appOptions } = o;
+    app = await startTestApp(appOptions);
+    started = true;
+    if (tenant !== false) { first.overrides = tenant ?? {}; first.value = await app.tenant(first.overrides); }
+    for (const x of tenants) x.value = await app.tenant(x.overrides);
+  });
+  afterAll(async () => { await app?.stop(); });
+
+  return {
+    app: late(() => app, 'app'),
+    t: late(() => first.value, 't (useApp with tenant: false has none)'),
+    tenant(overrides = {}) {
+      if (started) throw new Error('useApp().tenant() is for file or describe level; inside a hook or test use app.tenant()');
+      const x: { overrides: TenantOverrides; value?: TestTenant } = { overrides };
+      tenants.push(x);
+      return late(() => x.value, 'tenant');
+    },
+  };
+}
+
+/** An object that stands for one made later (in beforeAll): every property is read from it. */
+function late<T extends object>(get: () => T | undefined, what: string): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const target = get();
+      if (!target) {
+        if (key === 'then' || typeof key === 'symbol') return undefined;
+        throw new Error(`useApp: ${what} is used before useApp's beforeAll ran`);
+      }
+      const v = Reflect.get(target, key);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+    set(_, key, value) { const target = get(); if (!target) return false; return Reflect.set(target, key, value); },
+    has(_, key) { const target = get(); return target ? key in target : false; },
+    ownKeys() { const target = get(); return target ? Reflect.ownKeys(target) : []; },
+    getOwnPropertyDescriptor(_, key) { const target = get(); return target ? Reflect.getOwnPropertyDescriptor(target, key) : undefined; },
+  });
 }
 
 export async function request(base: string, key: string | null, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {

@@ -2,6 +2,7 @@
 // activation link they carry (rebased from PUBLIC_URL onto the test server).
 import type { TestApp } from './app.js';
 import type { Received } from './smtp-sink.js';
+import { waitFor } from './wait.js';
 
 export const consent = { text: 'Yes, send me the Acme newsletter. I can unsubscribe at any time.', source: 'signup-form', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (Test)' };
 
@@ -12,13 +13,9 @@ export function mailsTo(app: TestApp, address: string): Received[] {
 
 /** Waits until the n-th mail to this address arrived; returns it. */
 export async function waitForMail(app: TestApp, address: string, n = 1, timeoutMs = 10_000): Promise<Received> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const got = mailsTo(app, address);
-    if (got.length >= n) return got[n - 1];
-    if (Date.now() > until) throw new Error(`expected ${n} mails to ${address}, got ${got.length}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return waitFor(() => mailsTo(app, address)[n - 1], {
+    timeout: timeoutMs, message: () => `expected ${n} mails to ${address}, got ${mailsTo(app, address).length}`,
+  });
 }
 
 /** The activation link of a mail (from its text part), rebased onto the test server. */
@@ -31,11 +28,16 @@ export function activationLink(app: TestApp, mail: Received): string {
 /** Waits until no message is queued or being sent, so a state snapshot is not taken mid-delivery. */
 export async function settled(app: TestApp, timeoutMs = 10_000): Promise<void> {
   const { ownerQuery } = await import('./db.js');
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await ownerQuery<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')");
-    if (row.n === 0) return;
-    if (Date.now() > until) throw new Error(`${row.n} messages still in delivery`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  let open = 0;
+  await waitFor(async () => {
+    [{ n: open }] = await ownerQuery<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM messages WHERE status IN ('queued', 'sending')");
+    return open === 0;
+  }, { timeout: timeoutMs, message: () => `${open} messages still in delivery` });
+}
+
+/** Follows the activation link of the n-th mail to the address, as the form on its page does. */
+export async function confirmActivation(app: TestApp, address: string, n: number): Promise<void> {
+  const link = activationLink(app, await waitForMail(app, address, n));
+  const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+  if (res.status !== 200) throw new Error(`activation POST answered ${res.status}`);
 }

@@ -1,20 +1,12 @@
 // Tenant segregation: through the API, and in the database itself with a query missing its filter.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { APP_ROLE } from '../../src/platform/db.js';
 
-let app: TestApp;
-let a: TestTenant;
-let b: TestTenant;
-
-beforeAll(async () => {
-  app = await startTestApp();
-  a = await app.tenant({ name: 'A' });
-  b = await app.tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
-});
-afterAll(() => app.stop());
+const { app, t: a, tenant } = useApp({ tenant: { name: 'A' } });
+const b = tenant({ name: 'B', fromEmail: 'hello@beta.org', replyTo: 'help@beta.org' });
 
 describe('tenant isolation', () => {
   it('shows each key only its own tenant', async () => {

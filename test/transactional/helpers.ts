@@ -1,14 +1,10 @@
-// Helpers for the transactional tests: contacts and suppressions written through the app's own
-// tenant-scoped pool, invoice payloads, and waiting on a message's status through the API.
+// Helpers for the transactional tests: suppressions written through the app's own tenant-scoped
+// pool, invoice payloads, and waiting on a message's status through the API. (Contacts: given.ts.)
 import { expect } from 'vitest';
 import type { TestApp, TestTenant } from '../support/app.js';
-import { upsertContact, type ContactRow } from '../../src/consent/contacts.js';
 import { addSuppression } from '../../src/consent/suppressions.js';
 import type { Received } from '../support/smtp-sink.js';
-
-export async function addContact(app: TestApp, t: TestTenant, email: string, name: string | null = null): Promise<ContactRow> {
-  return app.pg.deps.db.withTenant(t.id, async (c) => (await upsertContact(c, t.id, { email, name, attributes: {} })).contact);
-}
+import { waitFor } from '../support/wait.js';
 
 export async function suppress(app: TestApp, t: TestTenant, email: string): Promise<void> {
   await app.pg.deps.db.withTenant(t.id, (c) => addSuppression(c, t.id, email, 'all', 'hard_bounce'));
@@ -28,18 +24,15 @@ const FINAL = ['sent', 'failed', 'bounced', 'complained', 'suppressed', 'cancell
 
 /** Polls GET /api/messages/:id until the message reaches a final status (or `status`). */
 export async function waitForMessage(t: TestTenant, id: string, status?: string, timeoutMs = 10_000): Promise<any> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+  let last: any;
+  return waitFor(async () => {
     const r = await t.api('GET', `/api/messages/${id}`);
     expect(r.status).toBe(200);
-    if (status ? r.body.status === status : FINAL.includes(r.body.status)) return r.body;
-    if (Date.now() > until) throw new Error(`message ${id} still ${r.body.status}`);
-    await new Promise((res) => setTimeout(res, 50));
-  }
+    last = r.body;
+    return (status ? r.body.status === status : FINAL.includes(r.body.status)) && r.body;
+  }, { timeout: timeoutMs, interval: 50, message: () => `message ${id} still ${last?.status}` });
 }
 
 export function mailsTo(received: Received[], address: string): Received[] {
   return received.filter((m) => m.envelopeTo.includes(address));
 }
-
-export const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));

@@ -1,24 +1,19 @@
 // POST /api/invoices over real HTTP, PostgreSQL and SMTP: the invoice's content, its totals, the
 // idempotency rules, association and suppression, and header injection.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { addContact, invoice, mailsTo, sleep, suppress, waitForMessage } from './helpers.js';
+import { given } from '../support/given.js';
+import { sleep } from '../support/wait.js';
+import { invoice, mailsTo, suppress, waitForMessage } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
-
-beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-});
-afterAll(() => app.stop());
+const { app, t } = useApp();
 
 const count = async (sql: string, params: unknown[] = []) => Number((await ownerQuery<{ n: string }>(app.db.url, sql, params))[0].n);
 
 describe('invoice content', () => {
   it('sends lines, totals and amounts formatted for en/EUR', async () => {
-    await addContact(app, t, 'ann@example.org', 'Ann Smith');
+    await given(app, t).pendingContact('ann@example.org', { name: 'Ann Smith' });
     const r = await t.api('POST', '/api/invoices', invoice('T-EN-1', 'ann@example.org', {
       lines: [{ description: 'Annual plan', quantity: 1, unitAmount: 100_000 }, { description: 'Extra seat', quantity: 2, unitAmount: 11_725 }],
       taxes: [{ name: 'VAT', rate: 20, amount: 24_690 }], total: 148_140,
@@ -50,7 +45,7 @@ describe('invoice content', () => {
   });
 
   it('formats for de-DE and for a currency without decimals', async () => {
-    await addContact(app, t, 'bert@example.org');
+    await given(app, t).pendingContact('bert@example.org');
     const de = await t.api('POST', '/api/invoices', invoice('T-DE-1', 'bert@example.org', { locale: 'de-de' }));
     const jp = await t.api('POST', '/api/invoices', invoice('T-JP-1', 'bert@example.org', {
       currency: 'JPY', lines: [{ description: 'Tea', quantity: 1, unitAmount: 1_235 }], taxes: [], total: 1_235,
@@ -68,7 +63,7 @@ describe('invoice content', () => {
   });
 
   it('sends whatever the newsletter status (an unsubscribed, never-confirmed contact)', async () => {
-    const c = await addContact(app, t, 'nonews@example.org');
+    const c = await given(app, t).pendingContact('nonews@example.org');
     await ownerQuery(app.db.url, `INSERT INTO subscriptions (tenant_id, contact_id, list_id, status)
       SELECT $1, $2, id, 'unsubscribed' FROM lists WHERE tenant_id = $1 AND is_default`, [t.id, c.id]);
     const r = await t.api('POST', '/api/invoices', invoice('T-NONEWS', { id: c.id }));
@@ -79,7 +74,7 @@ describe('invoice content', () => {
 
 describe('invoice validation', () => {
   it('refuses a total that is not the lines plus taxes, with the difference, storing nothing', async () => {
-    await addContact(app, t, 'carl@example.org');
+    await given(app, t).pendingContact('carl@example.org');
     const before = await count('SELECT count(*) AS n FROM messages');
     const r = await t.api('POST', '/api/invoices', invoice('T-BAD-TOTAL', 'carl@example.org', { total: 123_400 }));
     expect(r.status).toBe(422);
@@ -123,7 +118,7 @@ describe('invoice validation', () => {
 
 describe('idempotency', () => {
   it('returns the first message for the same payload (200) and refuses a different one (409)', async () => {
-    await addContact(app, t, 'dora@example.org');
+    await given(app, t).pendingContact('dora@example.org');
     const body = invoice('T-IDEM-1', 'dora@example.org');
     const first = await t.api('POST', '/api/invoices', body);
     expect(first.status).toBe(202);
@@ -144,7 +139,7 @@ describe('idempotency', () => {
   });
 
   it('sends one email for five identical concurrent requests', async () => {
-    await addContact(app, t, 'eve@example.org');
+    await given(app, t).pendingContact('eve@example.org');
     const body = invoice('T-RACE-1', 'eve@example.org');
     const rs = await Promise.all(Array.from({ length: 5 }, () => t.api('POST', '/api/invoices', body)));
     expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 202]);
@@ -157,7 +152,7 @@ describe('idempotency', () => {
 
   it('keeps transaction ids per tenant', async () => {
     const other = await app.tenant({ name: 'Other', fromEmail: 'billing@other.org', replyTo: 'help@other.org' });
-    await addContact(app, other, 'dora@example.org');
+    await given(app, other).pendingContact('dora@example.org');
     const r = await other.api('POST', '/api/invoices', invoice('T-IDEM-1', 'dora@example.org', { total: 123_450 }));
     expect(r.status).toBe(202);
     const foreign = await t.api('GET', `/api/messages/${r.body.id}`);
@@ -178,7 +173,7 @@ describe('association and suppression', () => {
     expect(byId.body.error.code).toBe('no_association');
     expect(await count(`SELECT count(*) AS n FROM send_queue sq JOIN messages m ON m.id = sq.message_id WHERE m.reason = 'no_association'`)).toBe(0);
     // The refusal does not hold the transaction id: once the contact exists the invoice goes out.
-    await addContact(app, t, 'stranger@example.org');
+    await given(app, t).pendingContact('stranger@example.org');
     const later = await t.api('POST', '/api/invoices', invoice('T-STRANGER', 'stranger@example.org'));
     expect(later.status).toBe(202);
     expect((await waitForMessage(t, later.body.id)).status).toBe('sent');
@@ -186,7 +181,7 @@ describe('association and suppression', () => {
   });
 
   it('records a suppressed (hard-bounced) contact as suppressed and never sends', async () => {
-    await addContact(app, t, 'bounced@example.org');
+    await given(app, t).pendingContact('bounced@example.org');
     await suppress(app, t, 'bounced@example.org');
     const r = await t.api('POST', '/api/invoices', invoice('T-SUPP-1', 'bounced@example.org'));
     expect(r.status).toBe(202);
@@ -194,7 +189,7 @@ describe('association and suppression', () => {
     expect(done).toMatchObject({ status: 'suppressed', reason: 'suppressed', messageId: null });
     expect(done.events.map((e: any) => e.type)).toEqual(['queued', 'suppressed']);
     // A later invoice to someone else arrives: the dispatcher has moved past the suppressed one.
-    await addContact(app, t, 'after@example.org');
+    await given(app, t).pendingContact('after@example.org');
     const after = await t.api('POST', '/api/invoices', invoice('T-SUPP-2', 'after@example.org'));
     await waitForMessage(t, after.body.id, 'sent');
     expect(mailsTo(app.sink.received, 'bounced@example.org')).toHaveLength(0);

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalLocale, expectedTotal, formatIssuedDate, formatMoney, isKnownCurrency, minorToDecimal, minorUnitDigits } from '../../src/transactional/money.js';
 import { assertTotal } from '../../src/transactional/invoices.js';
 import { canonicalJson } from '../../src/transactional/requests.js';
-import { ApiError } from '../../src/platform/http.js';
+import { DomainError } from '../../src/domain-error.js';
+import { domainStatus } from '../../src/platform/http.js';
 
 describe('money', () => {
   it('formats minor units for the locale and currency', () => {
@@ -53,8 +54,9 @@ describe('money', () => {
       assertTotal({ lines, taxes: [{ amount: 1100 }], total: 6600 });
       expect.unreachable();
     } catch (err) {
-      expect(err).toBeInstanceOf(ApiError);
-      expect(err).toMatchObject({ status: 422, code: 'total_mismatch', field: 'total', extra: { expected: 6597, got: 6600, difference: 3 } });
+      expect(err).toBeInstanceOf(DomainError);
+      expect(err).toMatchObject({ code: 'total_mismatch', field: 'total', details: { expected: 6597, got: 6600, difference: 3 } });
+      expect(domainStatus((err as DomainError).code)).toBe(422);
     }
   });
 

@@ -1,23 +1,21 @@
 // POST /api/messages: account, technical, legal and support notices from the built-in templates,
 // over real HTTP and SMTP: content, idempotency keys, association, header injection, reply-to.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { addContact, mailsTo, sleep, suppress, waitForMessage } from './helpers.js';
+import { given } from '../support/given.js';
+import { sleep } from '../support/wait.js';
+import { mailsTo, suppress, waitForMessage } from './helpers.js';
 import { addTemplateVersion, insertTemplate } from '../../src/campaigns/templates-store.js';
 import { getMessage } from '../../src/mail/ledger.js';
 import { getTenant } from '../../src/tenants/store.js';
 import { renderNotice } from '../../src/transactional/notices.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-  await addContact(app, t, 'fay@example.org', 'Fay');
+  await given(app, t).pendingContact('fay@example.org', { name: 'Fay' });
 });
-afterAll(() => app.stop());
 
 const count = async (sql: string) => Number((await ownerQuery<{ n: string }>(app.db.url, sql))[0].n);
 
@@ -96,7 +94,7 @@ describe('notices', () => {
   });
 
   it('never sends to a suppressed address', async () => {
-    await addContact(app, t, 'gone@example.org');
+    await given(app, t).pendingContact('gone@example.org');
     await suppress(app, t, 'gone@example.org');
     const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'gone@example.org', template: 'account', data: {} });
     expect(r.status).toBe(202);
@@ -165,7 +163,7 @@ describe('notices', () => {
     expect(v2.body.templateVersion).toBe(2);
     expect((await waitForMessage(t, v2.body.id, 'sent')).subject).toBe('Changed');
     const other = await app.tenant({ name: 'Other', fromEmail: 'billing@other.org', replyTo: 'help@other.org' });
-    await addContact(app, other, 'fay@example.org');
+    await given(app, other).pendingContact('fay@example.org');
     const foreign = await other.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl.id });
     expect(foreign.status).toBe(422);
     expect(foreign.body.error).toMatchObject({ code: 'invalid', field: 'template' });

@@ -4,15 +4,14 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
-import { activeContact, confirmActivation, consent, createList, mailsTo, optOuts, subscriptionStates, unsubscribePath } from './helpers.js';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
+import { confirmActivation, consent, mailsTo, optOuts, subscriptionStates, unsubscribePath } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-let app: TestApp;
-let t: TestTenant;
 let offersId: string;
 let browser: Browser | null = null;
 let context: BrowserContext;
@@ -23,19 +22,19 @@ beforeAll(async () => {
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   context = await browser.newContext({ javaScriptEnabled: false, userAgent: 'PostgateBrowserTest/1.0' });
-  app = await startTestApp();
-  t = await app.tenant();
-  offersId = await createList(t, 'Offers', 'Discounts, now and then');
+}, 60_000);
+const { app, t } = useApp();
+beforeAll(async () => {
+  offersId = await given(app, t).list('Offers', { description: 'Discounts, now and then' });
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await app?.stop();
+  await browser?.close(); // before useApp's afterAll stops the app (after hooks run last-registered first)
 });
 
 describe('in headless Chromium, without JavaScript', () => {
   it('the unsubscribe link shows a page with a button; clicking it shows the done page', async () => {
-    const id = await activeContact(app, t, 'browser@example.com', 'Browser Person');
+    const id = (await given(app, t).subscribedContact('browser@example.com', { name: 'Browser Person', via: 'opt-in' })).id;
     const page = await context.newPage();
     const res = await page.goto(app.url + unsubscribePath(app, t.id, id));
     expect(res?.status()).toBe(200);
@@ -55,7 +54,7 @@ describe('in headless Chromium, without JavaScript', () => {
   });
 
   it('the preference page: untick a list, save, reload: it stays unticked, and the database agrees', async () => {
-    const id = await activeContact(app, t, 'prefs-browser@example.com', 'Pref Browser', [offersId]);
+    const id = (await given(app, t).subscribedContact('prefs-browser@example.com', { name: 'Pref Browser', lists: [offersId], via: 'opt-in' })).id;
     await addDefaultList(id);
     const page = await context.newPage();
     await page.goto(`${app.url}${unsubscribePath(app, t.id, id)}/preferences`);

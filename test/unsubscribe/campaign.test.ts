@@ -5,60 +5,46 @@
 //  - after erasure, an address re-imported without fresh consent receives no campaign, while a
 //    fresh registration confirmed by the person does.
 // The tenant's send rate keeps the campaign running for a few seconds (3 messages a second).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
+import { given } from '../support/given.js';
+import { waitFor } from '../support/wait.js';
 import { unsubscribeUrl } from '../../src/unsubscribe/links.js';
-import { activeContact, form, mailsTo, optOuts, subscriptionStates } from './helpers.js';
+import { form, mailsTo, optOuts, subscriptionStates } from './helpers.js';
 
 const MJML = `<mjml><mj-body><mj-section><mj-column>
   <mj-text>Hello {{name}}, news from {{tenantName}}.</mj-text>
   <mj-text><a href="{{unsubscribeUrl}}">Unsubscribe</a> · <a href="{{preferencesUrl}}">Preferences</a></mj-text>
 </mj-column></mj-section></mj-body></mjml>`;
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp();
 let listId: string;
 let templateId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-  listId = (await t.api('GET', '/api/lists')).body.items[0].id;
-  const tpl = await t.api('POST', '/api/templates', { name: 'News', mjml: MJML, subject: 'News for {{name}}' });
-  expect(tpl.status, JSON.stringify(tpl.body)).toBe(201);
-  templateId = tpl.body.id;
+  listId = await given(app, t).defaultList();
+  templateId = await given(app, t).template({ name: 'News', mjml: MJML, subject: 'News for {{name}}' });
 });
-afterAll(() => app.stop());
 
 /** n active contacts subscribed to the list, in one statement (the double opt-in itself is tested elsewhere). */
-async function seed(prefix: string, n: number): Promise<string[]> {
-  const rows = await ownerQuery<{ email: string }>(app.db.url, `WITH c AS (
-      INSERT INTO contacts (tenant_id, email, email_key, name, status, verified_at)
-      SELECT $1, $2 || i || '@inbox.example', $2 || i || '@inbox.example', 'Reader ' || i, 'active', now() FROM generate_series(1, $3::int) AS i
-      RETURNING id, email),
-    s AS (INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) SELECT $1, id, $4, 'subscribed' FROM c)
-    SELECT email FROM c`, [t.id, prefix, n, listId]);
-  return rows.map((r) => r.email);
+function seed(prefix: string, n: number): Promise<string[]> {
+  return given(app, t).contacts({ prefix, n, listId, city: false });
 }
 
 async function runCampaign(name: string): Promise<string> {
-  const c = await t.api('POST', '/api/campaigns', { name, templateId, listIds: [listId] });
-  expect(c.status, JSON.stringify(c.body)).toBe(201);
-  const s = await t.api('POST', `/api/campaigns/${c.body.id}/start`);
+  const c = await given(app, t).campaign(templateId, [listId], { name, subject: undefined }); // the template's subject
+  const s = await t.api('POST', `/api/campaigns/${c.id}/start`);
   expect(s.status, JSON.stringify(s.body)).toBeLessThan(300);
-  return c.body.id;
+  return c.id;
 }
 
 async function waitForCompletion(id: string, timeoutMs = 25_000): Promise<any> {
-  const until = Date.now() + timeoutMs;
   let last: any;
-  while (Date.now() < until) {
+  return waitFor(async () => {
     last = (await t.api('GET', `/api/campaigns/${id}`)).body;
-    if (last.status === 'completed') return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`campaign did not complete: ${JSON.stringify(last)}`);
+    return last.status === 'completed' && last;
+  }, { timeout: timeoutMs, interval: 100, message: () => `campaign did not complete: ${JSON.stringify(last)}` });
 }
 
 /** The unfolded header section of a raw message. */
@@ -73,8 +59,7 @@ describe('unsubscribe during a running campaign', () => {
     const audience = await seed('run', 12);
     const campaignId = await runCampaign('Running');
     // Wait until the campaign is under way, then pick a recipient whose message is still queued.
-    const until = Date.now() + 10_000;
-    while (app.sink.received.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => app.sink.received.length > 0, { timeout: 10_000, interval: 20 }).catch(() => undefined); // then look, as before
     const [row] = await ownerQuery<{ contact_id: string; recipient: string; id: string }>(app.db.url, `SELECT id, contact_id, recipient FROM messages
       WHERE campaign_id = $1 AND status = 'queued' ORDER BY ctid DESC LIMIT 1`, [campaignId]);
     expect(row, 'a recipient still queued while the campaign runs').toBeTruthy();
@@ -116,14 +101,14 @@ describe('after erasure', () => {
     const imported = 'imported@example.com';
     const returner = 'returner@example.com';
     for (const address of [imported, returner]) {
-      const id = await activeContact(app, t, address, 'Somebody');
+      const id = (await given(app, t).subscribedContact(address, { name: 'Somebody', via: 'opt-in' })).id;
       expect((await t.api('DELETE', `/api/contacts/${id}`)).status).toBe(200);
     }
     // An import that marks the address subscribed without any fresh consent...
     await ownerQuery(app.db.url, `WITH c AS (INSERT INTO contacts (tenant_id, email, email_key, status, verified_at) VALUES ($1, $2, $2, 'active', now()) RETURNING id)
       INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) SELECT $1, id, $3, 'subscribed' FROM c`, [t.id, imported, listId]);
     // ...and a fresh registration that the person confirms.
-    const fresh = await activeContact(app, t, returner, 'Returning Reader');
+    const fresh = (await given(app, t).subscribedContact(returner, { name: 'Returning Reader', via: 'opt-in' })).id;
     expect(await subscriptionStates(app, fresh)).toEqual({ Newsletter: 'subscribed' });
     const other = await seed('control', 2);
 

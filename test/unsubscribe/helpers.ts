@@ -1,33 +1,12 @@
-// Helpers for the unsubscribe tests: active, subscribed contacts made through the real double opt-in
-// (register → activation mail over SMTP → POST the link), unsubscribe links, and state snapshots.
-import type { TestApp, TestTenant } from '../support/app.js';
+// Helpers for the unsubscribe tests: unsubscribe links and state snapshots. (Active, subscribed
+// contacts through the real double opt-in: given(app, t).subscribedContact(…, { via: 'opt-in' }).)
+import type { TestApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 
-import { activationLink, consent, mailsTo, settled, waitForMail } from '../support/mail.js';
+import { settled } from '../support/mail.js';
 
-export { consent, mailsTo, waitForMail, activationLink } from '../support/mail.js';
-
-export async function confirmActivation(app: TestApp, address: string, n: number): Promise<void> {
-  const link = activationLink(app, await waitForMail(app, address, n));
-  const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
-  if (res.status !== 200) throw new Error(`activation POST answered ${res.status}`);
-}
-
-/** Registers and confirms: an active contact subscribed to the given lists (default list when omitted). */
-export async function activeContact(app: TestApp, t: TestTenant, email: string, name: string, lists: string[] | true = true): Promise<string> {
-  const before = mailsTo(app, email).length;
-  const r = await t.api('POST', '/api/contacts', { email, name, newsletter: lists, consent });
-  if (r.status !== 201 && r.status !== 200) throw new Error(`register answered ${r.status}: ${JSON.stringify(r.body)}`);
-  await confirmActivation(app, email, before + 1);
-  return r.body.id as string;
-}
-
-export async function createList(t: TestTenant, name: string, description?: string): Promise<string> {
-  const r = await t.api('POST', '/api/lists', { name, description });
-  if (r.status !== 201) throw new Error(`list create answered ${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body.id as string;
-}
+export { consent, confirmActivation, mailsTo, waitForMail, activationLink } from '../support/mail.js';
 
 export function unsubscribePath(app: TestApp, tenantId: string, contactId: string, campaignId: string | null = null): string {
   return `/u/${unsubscribeToken(app.pg.deps.tokens, { tenantId, contactId, campaignId })}`;

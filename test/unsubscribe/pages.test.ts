@@ -1,28 +1,24 @@
 // Unsubscribe over real HTTP: RFC 8058 one-click (urlencoded and multipart), GET changes nothing,
 // tampered and cross-tenant tokens, the page's POST and its done page, resubscribe through the
 // confirmation flow, erased contacts, and POST /api/contacts/:id/unsubscribe.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp, type TestTenant } from '../support/app.js';
+import { given } from '../support/given.js';
 import { ownerQuery } from '../support/db.js';
 import { signToken } from '../../src/policy/tokens.js';
 import { multipartBoundary, multipartFields } from '../../src/unsubscribe/one-click.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 import {
-  activeContact, activationLink, confirmActivation, createList, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail,
+  activationLink, confirmActivation, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail,
 } from './helpers.js';
 
-let app: TestApp;
-let acme: TestTenant;
-let globex: TestTenant;
+const { app, t: acme, tenant } = useApp();
+const globex = tenant({ name: 'Globex', fromEmail: 'news@globex.example' });
 let offersId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  acme = await app.tenant();
-  globex = await app.tenant({ name: 'Globex', fromEmail: 'news@globex.example' });
-  offersId = await createList(acme, 'Offers', 'Discounts, now and then');
+  offersId = await given(app, acme).list('Offers', { description: 'Discounts, now and then' });
 });
-afterAll(() => app.stop());
 
 async function campaignFor(t: TestTenant, listIds: string[]): Promise<string> {
   // A campaigns row as the campaigns module writes it, so that a link can name the campaign it came from.
@@ -35,7 +31,7 @@ async function campaignFor(t: TestTenant, listIds: string[]): Promise<string> {
 
 describe('RFC 8058 one-click', () => {
   it('unsubscribes at once on a urlencoded POST, answering 200 text/plain without redirect or login', async () => {
-    const id = await activeContact(app, acme, 'one@example.com', 'One Click');
+    const id = (await given(app, acme).subscribedContact('one@example.com', { name: 'One Click', via: 'opt-in' })).id;
     const path = unsubscribePath(app, acme.id, id);
     const r = await form(app.url + path, 'List-Unsubscribe=One-Click', { 'user-agent': 'MailClient/9' });
     expect(r.status).toBe(200);
@@ -48,7 +44,7 @@ describe('RFC 8058 one-click', () => {
   });
 
   it('accepts multipart/form-data, as some mail providers send it', async () => {
-    const id = await activeContact(app, acme, 'multi@example.com', 'Multi Part');
+    const id = (await given(app, acme).subscribedContact('multi@example.com', { name: 'Multi Part', via: 'opt-in' })).id;
     const body = new FormData();
     body.set('List-Unsubscribe', 'One-Click');
     const res = await fetch(app.url + unsubscribePath(app, acme.id, id), { method: 'POST', body, redirect: 'manual' });
@@ -67,7 +63,7 @@ describe('RFC 8058 one-click', () => {
     const file = '--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"; filename="a.txt"\r\n\r\nOne-Click\r\n--xyz--\r\n';
     expect(multipartFields(file, 'xyz').size).toBe(0);
 
-    const id = await activeContact(app, acme, 'plain@example.com', 'Plain Text');
+    const id = (await given(app, acme).subscribedContact('plain@example.com', { name: 'Plain Text', via: 'opt-in' })).id;
     const url = app.url + unsubscribePath(app, acme.id, id);
     const other = new FormData();
     other.set('something', 'else');
@@ -81,7 +77,7 @@ describe('RFC 8058 one-click', () => {
   });
 
   it('leaves only the lists of the campaign the message came from, and names the campaign in the record', async () => {
-    const id = await activeContact(app, acme, 'lists@example.com', 'Two Lists', [offersId]);
+    const id = (await given(app, acme).subscribedContact('lists@example.com', { name: 'Two Lists', lists: [offersId], via: 'opt-in' })).id;
     await acme.api('POST', `/api/contacts/${id}/subscriptions`, { listIds: [(await acme.api('GET', '/api/lists')).body.items[0].id], consent: { text: 'Yes', source: 'x' } });
     await confirmActivation(app, 'lists@example.com', 2);
     expect(await subscriptionStates(app, id)).toEqual({ Newsletter: 'subscribed', Offers: 'subscribed' });
@@ -93,7 +89,7 @@ describe('RFC 8058 one-click', () => {
   });
 
   it('records a repeated one-click without changing anything else', async () => {
-    const id = await activeContact(app, acme, 'twice@example.com', 'Twice');
+    const id = (await given(app, acme).subscribedContact('twice@example.com', { name: 'Twice', via: 'opt-in' })).id;
     const url = app.url + unsubscribePath(app, acme.id, id);
     expect((await form(url, 'List-Unsubscribe=One-Click')).status).toBe(200);
     expect((await form(url, 'List-Unsubscribe=One-Click')).status).toBe(200);
@@ -108,7 +104,7 @@ describe('the unsubscribe page', () => {
   let url: string;
 
   beforeAll(async () => {
-    id = await activeContact(app, acme, 'page@example.com', 'Page Person');
+    id = (await given(app, acme).subscribedContact('page@example.com', { name: 'Page Person', via: 'opt-in' })).id;
     url = app.url + unsubscribePath(app, acme.id, id);
   });
 
@@ -162,7 +158,7 @@ describe('the unsubscribe page', () => {
   });
 
   it('"unsubscribe from all" on the page leaves every list even for a campaign link', async () => {
-    const cid = await activeContact(app, acme, 'allpage@example.com', 'All Page', [offersId]);
+    const cid = (await given(app, acme).subscribedContact('allpage@example.com', { name: 'All Page', lists: [offersId], via: 'opt-in' })).id;
     const campaignId = await campaignFor(acme, [offersId]);
     await ownerQuery(app.db.url, `INSERT INTO subscriptions (tenant_id, contact_id, list_id, status)
       SELECT tenant_id, $1, id, 'subscribed' FROM lists WHERE tenant_id = $2 AND is_default`, [cid, acme.id]);
@@ -180,7 +176,7 @@ describe('tokens', () => {
   let token: string;
 
   beforeAll(async () => {
-    id = await activeContact(app, acme, 'token@example.com', 'Token Holder');
+    id = (await given(app, acme).subscribedContact('token@example.com', { name: 'Token Holder', via: 'opt-in' })).id;
     token = unsubscribeToken(app.pg.deps.tokens, { tenantId: acme.id, contactId: id, campaignId: null });
   });
 
@@ -214,7 +210,7 @@ describe('tokens', () => {
   });
 
   it('a validly signed token of tenant A naming a contact of tenant B cannot touch B', async () => {
-    const bId = await activeContact(app, globex, 'bee@example.com', 'Bee');
+    const bId = (await given(app, globex).subscribedContact('bee@example.com', { name: 'Bee', via: 'opt-in' })).id;
     const crossed = unsubscribeToken(app.pg.deps.tokens, { tenantId: acme.id, contactId: bId, campaignId: null });
     const before = await snapshot(app);
     const page = await fetch(`${app.url}/u/${crossed}`);
@@ -239,7 +235,7 @@ describe('tokens', () => {
   });
 
   it('an erased contact gets a neutral page and one-click changes nothing', async () => {
-    const eId = await activeContact(app, acme, 'gone@example.com', 'Gone Person');
+    const eId = (await given(app, acme).subscribedContact('gone@example.com', { name: 'Gone Person', via: 'opt-in' })).id;
     expect((await acme.api('DELETE', `/api/contacts/${eId}`)).status).toBe(200);
     const url = app.url + unsubscribePath(app, acme.id, eId);
     const before = await snapshot(app);
@@ -253,7 +249,7 @@ describe('tokens', () => {
 
 describe('POST /api/contacts/:id/unsubscribe', () => {
   it('unsubscribes from the given lists with a consent record of source api', async () => {
-    const id = await activeContact(app, acme, 'api@example.com', 'Api Person', [offersId]);
+    const id = (await given(app, acme).subscribedContact('api@example.com', { name: 'Api Person', lists: [offersId], via: 'opt-in' })).id;
     const r = await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: [offersId], ip: '198.51.100.4', userAgent: 'App/2' });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ contactId: id, unsubscribedFrom: [offersId], subscriptions: [{ listId: offersId, listName: 'Offers', status: 'unsubscribed' }] });
@@ -261,7 +257,7 @@ describe('POST /api/contacts/:id/unsubscribe', () => {
   });
 
   it('defaults to all lists, and refuses unknown lists, unknown contacts and other tenants\' contacts', async () => {
-    const id = await activeContact(app, acme, 'api2@example.com', 'Api Two');
+    const id = (await given(app, acme).subscribedContact('api2@example.com', { name: 'Api Two', via: 'opt-in' })).id;
     expect((await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: ['00000000-0000-4000-8000-000000000000'] })).body.error)
       .toMatchObject({ code: 'unknown_list', field: 'listIds[0]' });
     expect((await acme.api('POST', `/api/contacts/${id}/unsubscribe`, { listIds: 'x' })).status).toBe(422);

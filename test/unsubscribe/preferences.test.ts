@@ -1,26 +1,23 @@
 // The preference page over real HTTP: lists with the contact's choices, leaving a list (at once,
 // consent record source 'preferences'), adding one (double opt-in: 'unconfirmed' + a confirmation
 // email, 'subscribed' only after the click), "unsubscribe from all", and the activation cap.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
 import { ownerQuery } from '../support/db.js';
 import { planPreferences, tickedIds } from '../../src/unsubscribe/preferences.js';
-import { activeContact, activationLink, createList, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail } from './helpers.js';
+import { activationLink, form, mailsTo, optOuts, snapshot, subscriptionStates, unsubscribePath, waitForMail } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
+const { app, t } = useApp({ config: { ACTIVATION_CAP_PER_DAY: 3 } });
 let newsId: string;
 let offersId: string;
 let eventsId: string;
 
 beforeAll(async () => {
-  app = await startTestApp({ config: { ACTIVATION_CAP_PER_DAY: 3 } });
-  t = await app.tenant();
-  newsId = (await t.api('GET', '/api/lists')).body.items[0].id;
-  offersId = await createList(t, 'Offers', 'Discounts, now and then');
-  eventsId = await createList(t, 'Events <& "Meetups">');
+  newsId = await given(app, t).defaultList();
+  offersId = await given(app, t).list('Offers', { description: 'Discounts, now and then' });
+  eventsId = await given(app, t).list('Events <& "Meetups">');
 });
-afterAll(() => app.stop());
 
 const checkbox = (html: string, id: string) => new RegExp(`<input type="checkbox" id="list-${id}" name="list" value="${id}"( checked)?>`).exec(html);
 
@@ -51,7 +48,7 @@ describe('the preference page', () => {
   let url: string;
 
   beforeAll(async () => {
-    id = await activeContact(app, t, address, 'Pref Person', [newsId, offersId]);
+    id = (await given(app, t).subscribedContact(address, { name: 'Pref Person', lists: [newsId, offersId], via: 'opt-in' })).id;
     url = `${app.url}${unsubscribePath(app, t.id, id)}/preferences`;
   });
 
@@ -125,7 +122,7 @@ describe('the preference page', () => {
 
   it('when the activation cap is reached, shows why and changes nothing', async () => {
     const capped = 'capped@example.com';
-    const cid = await activeContact(app, t, capped, 'Capped');
+    const cid = (await given(app, t).subscribedContact(capped, { name: 'Capped', via: 'opt-in' })).id;
     const curl = `${app.url}${unsubscribePath(app, t.id, cid)}/preferences`;
     // The registration used one activation of the 3 a day; two opt-in rounds use the rest.
     expect((await form(curl, new URLSearchParams([['list', newsId], ['list', offersId], ['action', 'save']]))).status).toBe(303);

@@ -1,7 +1,8 @@
 // The record of what was communicated: ledger rows as the API shows them, their timeline, the body
 // while it is kept (BODY_RETENTION_DAYS), and a filtered, keyset-paginated listing.
 import type { Queryable } from '../platform/db.js';
-import { ApiError } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
+import { isUuid } from '../policy/ids.js';
 import { getMessage, MESSAGE_COLUMNS, messageEvents, type LedgerMessage } from '../mail/ledger.js';
 import type { MessagesQuery } from './requests.js';
 
@@ -55,9 +56,9 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(s: string): Cursor {
   try {
     const [at, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[];
-    if (typeof at === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) && CURSOR_AT.test(at)) return { at, id };
+    if (typeof at === 'string' && typeof id === 'string' && isUuid(id) && CURSOR_AT.test(at)) return { at, id };
   } catch { /* fall through */ }
-  throw new ApiError(422, 'invalid', 'query.cursor: not a cursor returned by this endpoint', 'query.cursor');
+  throw new DomainError('invalid', 'query.cursor: not a cursor returned by this endpoint', 'query.cursor');
 }
 
 /** Newest first; `nextCursor` continues after the last item (null at the end). */

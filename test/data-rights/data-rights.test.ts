@@ -4,49 +4,36 @@
 // schema finds neither the address nor the name; the salted-hash suppression stops marketing without
 // fresh consent, and a fresh registration with a confirmed opt-in still works.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
+import { given } from '../support/given.js';
+import { waitFor } from '../support/wait.js';
 import { ownerQuery } from '../support/db.js';
 import { addressHash, suppressionsFor } from '../../src/consent/suppressions.js';
 import { decide } from '../../src/policy/gate.js';
-import { literalPattern } from '../../src/unsubscribe/erase.js';
-import { redactOthers } from '../../src/unsubscribe/export.js';
-import { activeContact, confirmActivation, consent, createList, form, mailsTo, subscriptionStates, unsubscribePath, waitForMail } from './helpers.js';
+import { literalPattern } from '../../src/data-rights/erase.js';
+import { redactOthers } from '../../src/data-rights/export.js';
+import { confirmActivation, consent, form, mailsTo, subscriptionStates, unsubscribePath, waitForMail } from '../unsubscribe/helpers.js';
 
 const ADDRESS = 'Quintessa.V@Example.net';
 const STORED = 'Quintessa.V@example.net'; // the address as normalised on input (domain lower-cased)
 const NAME = 'Quintessa Vandermolen';
 const OTHER = 'bystander@example.org';
 
-let app: TestApp;
-let t: TestTenant;
-let other: TestTenant;
+const { app, t, tenant } = useApp();
+const other = tenant({ name: 'Other Co', fromEmail: 'hello@other.example' });
 let id: string;
 let otherId: string;
 let offersId: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
-  t = await app.tenant();
-  other = await app.tenant({ name: 'Other Co', fromEmail: 'hello@other.example' });
-  offersId = await createList(t, 'Offers');
+  offersId = await given(app, t).list('Offers');
 });
-afterAll(() => app.stop());
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function sentMessage(messageId: string): Promise<{ message_id_header: string; envelope: string }> {
   const row = await waitFor(async () => (await ownerQuery<{ status: string; message_id_header: string }>(app.db.url,
-    `SELECT status, message_id_header FROM messages WHERE id = $1 AND status = 'sent'`, [messageId]))[0], `message ${messageId} sent`);
-  const mail = await waitFor(async () => app.sink.received.find((m) => m.parsed.messageId === row.message_id_header), 'mail at the sink');
+    `SELECT status, message_id_header FROM messages WHERE id = $1 AND status = 'sent'`, [messageId]))[0], { message: `timed out waiting for message ${messageId} sent` });
+  const mail = await waitFor(async () => app.sink.received.find((m) => m.parsed.messageId === row.message_id_header), { message: 'timed out waiting for mail at the sink' });
   return { message_id_header: row.message_id_header, envelope: mail.envelopeFrom };
 }
 
@@ -129,7 +116,7 @@ describe('a person with data everywhere', () => {
 
   beforeAll(async () => {
     // Registration + confirmation (consent records with IP/UA and wordings, activation mail and body).
-    id = await activeContact(app, t, ADDRESS, NAME, [offersId]);
+    id = (await given(app, t).subscribedContact(ADDRESS, { name: NAME, lists: [offersId], via: 'opt-in' })).id;
     await t.api('POST', `/api/contacts/${id}/subscriptions`, { listIds: [(await t.api('GET', '/api/lists')).body.items[0].id], consent });
     await confirmActivation(app, ADDRESS, 2);
     await ownerQuery(app.db.url, `UPDATE contacts SET attributes = '{"plan":"pro","city":"Utrecht"}' WHERE id = $1`, [id]);
@@ -155,7 +142,7 @@ describe('a person with data everywhere', () => {
     await ownerQuery(app.db.url, `INSERT INTO messages (tenant_id, purpose, kind, recipient, template, subject, status)
       VALUES ($1, 'test:x:1', 'test', $2, 'campaign', 'Test send', 'sent')`, [t.id, ADDRESS.toUpperCase()]);
     // A bystander in the same tenant, with a bounce whose raw report names both of them.
-    otherId = await activeContact(app, t, OTHER, 'Bystander Person');
+    otherId = (await given(app, t).subscribedContact(OTHER, { name: 'Bystander Person', via: 'opt-in' })).id;
     const [ob] = await ownerQuery<{ id: string }>(app.db.url, `INSERT INTO bounces (tenant_id, contact_id, kind, source, matched_by, recipient, raw, raw_hash, raw_expires_at)
       VALUES ($1, $2, 'hard', 'api', 'recipient', $3, $4, 'h-other', now() + interval '1 day') RETURNING id`,
     [t.id, otherId, OTHER, Buffer.from(`Final-Recipient: rfc822; ${OTHER}\r\nFinal-Recipient: rfc822; ${ADDRESS}\r\n`)]);
@@ -251,7 +238,7 @@ describe('after erasure', () => {
   let first: string;
 
   beforeAll(async () => {
-    first = await activeContact(app, t, address, 'Returning Person');
+    first = (await given(app, t).subscribedContact(address, { name: 'Returning Person', via: 'opt-in' })).id;
     expect((await t.api('DELETE', `/api/contacts/${first}`)).status).toBe(200);
   });
 
@@ -283,7 +270,7 @@ describe('after erasure', () => {
 
   it('a complaint suppression is not lifted by a fresh confirmation', async () => {
     const address2 = 'complainer@example.com';
-    const cid = await activeContact(app, t, address2, 'Complainer');
+    const cid = (await given(app, t).subscribedContact(address2, { name: 'Complainer', via: 'opt-in' })).id;
     await app.pg.deps.db.withTenant(t.id, async (c) => {
       const { addSuppression } = await import('../../src/consent/suppressions.js');
       await addSuppression(c, t.id, address2, 'marketing', 'complaint');

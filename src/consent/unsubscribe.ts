@@ -1,10 +1,14 @@
-// The core unsubscribe action, shared by one-click, the pages, the API, complaints (bounces) and
-// mailto: sets the contact's subscriptions (given lists, or all) to 'unsubscribed' and appends one
+// The one opt-out action, shared by every way out: one-click, the unsubscribe and preference pages,
+// both API routes (POST /api/contacts/:id/unsubscribe, DELETE /api/contacts/:id/subscriptions/:listId),
+// complaints (bounces) and mailto. It sets the contact's subscriptions (given lists, or all) to 'unsubscribed' and appends one
 // consent record per list it changed. Runs in the caller's transaction (a client from withTenant),
 // so the caller's other writes commit or roll back with it. Takes effect at once: the campaign claim
 // query and the send-time gate read subscription state, so a queued message is skipped.
 import { isIP } from 'node:net';
 import type { Queryable } from '../platform/db.js';
+import { findContact } from './contacts.js';
+import { recordOptOuts } from './records.js';
+import { unsubscribeLists } from './subscriptions.js';
 
 export type UnsubscribeSource = 'one_click' | 'page' | 'preferences' | 'api' | 'complaint' | 'mailto';
 
@@ -43,15 +47,11 @@ function cleanUserAgent(ua: string | null | undefined): string | null {
 }
 
 export async function unsubscribeContact(c: Queryable, input: UnsubscribeInput): Promise<UnsubscribeResult> {
-  const contact = await c.query<{ id: string }>(
-    "SELECT id FROM contacts WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' FOR UPDATE", [input.contactId, input.tenantId]);
-  if (!contact.rows[0]) return { found: false, changedListIds: [] };
+  const contact = await findContact(c, { id: input.contactId }, true);
+  if (!contact || contact.status === 'erased') return { found: false, changedListIds: [] };
   const all = input.listIds === 'all';
   const lists = all ? [] : [...new Set(input.listIds)];
-  const updated = await c.query<{ list_id: string }>(`UPDATE subscriptions SET status = 'unsubscribed', updated_at = now()
-    WHERE tenant_id = $1 AND contact_id = $2 AND status <> 'unsubscribed' AND ($3::boolean OR list_id = ANY($4::uuid[]))
-    RETURNING list_id`, [input.tenantId, input.contactId, all, lists]);
-  const changed = updated.rows.map((r) => r.list_id).sort();
+  const changed = await unsubscribeLists(c, input.tenantId, input.contactId, all ? 'all' : lists);
   const detail: Record<string, unknown> = { ...(input.detail ?? {}), scope: all ? 'all' : 'lists' };
   if (input.campaignId) detail.campaignId = input.campaignId;
   const ip = cleanIp(input.ip);
@@ -61,8 +61,6 @@ export async function unsubscribeContact(c: Queryable, input: UnsubscribeInput):
   const targets: (string | null)[] = changed.length ? changed : [null];
   if (!changed.length) detail.alreadyUnsubscribed = true;
   if (!changed.length && !all) detail.listIds = lists;
-  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, detail)
-    SELECT $1, $2, l, 'opt_out', $3, $4::inet, $5, $6 FROM unnest($7::uuid[]) AS l`,
-  [input.tenantId, input.contactId, input.source, ip, ua, JSON.stringify(detail), targets]);
+  await recordOptOuts(c, input.tenantId, { contactId: input.contactId, listIds: targets, source: input.source, ip, userAgent: ua, detail });
   return { found: true, changedListIds: changed };
 }

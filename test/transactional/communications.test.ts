@@ -1,32 +1,27 @@
 // The record of communications: the timeline through a temporary SMTP failure and a retry, listing
 // with filters and keyset pagination, tenant isolation, and body retention.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp, type TestTenant } from '../support/app.js';
+import { describe, expect, it } from 'vitest';
+import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
-import { addContact, invoice, mailsTo, waitForMessage } from './helpers.js';
+import { given } from '../support/given.js';
+import { invoice, mailsTo, waitForMessage } from './helpers.js';
 
-let app: TestApp;
-let t: TestTenant;
 const refusedOnce = new Set<string>();
 
-beforeAll(async () => {
-  app = await startTestApp({
-    sink: {
-      // The first attempt to flaky@ is refused with a temporary error; the retry is accepted.
-      onRcpt: (address) => {
-        if (address !== 'flaky@example.org' || refusedOnce.has(address)) return null;
-        refusedOnce.add(address);
-        return { code: 451, message: 'try later' };
-      },
+const { app, t } = useApp({
+  sink: {
+    // The first attempt to flaky@ is refused with a temporary error; the retry is accepted.
+    onRcpt: (address) => {
+      if (address !== 'flaky@example.org' || refusedOnce.has(address)) return null;
+      refusedOnce.add(address);
+      return { code: 451, message: 'try later' };
     },
-  });
-  t = await app.tenant();
+  },
 });
-afterAll(() => app.stop());
 
 describe('message record', () => {
   it('shows queued, sending, deferred (with the SMTP reply), sending, sent through a temporary failure', async () => {
-    const c = await addContact(app, t, 'flaky@example.org');
+    const c = await given(app, t).pendingContact('flaky@example.org');
     const r = await t.api('POST', '/api/invoices', invoice('T-FLAKY', { id: c.id }));
     expect(r.status).toBe(202);
     const done = await waitForMessage(t, r.body.id, 'sent');
@@ -46,7 +41,7 @@ describe('message record', () => {
   });
 
   it('lists newest first with filters and keyset pagination', async () => {
-    for (const e of ['l1@example.org', 'l2@example.org']) await addContact(app, t, e);
+    for (const e of ['l1@example.org', 'l2@example.org']) await given(app, t).pendingContact(e);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await t.api('POST', '/api/invoices', invoice(`T-LIST-${i}`, i % 2 ? 'l1@example.org' : 'l2@example.org'));
@@ -85,7 +80,7 @@ describe('message record', () => {
   });
 
   it('keeps the body for the retention period, then keeps only the metadata', async () => {
-    const c = await addContact(app, t, 'keep@example.org');
+    const c = await given(app, t).pendingContact('keep@example.org');
     const r = await t.api('POST', '/api/invoices', invoice('T-KEEP', { id: c.id }));
     const sent = await waitForMessage(t, r.body.id, 'sent');
     expect(sent.body.text).toContain('€1,234.50');

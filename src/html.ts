@@ -1,9 +1,13 @@
-// HTML for the unsubscribe and preference pages: plain server-rendered markup, tenant-branded,
+// HTML text (PURE): the one escaper, the `html` tagged template, and the one shell of every public
+// page (activation, unsubscribe, preferences): plain server-rendered markup, tenant-branded,
 // accessible (lang, title, landmarks, labelled controls, visible focus), readable without CSS and
 // working without JavaScript. Every interpolated value is escaped by the `html` tag unless it is
-// itself Html built by the tag.
-import type { Response } from 'express';
-import { escapeHtml, sendHtmlPage } from '../platform/http.js';
+// itself Html built by the tag. Sending a page (its headers) is platform/http.ts `sendPage`.
+
+/** Escapes the five characters that matter in HTML text and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string));
+}
 
 export class Html {
   constructor(readonly value: string) {}
@@ -41,6 +45,7 @@ legend{font-weight:700;padding:0 .3rem}.option{display:flex;gap:.6rem;align-item
 .error{background:#fef2f2;border:1px solid #b91c1c;border-radius:6px;padding:.6rem 1rem}
 footer{max-width:36rem;margin:1rem auto 0;color:#52525b;font-size:.85rem;text-align:center}`;
 
+/** The whole document of a public page around its body. */
 export function renderPage(p: PageSpec): string {
   const title = p.brand ? `${p.title} – ${p.brand.name}` : p.title;
   const brand = p.brand ? html`<p class="brand">${p.brand.name}</p>` : '';
@@ -63,18 +68,4 @@ ${footer}
 </body>
 </html>
 `.value;
-}
-
-/** Sends a page with headers that keep the token out of referrers, caches and frames. */
-export function sendPage(res: Response, status: number, p: PageSpec): void {
-  sendHtmlPage(res, status, renderPage(p));
-}
-
-/** a.b@example.org → a•••@example.org: enough to recognise one's address, little to a bystander. */
-export function maskAddress(address: string): string {
-  const at = address.lastIndexOf('@');
-  if (at <= 0) return '•••';
-  const local = address.slice(0, at);
-  const shown = local.length <= 2 ? local.slice(0, 1) : local.slice(0, 2);
-  return `${shown}•••${address.slice(at)}`;
 }

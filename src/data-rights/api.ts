@@ -1,0 +1,38 @@
+// The JSON API of the person's data rights (scope subscribers):
+//   GET    /api/contacts/:id/export   everything held about the person (one JSON document, export.ts)
+//   DELETE /api/contacts/:id          erasure (erase.ts)
+// Unknown, erased and other tenants' contacts are all 404: a tenant's transaction sees only its rows.
+import { isUuid } from '../policy/ids.js';
+import { notFound, type Api } from '../platform/http.js';
+import type { AppDeps } from '../deps.js';
+import { eraseContact } from './erase.js';
+import { exportContact } from './export.js';
+
+function contactId(params: Record<string, string>): string {
+  const id = params.id;
+  if (!isUuid(id)) throw notFound('contact');
+  return id.toLowerCase();
+}
+
+export function dataRightsApi(deps: AppDeps, api: Api): void {
+  api.route({ method: 'get', path: '/api/contacts/:id/export', scope: 'subscribers',
+    summary: 'Export everything held about a contact: profile, attributes, subscriptions, consent records, messages, bounces and complaints' },
+  async ({ tenantId, params, res }) => {
+    const id = contactId(params);
+    const doc = await deps.db.withTenant(tenantId, (c) => exportContact(c, tenantId, id));
+    if (!doc) throw notFound('contact');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Disposition', `attachment; filename="contact-${id}.json"`);
+    return { body: doc };
+  });
+
+  api.route({ method: 'delete', path: '/api/contacts/:id', scope: 'subscribers',
+    summary: 'Erase a contact: personal data removed everywhere; a salted hash stays on the suppression list' },
+  async ({ tenantId, params }) => {
+    const id = contactId(params);
+    const out = await deps.db.withTenant(tenantId, (c) => eraseContact(c, tenantId, id));
+    if (!out) throw notFound('contact');
+    deps.log.info({ tenantId, contactId: id, counts: out.counts }, 'contact erased');
+    return { body: out };
+  });
+}
