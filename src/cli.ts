@@ -8,7 +8,7 @@ import type { Roles } from './deps.js';
 import { createDb, migrate, type Db } from './platform/db.js';
 import { SCOPES, type Scope } from './platform/http.js';
 import { createLogger, type Logger } from './platform/log.js';
-import { isReplyToAcceptable, parseAddress } from './policy/addresses.js';
+import { displayNameProblem, isReplyToAcceptable, parseAddress } from './policy/addresses.js';
 import { createApiKey, createTenant, dkimTxtRecord, getTenant, storeDkimKey, tenantExists } from './tenants/store.js';
 import { suppressionCommand } from './consent/suppression-cli.js';
 
@@ -93,6 +93,10 @@ async function tenantCreate(config: Config, log: Logger, argv: string[]): Promis
   if (!from.ok) throw new UsageError(`--from-email is not a valid address (${from.error})`);
   const reply = isReplyToAcceptable(need(values, 'reply-to'));
   if (!reply.ok) throw new UsageError(`--reply-to must be a valid address on a real domain (${reply.error})`);
+  for (const option of ['name', 'from-name'] as const) {
+    const problem = displayNameProblem(need(values, option), true); // both reach headers (From, subjects), as at the API
+    if (problem) throw new UsageError(`--${option} cannot go into a mail header (${problem})`);
+  }
   const out = await withDatabase(config, log, async (db) => {
     const id = randomUUID();
     await createTenant(db, { name: need(values, 'name'), fromEmail: from.value.address, fromName: need(values, 'from-name'),

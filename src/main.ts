@@ -7,7 +7,9 @@ import { loadConfig, projectRoot, type Config, type RawConfig } from './config.j
 import type { AppDeps, Module, Roles } from './deps.js';
 import { createDb, migrate } from './platform/db.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-postgres.js';
-import { Api, apiKeyAuthenticator, cardDataGuard, errorHandler, requestLog } from './platform/http.js';
+import { warmTemplatePool } from './mail/template-pool.js';
+import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, requestLog } from './platform/http.js';
+import { idempotencyStore } from './platform/idempotency.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import { opsRouter } from './platform/ops.js';
@@ -58,14 +60,16 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestLog(deps.log, deps.metrics.httpDuration));
-  const api = new Api(apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash)));
+  // Bodies are read inside Api.route, after authentication and the scope check (never for a caller without a key).
+  const api = new Api(apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash)),
+    { maxBodyBytes: deps.config.MAX_BODY_BYTES, idempotency: idempotencyStore(deps.db) });
   const pages = express.Router();
   for (const m of modules) m.routes?.(api, pages);
   app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox' }));
-  app.use('/api', express.json({ limit: deps.config.MAX_BODY_BYTES, strict: true, type: ['application/json', 'application/*+json'] }), cardDataGuard);
   app.use(api.router);
+  app.use('/api', apiNotFound(api));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages);
-  app.use('/api', (_req, _res, next) => next(Object.assign(new Error('no such endpoint'), { status: 404 })));
+  app.use(notFoundPage);
   app.use(errorHandler(deps.log));
   return app;
 }
@@ -88,6 +92,9 @@ export async function startPostgate(config: Config, roles: Roles, opts: { log?: 
   const mailer = createMailer(config);
   const metrics = createMetrics();
   const renderers = new RendererRegistry();
+  // MJML takes seconds to load: the compile thread starts now, not at the first template. Its idle
+  // thread does not keep the process alive, and it is shared by every Postgate of this process.
+  if (roles.web || roles.worker) warmTemplatePool();
   // A 5xx at send time goes to the modules that handle it (bounces), passed in here: explicit wiring, no event bus.
   let modules: Module[] = [];
   const delivery = new Delivery({ mailer, tokens, log, counters: metrics.sendCounters,

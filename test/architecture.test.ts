@@ -71,6 +71,7 @@ const OWNERS: Record<string, string> = {
   rate_windows: 'src/campaigns/rate-limit.ts',
   bounces: 'src/bounces/store.ts',
   inbound_quota: 'migrations/061_inbound_quota.sql', // written only by the SECURITY DEFINER inbound_quota_take()
+  idempotency_keys: 'src/platform/idempotency.ts', // Idempotency-Key claims and stored responses (purge: purge_expired())
 };
 
 /** Files that may read and write any table. */

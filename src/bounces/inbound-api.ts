@@ -3,36 +3,42 @@
 // INBOUND_MAX_BYTES, else 413), optionally with ?to=<envelope recipient>; only the key's own
 // tenant can be affected. GET /api/bounces lists recorded bounces; GET /api/bounces/:id/raw returns
 // a raw report while it is kept.
-import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
-import { ApiError, notFound, type Api } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
+import { notFound, type Api } from '../platform/http.js';
 import { uuid } from '../platform/schemas.js';
+import { decodeKeyset, encodeKeyset, id, page, timestamp } from '../platform/responses.js';
 import { processInbound, type BounceDeps, type InboundResult } from './process.js';
-import { bounceRaw, listBounces } from './store.js';
+import { bounceRaw, listBounces, type BounceRow } from './store.js';
 
-const inboundQuery = z.object({ to: z.string().max(1024).optional() }).strict();
-const listQuery = z.object({
+const KINDS = ['hard', 'soft', 'blocked', 'complaint', 'feedback', 'autoreply', 'unknown'] as const;
+const inboundQuery = z.strictObject({ to: z.string().max(1024).optional() });
+const listQuery = z.strictObject({
   messageId: uuid.optional(), contactId: uuid.optional(),
-  kind: z.enum(['hard', 'soft', 'blocked', 'complaint', 'autoreply', 'unknown']).optional(),
+  kind: z.enum(KINDS).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-}).strict();
+  cursor: z.string().max(200).optional(),
+});
+
+const bounceItem = z.object({
+  id, messageId: id.nullable(), contactId: id.nullable(), campaignId: id.nullable(), kind: z.enum(KINDS),
+  source: z.enum(['smtp', 'api', 'send']), matchedBy: z.enum(['verp', 'message_id', 'recipient', 'ledger', 'none']),
+  status: z.string().nullable(), reason: z.string().nullable(), diagnostic: z.string().nullable(), recipient: z.string().nullable(),
+  feedbackType: z.string().nullable(), action: z.string().nullable(), rawKept: z.boolean(), rawWithheld: z.string().nullable(),
+  rawExpiresAt: timestamp.nullable(), receivedAt: timestamp,
+});
+const inboundResponse = z.object({
+  kind: z.enum(KINDS), status: z.string().nullable(), reason: z.string(), recipient: z.string().nullable(),
+  diagnostic: z.string().nullable(), feedbackType: z.string().nullable(),
+  bounces: z.array(z.object({
+    id: id.nullable(), duplicate: z.boolean(), messageId: id.nullable(), contactId: id.nullable(),
+    matchedBy: z.string(), action: z.string().nullable(), campaignPaused: z.string().nullable(),
+  })),
+  unsubscribes: z.array(z.object({ contactId: id, changedListIds: z.array(id) })),
+  timeline: z.array(id),
+});
 
 const ACCEPTED_TYPES = /^(message\/rfc822|text\/plain|application\/octet-stream)$/i;
-
-/** Reads the raw request body (the JSON parser left it alone: it only takes JSON types). */
-function readRaw(req: Request, res: Response, limit: number): Promise<Buffer> {
-  const type = (req.get('content-type') ?? 'message/rfc822').split(';')[0].trim();
-  if (!ACCEPTED_TYPES.test(type)) {
-    return Promise.reject(new ApiError(415, 'unsupported_media_type', 'send the report as message/rfc822, text/plain or application/octet-stream', 'body'));
-  }
-  const parser = express.raw({ type: () => true, limit });
-  return new Promise((resolve, reject) => {
-    parser(req, res, (err?: unknown) => {
-      if (err) return reject(err);
-      resolve(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-    });
-  });
-}
 
 function summary(r: InboundResult): Record<string, unknown> {
   const c = r.classification;
@@ -45,25 +51,38 @@ function summary(r: InboundResult): Record<string, unknown> {
   };
 }
 
+function bounceView({ cursorAt: _cursor, ...b }: BounceRow & { cursorAt?: string }): BounceRow {
+  return b;
+}
+
 export function bounceRoutes(api: Api, deps: BounceDeps, maxBytes: number): void {
-  api.route({ method: 'post', path: '/api/inbound', scope: 'admin', raw: true, query: inboundQuery,
+  api.route({ method: 'post', path: '/api/inbound', scope: 'admin', query: inboundQuery, response: inboundResponse, success: [202], errors: [404],
+    raw: { types: ACCEPTED_TYPES, limit: maxBytes, accepts: 'message/rfc822, text/plain, application/octet-stream', defaultType: 'message/rfc822' },
     summary: 'Submit a raw bounce, complaint or auto-reply (RFC 822 body; ?to= the envelope recipient when known)' },
-  async ({ tenantId, query, req, res }) => {
-    const raw = await readRaw(req, res, maxBytes);
-    if (raw.length === 0) throw new ApiError(422, 'invalid', 'the body must be the raw message', 'body');
+  async ({ tenantId, query, rawBody }) => {
+    const raw = rawBody ?? Buffer.alloc(0);
+    if (raw.length === 0) throw new DomainError('invalid', 'the body must be the raw message', 'body');
     const result = await processInbound(deps, { raw, source: 'api', recipients: query.to ? [query.to] : [], tenantScope: tenantId });
     if (result.bounces.length === 0 && result.unsubscribes.length === 0 && result.timeline.length === 0) throw notFound('message');
     return { status: 202, body: summary(result) };
   });
 
-  api.route({ method: 'get', path: '/api/bounces', scope: 'admin', query: listQuery, summary: 'Recorded bounces, complaints and auto-replies, newest first' },
-    async ({ tenantId, query }) => ({ body: { bounces: await deps.db.withTenant(tenantId, (c) => listBounces(c, query)) } }));
+  api.route({ method: 'get', path: '/api/bounces', scope: 'admin', query: listQuery, response: page(bounceItem),
+    summary: 'Recorded bounces, complaints and auto-replies, newest first; cursor-paged' },
+  async ({ tenantId, query }) => {
+    const after = query.cursor === undefined ? undefined : decodeKeyset(query.cursor);
+    const rows = await deps.db.withTenant(tenantId, (c) => listBounces(c, { ...query, after }));
+    const items = rows.slice(0, query.limit);
+    const last = items[items.length - 1];
+    return { body: { items: items.map(bounceView), nextCursor: rows.length > query.limit && last ? encodeKeyset({ at: last.cursorAt, id: last.id }) : null } };
+  });
 
-  api.route({ method: 'get', path: '/api/bounces/:id/raw', scope: 'admin', summary: 'The raw report as received (while it is kept)' },
-    async ({ tenantId, params, res }) => {
-      const id = params.id;
-      const raw = uuid.safeParse(id).success ? await deps.db.withTenant(tenantId, (c) => bounceRaw(c, id)) : null;
-      if (!raw) throw notFound('raw report');
-      res.status(200).type('message/rfc822').send(raw);
-    });
+  api.route({ method: 'get', path: '/api/bounces/:id/raw', scope: 'admin', responseMediaType: 'message/rfc822',
+    summary: 'The raw report as received (while it is kept)' },
+  async ({ tenantId, params, res }) => {
+    const bounceId = params.id;
+    const raw = uuid.safeParse(bounceId).success ? await deps.db.withTenant(tenantId, (c) => bounceRaw(c, bounceId)) : null;
+    if (!raw) throw notFound('raw report');
+    res.status(200).type('message/rfc822').send(raw);
+  });
 }

@@ -13,6 +13,7 @@ import { unsubscribeContact } from '../consent/unsubscribe.js';
 import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
 import { holdsCardNumber } from './card-check.js';
+import { redactCardNumbers } from '../policy/cards.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
   contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfContact, tenantOfMessage,
@@ -81,19 +82,27 @@ export async function processInbound(deps: BounceDeps, input: InboundInput): Pro
   return { classification, bounces, unsubscribes, timeline };
 }
 
-/** Text from an untrusted report, fit for text columns and jsonb: no NUL, bounded length. */
+/**
+ * Text from an untrusted report, fit for text columns and jsonb: no NUL, bounded length, and card
+ * numbers redacted (policy/cards) before and after the cut, so no half of one survives it: a report
+ * is a third party's text, kept, so it is redacted rather than refused.
+ */
 function text(v: string | null, max: number): string | null {
   if (v === null) return null;
   // eslint-disable-next-line no-control-regex
-  const t = v.replace(/\u0000/g, '').slice(0, max);
+  const t = redactCardNumbers(redactCardNumbers(v.replace(/\u0000/g, '')).slice(0, max));
   return t || null;
 }
 
+/** Every free-text field of a classification as it may be stored, logged or answered (see text()). */
 function sanitize(c: Classification): Classification {
   return {
     ...c, status: text(c.status, 32), diagnostic: text(c.diagnostic, 1000),
     recipient: text(c.recipient, 320), originalMessageId: text(c.originalMessageId, 998), feedbackType: text(c.feedbackType, 64),
     envelopeTo: c.envelopeTo.slice(0, 20).map((a) => text(a, 1024) ?? ''),
+    recipients: c.recipients.map((r) => ({
+      ...r, recipient: text(r.recipient, 320), action: text(r.action, 32), status: text(r.status, 32), diagnostic: text(r.diagnostic, 1000),
+    })),
   };
 }
 
@@ -157,7 +166,23 @@ async function locate(db: Db, targets: InboundTarget[], cls: Classification, sco
 async function rawFacts(raw: Buffer, retentionDays: number, holdsCard: (raw: Buffer) => Promise<boolean>): Promise<RawFacts> {
   const rawHash = sha256(raw);
   if (retentionDays <= 0) return { raw: null, rawHash, withheld: null };
-  return (await holdsCard(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw, rawHash, withheld: null };
+  return (await holdsCard(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw: withoutCapabilityLinks(raw), rawHash, withheld: null };
+}
+
+// A signed token in a confirm (/a/…) or unsubscribe (/u/…) path, also across quoted-printable soft
+// line breaks ("=\r\n"). No overlap between the class and "=": linear on hostile input.
+const CAPABILITY_PATH = /\/([au])\/(?:[A-Za-z0-9_.-]|=\r?\n){20,}/g;
+
+/**
+ * The raw report as it may be kept: reports often quote the original message, whose confirm and
+ * unsubscribe links act for the recipient; each such token is replaced by "[link removed]". Tokens in
+ * base64-encoded quoted parts are not found (the report's own parts are text or message/rfc822).
+ */
+export function withoutCapabilityLinks(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  CAPABILITY_PATH.lastIndex = 0;
+  if (!CAPABILITY_PATH.test(text)) return raw;
+  return Buffer.from(text.replace(CAPABILITY_PATH, '/$1/[link removed]'), 'latin1');
 }
 
 function sha256(v: Buffer | string): string {

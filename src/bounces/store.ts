@@ -101,10 +101,14 @@ export async function campaignFigures(c: Queryable, campaignId: string): Promise
   return { sent: sent.rows[0].n, hard: b.rows[0].hard, complaints: b.rows[0].complaints };
 }
 
-export async function listBounces(c: Queryable, f: { messageId?: string; contactId?: string; kind?: BounceKind; limit: number }): Promise<BounceRow[]> {
-  const r = await c.query<BounceRow>(`SELECT ${BOUNCE_COLUMNS} FROM bounces
+/** A page of bounces, newest first, after the keyset position `after` (received_at to the microsecond, id); one row more than `limit` says there is a next page. */
+export async function listBounces(c: Queryable, f: { messageId?: string; contactId?: string; kind?: BounceKind; limit: number; after?: { at: string; id: string } }):
+Promise<(BounceRow & { cursorAt: string })[]> {
+  const r = await c.query<BounceRow & { cursorAt: string }>(`SELECT ${BOUNCE_COLUMNS},
+      to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt" FROM bounces
     WHERE ($1::uuid IS NULL OR message_id = $1) AND ($2::uuid IS NULL OR contact_id = $2) AND ($3::text IS NULL OR kind = $3)
-    ORDER BY received_at DESC, id LIMIT $4`, [f.messageId ?? null, f.contactId ?? null, f.kind ?? null, f.limit]);
+      AND ($5::timestamptz IS NULL OR (received_at, id) < ($5::timestamptz, $6::uuid))
+    ORDER BY received_at DESC, id DESC LIMIT $4`, [f.messageId ?? null, f.contactId ?? null, f.kind ?? null, f.limit + 1, f.after?.at ?? null, f.after?.id ?? null]);
   return r.rows;
 }
 

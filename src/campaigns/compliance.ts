@@ -1,11 +1,16 @@
 // The compliance pre-check run when a campaign is scheduled, started, resumed or test-sent: every
 // reason it could not be compliant, all at once. The per-recipient gate still runs at send time.
+// The unsubscribe link is judged on the compiled template as it will be sent: Postgate adds its own
+// footer link when the template's is missing, hidden or conditional (content.ts), so a template
+// without one is fine, and only a template whose footer would be hidden too (its whole body hidden,
+// say) is refused; a hidden link no longer satisfies the check.
 import type { Queryable } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
 import { isReplyToAcceptable, parseAddress } from '../policy/addresses.js';
-import { usesPlaceholder, type TemplateSource } from '../mail/render.js';
+import type { TemplateSource } from '../mail/render.js';
 import { activeDkimKey, type Tenant } from '../tenants/store.js';
 import type { Campaign } from './campaigns-store.js';
+import { campaignTemplates, unsubscribeVisibility } from './content.js';
 import { getTemplate } from './templates-store.js';
 
 export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no_reply_to' | 'no_dkim_key' | 'bad_from' | 'no_template';
@@ -13,10 +18,12 @@ export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no
 export interface ComplianceFacts {
   template: TemplateSource | null; tenant: Pick<Tenant, 'fromEmail' | 'postalAddress' | 'requireDkim' | 'replyTo'>;
   replyTo: string | null; hasDkimKey: boolean;
+  /** Does the compiled template, footer included, show the unsubscribe link visibly? (null: not known, not judged) */
+  unsubscribeShown?: boolean | null;
 }
 
 const MESSAGES: Record<ComplianceReason, string> = {
-  no_unsubscribe_link: 'the template has no {{unsubscribeUrl}} placeholder in its MJML body',
+  no_unsubscribe_link: 'the template hides its whole body, so no unsubscribe link (its own or Postgate\'s footer) would be visible',
   no_postal_address: 'the tenant has no postal address',
   no_reply_to: 'the reply-to is missing or not a real mailbox',
   no_dkim_key: 'the tenant requires DKIM signing and has no active key for its From domain',
@@ -38,7 +45,7 @@ export function senderReasons(tenant: ComplianceFacts['tenant'], replyTo: string
 export function complianceReasons(f: ComplianceFacts): ComplianceReason[] {
   const reasons: ComplianceReason[] = [];
   if (!f.template) reasons.push('no_template');
-  else if (!usesPlaceholder({ mjml: f.template.mjml, subject: '' }, 'unsubscribeUrl')) reasons.push('no_unsubscribe_link'); // the HTML body must hold it
+  else if (f.unsubscribeShown === false) reasons.push('no_unsubscribe_link'); // even Postgate's footer link would not show
   return [...reasons, ...senderReasons(f.tenant, f.replyTo, f.hasDkimKey)];
 }
 
@@ -50,9 +57,17 @@ export function fromDomain(tenant: Pick<Tenant, 'fromEmail'>): string {
 export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign: Campaign): Promise<ComplianceReason[]> {
   const t = await getTemplate(c, campaign.templateId, campaign.templateVersion);
   const hasDkimKey = tenant.requireDkim ? (await activeDkimKey(c, fromDomain(tenant))) !== null : false;
+  let unsubscribeShown: boolean | null = null;
+  if (t) {
+    // The same compiled template (and footer) the drain will send; a template that no longer
+    // compiles is the drain's to report (it pauses the campaign with template_error).
+    const compiled = await campaignTemplates.get(`${campaign.id}:${campaign.templateVersion}`, () => ({ mjml: t.mjml, subject: campaign.subject, text: t.text }))
+      .catch(() => null);
+    unsubscribeShown = compiled ? unsubscribeVisibility(compiled) : null;
+  }
   return complianceReasons({
     template: t ? { mjml: t.mjml, subject: campaign.subject, text: t.text } : null,
-    tenant, replyTo: campaign.replyTo, hasDkimKey,
+    tenant, replyTo: campaign.replyTo, hasDkimKey, unsubscribeShown,
   });
 }
 

@@ -192,7 +192,9 @@ export class CampaignDrain {
       if (p.kind === 'refused') { buffer.add(this.refused(row, p.reason)); return; }
       if (p.kind === 'failed') {
         delivery.refused(p.reason);
-        buffer.add({ id: row.id, attempt: row.attempts, status: 'failed', reason: p.reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail: { reason: p.reason, attempt: row.attempts } });
+        // A render error is this recipient's own (template and data): failed at this attempt, never retried.
+        const detail = { reason: p.reason, attempt: row.attempts, stage: p.stage ?? 'render', error: p.error };
+        buffer.add({ id: row.id, attempt: row.attempts, status: 'failed', reason: p.reason, response: null, retryInSeconds: 0, subject: null, messageIdHeader: null, detail });
         return;
       }
       const outcome = await delivery.send(p.mail);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import type { AppDeps, Module } from '../deps.js';
 import { Semaphore } from './batching.js';
 import { campaignRoutes } from './campaigns-api.js';
-import { CompiledCache } from './content.js';
+import { campaignTemplates } from './content.js';
 import { CampaignDrain } from './drain.js';
 import { CampaignJobs } from './jobs.js';
 import { campaignRenderer } from './test-send.js';
@@ -28,7 +28,7 @@ export const IN_FLIGHT_PER_CONNECTION = 2;
 
 export function campaignsModule(deps: AppDeps): Module {
   const { config } = deps;
-  const cache = new CompiledCache();
+  const cache = campaignTemplates;
   const drain = new CampaignDrain({
     db: deps.db, delivery: deps.delivery, tokens: deps.tokens, log: deps.log,
     cache, semaphore: new Semaphore(config.SMTP_POOL_SIZE * IN_FLIGHT_PER_CONNECTION), worker: `${os.hostname()}:${process.pid}`,

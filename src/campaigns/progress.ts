@@ -5,6 +5,8 @@ import type { Campaign } from './campaigns-store.js';
 
 export interface Progress {
   audience: number; queued: number; deferred: number; sending: number; sent: number; failed: number;
+  /** The failed rows by reason: 'rejected' (5xx), 'retries_exhausted', 'render_error' (the template threw for that recipient). */
+  failedByReason: Record<string, number>;
   bounced: number; complained: number; unsubscribed: number; cancelled: number;
   skipped: { total: number; byReason: Record<string, number> };
   /** Skips decided when the audience was materialised (on the lists, not subscribed). */
@@ -25,7 +27,7 @@ export async function campaignProgress(c: Queryable, campaign: Campaign): Promis
   const unsub = await c.query<{ n: number }>(`SELECT count(DISTINCT contact_id)::int AS n FROM consent_events
     WHERE action = 'opt_out' AND detail ? 'campaignId' AND detail->>'campaignId' = $1`, [campaign.id]);
   const p: Progress = {
-    audience: 0, queued: 0, deferred: 0, sending: 0, sent: 0, failed: 0, bounced: 0, complained: 0,
+    audience: 0, queued: 0, deferred: 0, sending: 0, sent: 0, failed: 0, failedByReason: {}, bounced: 0, complained: 0,
     unsubscribed: unsub.rows[0].n, cancelled: 0, skipped: { total: 0, byReason: {} }, excluded: { ...campaign.excluded },
   };
   for (const r of rows) {
@@ -34,6 +36,7 @@ export async function campaignProgress(c: Queryable, campaign: Campaign): Promis
     if (r.status === 'queued' || r.status === 'deferred' || r.status === 'sending' || r.status === 'failed'
       || r.status === 'bounced' || r.status === 'complained' || r.status === 'cancelled') p[r.status] += r.n;
     if (r.status === 'bounced' || r.status === 'complained') p.failed += r.n - r.went_out;
+    if (r.status === 'failed') p.failedByReason[r.reason ?? 'unknown'] = (p.failedByReason[r.reason ?? 'unknown'] ?? 0) + r.n;
     if (r.status === 'suppressed') {
       const reason = r.reason ?? 'unknown';
       p.skipped.byReason[reason] = (p.skipped.byReason[reason] ?? 0) + r.n;

@@ -8,7 +8,8 @@ import { gateBeforeRender, prepareMessage, type DeliveryJob, type Prepared } fro
 import type { DkimKey, Tenant } from '../tenants/store.js';
 import { unsubscribeToken } from '../unsubscribe/links.js';
 import type { ClaimedRow } from '../mail/ledger.js';
-import { recipientData, renderChecked, type CheckedMessage } from './content.js';
+import type { CapabilityLink } from '../mail/capabilities.js';
+import { recipientData, renderChecked, unsubscribeCapabilities, type CheckedMessage } from './content.js';
 
 export type { Prepared };
 
@@ -22,7 +23,7 @@ export function feedbackId(campaignId: string, tenantId: string): string {
   return `${campaignId}:${tenantId}:marketing:postgate`;
 }
 
-type CampaignContent = CheckedMessage & { listUnsubscribe: { url: string }; feedbackId: string };
+type CampaignContent = CheckedMessage & { listUnsubscribe: { url: string }; feedbackId: string; capabilityLinks: CapabilityLink[] };
 
 function facts(b: BatchContext, row: ClaimedRow, out: CampaignContent | null): GateFacts {
   return {
@@ -61,7 +62,7 @@ export function campaignRender(b: BatchContext, row: ClaimedRow): () => Campaign
       tenant: b.tenant, campaign: b.campaign,
     });
     const out = renderChecked(b.compiled, data, unsubscribeUrl, b.tenant.postalAddress);
-    return { ...out, listUnsubscribe: { url: unsubscribeUrl }, feedbackId: feedbackId(b.campaign.id, b.tenant.id) };
+    return { ...out, listUnsubscribe: { url: unsubscribeUrl }, feedbackId: feedbackId(b.campaign.id, b.tenant.id), capabilityLinks: unsubscribeCapabilities(unsubscribeUrl) };
   };
 }
 

@@ -4,26 +4,42 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
-import { bodyText, headerText, pagination } from '../platform/schemas.js';
-import { compileTemplate, renderMessage, TemplateError, usesPlaceholder, validateTemplate, type TemplateIssue, type TemplateSource } from '../mail/render.js';
+import { bodyText, pagination, subjectText } from '../platform/schemas.js';
+import { id, page, timestamp } from '../platform/responses.js';
+import { TEMPLATE_VARIABLES } from '../mail/template-variables.js';
+import { TEMPLATE_LIMITS, TemplateError, usesPlaceholder, type TemplateIssue, type TemplateSource } from '../mail/render.js';
+import { compileTemplate, previewTemplate, validateTemplate } from '../mail/template-pool.js';
 import { getTenant } from '../tenants/store.js';
-import { sampleData, withCompliantFooter } from './content.js';
+import { sampleData, unsubscribeVisibility, withCompliantFooter } from './content.js';
 import { addTemplateVersion, getTemplate, insertTemplate, listTemplates, type TemplateRow } from './templates-store.js';
 
-export const MAX_MJML = 512 * 1024;
+/** 256 KiB (characters) of MJML: TEMPLATE_LIMITS.mjmlChars, refused with 422 (field mjml) over it. */
+export const MAX_MJML = TEMPLATE_LIMITS.mjmlChars;
 const content = {
   mjml: bodyText(MAX_MJML).min(1),
-  subject: headerText(998).min(1),
+  subject: subjectText(998).min(1),
   text: bodyText(256 * 1024).nullish(),
 };
-const createBody = z.object({ name: bodyText(200).min(1), ...content });
-const updateBody = z.object({ name: bodyText(200).min(1).optional(), ...content });
-const previewBody = z.object({
+const createBody = z.strictObject({ name: bodyText(200).min(1), ...content });
+const updateBody = z.strictObject({ name: bodyText(200).min(1).optional(), ...content });
+const previewBody = z.strictObject({
   data: z.record(z.string().max(100), z.unknown()).refine((v) => JSON.stringify(v).length <= 65_536, 'data is limited to 64 KiB').optional(),
   version: z.number().int().min(1).optional(),
 });
-const listQuery = z.object(pagination);
-const versionQuery = z.object({ version: z.coerce.number().int().min(1).optional() });
+const listQuery = z.strictObject(pagination);
+const versionQuery = z.strictObject({ version: z.coerce.number().int().min(1).optional() });
+
+const templateItem = z.object({ id, name: z.string(), version: z.number().int(), createdAt: timestamp, updatedAt: timestamp });
+const templateResponse = z.object({
+  id, name: z.string(), version: z.number().int(), currentVersion: z.number().int(), subject: z.string(), mjml: z.string(), text: z.string().nullable(),
+  usesUnsubscribeLink: z.boolean(), usesPostalAddress: z.boolean(), createdAt: timestamp, updatedAt: timestamp,
+});
+/** In /openapi.json: what a template can use (variables, helpers, rules, limits), on the operations that save one. */
+const templateDocs = {
+  description: 'The variables, helpers and rules a template can use are in x-template-variables (the README lists them too).',
+  extensions: { 'x-template-variables': TEMPLATE_VARIABLES },
+};
+const previewResponse = z.looseObject({ templateId: id, version: z.number().int(), subject: z.string(), html: z.string(), text: z.string() });
 
 /** 422 invalid_template, naming every issue (part, line, message); field is the first issue's part. */
 export function templateError(issues: TemplateIssue[]): ApiError {
@@ -52,7 +68,7 @@ function templateId(params: Record<string, string>): string {
 }
 
 export function templateRoutes(api: Api, deps: AppDeps): void {
-  api.route({ method: 'post', path: '/api/templates', scope: 'campaigns', summary: 'Create a template (MJML + Handlebars)', body: createBody },
+  api.route({ method: 'post', path: '/api/templates', scope: 'campaigns', summary: 'Create a template (MJML + Handlebars)', body: createBody, response: templateResponse, success: [201], ...templateDocs },
     async ({ tenantId, body }) => {
       const c = { mjml: body.mjml, subject: body.subject, text: body.text ?? null };
       await validated(c);
@@ -60,21 +76,21 @@ export function templateRoutes(api: Api, deps: AppDeps): void {
       return { status: 201, body: templateView(t) };
     });
 
-  api.route({ method: 'get', path: '/api/templates', scope: 'campaigns', summary: 'List templates', query: listQuery },
+  api.route({ method: 'get', path: '/api/templates', scope: 'campaigns', summary: 'List templates', query: listQuery, response: page(templateItem) },
     async ({ tenantId, query }) => {
       const after = query.cursor && isUuid(query.cursor) ? query.cursor : null;
       const rows = await deps.db.withTenant(tenantId, (db) => listTemplates(db, query.limit, after));
-      return { body: { templates: rows, nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null } };
+      return { body: { items: rows, nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null } };
     });
 
-  api.route({ method: 'get', path: '/api/templates/:id', scope: 'campaigns', summary: 'A template (current version, or ?version=n)', query: versionQuery },
+  api.route({ method: 'get', path: '/api/templates/:id', scope: 'campaigns', summary: 'A template (current version, or ?version=n)', query: versionQuery, response: templateResponse },
     async ({ tenantId, params, query }) => {
       const t = await deps.db.withTenant(tenantId, (db) => getTemplate(db, templateId(params), query.version));
       if (!t) throw notFound('template');
       return { body: templateView(t) };
     });
 
-  api.route({ method: 'put', path: '/api/templates/:id', scope: 'campaigns', summary: 'Save a new version of a template', body: updateBody },
+  api.route({ method: 'put', path: '/api/templates/:id', scope: 'campaigns', summary: 'Save a new version of a template', body: updateBody, response: templateResponse, ...templateDocs },
     async ({ tenantId, params, body }) => {
       const id = templateId(params);
       const c = { mjml: body.mjml, subject: body.subject, text: body.text ?? null };
@@ -84,14 +100,17 @@ export function templateRoutes(api: Api, deps: AppDeps): void {
       return { body: templateView(t) };
     });
 
-  api.route({ method: 'post', path: '/api/templates/:id/preview', scope: 'campaigns', summary: 'Render a template with sample or given data', body: previewBody },
+  api.route({ method: 'post', path: '/api/templates/:id/preview', scope: 'campaigns', summary: 'Render a template with sample or given data', body: previewBody, response: previewResponse },
     async ({ tenantId, params, body }) => {
       const id = templateId(params);
       const { t, tenant } = await deps.db.withTenant(tenantId, async (db) => ({ t: await getTemplate(db, id, body.version), tenant: await getTenant(db, tenantId) }));
       if (!t || !tenant) throw notFound('template');
       try {
-        const compiled = await compileTemplate(withCompliantFooter({ mjml: t.mjml, subject: t.subject, text: t.text }));
-        const rendered = renderMessage(compiled, sampleData(deps.config.PUBLIC_URL, tenant, body.data ?? {}));
+        // Compiled and rendered in the template pool's worker: a hostile template never holds the event loop.
+        // The footer link is added as at send time: when the template's own link is missing, hidden or conditional.
+        const src = { mjml: t.mjml, subject: t.subject, text: t.text };
+        const shown = unsubscribeVisibility(await compileTemplate(withCompliantFooter(src))) === true;
+        const rendered = await previewTemplate(withCompliantFooter(src, { unsubscribe: !shown }), sampleData(deps.config.PUBLIC_URL, tenant, body.data ?? {}));
         return { body: { templateId: t.id, version: t.version, ...rendered } };
       } catch (err) {
         if (err instanceof TemplateError) throw templateError(err.issues);

@@ -10,7 +10,7 @@ import type { Tenant } from '../tenants/store.js';
 import { unsubscribeToken } from '../unsubscribe/links.js';
 import type { Campaign } from './campaigns-store.js';
 import { getCampaign } from './campaigns-store.js';
-import { recipientData, renderChecked, type CompiledCache } from './content.js';
+import { recipientData, renderChecked, unsubscribeCapabilities, type CompiledCache } from './content.js';
 import { feedbackId } from './recipient.js';
 import { getTemplate } from './templates-store.js';
 
@@ -71,6 +71,7 @@ export function campaignRenderer(cache: CompiledCache) {
     return {
       rendered: { ...out.rendered, subject: TEST_SUBJECT_PREFIX + out.rendered.subject },
       listUnsubscribe: { url }, feedbackId: feedbackId(campaign.id, ctx.tenant.id), hasUnsubscribeLink: out.hasUnsubscribeLink,
+      capabilityLinks: unsubscribeCapabilities(url),
     };
   };
 }

@@ -83,12 +83,23 @@ export function readActivationToken(keys: TokenKeys, token: unknown, nowSeconds?
   return { ok: true, claim: { tenantId: t, contactId: s.c, messageId: s.m, useId: useIdOf(t, s.m) } };
 }
 
-/** The lists an activation message confirms; null unless it is that contact's activation row. */
-export async function confirmedLists(c: Queryable, claim: ActivationClaim): Promise<string[] | null> {
-  const r = await c.query<{ data: Record<string, unknown> }>(`SELECT data FROM messages WHERE id = $1 AND contact_id = $2 AND kind = 'activation'`,
-    [claim.messageId, claim.contactId]);
-  return r.rows[0] ? readActivationData(r.rows[0].data)?.listIds ?? null : null;
+/** What a link's activation row says: the lists it confirms and when it was queued. */
+export interface ActivationRow { listIds: string[]; createdAt: Date }
+
+/**
+ * The activation row a link names; null unless it is that contact's activation row AND its mail
+ * went out (a link is a capability of the mailbox: a row never handed to SMTP, because it is still
+ * queued, failed, was suppressed or cancelled, has no link anyone may hold).
+ */
+export async function activationRow(c: Queryable, claim: ActivationClaim): Promise<ActivationRow | null> {
+  const r = await c.query<{ data: Record<string, unknown>; createdAt: Date }>(`SELECT data, created_at AS "createdAt" FROM messages
+    WHERE id = $1 AND contact_id = $2 AND kind = 'activation' AND status NOT IN ('queued', 'failed', 'suppressed', 'cancelled')`,
+  [claim.messageId, claim.contactId]);
+  const row = r.rows[0];
+  const listIds = row ? readActivationData(row.data)?.listIds ?? null : null;
+  return row && listIds ? { listIds, createdAt: row.createdAt } : null;
 }
+
 
 /** Records the use of a link; false when it was already used (the caller then changes nothing). */
 export async function claimUse(c: Queryable, tenantId: string, useId: string): Promise<boolean> {

@@ -4,11 +4,12 @@
 import type { Queryable } from '../platform/db.js';
 import { getTenant, type Tenant } from '../tenants/store.js';
 import { isInvalid, nextContact, nextSubscription } from './state.js';
-import { claimUse, confirmedLists, isUsed, type ActivationClaim } from './activation.js';
+import { activationRow, claimUse, isUsed, type ActivationClaim } from './activation.js';
 import { findContact, setContactStatus, type ContactRow } from './contacts.js';
 import { listsByIds } from './lists.js';
 import { recordConsent, storeConsentText } from './records.js';
 import { setSubscription, subscriptionsOf } from './subscriptions.js';
+import { erasureSuppressedAt } from './suppressions.js';
 
 export interface Plan { tenant: Tenant; contact: ContactRow & { email: string }; verify: boolean; lists: { id: string; name: string }[] }
 export type PlanResult = { ok: true; plan: Plan } | { ok: false; reason: 'gone' | 'used' };
@@ -30,8 +31,13 @@ export async function planConfirmation(c: Queryable, claim: ActivationClaim, for
   const tenant = await getTenant(c, claim.tenantId);
   const contact = await findContact(c, { id: claim.contactId }, forUpdate);
   if (!tenant || !contact || !contact.email || (contact.status !== 'pending' && contact.status !== 'active')) return { ok: false, reason: 'gone' };
-  const listIds = await confirmedLists(c, claim);
-  if (!listIds) return { ok: false, reason: 'gone' };
+  const row = await activationRow(c, claim);
+  if (!row) return { ok: false, reason: 'gone' };
+  // A link minted before the address was erased never confirms (nor lifts that suppression): only a
+  // fresh registration's link, mailed after the erasure, may (migration 040's trigger).
+  const erasedAt = await erasureSuppressedAt(c, claim.tenantId, contact.email);
+  if (erasedAt && erasedAt.getTime() >= new Date(row.createdAt).getTime()) return { ok: false, reason: 'gone' };
+  const listIds = row.listIds;
   if (await isUsed(c, claim.useId)) return { ok: false, reason: 'used' };
   const unconfirmed = new Set((await subscriptionsOf(c, [contact.id], forUpdate)).filter((s) => s.status === 'unconfirmed').map((s) => s.listId));
   const lists = (await listsByIds(c, listIds)).filter((l) => unconfirmed.has(l.id)).map((l) => ({ id: l.id, name: l.name }));
@@ -49,17 +55,19 @@ export async function confirm(c: Queryable, claim: ActivationClaim, who: Request
   const { plan } = planned;
   const tenantId = plan.tenant.id;
   const textHash = await storeConsentText(c, tenantId, confirmationWording(plan));
+  // The record names the evidence: the link of this activation mail (which only went to the mailbox) was used on the page.
+  const via = { via: 'activation_link', activationMessageId: claim.messageId };
   const base = { contactId: plan.contact.id, action: 'confirm' as const, source: 'page', ip: who.ip, userAgent: who.userAgent, textHash };
   const verified = nextContact(plan.contact.status, 'verify');
   if (plan.verify && !isInvalid(verified) && verified.changed) {
     await setContactStatus(c, plan.contact.id, verified.status, true);
-    await recordConsent(c, tenantId, { ...base, listId: null, detail: { from: plan.contact.status, to: verified.status } });
+    await recordConsent(c, tenantId, { ...base, listId: null, detail: { from: plan.contact.status, to: verified.status, ...via } });
   }
   for (const list of plan.lists) {
     const t = nextSubscription('unconfirmed', 'confirm', true);
     if (isInvalid(t) || !t.changed) continue;
     await setSubscription(c, tenantId, plan.contact.id, list.id, t.status);
-    await recordConsent(c, tenantId, { ...base, listId: list.id, detail: { from: 'unconfirmed', to: t.status } });
+    await recordConsent(c, tenantId, { ...base, listId: list.id, detail: { from: 'unconfirmed', to: t.status, ...via } });
   }
   return planned;
 }

@@ -4,7 +4,10 @@ import type { AppDeps } from '../deps.js';
 import type { Queryable } from '../platform/db.js';
 import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
+import { z } from 'zod';
 import { uuid } from '../platform/schemas.js';
+import { id, page, timestamp } from '../platform/responses.js';
+import { CONTACT_STATUSES, SUBSCRIPTION_STATUSES } from './state.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import type { ActivationSettings } from './activation.js';
 import { findContact, listContacts, type ContactRow } from './contacts.js';
@@ -31,13 +34,29 @@ async function contactWithSubscriptions(c: Queryable, id: string) {
   return contactJson(contact, await subscriptionsOf(c, [id]));
 }
 
+const subscriptionView = z.object({ listId: id, listName: z.string(), status: z.enum(SUBSCRIPTION_STATUSES), createdAt: timestamp, updatedAt: timestamp });
+/** A contact as the API shows it, with its subscriptions. */
+export const contactView = z.object({
+  id, email: z.string().nullable(), name: z.string().nullable(), attributes: z.record(z.string(), z.unknown()),
+  status: z.enum(CONTACT_STATUSES), createdAt: timestamp, verifiedAt: timestamp.nullable(), subscriptions: z.array(subscriptionView),
+});
+const withActivation = contactView.extend({
+  activation: z.object({ messageId: id, status: z.string() }).nullable().describe('the activation email queued by this request, if any'),
+});
+const consentEventView = z.object({
+  id: z.string(), contactId: id, listId: id.nullable(), action: z.string(), source: z.string(), ip: z.string().nullable(),
+  userAgent: z.string().nullable(), textHash: z.string().nullable(), text: z.string().nullable().describe('the wording shown to the person'),
+  detail: z.record(z.string(), z.unknown()), at: timestamp,
+});
+
 const cursorOf = (rows: ContactRow[], limit: number): string | null => (rows.length === limit ? rows[rows.length - 1].id : null);
 
 export function contactRoutes(api: Api, deps: AppDeps): void {
   const settings: ActivationSettings = { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS };
   const db = deps.db;
 
-  api.route({ method: 'post', path: '/api/contacts', scope: 'subscribers', summary: 'Register a contact (pending) with its opt-ins and send the activation email', body: registerSchema },
+  api.route({ method: 'post', path: '/api/contacts', scope: 'subscribers', summary: 'Register a contact (pending) with its opt-ins and send the activation email', body: registerSchema,
+    response: withActivation, success: [201, 200], errors: [429] },
     async ({ tenantId, body }) => {
       // The activation cap is a DomainError rate_limited: the HTTP layer answers 429 with Retry-After.
       const out = await db.withTenant(tenantId, async (c) => {
@@ -47,7 +66,7 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
       return { status: out.created ? 201 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
     });
 
-  api.route({ method: 'get', path: '/api/contacts', scope: 'subscribers', summary: 'Contacts, filtered by status, list, subscription status or email; keyset-paged', query: contactsQuery },
+  api.route({ method: 'get', path: '/api/contacts', scope: 'subscribers', summary: 'Contacts, filtered by status, list, subscription status or email; keyset-paged', query: contactsQuery, response: page(contactView) },
     async ({ tenantId, query }) => {
       if (query.cursor !== undefined && !isUuid(query.cursor)) throw new ApiError(422, 'invalid', 'query.cursor: not a cursor from this API', 'query.cursor');
       return db.withTenant(tenantId, async (c) => {
@@ -57,18 +76,19 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
       });
     });
 
-  api.route({ method: 'get', path: '/api/contacts/:id', scope: 'subscribers', summary: 'A contact with its subscriptions and their statuses' },
+  api.route({ method: 'get', path: '/api/contacts/:id', scope: 'subscribers', summary: 'A contact with its subscriptions and their statuses', response: contactView },
     async ({ tenantId, params }) => ({ body: await db.withTenant(tenantId, (c) => contactWithSubscriptions(c, params.id)) }));
 
-  api.route({ method: 'get', path: '/api/contacts/:id/consent', scope: 'subscribers', summary: 'The consent records of a contact, oldest first, with the wording shown' },
+  api.route({ method: 'get', path: '/api/contacts/:id/consent', scope: 'subscribers', summary: 'The consent records of a contact, oldest first, with the wording shown (all of them: nextCursor is null)', response: page(consentEventView) },
     async ({ tenantId, params }) => ({
       body: await db.withTenant(tenantId, async (c) => {
         if (!(await findContact(c, { id: params.id }))) throw notFound('contact');
-        return { items: await consentHistory(c, params.id) };
+        return { items: await consentHistory(c, params.id), nextCursor: null };
       }),
     }));
 
-  api.route({ method: 'post', path: '/api/contacts/:id/subscriptions', scope: 'subscribers', summary: 'Opt in to lists; each becomes subscribed after a confirmation click', body: optInSchema },
+  api.route({ method: 'post', path: '/api/contacts/:id/subscriptions', scope: 'subscribers', summary: 'Opt in to lists; each becomes subscribed after a confirmation click', body: optInSchema,
+    response: withActivation, success: [202, 200], errors: [409, 429] },
     async ({ tenantId, params, body }) => {
       const out = await db.withTenant(tenantId, async (c) => {
         const o = await optIn(c, tenantId, params.id, body, settings);
@@ -77,7 +97,7 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
       return { status: out.activation ? 202 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
     });
 
-  api.route({ method: 'delete', path: '/api/contacts/:id/subscriptions/:listId', scope: 'subscribers', summary: 'Opt out of a list (recorded as an opt-out via the API)' },
+  api.route({ method: 'delete', path: '/api/contacts/:id/subscriptions/:listId', scope: 'subscribers', summary: 'Opt out of a list (recorded as an opt-out via the API)', response: contactView },
     async ({ tenantId, params }) => ({
       body: await db.withTenant(tenantId, async (c) => {
         const listId = uuid.safeParse(params.listId);

@@ -3,6 +3,7 @@
 // stored once per version in consent_texts and referenced by its sha-256.
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
+import { redactCardData, redactCardNumbers } from '../policy/cards.js';
 
 export type ConsentAction = 'register' | 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'unsuppress';
 
@@ -27,19 +28,23 @@ export async function storeConsentText(c: Queryable, tenantId: string, text: str
   return hash;
 }
 
+/** A user agent as kept: a header the client sent, so card numbers in it are redacted, not refused (policy/cards). */
+const keptUserAgent = (ua: string | null): string | null => (ua === null ? null : redactCardNumbers(ua));
+
+/** Appends one consent event. The user agent and the detail are stored with card numbers redacted. */
 export async function recordConsent(c: Queryable, tenantId: string, e: ConsentEventInput): Promise<void> {
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, text_hash, detail)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-  [tenantId, e.contactId, e.listId, e.action, e.source, e.ip, e.userAgent, e.textHash, JSON.stringify(e.detail ?? {})]);
+  [tenantId, e.contactId, e.listId, e.action, e.source, e.ip, keptUserAgent(e.userAgent), e.textHash, JSON.stringify(redactCardData(e.detail ?? {}))]);
 }
 
-/** One 'opt_out' record per list (null: a request that changed no list), with the same facts. */
+/** One 'opt_out' record per list (null: a request that changed no list), with the same facts (card numbers redacted, as recordConsent). */
 export async function recordOptOuts(c: Queryable, tenantId: string, e: {
   contactId: string; listIds: readonly (string | null)[]; source: string; ip: string | null; userAgent: string | null; detail: Record<string, unknown>;
 }): Promise<void> {
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, list_id, action, source, ip, user_agent, detail)
     SELECT $1, $2, l, 'opt_out', $3, $4::inet, $5, $6 FROM unnest($7::uuid[]) AS l`,
-  [tenantId, e.contactId, e.source, e.ip, e.userAgent, JSON.stringify(e.detail), e.listIds]);
+  [tenantId, e.contactId, e.source, e.ip, keptUserAgent(e.userAgent), JSON.stringify(redactCardData(e.detail)), e.listIds]);
 }
 
 /** A contact's consent history, oldest first, with the wording each event refers to. */

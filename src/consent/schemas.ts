@@ -1,6 +1,6 @@
 // Request schemas of the consent API (zod): contacts, opt-ins, lists, listing filters.
 import { z } from 'zod';
-import { attributes, bodyText, email, headerText, pagination, uuid } from '../platform/schemas.js';
+import { attributes, bodyText, displayName, email, headerText, pagination, uuid } from '../platform/schemas.js';
 import { CONTACT_STATUSES, SUBSCRIPTION_STATUSES } from './state.js';
 
 export const consentSchema = z.object({
@@ -13,7 +13,7 @@ export type ConsentInput = z.infer<typeof consentSchema>;
 
 export const registerSchema = z.object({
   email,
-  name: headerText(200).trim().min(1).optional(),
+  name: displayName(200).trim().min(1).optional(), // the To display name
   attributes: attributes.optional(),
   newsletter: z.union([z.boolean(), z.array(uuid).max(50)]),
   consent: consentSchema,

@@ -30,6 +30,14 @@ export async function suppressionsFor(c: Queryable, tenantId: string, address: s
   return { all: scopes.has('all'), marketing: scopes.has('marketing') || scopes.has('all') };
 }
 
+/** When the address was last suppressed because a person was erased; null when it is not. */
+export async function erasureSuppressedAt(c: Queryable, tenantId: string, address: string): Promise<Date | null> {
+  const hash = addressHash(await saltOf(c, tenantId), address);
+  const r = await c.query<{ at: Date | null }>(`SELECT max(created_at) AS at FROM suppressions WHERE tenant_id = $1 AND address_hash = $2 AND reason = 'erased'`,
+    [tenantId, hash]);
+  return r.rows[0]?.at ?? null;
+}
+
 /** Who or what added a suppression (migration 060): shown by GET /api/suppressions. */
 export interface SuppressionMeta {
   note?: string | null;

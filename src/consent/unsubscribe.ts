@@ -6,6 +6,7 @@
 // query and the send-time gate read subscription state, so a queued message is skipped.
 import { isIP } from 'node:net';
 import type { Queryable } from '../platform/db.js';
+import { redactCardNumbers } from '../policy/cards.js';
 import { findContact } from './contacts.js';
 import { recordOptOuts } from './records.js';
 import { unsubscribeLists } from './subscriptions.js';
@@ -43,7 +44,7 @@ export function cleanIp(ip: string | null | undefined): string | null {
 
 function cleanUserAgent(ua: string | null | undefined): string | null {
   if (!ua) return null;
-  return ua.replace(/\p{Cc}/gu, ' ').slice(0, MAX_USER_AGENT);
+  return redactCardNumbers(ua.replace(/\p{Cc}/gu, ' ')).slice(0, MAX_USER_AGENT); // before the cut: no half card survives
 }
 
 export async function unsubscribeContact(c: Queryable, input: UnsubscribeInput): Promise<UnsubscribeResult> {

@@ -2,7 +2,9 @@
 //   GET    /api/contacts/:id/export   everything held about the person (one JSON document, export.ts)
 //   DELETE /api/contacts/:id          erasure (erase.ts)
 // Unknown, erased and other tenants' contacts are all 404: a tenant's transaction sees only its rows.
+import { z } from 'zod';
 import { isUuid } from '../policy/ids.js';
+import { id, timestamp } from '../platform/responses.js';
 import { notFound, type Api } from '../platform/http.js';
 import type { AppDeps } from '../deps.js';
 import { eraseContact } from './erase.js';
@@ -14,9 +16,18 @@ function contactId(params: Record<string, string>): string {
   return id.toLowerCase();
 }
 
+const exportView = z.looseObject({
+  format: z.string(), exportedAt: timestamp, controller: z.object({ tenantId: id, name: z.string().nullable() }),
+  contact: z.record(z.string(), z.unknown()), subscriptions: z.array(z.record(z.string(), z.unknown())),
+  consentRecords: z.array(z.record(z.string(), z.unknown())), unsubscribes: z.array(z.record(z.string(), z.unknown())),
+  suppression: z.unknown(), messages: z.array(z.record(z.string(), z.unknown())),
+  bounces: z.array(z.record(z.string(), z.unknown())), complaints: z.array(z.record(z.string(), z.unknown())),
+}).describe('everything held about the person (see the export format in the README)');
+const erasureView = z.object({ id, status: z.literal('erased'), erasedAt: timestamp, counts: z.record(z.string(), z.number().int()) });
+
 export function dataRightsApi(deps: AppDeps, api: Api): void {
   api.route({ method: 'get', path: '/api/contacts/:id/export', scope: 'subscribers',
-    summary: 'Export everything held about a contact: profile, attributes, subscriptions, consent records, messages, bounces and complaints' },
+    summary: 'Export everything held about a contact: profile, attributes, subscriptions, consent records, messages, bounces and complaints', response: exportView },
   async ({ tenantId, params, res }) => {
     const id = contactId(params);
     const doc = await deps.db.withTenant(tenantId, (c) => exportContact(c, tenantId, id));
@@ -27,7 +38,7 @@ export function dataRightsApi(deps: AppDeps, api: Api): void {
   });
 
   api.route({ method: 'delete', path: '/api/contacts/:id', scope: 'subscribers',
-    summary: 'Erase a contact: personal data removed everywhere; a salted hash stays on the suppression list' },
+    summary: 'Erase a contact: personal data removed everywhere; a salted hash stays on the suppression list', response: erasureView },
   async ({ tenantId, params }) => {
     const id = contactId(params);
     const out = await deps.db.withTenant(tenantId, (c) => eraseContact(c, tenantId, id));

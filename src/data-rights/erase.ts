@@ -22,6 +22,7 @@
 // opt-in, migration 040's trigger lifts the 'erased' suppression (and only that reason: a complaint
 // or hard-bounce suppression stays).
 import type { PoolClient } from '../platform/db.js';
+import { forgetIdempotentResponses } from '../platform/idempotency.js';
 import { addSuppression, forgetSuppressedAddress } from '../consent/suppressions.js';
 import { lockAddress } from '../consent/activation.js';
 import { eraseContactBounces } from '../bounces/store.js';
@@ -113,6 +114,7 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
     WHERE id = $1 AND EXISTS (SELECT 1 FROM unnest(test_emails) AS e WHERE lower(e) = lower($2))`, [tenantId, p.email]);
   await addSuppression(c, tenantId, p.email, 'marketing', 'erased');
   await forgetSuppressedAddress(c, tenantId, p.email); // the plain address kept for suppression management goes too
+  await forgetIdempotentResponses(c, [p.id, p.email]); // API responses kept for Idempotency-Key replays that name the person
   const done = await c.query<{ erased_at: Date }>(`UPDATE contacts SET email = NULL, email_key = NULL, name = NULL, attributes = '{}'::jsonb,
       status = 'erased', erased_at = now(), updated_at = now() WHERE id = $1 RETURNING erased_at`, [p.id]);
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };

@@ -1,8 +1,16 @@
 // Message composition (pure): turns a rendered message plus identity, VERP envelope, RFC 8058
 // one-click unsubscribe, Feedback-ID and DKIM settings into nodemailer SendMailOptions.
-// Every header-bound value is checked (policy/addresses hasHeaderInjection) before anything is built.
+// Every header-bound value is checked (policy/addresses) before anything is built: the last line
+// behind the API's checks (platform/schemas displayName, senderName, subjectText).
+// - Display names (From, To): no control characters, no RFC 2047 encoded-words (a reader decodes
+//   them, so "=?utf-8?q?=0D=0A?=" would be a line break: the decoded value is what counts), no bidi
+//   controls (UAX #9), else HeaderInjectionError. Quotes, commas, '@', '<' and '>' are quoted by
+//   nodemailer (RFC 5322 quoted-string): the address a reader's client parses is the intended one.
+// - Subject: no control characters, no encoded-words (refused: never legitimate, whoever wrote it);
+//   bidi controls are stripped, not refused: the tenant's own text was checked at the API, so one
+//   here came from subscriber data in a merge field, and it only reorders what is shown.
 import type { SendMailOptions } from 'nodemailer';
-import { HeaderInjectionError, hasHeaderInjection } from '../policy/addresses.js';
+import { HeaderInjectionError, hasBidiControl, hasEncodedWord, hasHeaderInjection, stripBidiControls } from '../policy/addresses.js';
 import type { MessageKind } from '../policy/kinds.js';
 
 export { HeaderInjectionError };
@@ -63,19 +71,28 @@ function assertExtraHeaders(extra: Record<string, string>): void {
   for (const [name, value] of Object.entries(extra)) {
     const field = `extraHeaders.${name}`;
     if (!HEADER_NAME.test(name) || MANAGED_HEADERS.has(name.toLowerCase())) throw new HeaderInjectionError(field);
-    if (hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+    assertText(field, value, false);
   }
+}
+
+/** Control characters and encoded-words anywhere; bidi controls unless the field strips them (the subject). */
+function assertText(field: string, value: string, bidiStripped: boolean): void {
+  if (hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+  if (hasEncodedWord(value)) throw new HeaderInjectionError(field, 'an RFC 2047 encoded-word');
+  if (!bidiStripped && hasBidiControl(value)) throw new HeaderInjectionError(field, 'a bidi control character');
 }
 
 /**
  * Throws HeaderInjectionError{field} when a header-bound value contains CR/LF/NUL (or any control
- * character but TAB, see policy/addresses); when an address, Message-ID part or List-Unsubscribe
- * target (values that sit inside <…>) contains whitespace or brackets; or when an extra header has
- * an invalid name or would override a header Postgate manages.
+ * character but TAB, see policy/addresses) or an RFC 2047 encoded-word; when a value other than the
+ * subject contains a bidi control (UAX #9; the subject's are stripped by composeMessage); when an
+ * address, Message-ID part or List-Unsubscribe target (values that sit inside <…>) contains
+ * whitespace or brackets; or when an extra header has an invalid name or would override a header
+ * Postgate manages.
  */
 export function assertComposable(input: ComposeInput): void {
   for (const [field, value] of textFields(input)) {
-    if (value != null && hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+    if (value != null) assertText(field, value, field === 'subject');
   }
   for (const [field, value] of bracketedFields(input)) {
     if (value != null && (hasHeaderInjection(value) || BRACKETED_UNSAFE.test(value))) throw new HeaderInjectionError(field);
@@ -102,14 +119,14 @@ function dkimOptions(dkim: NonNullable<ComposeInput['dkim']>): NonNullable<SendM
   return { domainName: dkim.domainName, keySelector: dkim.keySelector, privateKey: dkim.privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
 }
 
-/** Builds nodemailer SendMailOptions. Validates first (see assertComposable). */
+/** Builds nodemailer SendMailOptions. Validates first (see assertComposable); the subject goes out without bidi controls. */
 export function composeMessage(input: ComposeInput): SendMailOptions {
   assertComposable(input);
   const mail: SendMailOptions = {
     from: { name: input.from.name, address: input.from.address },
     replyTo: input.replyTo,
     to: { name: input.to.name ?? '', address: input.to.address },
-    subject: input.rendered.subject,
+    subject: stripBidiControls(input.rendered.subject),
     html: input.rendered.html,
     text: input.rendered.text,
     messageId: messageIdHeader(input.messageId, input.messageIdDomain),

@@ -6,7 +6,8 @@
 // its renderer, its envelope); the ledger (mail/ledger.ts) records what this module decides.
 //
 // Both paths thus run the same check before rendering (`gateBeforeRender`), treat a renderer or
-// composer that throws the same way ('failed', reason 'compose_failed'), map SMTP replies to the
+// composer that throws the same way ('failed', reason 'render_error', at the first attempt: the same
+// template and data would throw again, so it is never retried), map SMTP replies to the
 // same outcomes, and hand a 5xx to the same permanent-failure handler, which is passed in at
 // composition (src/main.ts), not subscribed to at run time.
 import type { SendMailOptions } from 'nodemailer';
@@ -18,6 +19,7 @@ import { signVerp, type TokenKeys } from '../policy/tokens.js';
 import type { DkimKey, Tenant } from '../tenants/store.js';
 import { composeMessage, messageIdHeader } from './compose.js';
 import type { RenderedMessage } from './render.js';
+import { redactPart, type CapabilityLink } from './capabilities.js';
 
 export type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
 /** Bounce handling of a 5xx at send time; called once the ledger says 'failed'. */
@@ -30,8 +32,23 @@ export interface DeliveryDeps {
   onPermanentFailure?: PermanentFailureHandler;
 }
 
-/** Why a message is not sent although the gate let it through: no renderer, or rendering/composing threw. */
-export type DeliveryFailure = 'no_renderer' | 'compose_failed';
+/**
+ * Why a message is not sent although the gate let it through: no renderer, or rendering/composing
+ * threw ('render_error'). Compose is not told apart by reason: what it refuses (a line break or
+ * control character in a rendered subject or a name) is the message's content, as permanent as a
+ * template that throws; the event's `stage` says which step it was.
+ */
+export type DeliveryFailure = 'no_renderer' | 'render_error';
+/** The step that threw. */
+export type FailureStage = 'render' | 'compose';
+
+/** The error of a render failure as the timeline keeps it: one line, no control characters, bounded. */
+export function failureText(err: unknown): string {
+  const raw = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  // eslint-disable-next-line no-control-regex
+  const line = raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
 
 export function backoffSeconds(attempt: number, base: number): number {
   const raw = base * 2 ** Math.max(0, attempt - 1);
@@ -62,6 +79,8 @@ export interface Content {
   feedbackId?: string | null;
   listId?: string | null;
   hasUnsubscribeLink?: boolean;
+  /** Links that exist only on the wire (see mail/capabilities.ts): what is kept of the body holds placeholders. */
+  capabilityLinks?: CapabilityLink[];
 }
 
 /** Who sends one message to whom: everything compose needs beyond the content. */
@@ -80,8 +99,8 @@ export interface DeliveryJob<C extends Content = Content> {
 
 export type Prepared =
   | { kind: 'refused'; reason: GateReason }
-  | { kind: 'failed'; reason: DeliveryFailure; error: string }
-  | { kind: 'mail'; mail: SendMailOptions; subject: string; messageIdHeader: string; rendered: RenderedMessage };
+  | { kind: 'failed'; reason: DeliveryFailure; error: string; stage?: FailureStage }
+  | { kind: 'mail'; mail: SendMailOptions; subject: string; messageIdHeader: string; rendered: RenderedMessage; capabilityLinks: CapabilityLink[] };
 
 /** An SMTP outcome as the ledger records it. */
 export interface Settled {
@@ -100,7 +119,7 @@ export function prepareMessage<C extends Content>(job: DeliveryJob<C>, render: (
   const early = prechecked ? null : gateBeforeRender(job.facts(null));
   if (early) return { kind: 'refused', reason: early };
   let content: C;
-  try { content = render(); } catch (err) { return composeFailed(err); }
+  try { content = render(); } catch (err) { return renderError(err, 'render'); }
   return finish(job, content, signer);
 }
 
@@ -110,12 +129,12 @@ export async function prepareMessageAsync<C extends Content>(job: DeliveryJob<C>
   if (early) return { kind: 'refused', reason: early };
   if (!render) return { kind: 'failed', reason: 'no_renderer', error: 'no renderer for this template' };
   let content: C;
-  try { content = await render(); } catch (err) { return composeFailed(err); }
+  try { content = await render(); } catch (err) { return renderError(err, 'render'); }
   return finish(job, content, signer);
 }
 
-function composeFailed(err: unknown): Prepared {
-  return { kind: 'failed', reason: 'compose_failed', error: (err as Error).message };
+function renderError(err: unknown, stage: FailureStage): Prepared {
+  return { kind: 'failed', reason: 'render_error', error: failureText(err), stage };
 }
 
 function finish<C extends Content>(job: DeliveryJob<C>, content: C, signer: Signer): Prepared {
@@ -132,9 +151,13 @@ function finish<C extends Content>(job: DeliveryJob<C>, content: C, signer: Sign
       listUnsubscribe: content.listUnsubscribe ?? null, feedbackId: content.feedbackId ?? null, listId: content.listId ?? null,
       dkim: e.dkim ? { domainName: e.dkim.domain, keySelector: e.dkim.selector, privateKey: e.dkim.privateKey } : null,
     });
-    return { kind: 'mail', mail, subject: content.rendered.subject, messageIdHeader: messageIdHeader(e.messageId, e.fromDomain), rendered: content.rendered };
+    return {
+      // The subject is recorded (messages.subject): a capability link a template put there is not.
+      kind: 'mail', mail, subject: redactPart(content.rendered.subject, content.capabilityLinks ?? [], false), messageIdHeader: messageIdHeader(e.messageId, e.fromDomain),
+      rendered: content.rendered, capabilityLinks: content.capabilityLinks ?? [],
+    };
   } catch (err) {
-    return composeFailed(err);
+    return renderError(err, 'compose');
   }
 }
 
@@ -160,13 +183,13 @@ export class Delivery {
   }
 
   private logged(job: { envelope: Envelope }, p: Prepared): Prepared {
-    if (p.kind === 'failed') this.deps.log.error({ messageId: job.envelope.messageId, reason: p.reason, err: p.error }, 'message cannot be rendered or composed');
+    if (p.kind === 'failed') this.deps.log.error({ messageId: job.envelope.messageId, reason: p.reason, stage: p.stage, err: p.error }, 'message cannot be rendered or composed');
     return p;
   }
 
-  /** Counts a message not sent: a gate refusal or no renderer (suppressed), or compose_failed (failed). */
+  /** Counts a message not sent: a gate refusal or no renderer (suppressed), or render_error (failed). */
   refused(reason: string): void {
-    if (reason === 'compose_failed') this.deps.counters?.failed(reason);
+    if (reason === 'render_error' || reason === 'prepare_failed') this.deps.counters?.failed(reason);
     else this.deps.counters?.suppressed(reason);
   }
 

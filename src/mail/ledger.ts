@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import { afterCommit, type Queryable } from '../platform/db.js';
 import type { MessageKind } from '../policy/kinds.js';
 import type { ContactStatus, SubscriptionStatus } from '../consent/state.js';
+import { redactCapabilities, type CapabilityLink } from './capabilities.js';
 
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'complained' | 'suppressed' | 'cancelled';
 export const FINAL_STATUSES: readonly MessageStatus[] = ['sent', 'failed', 'bounced', 'complained', 'suppressed', 'cancelled'];
@@ -217,12 +218,18 @@ export async function markDeferred(c: Queryable, m: Ref, s: { response: string; 
   [m.id, s.response, s.delaySeconds, JSON.stringify({ response: s.response, attempt: s.attempt, retryInSeconds: Math.round(s.delaySeconds) })]);
 }
 
-/** → failed: refused for good ('rejected'), retries exhausted, or the message could not be built ('compose_failed'). */
-export async function markFailed(c: Queryable, m: Ref, s: { response: string | null; attempt: number; reason: string }): Promise<void> {
-  const detail = s.response === null ? { reason: s.reason, attempt: s.attempt } : { response: s.response, attempt: s.attempt, reason: s.reason };
-  await changeWithEvents(c, `UPDATE messages SET status = 'failed', reason = $3, smtp_response = coalesce($2, smtp_response), lease_until = NULL, updated_at = now()
+/**
+ * → failed: refused for good ('rejected'), retries exhausted, or the message could not be built
+ * ('render_error', straight from queued: the attempt that found it out is counted, and `extra`,
+ * e.g. the stage and error, goes on the event).
+ */
+export async function markFailed(c: Queryable, m: Ref, s: { response: string | null; attempt: number; reason: string; extra?: Record<string, unknown> }): Promise<void> {
+  const base = s.response === null ? { reason: s.reason, attempt: s.attempt } : { response: s.response, attempt: s.attempt, reason: s.reason };
+  const detail = { ...base, ...(s.extra ?? {}) };
+  await changeWithEvents(c, `UPDATE messages SET status = 'failed', reason = $3, smtp_response = coalesce($2, smtp_response), lease_until = NULL,
+      attempts = greatest(attempts, $5), updated_at = now()
     WHERE id = $1 RETURNING id, tenant_id, 'failed'::text AS type, $4::jsonb AS detail`,
-  [m.id, s.response, s.reason, JSON.stringify(detail)]);
+  [m.id, s.response, s.reason, JSON.stringify(detail), s.attempt]);
 }
 
 /** → suppressed: the gate (or a missing renderer) refused it at send time; the reason says why. */
@@ -248,8 +255,14 @@ async function afterDelivery(c: Queryable, m: Ref, status: 'bounced' | 'complain
   [m.id, status, reason, JSON.stringify({ ...detail, reason })]);
 }
 
-export async function storeBody(c: Queryable, m: Ref, html: string, text: string, retentionDays: number): Promise<void> {
+/**
+ * Keeps a sent message's body for `retentionDays`. Capability links (confirm, unsubscribe,
+ * preferences) exist only on the wire: each one the renderer named is replaced by its placeholder
+ * here, so neither the API nor the data export can hand one to anyone but the mailbox.
+ */
+export async function storeBody(c: Queryable, m: Ref, body: { html: string; text: string }, links: readonly CapabilityLink[], retentionDays: number): Promise<void> {
   if (retentionDays <= 0) return;
+  const { html, text } = redactCapabilities(body, links);
   await c.query(`INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 day')
     ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at`, [m.id, m.tenantId, html, text, retentionDays]);
 }

@@ -5,6 +5,9 @@ import type { Tenant } from '../tenants/store.js';
 import type { RenderedMessage } from './render.js';
 import type { LedgerMessage } from './ledger.js';
 import type { Queryable } from '../platform/db.js';
+import type { CapabilityLink } from './capabilities.js';
+
+export type { CapabilityLink };
 
 export interface RenderContext {
   tenant: Tenant;
@@ -21,6 +24,12 @@ export interface RenderOutput {
   feedbackId?: string | null;
   listId?: string | null;
   hasUnsubscribeLink?: boolean;
+  /**
+   * The capability links (confirm, unsubscribe, preferences, verification) this renderer put in the
+   * message: they go out on the wire only; the body Postgate keeps holds a placeholder for each.
+   * A renderer that builds such a link and does not name it here leaks it to the tenant.
+   */
+  capabilityLinks?: CapabilityLink[];
 }
 
 export type Renderer = (ctx: RenderContext) => Promise<RenderOutput>;

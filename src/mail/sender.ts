@@ -9,13 +9,24 @@ import type { TokenKeys } from '../policy/tokens.js';
 import { suppressionsFor } from '../consent/suppressions.js';
 import type { ContactStatus } from '../consent/state.js';
 import { activeDkimKey, getTenant, type Tenant } from '../tenants/store.js';
-import { domainOf, type Delivery, type Prepared } from './delivery.js';
+import { backoffSeconds, domainOf, failureText, type Delivery, type Prepared } from './delivery.js';
 import {
-  FINAL_STATUSES, getMessage, markDeferred, markFailed, markSending, markSent, markSuppressed, recordEvent, storeBody, type LedgerMessage,
+  FINAL_STATUSES, getMessage, markDeferred, markFailed, markSending, markSent, markSuppressed, messageEvents, recordEvent, storeBody, type LedgerMessage,
 } from './ledger.js';
 import type { RendererRegistry, RenderContext, RenderOutput } from './renderers.js';
 
 export { backoffSeconds, domainOf, verpAddress, type SendCounters } from './delivery.js';
+
+/** Preparations of one message that may throw (outside its renderer) before it is 'failed' (prepare_failed). */
+export const PREPARE_ERROR_LIMIT = 3;
+
+/** Errors that say nothing about the message: the database is unreachable, or a transaction lost a conflict. */
+function isTransient(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/^(08|53|57|40)/.test(code) || /^E[A-Z]+$/.test(code)) return true;
+  return typeof e?.message === 'string' && /connection|terminat|timeout|pool/i.test(e.message);
+}
 
 export interface SenderConfig { publicUrl: string; bodyRetentionDays: number; leaseSeconds: number }
 export interface SenderDeps { db: Db; delivery: Delivery; tokens: TokenKeys; renderers: RendererRegistry; config: SenderConfig }
@@ -53,7 +64,13 @@ export class Sender {
   /** Sends one queued message end to end. Safe to call twice: the ledger decides. */
   async process(tenantId: string, messageId: string): Promise<void> {
     const { db, delivery } = this.deps;
-    const ready = await db.withTenant(tenantId, (c) => this.prepare(c, messageId));
+    let ready: Ready | null;
+    try {
+      ready = await db.withTenant(tenantId, (c) => this.prepare(c, messageId));
+    } catch (err) {
+      await this.crashed(tenantId, messageId, err);
+      return;
+    }
     if (!ready) return;
     const attempt = ready.message.attempts + 1;
     const outcome = await delivery.send(ready.prepared.mail);
@@ -62,7 +79,7 @@ export class Sender {
       const m = ready.message;
       if (settled.status === 'sent') {
         await markSent(c, m, { response: settled.response, attempt });
-        await storeBody(c, m, ready.prepared.rendered.html, ready.prepared.rendered.text, this.deps.config.bodyRetentionDays);
+        await storeBody(c, m, ready.prepared.rendered, ready.prepared.capabilityLinks, this.deps.config.bodyRetentionDays);
         await dequeue(c, m.id);
       } else if (settled.status === 'deferred') {
         await markDeferred(c, m, { response: settled.response, attempt, delaySeconds: settled.retryInSeconds });
@@ -94,16 +111,43 @@ export class Sender {
         to: { name: contact?.name ?? null, address: m.recipient as string },
       },
       facts: (out) => singleFacts(tenant, m, contact, suppressed, out),
-    }, renderer ? () => renderer({ tenant, message: m, contact, publicUrl: config.publicUrl, tokens, db: c }) : null);
+    }, renderer ? () => inSavepoint(c, () => renderer({ tenant, message: m, contact, publicUrl: config.publicUrl, tokens, db: c })) : null);
     if (prepared.kind === 'refused') return this.stop(c, m, () => markSuppressed(c, m, prepared.reason), prepared.reason);
     if (prepared.kind === 'failed' && prepared.reason === 'no_renderer') {
       return this.stop(c, m, () => markSuppressed(c, m, 'no_renderer', `no renderer for ${m.template}`), 'no_renderer');
     }
     if (prepared.kind === 'failed') {
-      return this.stop(c, m, () => markFailed(c, m, { response: null, attempt: m.attempts + 1, reason: prepared.reason }), prepared.reason);
+      // A render error is the message's own: the same template and data throw again, so no retry.
+      const extra = { stage: prepared.stage ?? 'render', error: prepared.error };
+      return this.stop(c, m, () => markFailed(c, m, { response: null, attempt: m.attempts + 1, reason: prepared.reason, extra }), prepared.reason);
     }
     await markSending(c, m, { attempt: m.attempts + 1, subject: prepared.subject, messageIdHeader: String(prepared.mail.messageId), leaseSeconds: config.leaseSeconds });
     return { message: m, prepared };
+  }
+
+  /**
+   * Preparing the message threw outside its renderer (a query of the sender's own, a write the
+   * database refused): the transaction is gone, so it is recorded in a new one, as an 'error' event,
+   * and tried again after a backoff; at the PREPARE_ERROR_LIMIT-th it is 'failed' (prepare_failed),
+   * so no message comes back after every lease forever. While the database cannot be reached (or the
+   * transaction lost a conflict) nothing is counted: the error is thrown and the lease retries it.
+   */
+  private async crashed(tenantId: string, messageId: string, err: unknown): Promise<void> {
+    if (isTransient(err)) throw err;
+    const error = failureText(err);
+    await this.deps.db.withTenant(tenantId, async (c) => {
+      const m = await getMessage(c, messageId, true);
+      if (!m || FINAL_STATUSES.includes(m.status)) { await dequeue(c, messageId); return; }
+      const n = (await messageEvents(c, m.id)).filter((e) => e.type === 'error' && e.detail.stage === 'prepare').length + 1;
+      if (n >= PREPARE_ERROR_LIMIT) {
+        await markFailed(c, m, { response: null, attempt: m.attempts + 1, reason: 'prepare_failed', extra: { stage: 'prepare', error, errors: n } });
+        await dequeue(c, m.id);
+        this.deps.delivery.refused('prepare_failed');
+        return;
+      }
+      await recordEvent(c, m, 'error', { stage: 'prepare', error, errors: n });
+      await c.query(`UPDATE send_queue SET due_at = now() + $2 * interval '1 second', lease_until = NULL WHERE message_id = $1`, [m.id, backoffSeconds(n, this.deps.delivery.config.retryBaseSeconds)]);
+    });
   }
 
   private async stop(c: PoolClient, m: LedgerMessage, record: () => Promise<void>, reason: string): Promise<null> {
@@ -112,6 +156,23 @@ export class Sender {
     this.deps.delivery.refused(reason);
     this.deps.delivery.logRefusal(m.id, reason);
     return null;
+  }
+}
+
+/**
+ * Runs a renderer inside a savepoint: a query of its own that fails (a stored template it reads, a
+ * list) must not abort the message's transaction, or the failure could not be recorded and the
+ * message would come back after every lease.
+ */
+async function inSavepoint<T>(c: PoolClient, fn: () => Promise<T>): Promise<T> {
+  await c.query('SAVEPOINT render');
+  try {
+    const out = await fn();
+    await c.query('RELEASE SAVEPOINT render');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK TO SAVEPOINT render');
+    throw err;
   }
 }
 

@@ -3,10 +3,11 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { containsCardNumber, findCardData } from '../policy/cards.js';
-import { renderPage, type PageSpec } from '../html.js';
+import { findCardData, pathHoldsCardNumber } from '../policy/cards.js';
+import { html, renderPage, type PageSpec } from '../html.js';
 import { DomainError, type DomainErrorCode } from '../domain-error.js';
 import type { Logger } from './log.js';
+import { requestFingerprint, type IdempotencyStore } from './idempotency.js';
 
 export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'admin';
 export const SCOPES: readonly Scope[] = ['subscribers', 'transactional', 'campaigns', 'admin'];
@@ -46,11 +47,14 @@ function fieldOf(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '$';
 }
 
+/** The first zod issue as a 422 naming its field (an unknown key is named itself); up to 20 issues in `errors`. */
 export function zodToApiError(err: z.ZodError, prefix = ''): ApiError {
+  const where = (i: z.core.$ZodIssue) => prefix + fieldOf(i.code === 'unrecognized_keys' && i.keys.length ? [...i.path, i.keys[0]] : i.path);
+  const what = (i: z.core.$ZodIssue) => (i.code === 'unrecognized_keys' ? 'unknown key: not accepted here' : i.message);
   const issue = err.issues[0];
-  const field = prefix + fieldOf(issue.path);
-  const errors = err.issues.slice(0, 20).map((i) => ({ field: prefix + fieldOf(i.path), message: i.message }));
-  return new ApiError(422, 'invalid', `${field}: ${issue.message}`, field, { errors });
+  const field = where(issue);
+  const errors = err.issues.slice(0, 20).map((i) => ({ field: where(i), message: what(i) }));
+  return new ApiError(422, 'invalid', `${field}: ${what(issue)}`, field, { errors });
 }
 
 export function parse<T extends z.ZodType>(schema: T, value: unknown, prefix = ''): z.infer<T> {
@@ -67,64 +71,352 @@ function sendError(res: Response, err: ApiError): void {
 
 export interface RouteContext<B, Q> {
   auth: AuthContext; tenantId: string; body: B; query: Q; params: Record<string, string>; req: Request; res: Response;
+  /** The Idempotency-Key header of a POST (already claimed for this request), or null. */
+  idempotencyKey: string | null;
+  /** The body as bytes, for a `raw` route; null otherwise. */
+  rawBody: Buffer | null;
 }
 export interface RouteResult { status?: number; body: unknown; headers?: Record<string, string> }
+/** A route that takes its body as bytes (e.g. message/rfc822): the media types it accepts and its size limit. */
+export interface RawBodySpec { types: RegExp; limit: number; accepts: string; defaultType?: string }
 export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;           // express path, e.g. /api/contacts/:id
   scope: Scope;
   summary: string;
+  description?: string;
+  /** Default: the method and the path, camel-cased (postCampaignsByIdStart). */
+  operationId?: string;
+  /** The JSON body (a strict object: unknown keys are refused). Without it, a body must be empty or {}. */
   body?: B;
+  /** The query string (a strict object). Without it, no query parameter is accepted. */
   query?: Q;
-  raw?: boolean;          // handler reads req itself (e.g. message/rfc822 bodies)
+  /** The handler gets the body as bytes (ctx.rawBody) instead of JSON. */
+  raw?: RawBodySpec;
+  /** The success body's schema (documented in /openapi.json) and its statuses (default [200]). */
+  response?: z.ZodType;
+  success?: number[];
+  /** A success body that is not JSON (e.g. message/rfc822). */
+  responseMediaType?: string;
+  /** 4xx statuses the handler's domain gives, beyond those every route can give (documented). */
+  errors?: number[];
+  /** What an Idempotency-Key replay gets instead of the body, when the body holds a secret shown once (it is never stored). */
+  replayBody?: (body: unknown) => unknown;
+  /** Vendor extensions (x-…) for the operation in /openapi.json. */
+  extensions?: Record<string, unknown>;
 }
 
-interface DocOp { method: string; path: string; summary: string; scope: Scope; body?: unknown; query?: unknown }
+interface DocOp {
+  method: string; path: string; summary: string; description?: string; operationId: string; scope: Scope;
+  body?: Record<string, unknown>; query?: Record<string, unknown>; raw?: RawBodySpec;
+  response?: Record<string, unknown>; success: number[]; responseMediaType?: string; errors: number[]; extensions: Record<string, unknown>;
+}
+
+export interface ApiOptions {
+  /** The largest JSON body accepted (bytes, or a size such as '1mb'); 413 beyond. */
+  maxBodyBytes?: number | string;
+  /** Without it the Idempotency-Key header is validated but not honoured (tests of the router alone). */
+  idempotency?: IdempotencyStore;
+}
+
+const JSON_TYPE = /^application\/(?:json|[a-z0-9!#$&^_.-]+\+json)$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** True when the request carries a body (a Content-Length above zero, or a chunked body). */
+function hasBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const len = req.headers['content-length'];
+  return len !== undefined && len !== '0';
+}
+
+/** The bytes of each parsed JSON body, for the fingerprint of a body too deep to canonicalise safely. */
+const jsonBytes = new WeakMap<Request, Buffer>();
+const MAX_CANONICAL_DEPTH = 64;
+
+/** True when `value` nests no deeper than `max` (checked without recursion: a hostile body may nest 100 000 deep). */
+function shallow(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return false;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
+function mediaType(req: Request): string {
+  return (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+}
+
+/** Runs an express middleware (a body parser, the card guard) as a promise: its error, thrown or passed to next, rejects. */
+function runMiddleware(mw: (req: Request, res: Response, next: NextFunction) => void, req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    try { mw(req, res, (err?: unknown) => (err ? reject(err) : resolve())); } catch (err) { reject(err); }
+  });
+}
+
+/**
+ * The Idempotency-Key header (IETF httpapi draft: a structured-field string, "…"; a bare token is
+ * accepted too): 1–200 printable ASCII characters without spaces, else 400 invalid_idempotency_key;
+ * one holding a card number is 422 card_data_rejected (the key is stored).
+ */
+export function idempotencyKeyOf(req: Request): string | null {
+  const header = req.get('idempotency-key');
+  if (header === undefined) return null;
+  let v = header.trim();
+  const quoted = /^"((?:[^"\\]|\\["\\])*)"$/.exec(v);
+  if (quoted) v = quoted[1].replace(/\\(["\\])/g, '$1');
+  if (!IDEMPOTENCY_KEY.test(v)) {
+    throw new ApiError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1–200 printable ASCII characters without spaces, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324"', 'Idempotency-Key');
+  }
+  // The key is stored (and may become a notice's ledger purpose): a card number in it is refused like one in the body.
+  if (findCardData(v) !== null) throw new DomainError('card_data_rejected', 'payment-card numbers are never accepted or stored', 'Idempotency-Key');
+  return v;
+}
+
+function operationIdOf(method: string, path: string): string {
+  const words = path.replace(/^\/api\//, '').split('/').filter(Boolean)
+    .map((seg) => (seg.startsWith(':') ? `by-${seg.slice(1)}` : seg))
+    .flatMap((seg) => seg.split(/[^A-Za-z0-9]+/)).filter(Boolean);
+  return method + words.map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+/** A zod schema as an OpenAPI 3.1 schema object (JSON Schema 2020-12, without its $schema line). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any', io }) as Record<string, unknown>;
+  return rest;
+}
+
+const EMPTY_BODY = z.strictObject({});
+const EMPTY_QUERY = z.strictObject({});
+
+/** Reusable error responses of /openapi.json, by status. */
+const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
+  400: { name: 'BadRequest', description: 'Malformed JSON (malformed_json) or a malformed Idempotency-Key (invalid_idempotency_key)' },
+  401: { name: 'Unauthorized', description: 'No API key, or an unknown or revoked one (unauthorized)' },
+  403: { name: 'Forbidden', description: "The key lacks this operation's scope (forbidden_scope)" },
+  404: { name: 'NotFound', description: 'No such resource for this tenant (not_found)' },
+  409: { name: 'Conflict', description: 'A conflicting state, or a request with this Idempotency-Key still in progress (idempotency_key_in_use)' },
+  413: { name: 'PayloadTooLarge', description: 'The body is over the size limit (body_too_large)' },
+  415: { name: 'UnsupportedMediaType', description: 'A body that is not JSON (unsupported_media_type), or an unsupported encoding or charset' },
+  422: { name: 'Invalid', description: 'The request is not acceptable: the field at fault is named (invalid, card_data_rejected, idempotency_key_reused, …)' },
+  429: { name: 'RateLimited', description: 'Too many requests of this kind; see Retry-After (rate_limited)' },
+};
+
+const ERROR_BODY = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object', required: ['code', 'message', 'field'], additionalProperties: true,
+      properties: {
+        code: { type: 'string', description: 'A machine code, e.g. invalid, not_found, unsupported_media_type' },
+        message: { type: 'string' },
+        field: { type: ['string', 'null'], description: 'The input at fault: a body path (data.subject), query.<name>, a header name, or null' },
+      },
+    },
+  },
+} as const;
 
 /** The API surface: routes registered here are authenticated, validated and documented. */
 export class Api {
   readonly router: Router = express.Router();
   private readonly ops: DocOp[] = [];
-  constructor(private readonly authenticate: (req: Request) => Promise<AuthContext>) {}
+  private readonly jsonParser: (req: Request, res: Response, next: NextFunction) => void;
+  private readonly idempotency: IdempotencyStore | null;
 
+  constructor(private readonly authenticate: (req: Request) => Promise<AuthContext>, opts: ApiOptions = {}) {
+    this.jsonParser = express.json({ limit: opts.maxBodyBytes ?? '1mb', strict: true, type: () => true,
+      verify: (req, _res, buf) => { jsonBytes.set(req as Request, buf); } });
+    this.idempotency = opts.idempotency ?? null;
+  }
+
+  /**
+   * Registers a route. Per request, in this order: authentication (401), scope (403), the body read
+   * only then (415 not JSON, 413 too large, 400 malformed), the card-number guard (422), the
+   * Idempotency-Key of a POST (replay, 422 reused for another request, 409 in progress), then the
+   * body and query schemas (422 naming the field; unknown keys refused) and the handler.
+   */
   route<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.ZodUnknown>(
     spec: RouteSpec<B, Q>, handler: (ctx: RouteContext<z.infer<B>, z.infer<Q>>) => Promise<RouteResult | void>,
   ): void {
-    this.ops.push({ method: spec.method, path: spec.path, summary: spec.summary, scope: spec.scope,
-      body: spec.body ? z.toJSONSchema(spec.body, { unrepresentable: 'any' }) : undefined,
-      query: spec.query ? z.toJSONSchema(spec.query, { unrepresentable: 'any' }) : undefined });
+    const bodySchema: z.ZodType = spec.body ?? EMPTY_BODY;
+    const querySchema: z.ZodType = spec.query ?? EMPTY_QUERY;
+    this.ops.push({
+      method: spec.method, path: spec.path, summary: spec.summary, description: spec.description, scope: spec.scope,
+      operationId: spec.operationId ?? operationIdOf(spec.method, spec.path),
+      body: spec.body ? jsonSchema(spec.body, 'input') : undefined,
+      query: spec.query ? jsonSchema(spec.query, 'input') : undefined,
+      raw: spec.raw,
+      response: spec.response ? jsonSchema(spec.response, 'output') : undefined,
+      success: spec.success ?? [200], responseMediaType: spec.responseMediaType,
+      errors: spec.errors ?? [], extensions: spec.extensions ?? {},
+    });
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const auth = await this.authenticate(req);
       if (!auth.scopes.includes(spec.scope) && !auth.scopes.includes('admin')) {
         throw new ApiError(403, 'forbidden_scope', `this key lacks the '${spec.scope}' scope`, 'authorization');
       }
-      const body = (spec.body ? parse(spec.body, req.body ?? {}, '') : req.body) as z.infer<B>;
-      const query = (spec.query ? parse(spec.query, req.query, 'query.') : req.query) as z.infer<Q>;
-      const params = req.params as Record<string, string>;
-      const out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res });
-      if (res.headersSent) return;
-      if (!out) { res.status(204).end(); return; }
-      for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
-      res.status(out.status ?? 200).json(out.body);
+      const takesBody = spec.method !== 'get';
+      const rawBody = spec.raw ? await this.readRaw(spec.raw, req, res) : null;
+      if (!spec.raw && takesBody) await this.readJson(req, res);
+      await runMiddleware(cardDataGuard, req, res);
+      const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
+      const path = `${req.baseUrl}${req.path}`;
+      // Canonical JSON (key order does not matter), or the bytes as sent for a body nested too deep to walk safely.
+      const fpBody = () => rawBody ?? (shallow(req.body, MAX_CANONICAL_DEPTH) ? req.body ?? null : jsonBytes.get(req) ?? null);
+      const fingerprint = key ? requestFingerprint(req.method, path, req.query, fpBody()) : '';
+      if (key && this.idempotency) {
+        const claim = await this.idempotency.claim(auth.tenantId, key, fingerprint, req.method, path);
+        if (claim.kind === 'replay') {
+          res.status(claim.status).set('Idempotent-Replayed', 'true');
+          if (claim.body === '') res.end(); else res.type('application/json').send(claim.body);
+          return;
+        }
+        if (claim.kind === 'mismatch') {
+          throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request (method, path or body); use a new key', 'Idempotency-Key');
+        }
+        if (claim.kind === 'in_progress') {
+          res.setHeader('Retry-After', '1');
+          throw new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry once it has finished', 'Idempotency-Key');
+        }
+      }
+      const claimed = Boolean(key && this.idempotency);
+      const release = async () => { if (claimed && key) await this.idempotency?.release(auth.tenantId, key, fingerprint).catch(() => undefined); };
+      let out: RouteResult | void;
+      try {
+        const body = (spec.raw || !takesBody ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
+        const query = parse(querySchema, req.query, 'query.') as z.infer<Q>;
+        const params = req.params as Record<string, string>;
+        out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res, idempotencyKey: key, rawBody });
+      } catch (err) {
+        await release();
+        throw err;
+      }
+      if (res.headersSent) { await release(); return; }
+      const status = out ? out.status ?? 200 : 204;
+      const text = out ? JSON.stringify(out.body) ?? 'null' : '';
+      if (claimed && key) {
+        // The work is done: a failure to record it must not turn into an error the client retries.
+        const stored = out && spec.replayBody ? JSON.stringify(spec.replayBody(out.body)) ?? 'null' : text;
+        if (status < 300) await this.idempotency?.complete(auth.tenantId, key, fingerprint, status, stored).catch(() => undefined);
+        else await release();
+      }
+      for (const [k, v] of Object.entries(out ? out.headers ?? {} : {})) res.setHeader(k, v);
+      res.status(status);
+      if (!out) res.end(); else res.type('application/json').send(text);
     });
   }
 
+  /** Parses a JSON body, only now that the caller is authenticated: 415 for a non-empty body that is not JSON. */
+  private async readJson(req: Request, res: Response): Promise<void> {
+    if (!hasBody(req) || req.headers['content-length'] === '0') return;
+    if (!JSON_TYPE.test(mediaType(req))) {
+      throw new ApiError(415, 'unsupported_media_type', 'send the body as JSON (Content-Type: application/json)', 'content-type');
+    }
+    await runMiddleware(this.jsonParser, req, res);
+  }
+
+  /** Reads a raw body (the handler parses it) after a media-type check: 415 for other types, 413 over the limit. */
+  private async readRaw(spec: RawBodySpec, req: Request, res: Response): Promise<Buffer> {
+    const type = mediaType(req) || (spec.defaultType ?? '');
+    if (!spec.types.test(type)) throw new ApiError(415, 'unsupported_media_type', `send the body as ${spec.accepts}`, 'content-type');
+    await runMiddleware(express.raw({ type: () => true, limit: spec.limit }), req, res);
+    return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  }
+
+  /** The HTTP methods registered for a path (for 405 and Allow), empty when no route matches it. */
+  methodsFor(path: string): string[] {
+    const out = new Set<string>();
+    for (const op of this.ops) {
+      const re = new RegExp(`^${op.path.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}/?$`);
+      if (re.test(path)) out.add(op.method.toUpperCase());
+    }
+    return [...out];
+  }
+
+  /** The OpenAPI 3.1 document of every registered route (lint-clean under Redocly's recommended rules). */
   openapi(publicUrl: string): unknown {
     const paths: Record<string, Record<string, unknown>> = {};
+    const usedErrors = new Set<number>();
     for (const op of this.ops) {
       const p = op.path.replace(/:([A-Za-z_]+)/g, '{$1}');
-      const params = [...op.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      const pathParams = [...op.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+      const queryProps = (op.query?.properties ?? {}) as Record<string, Record<string, unknown>>;
+      const required = new Set((op.query?.required ?? []) as string[]);
+      const queryParams = Object.entries(queryProps).map(([name, schema]) => ({
+        name, in: 'query', required: required.has(name), schema,
+        ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
+      }));
+      const errors = new Set<number>([401, 403, ...op.errors]);
+      if (pathParams.length) errors.add(404);
+      if (op.query || op.body || op.raw) errors.add(422);
+      if (op.method !== 'get') { errors.add(400); errors.add(413); errors.add(415); errors.add(422); }
+      if (op.method === 'post') errors.add(409);
+      const responses: Record<string, unknown> = {};
+      for (const s of op.success) {
+        const description = s === 201 ? 'Created' : s === 202 ? 'Accepted: queued' : s === 204 ? 'No content' : 'OK';
+        responses[String(s)] = s === 204 ? { description } : {
+          description,
+          content: { [op.responseMediaType ?? 'application/json']: { schema: op.response ?? (op.responseMediaType ? { type: 'string' } : {}) } },
+        };
+      }
+      for (const s of [...errors].sort()) { usedErrors.add(s); responses[String(s)] = { $ref: `#/components/responses/${ERROR_RESPONSES[s].name}` }; }
+      const requestBody = op.raw
+        ? { required: true, content: Object.fromEntries(op.raw.accepts.split(/,\s*|\s+or\s+/).map((t) => [t.trim(), { schema: { type: 'string' } }])) }
+        : op.body ? { required: true, content: { 'application/json': { schema: op.body } } } : undefined;
+      const idempotencyHeader = op.method === 'post' ? [{ $ref: '#/components/parameters/IdempotencyKey' }] : [];
       paths[p] ??= {};
       paths[p][op.method] = {
-        summary: op.summary, security: [{ bearer: [] }], 'x-scope': op.scope, parameters: params,
-        ...(op.query ? { 'x-query-schema': op.query } : {}),
-        ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
-        responses: { default: { description: 'JSON; errors are {error: {code, message, field}}' } },
+        operationId: op.operationId, summary: op.summary, ...(op.description ? { description: op.description } : {}),
+        security: [{ bearer: [] }], 'x-scope': op.scope,
+        parameters: [...pathParams, ...queryParams, ...idempotencyHeader],
+        ...(requestBody ? { requestBody } : {}),
+        responses, ...op.extensions,
       };
     }
-    return { openapi: '3.1.0', info: { title: 'Postgate API', version: '0.1.0' }, servers: [{ url: publicUrl }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, paths };
+    const responses = Object.fromEntries([...usedErrors].sort().map((s) => [ERROR_RESPONSES[s].name, {
+      description: ERROR_RESPONSES[s].description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    }]));
+    return {
+      openapi: '3.1.0',
+      info: {
+        title: 'Postgate API', version: '0.1.0',
+        description: 'Consent, transactional mail and campaigns. Every error body is {error: {code, message, field}}; lists are {items, nextCursor}. '
+          + 'Every POST honours an Idempotency-Key header (24 hours, per tenant).',
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+      },
+      servers: [{ url: publicUrl.replace(/\/+$/, '') }],
+      security: [{ bearer: [] }],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' } },
+        parameters: {
+          IdempotencyKey: {
+            name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 202 },
+            description: 'IETF httpapi Idempotency-Key: a retry with the same key and the same request gets the first response again (Idempotent-Replayed: true); '
+              + 'the same key with another request is 422 idempotency_key_reused; while the first is in progress, 409 idempotency_key_in_use. Kept 24 hours per tenant; a failed request frees its key.',
+          },
+        },
+        responses,
+        schemas: { Error: ERROR_BODY },
+      },
+      paths,
+    };
   }
+}
+
+/** The answer to an /api path no route has: 405 with Allow when the path exists for other methods, else 404 not_found. */
+export function apiNotFound(api: Api) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const methods = api.methodsFor(`${req.baseUrl}${req.path}`);
+    if (methods.length && !methods.includes(req.method)) {
+      res.setHeader('Allow', methods.join(', '));
+      next(new ApiError(405, 'method_not_allowed', `${req.method} is not allowed here; allowed: ${methods.join(', ')}`, null));
+      return;
+    }
+    next(new ApiError(404, 'not_found', 'no such endpoint', null));
+  };
 }
 
 /** Bearer-key authentication; the lookup by the key's sha-256 is tenants/store.ts findApiKey (no SQL here). */
@@ -139,9 +431,9 @@ export function apiKeyAuthenticator(lookup: (keyHash: Buffer) => Promise<AuthCon
   };
 }
 
-/** Refuses any request whose body or query holds a payment-card number, before anything else runs. */
+/** Refuses any request whose body, query or path (also percent-decoded) holds a payment-card number (policy/cards: Unicode digits, separator runs, invisible characters), before anything else runs. */
 export function cardDataGuard(req: Request, _res: Response, next: NextFunction): void {
-  const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query') ?? (containsCardNumber(req.path) ? 'path' : null);
+  const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query') ?? (pathHoldsCardNumber(req.path) ? 'path' : null);
   if (where) throw new DomainError('card_data_rejected', 'payment-card numbers are never accepted or stored', where);
   next();
 }
@@ -158,7 +450,7 @@ export function errorHandler(log: Logger) {
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') { sendError(res, new ApiError(415, 'unsupported_encoding', 'unsupported body encoding', 'body')); return; }
     const status = e.status ?? e.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) { sendError(res, new ApiError(status, 'bad_request', e.message ?? 'bad request', null)); return; }
-    log.error({ err: e.message, path: containsCardNumber(req.path) ? '[redacted]' : req.path, method: req.method }, 'request failed');
+    log.error({ err: e.message, path: pathHoldsCardNumber(req.path) ? '[redacted]' : req.path, method: req.method }, 'request failed');
     sendError(res, new ApiError(500, 'internal', 'internal error', null));
   };
 }
@@ -179,7 +471,7 @@ export function requestLog(log: Logger, durations?: DurationObserver) {
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       durations?.observe({ method: req.method, route: routeLabel(req), status: String(res.statusCode) }, ms / 1000);
-      log.debug({ method: req.method, path: containsCardNumber(req.path) ? '[redacted]' : req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.debug({ method: req.method, path: pathHoldsCardNumber(req.path) ? '[redacted]' : req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   };
@@ -196,4 +488,10 @@ export function sendPage(res: Response, status: number, page: PageSpec): void {
     'X-Content-Type-Options': 'nosniff',
     'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   }).send(html);
+}
+
+/** The answer to any other path no route has: a 404 page (JSON for clients that ask only for JSON). */
+export function notFoundPage(req: Request, res: Response, next: NextFunction): void {
+  if (req.accepts(['html', 'json']) === 'json') { next(new ApiError(404, 'not_found', 'no such page', null)); return; }
+  sendPage(res, 404, { title: 'Page not found', brand: null, body: html`<h1>Page not found</h1><p>There is nothing at this address. If you followed a link from an email, it may be incomplete: try copying the whole link.</p>` });
 }

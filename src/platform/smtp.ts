@@ -3,6 +3,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+import { redactCardNumbers } from '../policy/cards.js';
 
 export type SendOutcome =
   | { kind: 'sent'; response: string }
@@ -17,10 +18,18 @@ export interface Mailer {
 
 interface SmtpErrorLike { responseCode?: number; response?: string; code?: string; message?: string }
 
-/** 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary. */
+/**
+ * A relay's reply as Postgate keeps it (messages.smtp_response, message events, bounces, logs): a
+ * third party's text, so card numbers are redacted (policy/cards), before and after the 1000-char cut.
+ */
+export function keptResponse(response: string): string {
+  return redactCardNumbers(redactCardNumbers(response).slice(0, 1000));
+}
+
+/** 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary. The reply is kept redacted (keptResponse). */
 export function classifySmtpError(err: unknown): SendOutcome {
   const e = (err ?? {}) as SmtpErrorLike;
-  const response = (e.response ?? e.message ?? String(err)).slice(0, 1000);
+  const response = keptResponse(e.response ?? e.message ?? String(err));
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
     return { kind: 'permanent', response, code: e.responseCode };
   }
@@ -28,9 +37,9 @@ export function classifySmtpError(err: unknown): SendOutcome {
 }
 
 function acceptedOutcome(info: { accepted?: unknown[]; rejected?: unknown[]; response?: string; rejectedErrors?: unknown[] }): SendOutcome {
-  if ((info.accepted ?? []).length > 0) return { kind: 'sent', response: String(info.response ?? '250 OK') };
+  if ((info.accepted ?? []).length > 0) return { kind: 'sent', response: keptResponse(String(info.response ?? '250 OK')) };
   const first = info.rejectedErrors?.[0];
-  return first ? classifySmtpError(first) : { kind: 'temporary', response: String(info.response ?? 'no recipient accepted') };
+  return first ? classifySmtpError(first) : { kind: 'temporary', response: keptResponse(String(info.response ?? 'no recipient accepted')) };
 }
 
 export function createSmtpMailer(url: string, poolSize: number): Mailer {

@@ -28,11 +28,14 @@ export const MAX_ADDRESS_LENGTH = 254;
 export const MAX_LOCAL_LENGTH = 64;
 export const MAX_DOMAIN_LENGTH = 253;
 
-/** Thrown by assertHeaderSafe: a value meant for a mail header holds a line break or control character. */
+/**
+ * Thrown by assertHeaderSafe and mail/compose: a value meant for a mail header holds a line break or
+ * control character (or, where `what` says so, an RFC 2047 encoded-word or a bidi control).
+ */
 export class HeaderInjectionError extends Error {
   readonly field: string;
-  constructor(field: string) {
-    super(`header field ${field} contains a line break or control character`);
+  constructor(field: string, what = 'a line break or control character') {
+    super(`header field ${field} contains ${what}`);
     this.name = 'HeaderInjectionError';
     this.field = field;
   }
@@ -49,6 +52,51 @@ export function hasHeaderInjection(value: string): boolean {
 /** Throws HeaderInjectionError when the value is not safe to put in the header `field`. */
 export function assertHeaderSafe(field: string, value: string): void {
   if (hasHeaderInjection(value)) throw new HeaderInjectionError(field);
+}
+
+// RFC 2047 §2 encoded-word: "=?" charset ["*" language] "?" encoding "?" encoded-text "?=". Looser
+// than the grammar on purpose (any charset text, spaces allowed): lenient decoders (mailparser,
+// many mail clients) decode such words even inside quoted strings, so "=?utf-8?q?a=0D=0Ab?=" in a
+// name reaches the reader as a line break. Linear: each class excludes the '?' that ends it.
+const ENCODED_WORD = /=\?[^?]*\?[bq]\?[^?]*\?=/i;
+
+// Explicit bidirectional formatting characters (Unicode UAX #9 §2): embeddings and overrides
+// (U+202A–U+202E), isolates (U+2066–U+2069), the implicit marks LRM, RLM (U+200E, U+200F) and the
+// Arabic letter mark ALM (U+061C). They reorder what a reader sees: "moc.knab@" shows as "@bank.com".
+const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+const BIDI_CONTROLS = new RegExp(BIDI_CONTROL.source, 'g');
+
+/** True when the value holds something a mail reader would decode as an RFC 2047 encoded-word. */
+export function hasEncodedWord(value: string): boolean {
+  return ENCODED_WORD.test(value);
+}
+
+/** True when the value holds an explicit bidi formatting character (UAX #9: LRE…RLO, LRI…PDI, LRM, RLM, ALM). */
+export function hasBidiControl(value: string): boolean {
+  return BIDI_CONTROL.test(value);
+}
+
+/** The value without explicit bidi formatting characters (see hasBidiControl); the same string when it has none. */
+export function stripBidiControls(value: string): string {
+  return hasBidiControl(value) ? value.replace(BIDI_CONTROLS, '') : value;
+}
+
+export type DisplayNameProblem = 'control' | 'encoded_word' | 'bidi_control' | 'angle_bracket' | 'at_sign';
+
+/**
+ * Why a name cannot be a display name in From or To (RFC 5322 §3.4 `display-name`), or null.
+ * Refused: control characters and line breaks, encoded-words (RFC 2047: they decode to anything,
+ * line breaks included), bidi controls (UAX #9: they reorder what the reader sees), and '<' or '>'
+ * (a name that looks like an address). With `sender` (the From name readers trust) '@' is refused
+ * too. Quotes, commas and semicolons are allowed: nodemailer quotes the name (RFC 5322 quoted-string).
+ */
+export function displayNameProblem(value: string, sender = false): DisplayNameProblem | null {
+  if (hasHeaderInjection(value)) return 'control';
+  if (hasEncodedWord(value)) return 'encoded_word';
+  if (hasBidiControl(value)) return 'bidi_control';
+  if (value.includes('<') || value.includes('>')) return 'angle_bracket';
+  if (sender && value.includes('@')) return 'at_sign';
+  return null;
 }
 
 // RFC 5322 dot-atom of atext: no leading, trailing or doubled dots. Linear (separators are disjoint).

@@ -1,5 +1,6 @@
 // Tenants, their sender identity, API keys (stored as sha-256 only) and DKIM keys.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Db, Queryable } from '../platform/db.js';
 import { hashApiKey, type AuthContext, type Scope } from '../platform/http.js';
 import { createDefaultList } from '../consent/lists.js';
@@ -70,8 +71,15 @@ export async function createApiKey(c: Queryable, tenantId: string, scopes: Scope
   return { id: r.rows[0].id, key };
 }
 
-export function generateDkimKey(): { privateKey: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const generateRsaKeyPair = promisify(generateKeyPair);
+
+/**
+ * A new RSA-2048 DKIM key pair (RFC 6376): the private key as PKCS#8 PEM, the public key as base64
+ * DER (SPKI) for the p= tag. Generated on libuv's thread pool: RSA key generation takes 50–800 ms
+ * of CPU, which must never hold the event loop.
+ */
+export async function generateDkimKey(): Promise<{ privateKey: string; publicKey: string }> {
+  const { privateKey, publicKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 });
   return {
     privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
@@ -83,7 +91,7 @@ export function dkimTxtRecord(k: Pick<DkimKey, 'domain' | 'selector' | 'publicKe
 }
 
 export async function storeDkimKey(c: Queryable, tenantId: string, domain: string, selector: string): Promise<DkimKey> {
-  const k = generateDkimKey();
+  const k = await generateDkimKey();
   await c.query(`UPDATE dkim_keys SET active = false WHERE tenant_id = $1 AND domain = $2`, [tenantId, domain]);
   await c.query(`INSERT INTO dkim_keys (tenant_id, domain, selector, private_key, public_key) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (tenant_id, domain, selector) DO UPDATE SET private_key = EXCLUDED.private_key, public_key = EXCLUDED.public_key, active = true`,

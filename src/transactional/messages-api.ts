@@ -1,6 +1,10 @@
 // The transactional API (scope transactional): POST /api/invoices, POST /api/messages (notices),
 // and the record of communications, GET /api/messages and GET /api/messages/:id.
+import { z } from 'zod';
 import type { Db } from '../platform/db.js';
+import { DomainError } from '../domain-error.js';
+import { id, page, timestamp } from '../platform/responses.js';
+import { TEMPLATE_VARIABLES } from '../mail/template-variables.js';
 import { isUuid } from '../policy/ids.js';
 import { notFound, type Api } from '../platform/http.js';
 import { createInvoice } from './invoices.js';
@@ -8,10 +12,26 @@ import { createNotice } from './notices.js';
 import { messageDetail, listMessages, toRecord } from './communications.js';
 import { invoiceSchema, messagesQuery, noticeSchema } from './requests.js';
 
+const messageRecord = z.object({
+  id, purpose: z.string(), kind: z.string(), template: z.string(), templateVersion: z.number().int(), subject: z.string().nullable(),
+  recipient: z.string().nullable(), contactId: id.nullable(), campaignId: id.nullable(), status: z.string(), reason: z.string().nullable(),
+  attempts: z.number().int(), messageId: z.string().nullable().describe('the Message-ID header, once composed'), smtpResponse: z.string().nullable(),
+  createdAt: timestamp, sentAt: timestamp.nullable(),
+});
+const messageDetailView = messageRecord.extend({
+  events: z.array(z.object({ type: z.string(), at: timestamp, detail: z.record(z.string(), z.unknown()) })),
+  body: z.object({ html: z.string().nullable(), text: z.string().nullable(), expiresAt: timestamp }).nullable(),
+});
+
+const NOTICE_DESCRIPTION = 'Idempotency: the body field idempotencyKey, or else the Idempotency-Key header, is the notice\'s key '
+  + '(ledger purpose notice:<key>); both given and different is 422. Without either, every request is a new notice. '
+  + 'A built-in notice needs data.body and accepts only the data keys its template prints (subject, preview, body, actionUrl, actionLabel; ticketId for support).';
+
 export function transactionalRoutes(api: Api, db: Db): void {
   api.route({
     method: 'post', path: '/api/invoices', scope: 'transactional', body: invoiceSchema,
     summary: 'Queue the invoice email of a completed transaction (idempotent on transactionId: 202 first, 200 on replay, 409 on a different payload)',
+    response: messageRecord, success: [202, 200], errors: [409],
   }, async ({ tenantId, body }) => {
     const r = await createInvoice(db, tenantId, body);
     return { status: r.status, body: toRecord(r.message) };
@@ -20,19 +40,26 @@ export function transactionalRoutes(api: Api, db: Db): void {
   api.route({
     method: 'post', path: '/api/messages', scope: 'transactional', body: noticeSchema,
     summary: 'Queue a necessary notice (account, technical, legal, support) to a contact (idempotent on idempotencyKey)',
-  }, async ({ tenantId, body }) => {
-    const r = await createNotice(db, tenantId, body);
+    description: NOTICE_DESCRIPTION, response: messageRecord, success: [202, 200], errors: [409],
+    extensions: { 'x-template-variables': { notice: TEMPLATE_VARIABLES.notice, helpers: TEMPLATE_VARIABLES.helpers } },
+  }, async ({ tenantId, body, idempotencyKey }) => {
+    if (idempotencyKey !== null && body.idempotencyKey !== undefined && body.idempotencyKey !== idempotencyKey) {
+      throw new DomainError('invalid', 'idempotencyKey differs from the Idempotency-Key header: give one of them, or the same key in both', 'idempotencyKey');
+    }
+    const r = await createNotice(db, tenantId, { ...body, idempotencyKey: body.idempotencyKey ?? idempotencyKey ?? undefined });
     return { status: r.status, body: toRecord(r.message) };
   });
 
   api.route({
     method: 'get', path: '/api/messages', scope: 'transactional', query: messagesQuery,
     summary: 'The record of communications, newest first: filter by kind, status, contactId, campaignId, recipient, since/until',
+    response: page(messageRecord),
   }, async ({ tenantId, query }) => ({ body: await db.withTenant(tenantId, (c) => listMessages(c, tenantId, query)) }));
 
   api.route({
     method: 'get', path: '/api/messages/:id', scope: 'transactional',
     summary: 'One message: kind, template, subject, recipient, Message-ID, status timeline, and the body while it is kept',
+    response: messageDetailView,
   }, async ({ tenantId, params }) => {
     if (!isUuid(params.id)) throw notFound('message');
     const detail = await db.withTenant(tenantId, (c) => messageDetail(c, params.id));

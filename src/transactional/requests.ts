@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { hasHeaderInjection, parseAddress } from '../policy/addresses.js';
 import { MESSAGE_KINDS } from '../policy/kinds.js';
-import { bodyText, headerText, pagination, replyTo, uuid } from '../platform/schemas.js';
+import { bodyText, headerText, pagination, replyTo, subjectText, uuid } from '../platform/schemas.js';
 import { usesPlaceholder } from '../mail/render.js';
 import { canonicalLocale, isKnownCurrency } from './money.js';
 import { noticeTemplateNames, templateSource } from './templates.js';
@@ -89,15 +89,33 @@ function isHttpUrl(v: unknown): boolean {
   try { const u = new URL(v); return (u.protocol === 'https:' || u.protocol === 'http:') && v.length <= 2000; } catch { return false; }
 }
 
-export const noticeData = z.record(dataKey, dataValue).superRefine((data, ctx) => {
+const httpUrl = z.string().max(2000).refine(isHttpUrl, 'must be an http(s) URL');
+
+/**
+ * The data fields the built-in notices (templates/notices/*.mjml) print, typed: a wrong type is refused
+ * here (422), never at send time. `subject` replaces the default subject; `preview` is the inbox
+ * preview line; `body` is plain text (blank lines make paragraphs); `actionUrl` + `actionLabel` make a
+ * button; `ticketId` (support) goes into the subject. Stored templates may use other keys too.
+ */
+export const NOTICE_FIELDS = {
+  subject: subjectText(998).refine((v) => v.trim().length > 0, 'must not be blank').nullable().optional(),
+  preview: headerText(500).nullable().optional(),
+  body: bodyText(10_000).nullable().optional(),
+  actionUrl: httpUrl.nullable().optional(),
+  actionLabel: headerText(200).nullable().optional(),
+  ticketId: z.union([headerText(100).min(1), z.int().min(0)]).nullable().optional(),
+};
+
+export const noticeData = z.object(NOTICE_FIELDS).catchall(dataValue).superRefine((data, ctx) => {
   if (Buffer.byteLength(JSON.stringify(data), 'utf8') > MAX_DATA_BYTES) ctx.addIssue({ code: 'custom', message: 'data is limited to 32 KiB' });
   for (const [k, v] of Object.entries(data)) {
-    if (RESERVED_DATA.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is filled in by Postgate` });
-    else if (k.endsWith('Url') && v !== null && !isHttpUrl(v)) ctx.addIssue({ code: 'custom', path: [k], message: 'must be an http(s) URL' });
+    if (!dataKey.safeParse(k).success) ctx.addIssue({ code: 'custom', path: [k], message: 'data keys are letters, digits and _ (up to 64), starting with a letter' });
+    else if (RESERVED_DATA.has(k)) ctx.addIssue({ code: 'custom', path: [k], message: `${k} is filled in by Postgate` });
+    else if (k.endsWith('Url') && v !== null && v !== undefined && !isHttpUrl(v)) ctx.addIssue({ code: 'custom', path: [k], message: 'must be an http(s) URL' });
   }
 });
 
-export const noticeSchema = z.object({
+export const noticeSchema = z.strictObject({
   kind: z.enum(NOTICE_KINDS),
   contact: contactRef,
   /** A built-in notice (templates/notices/<name>.mjml; default: the kind's) or a stored template's id. */
@@ -105,11 +123,22 @@ export const noticeSchema = z.object({
   data: noticeData.optional().transform((v) => v ?? {}),
   idempotencyKey: idempotencyKey.optional(),
   replyTo: replyTo.optional(),
-}).strict().transform((v, ctx) => {
+}).transform((v, ctx) => {
   const template = (v.template ?? v.kind);
   if (isUuid(template)) return { ...v, template: template.toLowerCase(), stored: true };
   if (!noticeTemplateNames().has(template)) {
     ctx.addIssue({ code: 'custom', path: ['template'], message: `unknown template: give a stored template's id or a built-in notice (${[...noticeTemplateNames()].sort().join(', ')})` });
+    return z.NEVER;
+  }
+  // A built-in notice prints only the documented fields: any other key is a mistake, refused by name.
+  const unknown = Object.keys(v.data).find((k) => !Object.hasOwn(NOTICE_FIELDS, k));
+  if (unknown) {
+    ctx.addIssue({ code: 'custom', path: ['data', unknown], message: `unknown key: a built-in notice uses only ${Object.keys(NOTICE_FIELDS).join(', ')}` });
+    return z.NEVER;
+  }
+  const body = v.data.body;
+  if (typeof body !== 'string' || body.trim().length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['data', 'body'], message: 'a notice needs a body: data.body, plain text (blank lines make paragraphs)' });
     return z.NEVER;
   }
   const bad = subjectBoundInjection(templateSource(`notice:${template}`).subject, v.data);
@@ -123,7 +152,9 @@ export const SUBJECT_INJECTION = 'reaches the Subject header: must not contain l
 /** The first data key whose value is printed by the subject template and holds a line break or control character. */
 export function subjectBoundInjection(subject: string, data: Record<string, unknown>): string | null {
   for (const [k, v] of Object.entries(data)) {
-    if (typeof v !== 'string' || !hasHeaderInjection(v)) continue;
+    // An array is printed joined by commas: each string in it reaches the header too.
+    const strings = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+    if (!strings.some((x) => hasHeaderInjection(x))) continue;
     if (k === 'subject' || usesPlaceholder({ mjml: subject, subject: '' }, k)) return k;
   }
   return null;
@@ -133,7 +164,7 @@ export function subjectBoundInjection(subject: string, data: Record<string, unkn
 
 export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'deferred', 'failed', 'bounced', 'complained', 'suppressed', 'cancelled'] as const;
 
-export const messagesQuery = z.object({
+export const messagesQuery = z.strictObject({
   kind: z.enum(MESSAGE_KINDS).optional(),
   status: z.enum(MESSAGE_STATUSES).optional(),
   contactId: uuid.optional(),
@@ -142,7 +173,7 @@ export const messagesQuery = z.object({
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   ...pagination,
-}).strict();
+});
 export type MessagesQuery = z.infer<typeof messagesQuery>;
 
 /** Canonical JSON: object keys sorted at every level, so equal payloads hash equal. */

@@ -63,19 +63,27 @@ async function recordRefusal(c: Queryable, s: Submission, hash: string): Promise
     data: { contact: s.contact }, requestHash: hash }, 'no_association');
 }
 
+/** The request as hashed for idempotency: its `contact` replaced by the contact it names, so an id and an address of the same person hash equal. */
+function resolvedRequest(request: unknown, contactId: string | null): unknown {
+  if (contactId === null || request === null || typeof request !== 'object' || Array.isArray(request)) return request;
+  return { ...(request as Record<string, unknown>), contact: { id: contactId } };
+}
+
 /**
  * First time: queues the message (created). Same purpose and same request again: the first message
  * (replayed). Same purpose, different request: 409 idempotency_conflict. No such contact: refused.
- * Concurrent duplicates are settled by the ledger's unique (tenant, purpose): one insert wins, the
- * others wait for it and replay it.
+ * The request is compared with its contact resolved: {"id": …} and the address of the same contact
+ * are the same request. Concurrent duplicates are settled by the ledger's unique (tenant, purpose):
+ * one insert wins, the others wait for it and replay it.
  */
 export async function submitNecessary(c: Queryable, s: Submission): Promise<Submitted> {
-  const hash = requestHash(s.request);
+  const found = await findContact(c, s.contact);
+  const contact = found && found.email && found.status !== 'erased' ? found : null;
+  const hash = requestHash(resolvedRequest(s.request, contact?.id ?? null));
   const existing = await byPurpose(c, s.tenantId, s.purpose);
   if (existing) return replay(existing, s, hash);
   const templateVersion = (await s.prepare?.(c))?.templateVersion ?? s.templateVersion;
-  const contact = await findContact(c, s.contact);
-  if (!contact || !contact.email || contact.status === 'erased') {
+  if (!contact || !contact.email) {
     return { outcome: 'refused', message: await recordRefusal(c, s, hash) };
   }
   const { message, created } = await enqueueMessage(c, {

@@ -6,16 +6,22 @@ import { z } from 'zod';
 import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
 import { headerText, uuid } from '../platform/schemas.js';
+import { id } from '../platform/responses.js';
+import { SUBSCRIPTION_STATUSES } from '../consent/state.js';
 import type { AppDeps } from '../deps.js';
 import { listsByIds } from '../consent/lists.js';
 import { subscriptionsOf } from '../consent/subscriptions.js';
 import { unsubscribeContact } from '../consent/unsubscribe.js';
 
-const unsubscribeBody = z.object({
+const unsubscribeBody = z.strictObject({
   listIds: z.array(uuid).min(1).max(200).optional(),
   ip: z.union([z.ipv4(), z.ipv6()]).optional(),
   userAgent: headerText(500).optional(),
-}).strict();
+});
+const unsubscribeView = z.object({
+  contactId: id, unsubscribedFrom: z.array(id),
+  subscriptions: z.array(z.object({ listId: id, listName: z.string(), status: z.enum(SUBSCRIPTION_STATUSES) })),
+});
 
 function contactId(params: Record<string, string>): string {
   const id = params.id;
@@ -24,7 +30,7 @@ function contactId(params: Record<string, string>): string {
 }
 
 export function unsubscribeApi(deps: AppDeps, api: Api): void {
-  api.route({ method: 'post', path: '/api/contacts/:id/unsubscribe', scope: 'subscribers', body: unsubscribeBody,
+  api.route({ method: 'post', path: '/api/contacts/:id/unsubscribe', scope: 'subscribers', body: unsubscribeBody, response: unsubscribeView,
     summary: 'Unsubscribe a contact from the given lists (default: all lists); recorded as a consent event with source api' },
   async ({ tenantId, params, body }) => {
     const id = contactId(params);

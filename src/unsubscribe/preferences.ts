@@ -7,6 +7,7 @@ import type { ActivationSettings } from '../consent/activation.js';
 import type { Requester } from '../consent/confirm.js';
 import type { LinkContext, ListChoice } from './targets.js';
 import { unsubscribeContact, cleanIp, type UnsubscribeSource } from '../consent/unsubscribe.js';
+import { redactCardNumbers } from '../policy/cards.js';
 
 export interface PreferencePlan { leave: string[]; join: string[] }
 
@@ -32,7 +33,7 @@ export async function requestOptIn(c: Queryable, link: LinkContext, listIds: str
   if (listIds.length === 0) return false;
   const out = await optIn(c, link.tenant.id, link.contact.id, {
     listIds, channel: origin === 'preferences' ? 'preferences' : 'page',
-    consent: { text: wording, source: origin, ip: cleanIp(who.ip) ?? undefined, userAgent: who.userAgent?.slice(0, 500) || undefined },
+    consent: { text: wording, source: origin, ip: cleanIp(who.ip) ?? undefined, userAgent: redactCardNumbers(who.userAgent ?? '').slice(0, 500) || undefined },
   }, settings);
   return out.activation !== null;
 }

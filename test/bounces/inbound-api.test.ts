@@ -31,8 +31,8 @@ describe('POST /api/inbound', () => {
     expect(again.status).toBe(202);
     const list = await a.api('GET', `/api/bounces?messageId=${sent.id}`);
     expect(list.status).toBe(200);
-    expect(list.body.bounces).toHaveLength(2);
-    const raw = await fetch(`${app.url}/api/bounces/${list.body.bounces[0].id}/raw`, { headers: { authorization: `Bearer ${a.key}` } });
+    expect(list.body.items).toHaveLength(2);
+    const raw = await fetch(`${app.url}/api/bounces/${list.body.items[0].id}/raw`, { headers: { authorization: `Bearer ${a.key}` } });
     expect(raw.status).toBe(200);
     expect(raw.headers.get('content-type')).toMatch(/^message\/rfc822/);
     expect(await raw.text()).toContain('Final-Recipient: rfc822; api-hard@example.net');
@@ -72,7 +72,7 @@ describe('POST /api/inbound', () => {
     expect(await contactState(app, contact.id, email)).toEqual(before);
     expect((await message(app, a, sent.id)).status).toBe('sent');
     expect(await ownerQuery(app.db.url, 'SELECT tenant_id FROM bounces WHERE tenant_id = $1 AND message_id = $2', [a.id, sent.id])).toEqual([]);
-    expect((await b.api('GET', `/api/bounces?messageId=${sent.id}`)).body.bounces).toEqual([]);
+    expect((await b.api('GET', `/api/bounces?messageId=${sent.id}`)).body.items).toEqual([]);
 
     // The same long-form mailto token through its own tenant's key does unsubscribe.
     const own = await a.api('POST', `/api/inbound?to=${encodeURIComponent(`unsubscribe+${token}@bounces.postgate.localhost`)}`, 'unsubscribe', { 'content-type': 'text/plain' });
@@ -96,6 +96,24 @@ describe('POST /api/inbound', () => {
     const garbage = await a.api('POST', '/api/inbound', '\u0001\u0002 not a message \u00ff', { 'content-type': 'application/octet-stream' });
     expect(garbage.status).toBe(202);
     expect(garbage.body).toMatchObject({ kind: 'unknown' });
+  });
+
+  it('keeps the raw report without the confirm and unsubscribe tokens it quotes (also across quoted-printable soft breaks)', async () => {
+    const email = 'api-quoted@example.net';
+    const contact = await given(app, a).subscribedContact(email, onTwoLists(email));
+    const { message: sent, mail } = await sendProbe(app, a, contact.id, email, 'api:quoted');
+    const token = unsubscribeToken(app.pg.deps.tokens, { tenantId: a.id, contactId: contact.id, campaignId: null });
+    const quoted = `Confirm: ${app.url}/a/${'Q'.repeat(30)}.${'w'.repeat(43)}\nUnsubscribe: ${app.url}/u/${token.slice(0, 30)}=\n${token.slice(30)}\n`;
+    const report = dsn({ to: mail.envelopeFrom, finalRecipient: email, messageId: sent.messageIdHeader as string, id: 'quoted' }).replace('--dsn-quoted--', `--dsn-quoted\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${quoted.replace(/\n/g, '\r\n')}--dsn-quoted--`);
+    expect((await a.api('POST', '/api/inbound', report, RAW)).status).toBe(202);
+    const [row] = await ownerQuery<{ raw: Buffer | null }>(app.db.url, 'SELECT raw FROM bounces WHERE message_id = $1', [sent.id]);
+    const kept = (row.raw as Buffer).toString('latin1');
+    expect(kept).toContain('Final-Recipient: rfc822; api-quoted@example.net');
+    expect(kept).toContain('/a/[link removed]');
+    expect(kept).toContain('/u/[link removed]');
+    expect(kept).not.toContain('Q'.repeat(30));
+    expect(kept).not.toContain(token.slice(0, 30));
+    expect(kept).not.toContain(token.slice(30));
   });
 
   it('keeps the raw report for the retention period, never when it holds a card number', async () => {

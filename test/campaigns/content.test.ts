@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { compileTemplate } from '../../src/mail/render.js';
 import { OutcomeBuffer, Semaphore } from '../../src/campaigns/batching.js';
 import { complianceReasons } from '../../src/campaigns/compliance.js';
-import { CompiledCache, recipientData, renderChecked, withCompliantFooter } from '../../src/campaigns/content.js';
+import { CompiledCache, recipientData, renderChecked, unsubscribeVisibility, withCompliantFooter } from '../../src/campaigns/content.js';
 import { precheck, prepareRecipient, type BatchContext } from '../../src/campaigns/recipient.js';
 import type { ClaimedRow } from '../../src/campaigns/claim.js';
 import type { Tenant } from '../../src/tenants/store.js';
@@ -17,10 +17,11 @@ const TENANT: Tenant = {
 };
 const KEYS = { current: 'k1', keys: { k1: 'unit-test-secret-0123456789' } };
 
-async function ctx(mjml = NEWSLETTER_MJML, tenant: Tenant = TENANT): Promise<BatchContext> {
+async function ctx(mjml = NEWSLETTER_MJML, tenant: Tenant = TENANT, footer = true): Promise<BatchContext> {
+  const src = { mjml, subject: 'Hi {{name}}', text: null };
   return {
     tenant, campaign: { id: '22222222-2222-4222-8222-222222222222', name: 'Spring' }, replyTo: tenant.replyTo,
-    compiled: await compileTemplate(withCompliantFooter({ mjml, subject: 'Hi {{name}}', text: null })), dkim: null,
+    compiled: await compileTemplate(footer ? withCompliantFooter(src) : src), dkim: null,
     fromDomain: 'acme.org', publicUrl: 'https://pg.example', bounceDomain: 'bounces.example.net', tokens: KEYS,
   };
 }
@@ -83,12 +84,47 @@ describe('recipient data and rendering checks', () => {
   });
 });
 
+describe('the unsubscribe link must show', () => {
+  const HIDDEN = NEWSLETTER_MJML.replace('<mj-button href="{{unsubscribeUrl}}">Unsubscribe</mj-button>',
+    '<mj-text><a href="{{unsubscribeUrl}}" style="display:none">Unsubscribe</a></mj-text>');
+  const data = { name: 'Ann', unsubscribeUrl: 'https://x.example/u/tok', postalAddress: '1 Main Street' };
+
+  it('adds Postgate\'s footer link, once per compiled template, when the template hides its own', async () => {
+    const cache = new CompiledCache(4);
+    let loads = 0;
+    const t = await cache.get('hidden', () => { loads++; return { mjml: HIDDEN, subject: 's' }; });
+    expect(loads).toBe(2); // compiled as written, found hidden, compiled again with the footer
+    expect(await cache.get('hidden', () => { loads++; return { mjml: HIDDEN, subject: 's' }; })).toBe(t);
+    expect(loads).toBe(2);
+    expect(unsubscribeVisibility(t)).toBe(true);
+    const out = renderChecked(t, data, data.unsubscribeUrl, data.postalAddress);
+    expect(out.hasUnsubscribeLink).toBe(true);
+    expect(out.rendered.html).toContain('<a href="https://x.example/u/tok" style="color:#52525b;text-decoration:underline">Unsubscribe</a>');
+    expect(out.rendered.text).toContain('https://x.example/u/tok');
+    // A visible link of the template's own needs no footer: one compilation.
+    const own = await cache.get('own', () => { loads++; return { mjml: NEWSLETTER_MJML, subject: 's' }; });
+    expect(loads).toBe(3);
+    expect(own.unsubscribeShown).toBe(true);
+    expect(renderChecked(own, data, data.unsubscribeUrl, data.postalAddress).rendered.html).not.toContain('color:#52525b');
+  });
+
+  it('does not count a hidden link, in the HTML or missing from the text part', async () => {
+    const hidden = await compileTemplate({ mjml: HIDDEN, subject: 's' });
+    expect(renderChecked(hidden, data, data.unsubscribeUrl, data.postalAddress).hasUnsubscribeLink).toBe(false);
+    const noText = await compileTemplate({ mjml: NEWSLETTER_MJML, subject: 's', text: 'Hello' });
+    expect(renderChecked(noText, data, data.unsubscribeUrl, data.postalAddress).hasUnsubscribeLink).toBe(false);
+    expect(withCompliantFooter({ mjml: NEWSLETTER_MJML, subject: 's', text: '{{#if x}}{{unsubscribeUrl}}{{/if}}' }).text).toContain('Unsubscribe: {{unsubscribeUrl}}');
+  });
+});
+
 describe('complianceReasons', () => {
   const template = { mjml: NEWSLETTER_MJML, subject: 's', text: null };
   it('is empty for a compliant set-up and lists every failing reason otherwise', () => {
     expect(complianceReasons({ template, tenant: TENANT, replyTo: null, hasDkimKey: false })).toEqual([]);
     const noLink = { ...template, mjml: '<mjml><mj-body></mj-body></mjml>', text: 'Leave: {{unsubscribeUrl}}' };
-    expect(complianceReasons({ template: noLink, tenant: { ...TENANT, postalAddress: '  ', requireDkim: true, fromEmail: 'bad' }, replyTo: 'noreply@acme.org', hasDkimKey: false }))
+    // A template without a link is fine (Postgate's footer adds one); one where even that would not show is not.
+    expect(complianceReasons({ template: noLink, tenant: TENANT, replyTo: null, hasDkimKey: false, unsubscribeShown: true })).toEqual([]);
+    expect(complianceReasons({ template: noLink, unsubscribeShown: false, tenant: { ...TENANT, postalAddress: '  ', requireDkim: true, fromEmail: 'bad' }, replyTo: 'noreply@acme.org', hasDkimKey: false }))
       .toEqual(['no_unsubscribe_link', 'no_postal_address', 'no_reply_to', 'bad_from', 'no_dkim_key']);
     expect(complianceReasons({ template, tenant: { ...TENANT, requireDkim: true }, replyTo: 'team@acme.org', hasDkimKey: true })).toEqual([]);
   });
@@ -124,8 +160,12 @@ describe('one recipient', () => {
   });
 
   it('refuses a message whose body lost the unsubscribe link or the postal address', async () => {
-    const noLink = await ctx(NEWSLETTER_MJML.replace('href="{{unsubscribeUrl}}"', 'href="https://elsewhere.example"'));
+    const linkless = NEWSLETTER_MJML.replace('href="{{unsubscribeUrl}}"', 'href="https://elsewhere.example"')
+      .replace('</mj-column>', '<mj-text>{{postalAddress}}</mj-text></mj-column>');
+    const noLink = await ctx(linkless, TENANT, false);
     expect(prepareRecipient(noLink, row())).toEqual({ kind: 'refused', reason: 'no_unsubscribe_link' });
+    // As compiled for sending, Postgate's footer puts the link in: the message goes.
+    expect(prepareRecipient(await ctx(linkless), row()).kind).toBe('mail');
     const hidden = await ctx(NEWSLETTER_MJML.replace('Unsubscribe</mj-button>', 'Unsubscribe</mj-button><mj-text>{{#if nope}}{{postalAddress}}{{/if}}</mj-text>'));
     expect(prepareRecipient(hidden, row())).toEqual({ kind: 'refused', reason: 'no_postal_address' });
   });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { useApp } from '../support/app.js';
 import { NEWSLETTER_MJML } from '../support/given.js';
+import { measureLoop } from '../support/loop-hold.js';
 
 const { app, t } = useApp({ smtp: false });
 
@@ -19,7 +20,7 @@ describe('templates API', () => {
     expect(v1.body).toMatchObject({ version: 1, currentVersion: 2, subject: 'Hi {{name}}' });
     expect((await t.api('GET', `/api/templates/${id}?version=9`)).status).toBe(404);
     const list = await t.api('GET', '/api/templates');
-    expect(list.body.templates.map((x: any) => x.id)).toContain(id);
+    expect(list.body.items.map((x: any) => x.id)).toContain(id);
     expect((await t.api('GET', '/api/templates/not-a-uuid')).status).toBe(404);
   });
 
@@ -34,7 +35,7 @@ describe('templates API', () => {
     expect(issues.some((i) => i.part === 'mjml' && i.line === 6)).toBe(true); // the unknown MJML tag
     expect(issues.find((i) => i.part === 'subject')?.line).toBe(1);
     // Nothing was stored.
-    expect((await t.api('GET', '/api/templates')).body.templates.some((x: any) => x.name === 'Bad')).toBe(false);
+    expect((await t.api('GET', '/api/templates')).body.items.some((x: any) => x.name === 'Bad')).toBe(false);
   });
 
   it('rejects header injection in the subject and oversized bodies', async () => {
@@ -58,5 +59,112 @@ describe('templates API', () => {
     expect(given.body.html).toContain('Hello &lt;img src&#x3D;x onerror&#x3D;alert(1)&gt;');
     expect(given.body.html).not.toContain('<img src=x');
     expect(given.body.html).toContain('City: Q&amp;A');
+  });
+
+  describe('hostile templates (issue 14)', () => {
+    const wrap = (inner: string): string => `<mjml><mj-body><mj-section><mj-column>\n${inner}\n</mj-column></mj-section></mj-body></mjml>`;
+
+    /**
+     * Runs `work` while /healthz is asked every 10 ms. In ms: the slowest answer, the event loop's worst
+     * delay (wall clock) and the main thread's worst hold (its own CPU time; see test/support/loop-hold.ts).
+     */
+    async function whileHealthz(work: () => Promise<void>): Promise<{ healthzMaxMs: number; loopMaxMs: number; holdMaxMs: number; pings: number }> {
+      let done = false;
+      let healthzMaxMs = 0;
+      let pings = 0;
+      const { loop } = await measureLoop(async () => {
+        const pinger = (async () => {
+          while (!done) {
+            const t0 = performance.now();
+            const r = await fetch(`${app.url}/healthz`);
+            await r.text();
+            expect(r.status).toBe(200);
+            healthzMaxMs = Math.max(healthzMaxMs, performance.now() - t0);
+            pings++;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        })();
+        try { await work(); } finally { done = true; await pinger; }
+      });
+      return { healthzMaxMs, loopMaxMs: loop.delayMaxMs, holdMaxMs: loop.holdMaxMs, pings };
+    }
+
+    it('refuses the 500 KB / 30,000-block template at once, and /healthz stays fast', async () => {
+      const mjml = wrap(`<mj-text>${'{{#if a}}x{{/if}}'.repeat(30_000)}</mj-text>`);
+      expect(mjml.length).toBeGreaterThan(500_000);
+      const m = await whileHealthz(async () => {
+        const r = await t.api('POST', '/api/templates', { name: 'Huge', mjml, subject: 's' });
+        expect(r.status).toBe(422);
+        expect(r.body.error.field).toBe('mjml');
+      });
+      console.log(`500 KB template refused: /healthz max ${m.healthzMaxMs.toFixed(1)} ms, event-loop delay max ${m.loopMaxMs.toFixed(1)} ms, main-thread hold max ${m.holdMaxMs.toFixed(1)} ms`);
+      expect(m.holdMaxMs).toBeLessThan(50);
+      expect(m.healthzMaxMs).toBeLessThan(1000); // wall clock on a shared machine: it only has to be far from the 37 s measured
+    });
+
+    it('creates and previews the largest template the limits allow without holding the event loop over 50 ms', async () => {
+      // ~250 KiB and 999 tags: every limit nearly reached.
+      const filler = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(12);
+      const mjml = wrap(`<mj-text>${`{{#if vip}}<b>{{name}}</b>{{/if}} ${filler}`.repeat(333)}</mj-text>\n<mj-button href="{{unsubscribeUrl}}">Unsubscribe</mj-button>`);
+      expect(mjml.length).toBeLessThan(256 * 1024);
+      expect(mjml.length).toBeGreaterThan(230 * 1024);
+      let id = '';
+      const m = await whileHealthz(async () => {
+        const created = await t.api('POST', '/api/templates', { name: 'Large', mjml, subject: 'Hi {{name}}' });
+        expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(201);
+        id = created.body.id;
+        const updated = await t.api('PUT', `/api/templates/${id}`, { mjml: mjml.replace('Lorem', 'Ipsum'), subject: 'Hi {{name}}' });
+        expect(updated.status).toBe(200);
+        const preview = await t.api('POST', `/api/templates/${id}/preview`, { data: { vip: true, name: 'Big <b>' } });
+        expect(preview.status).toBe(200);
+        expect(preview.body.html).toContain('<b>Big &lt;b&gt;</b>');
+      });
+      console.log(`largest allowed template created, updated, previewed: /healthz max ${m.healthzMaxMs.toFixed(1)} ms over ${m.pings} pings, event-loop delay max ${m.loopMaxMs.toFixed(1)} ms, main-thread hold max ${m.holdMaxMs.toFixed(1)} ms`);
+      expect(m.holdMaxMs).toBeLessThan(50);
+    });
+
+    it('refuses a template MJML needs long for (over its time budget, or its output over the size limit: machine speed decides) while /healthz stays fast', async () => {
+      const section = '<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>';
+      const mjml = `<mjml><mj-body>${section.repeat(3000)}</mj-body></mjml>`;
+      const m = await whileHealthz(async () => {
+        const r = await t.api('POST', '/api/templates', { name: 'Slow', mjml, subject: 's' });
+        expect(r.status).toBe(422);
+        expect(r.body.error).toMatchObject({ code: 'invalid_template', field: 'mjml', message: expect.stringMatching(/took too long to compile|characters of HTML of it/) });
+      });
+      console.log(`slow template refused: /healthz max ${m.healthzMaxMs.toFixed(1)} ms, event-loop delay max ${m.loopMaxMs.toFixed(1)} ms, main-thread hold max ${m.holdMaxMs.toFixed(1)} ms`);
+      expect(m.holdMaxMs).toBeLessThan(50);
+      expect((await t.api('POST', '/api/templates', { name: 'After', mjml: NEWSLETTER_MJML, subject: 's' })).status).toBe(201);
+    }, 60_000);
+
+    it('refuses log, lookup, unknown helpers and triple-stash with the line', async () => {
+      const cases: Array<[string, number, RegExp]> = [
+        ['<mj-text>{{log "forged" level="error"}}{{log attributes}}</mj-text>', 2, /^unknown helper "log"/],
+        ['<mj-text>ok</mj-text>\n<mj-text>{{lookup this "constructor"}}</mj-text>', 3, /^unknown helper "lookup"/],
+        ['<mj-text>\n\n{{shout name}}</mj-text>', 4, /^unknown helper "shout": the helpers are if, unless, each, with, default, urlencode, formatDate, formatMoney/],
+        ['<mj-text>{{{name}}}</mj-text>', 2, /^raw output/],
+      ];
+      for (const [inner, line, message] of cases) {
+        const r = await t.api('POST', '/api/templates', { name: 'H', mjml: wrap(inner), subject: 's' });
+        expect(r.status, inner).toBe(422);
+        expect(r.body.error.code).toBe('invalid_template');
+        expect(r.body.error.issues, inner).toEqual([{ part: 'mjml', line, message: expect.stringMatching(message) }]);
+        expect(r.body.error.message).toMatch(new RegExp(`^mjml line ${line}: `));
+      }
+    });
+
+    it('previews hostile data safely: javascript: hrefs become #, a \' cannot leave background-url, no prototype access', async () => {
+      const mjml = '<mjml><mj-body><mj-section background-url="{{attributes.banner}}"><mj-column>'
+        + '<mj-text><a href="{{attributes.site}}">site</a> [{{constructor.name}}|{{__proto__}}|{{#with __proto__}}{{constructor}}{{/with}}]</mj-text>'
+        + '<mj-button href="{{unsubscribeUrl}}">Unsubscribe</mj-button></mj-column></mj-section></mj-body></mjml>';
+      const id = (await t.api('POST', '/api/templates', { name: 'Data', mjml, subject: 's' })).body.id;
+      const banner = "https://cdn.example/b.png');background:url('https://evil.example/t.gif";
+      const r = await t.api('POST', `/api/templates/${id}/preview`, { data: { attributes: { site: 'javascript:alert(document.cookie)', banner } } });
+      expect(r.status).toBe(200);
+      expect(r.body.html).toContain('<a href="#">site</a> [||]');
+      expect(r.body.html).not.toMatch(/javascript:/i);
+      expect(r.body.html).toContain("background:url('https://cdn.example/b.png\\27 \\29 \\3b background:url\\28 \\27 https://evil.example/t.gif')");
+      expect(r.body.html).not.toContain("b.png');");
+      expect(r.body.html).toContain('href="https://postgate.test/u/preview"'); // Postgate's own URL, untouched
+    });
   });
 });

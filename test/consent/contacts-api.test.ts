@@ -31,7 +31,7 @@ describe('registration input', () => {
     ['an oversized user agent', { consent: { ...consent, userAgent: 'x'.repeat(501) } }, 'consent.userAgent'],
     ['a missing newsletter choice', { newsletter: undefined }, 'newsletter'],
     ['a list id that is not a uuid', { newsletter: ['nope'] }, 'newsletter[0]'],
-    ['an unknown field', { admin: true }, '$'],
+    ['an unknown field', { admin: true }, 'admin'],
     ['oversized attributes', { attributes: { blob: 'x'.repeat(17_000) } }, 'attributes'],
   ])('refuses %s with 422 and the field', async (_what, over, field) => {
     const r = await t.api('POST', '/api/contacts', valid(over));

@@ -218,7 +218,7 @@ describe('POST /api/suppressions', () => {
       ['POST', '/api/suppressions', { address: 'x@example.org' }, 'reason'],
       ['POST', '/api/suppressions', { address: 'x@example.org', reason: 'Because I said so' }, 'reason'],
       ['POST', '/api/suppressions', { address: 'x@example.org', reason: 'erased' }, 'reason'],
-      ['POST', '/api/suppressions', { address: 'x@example.org', reason: 'manual', extra: 1 }, '$'],
+      ['POST', '/api/suppressions', { address: 'x@example.org', reason: 'manual', extra: 1 }, 'extra'],
       ['GET', '/api/suppressions?limit=501', undefined, 'query.limit'],
       ['GET', '/api/suppressions?scope=everything', undefined, 'query.scope'],
       ['GET', '/api/suppressions?since=yesterday', undefined, 'query.since'],

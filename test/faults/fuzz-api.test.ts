@@ -5,7 +5,20 @@
 // `postgate web` process (a crash is a dead process, not a caught exception). For every request:
 // never a 5xx, never a dropped connection; an /api error is JSON with a code; and a request that was
 // refused (4xx) changed nothing: every public table has the same rows before and after it.
+//
+// Issue 14's hostile input on top (test/faults/hostile-inputs.ts): templates that stall, log, reach
+// prototypes, escape their context or use triple-stash; RFC 2047 encoded-words and bidi controls in
+// names; payment-card numbers spelt with double spaces, dots, tabs, NBSP, full-width, Arabic-Indic or
+// Devanagari digits and zero-width characters, in every string field, query string, User-Agent and
+// bounce diagnostic. /healthz must answer within 1 s while the worst of it runs (the 50 ms figure is
+// `npm run bench -- event-loop`'s). The suite runs on a PostgreSQL cluster of its own, and ends by
+// stopping the process and the cluster and sweeping every data file, every row, the server log and
+// the process's whole output for each card number sent (test/faults/leak-sweep.ts): none may be found.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import nodePath from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,17 +27,25 @@ import { createDb } from '../../src/platform/db.js';
 import { createApiKey, createTenant } from '../../src/tenants/store.js';
 import { unsubscribeToken } from '../../src/unsubscribe/links.js';
 import { signToken } from '../../src/policy/tokens.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { activationToken, readActivationData } from '../../src/consent/activation.js';
 import { killAll, startProcess, TEST_TOKEN_KEYS, type PostgateProcess } from '../support/processes.js';
 import { NEWSLETTER_MJML, report } from './helpers.js';
+import {
+  asHeaderValue, CARD_NUMBERS, CARD_VARIANTS, cardSpellings, findCardNumbers, HEADER_NAME_ATTACKS, HEAVY_MJML_TEMPLATE, HOSTILE_TEMPLATES, LOG_MARKER,
+  luhnCheckDigit, scriptUrlsIn, STALL_TEMPLATE, type HostileTemplate,
+} from './hostile-inputs.js';
+import { relationFiles, startPrivateCluster, sweepFiles, sweepTables, type Leak, type PrivateCluster } from './leak-sweep.js';
 
 const RUNS_PER_ENDPOINT = 24;
 const RUNS_PER_PAGE = 30;
 const SEED = Number(process.env.FUZZ_SEED ?? 424242);
 const MAX_BODY_BYTES = 1024 * 1024;
 
-let database: TestDatabase;
+let cluster: PrivateCluster;
+let dataDir: string;
 let web: PostgateProcess;
+/** Everything the web process wrote, unbounded (its own output() keeps only the tail). */
+const webOutput: Buffer[] = [];
 let owner: pg.Client;
 let base: string;
 let key: string;
@@ -33,18 +54,19 @@ let tables: string[];
 const known: Record<string, string[]> = { contacts: [], lists: [], templates: [], campaigns: [], messages: [] };
 const failures: { request: string; problem: string }[] = [];
 let requests = 0;
+let ownerClosed = false;
 const statuses = new Map<string, number>();
 
 // ---- the requests ------------------------------------------------------------------------------
 
-interface FuzzRequest { method: string; path: string; headers: Record<string, string>; body?: string | Buffer; label: string }
+interface FuzzRequest { method: string; path: string; headers: Record<string, string>; body?: string | Buffer; label: string; timeoutMs?: number }
 interface Answer { status: number; text: string; error: string | null }
 
 async function send(r: FuzzRequest): Promise<Answer> {
   requests++;
   try {
     const body = r.body === undefined || typeof r.body === 'string' ? r.body : new Uint8Array(r.body);
-    const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body, redirect: 'manual', signal: AbortSignal.timeout(20_000) });
+    const res = await fetch(base + r.path, { method: r.method, headers: r.headers, body, redirect: 'manual', signal: AbortSignal.timeout(r.timeoutMs ?? 20_000) });
     return { status: res.status, text: await res.text(), error: null };
   } catch (err) {
     return { status: -1, text: '', error: `${(err as Error).message} ${String((err as { cause?: unknown }).cause ?? '')}` };
@@ -87,7 +109,7 @@ function intendedWrite(status: number, text: string, delta: Record<string, numbe
 let before: Snapshot;
 
 /** Sends one request and checks every invariant; records a failure instead of throwing, so one run reports them all. */
-async function check(r: FuzzRequest): Promise<void> {
+async function check(r: FuzzRequest): Promise<Answer> {
   const a = await send(r);
   const after = await snapshot();
   const klass = a.error ? 'none' : `${Math.floor(a.status / 100)}xx`;
@@ -108,6 +130,12 @@ async function check(r: FuzzRequest): Promise<void> {
     learn(r, a);
   }
   before = after;
+  return a;
+}
+
+/** Records a failure of a property beyond the invariants check() holds. */
+function failed(r: FuzzRequest, a: Answer, problem: string): void {
+  failures.push({ request: describeRequest(r), problem: `${problem} (HTTP ${a.status}: ${a.text.slice(0, 200)})` });
 }
 
 /** Ids created by successful requests become path parameters of later ones. */
@@ -140,6 +168,9 @@ const HOSTILE_NUMBERS = [1e308, -1e308, 5e-324, 2 ** 53, 2 ** 53 + 2, -(2 ** 53)
 
 const hostileString = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
+  { weight: 1, arbitrary: fc.constantFrom(...CARD_VARIANTS.map((v) => v.text)) },
+  { weight: 1, arbitrary: fc.constantFrom(...HEADER_NAME_ATTACKS.map((v) => v.text), '{{log "x" level="error"}}', '{{{name}}}', '{{& name}}',
+    '{{lookup this "constructor"}}', '{{#if a}}', 'javascript:alert(1)', "x');background:url(javascript:alert(1))") },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
@@ -161,6 +192,7 @@ const { value: hostileValue } = fc.letrec<{ value: unknown }>((tie) => ({
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = (string | number)[];
+type JsonNode = Record<string | number, unknown>;
 
 function pathsOf(v: Json, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
@@ -177,7 +209,7 @@ function mutate(example: Json, ms: Mutation[]): unknown {
     const paths = pathsOf(doc as Json);
     const p = paths[m.pick % paths.length];
     if (p.length === 0) { doc = m.action === 'wrap' ? [doc] : m.action === 'replace' ? m.value : doc; continue; }
-    const parent = p.slice(0, -1).reduce<any>((o, k) => o[k], doc);
+    const parent = p.slice(0, -1).reduce<JsonNode>((o, k) => o[k] as JsonNode, doc as JsonNode);
     const last = p[p.length - 1];
     if (m.action === 'replace') parent[last] = m.value;
     else if (m.action === 'delete') { if (Array.isArray(parent)) parent.splice(Number(last), 1); else delete parent[last]; }
@@ -303,9 +335,13 @@ const authArb = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<string | null>(null, 'Bearer ', `Bearer ${'a'.repeat(5000)}`, 'Basic dXNlcjpwYXNz', 'Bearer pg_forged_key_forged_key_forged', 'bearer x y z') },
 );
 
+/** User-Agent headers carrying a card number (UTF-8 bytes as they come off the wire when not Latin-1). */
+const CARD_USER_AGENTS = CARD_VARIANTS.map((v) => (v.headerSafe ? v.text : asHeaderValue(v.text)));
+
 function requestArb(e: Endpoint): fc.Arbitrary<FuzzRequest> {
-  return fc.tuple(pathArb(e), queryArb(e), bodyArb(e), authArb).map(([p, q, b, auth]) => {
+  return fc.tuple(pathArb(e), queryArb(e), bodyArb(e), authArb, fc.option(fc.constantFrom(...CARD_USER_AGENTS), { freq: 6 })).map(([p, q, b, auth, ua]) => {
     const headers: Record<string, string> = {};
+    if (ua !== null) headers['user-agent'] = ua;
     if (auth === 'good') headers.authorization = `Bearer ${key}`;
     else if (auth !== null) headers.authorization = auth;
     if (b.type) headers['content-type'] = b.type;
@@ -336,16 +372,38 @@ function fixedCases(e: Endpoint): FuzzRequest[] {
 
 // ---- setup ---------------------------------------------------------------------------------------
 
+const jsonAuth = (): Record<string, string> => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
+
+/** A setup call through the API: throws unless it succeeds. */
+async function api(method: string, path: string, body: unknown): Promise<{ id?: string }> {
+  const res = await fetch(base + path, { method, headers: jsonAuth(), body: JSON.stringify(body) });
+  const json = await res.json() as { id?: string };
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function apiEndpoints(): Promise<Endpoint[]> {
+  const spec = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name?: string; in?: string }[] }>> };
+  return Object.entries(spec.paths).flatMap(([p, ms]) => Object.entries(ms).map(([m, op]) => ({
+    method: m.toUpperCase(), path: p, hasBody: Boolean(op.requestBody), queryKeys: (op.parameters ?? []).filter((q) => q.in === 'query' && q.name).map((q) => q.name as string),
+  })));
+}
+
 beforeAll(async () => {
-  database = await createTestDatabase();
-  web = await startProcess('web', { databaseUrl: database.url, env: { LOG_LEVEL: 'error' } });
+  cluster = await startPrivateCluster();
+  dataDir = await mkdtemp(nodePath.join(os.tmpdir(), 'postgate-fuzz-data-'));
+  // LOG_LEVEL info: the default of config/default.json, what a deployment logs.
+  web = await startProcess('web', { databaseUrl: cluster.url, env: { LOG_LEVEL: 'info', DATA_DIR: dataDir } });
+  webOutput.push(Buffer.from(web.output(), 'utf8'));
+  web.child.stdout?.on('data', (b: Buffer) => webOutput.push(b));
+  web.child.stderr?.on('data', (b: Buffer) => webOutput.push(b));
   base = web.url as string;
-  owner = new pg.Client({ connectionString: database.url });
+  owner = new pg.Client({ connectionString: cluster.url });
   await owner.connect();
   tables = (await owner.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables
     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)).rows.map((r) => r.t);
   tenantId = randomUUID();
-  const db = createDb(database.url, { max: 2 });
+  const db = createDb(cluster.url, { max: 2 });
   try {
     await createTenant(db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org', postalAddress: '1 Main Street, Springfield' }, tenantId);
     key = (await db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['admin']))).key;
@@ -353,12 +411,6 @@ beforeAll(async () => {
     await db.close();
   }
   // Real ids for path parameters (and real rows for the fuzz to hit), made through the API itself.
-  const api = async (method: string, path: string, body: unknown) => {
-    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const json = await res.json() as { id?: string };
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
   await api('PATCH', '/api/tenant', { testEmails: ['test@acme.org'] });
   known.lists.push((await owner.query<{ id: string }>('SELECT id FROM lists WHERE tenant_id = $1', [tenantId])).rows[0].id);
   known.lists.push((await api('POST', '/api/lists', { name: 'Second' })).id as string);
@@ -366,14 +418,15 @@ beforeAll(async () => {
   known.contacts.push((await api('POST', '/api/contacts', { email: 'known@inbox.example', name: 'Known', newsletter: true, consent })).id as string);
   known.templates.push((await api('POST', '/api/templates', { name: 'Base', mjml: NEWSLETTER_MJML, subject: 'Hello {{name}}' })).id as string);
   known.campaigns.push((await api('POST', '/api/campaigns', { name: 'Base', templateId: known.templates[0], listIds: [known.lists[0]] })).id as string);
-  known.messages.push((await api('POST', '/api/messages', { kind: 'technical', contact: 'known@inbox.example', data: { body: 'Hi' } })).id as string);
+  known.messages.push((await api('POST', '/api/messages', { kind: 'technical', contact: 'known@inbox.example', data: { body: 'Hi' }, idempotencyKey: 'fuzz-setup' })).id as string);
   before = await snapshot();
 }, 90_000);
 
 afterAll(async () => {
-  await owner?.end();
+  if (!ownerClosed) await owner?.end();
   await killAll();
-  await database?.drop();
+  await cluster?.remove();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 async function alive(): Promise<void> {
@@ -386,10 +439,7 @@ async function alive(): Promise<void> {
 
 describe('fuzzing every endpoint with hostile input', () => {
   it('the API: never a 5xx, never a crash, an error code on every refusal, no row written by a refused request', async () => {
-    const spec = await (await fetch(`${base}/openapi.json`)).json() as { paths: Record<string, Record<string, { requestBody?: unknown; 'x-query-schema'?: { properties?: Record<string, unknown> } }>> };
-    const endpoints: Endpoint[] = Object.entries(spec.paths).flatMap(([p, ms]) => Object.entries(ms).map(([m, op]) => ({
-      method: m.toUpperCase(), path: p, hasBody: Boolean(op.requestBody), queryKeys: Object.keys(op['x-query-schema']?.properties ?? {}),
-    })));
+    const endpoints = await apiEndpoints();
     expect(endpoints.length).toBeGreaterThan(30);
     const t0 = Date.now();
     for (const e of endpoints) {
@@ -453,5 +503,349 @@ describe('fuzzing every endpoint with hostile input', () => {
     await alive();
     report('public pages fuzz', { requests: requests - n0, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length - f0, statuses: Object.fromEntries(statuses) });
     expect(failures.slice(f0)).toEqual([]);
+  }, 120_000);
+});
+
+// ---- issue 14: hostile templates, header-bound names, card numbers --------------------------------
+
+function idOf(a: Answer): string | null {
+  try {
+    const id = (JSON.parse(a.text) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : null;
+  } catch { return null; }
+}
+
+const is2xx = (a: Answer): boolean => a.status >= 200 && a.status < 300;
+
+/** What a preview must not show for a template's expectation (probes empty, no script URL). */
+function checkRendered(t: Pick<HostileTemplate, 'expect'>, r: FuzzRequest, a: Answer): void {
+  if (a.status !== 200) return;
+  let out: { html?: unknown; text?: unknown; subject?: unknown };
+  try { out = JSON.parse(a.text) as typeof out; } catch { failed(r, a, 'the preview is not JSON'); return; }
+  const html = typeof out.html === 'string' ? out.html : '';
+  const all = [html, out.text, out.subject].filter((v): v is string => typeof v === 'string').join('\n');
+  if (t.expect === 'empty-probes') {
+    for (const m of all.matchAll(/⟦(\d+):([^⟧]*)⟧/g)) if (m[2] !== '') failed(r, a, `prototype probe ${m[1]} rendered ${JSON.stringify(m[2].slice(0, 80))}`);
+  }
+  if (t.expect === 'no-script-url') {
+    const bad = scriptUrlsIn(html);
+    if (bad.length) failed(r, a, `a merge field put a script URL or a style break-out in the HTML: ${bad.join(' | ')}`);
+  }
+}
+
+/** The whole output of the web process so far, as text. */
+function outputOfWeb(): string {
+  return Buffer.concat(webOutput).toString('utf8');
+}
+
+const CONSENT = { text: 'Yes, send me the newsletter.', source: 'signup-form' };
+
+describe('issue 14: hostile templates, header-bound names and card numbers', () => {
+  it('hostile templates: never a 5xx or a half-written row; no log line, no prototype, no script URL; triple-stash and broken blocks refused', async () => {
+    const t0 = Date.now();
+    const n0 = requests;
+    const f0 = failures.length;
+    const target = (await api('POST', '/api/templates', { name: 'Hostile target', mjml: NEWSLETTER_MJML, subject: 'Hello {{name}}' })).id as string;
+    const answers: Record<string, string> = {};
+    before = await snapshot();
+    for (const t of HOSTILE_TEMPLATES) {
+      const body = JSON.stringify({ name: `Hostile: ${t.label}`, mjml: t.mjml, subject: t.subject, ...(t.text === undefined ? {} : { text: t.text }) });
+      // A generous client timeout: a stall must show up as a slow answer (the event-loop test times it), not as a cascade of aborts.
+      const create: FuzzRequest = { method: 'POST', path: '/api/templates', headers: jsonAuth(), body, label: `template: ${t.label}`, timeoutMs: 180_000 };
+      const created = await check(create);
+      // The two huge ones are saved as new versions by the event-loop test only (each can take the compile budget).
+      const update: FuzzRequest = { method: 'PUT', path: `/api/templates/${target}`, headers: jsonAuth(), body, label: `template update: ${t.label}`, timeoutMs: 180_000 };
+      const updated = t.mjml.length > 200_000 ? null : await check(update);
+      if (t.expect === 'refused') {
+        if (created.status !== 422) failed(create, created, 'this template must be refused with 422');
+        if (updated && updated.status !== 422) failed(update, updated, 'this template version must be refused with 422');
+      }
+      const saved = [created.status === 201 ? idOf(created) : null, updated?.status === 200 ? target : null].filter((v): v is string => v !== null);
+      answers[t.label] = `${created.status}/${updated?.status ?? '-'}`;
+      for (const id of saved) {
+        const preview: FuzzRequest = { method: 'POST', path: `/api/templates/${id}/preview`, headers: jsonAuth(), body: JSON.stringify({ data: t.data ?? {} }),
+          label: `preview: ${t.label}`, timeoutMs: 180_000 };
+        const shown = await check(preview);
+        answers[t.label] += ` preview ${shown.status}`;
+        checkRendered(t, preview, shown);
+      }
+    }
+    // Preview data reaches the URL merge fields of any template (the base one has {{unsubscribeUrl}} in a button).
+    for (const url of ['javascript:alert(1)', 'JaVaScRiPt:alert(1)', 'java\tscript:alert(1)', '&#106;avascript:alert(1)', 'vbscript:msgbox(1)']) {
+      const preview: FuzzRequest = { method: 'POST', path: `/api/templates/${known.templates[0]}/preview`, headers: jsonAuth(),
+        body: JSON.stringify({ data: { unsubscribeUrl: url, preferencesUrl: url, webViewUrl: url } }), label: 'preview: script URL in data' };
+      checkRendered({ expect: 'no-script-url' }, preview, await check(preview));
+    }
+    await alive();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the last output arrive
+    const out = outputOfWeb();
+    if (out.includes(LOG_MARKER)) {
+      const at = out.indexOf(LOG_MARKER);
+      failures.push({ request: 'templates with {{log}}', problem: `a template wrote to the server log: …${out.slice(Math.max(0, at - 200), at + 200)}…` });
+    }
+    report('hostile templates', { templates: HOSTILE_TEMPLATES.length, requests: requests - n0, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length - f0, answers });
+    expect(failures.slice(f0)).toEqual([]);
+  }, 900_000);
+
+  it('names written into headers: RFC 2047 encoded-words and bidi controls are refused with 422; in subjects they break nothing', async () => {
+    const n0 = requests;
+    const f0 = failures.length;
+    before = await snapshot();
+    for (const [i, attack] of HEADER_NAME_ATTACKS.entries()) {
+      const refused: FuzzRequest[] = [
+        { method: 'PATCH', path: '/api/tenant', headers: jsonAuth(), body: JSON.stringify({ name: attack.text }), label: `tenant name: ${attack.label}` },
+        { method: 'PATCH', path: '/api/tenant', headers: jsonAuth(), body: JSON.stringify({ fromName: attack.text }), label: `tenant fromName: ${attack.label}` },
+        { method: 'POST', path: '/api/contacts', headers: jsonAuth(), label: `contact name: ${attack.label}`,
+          body: JSON.stringify({ email: `named-${i}@inbox.example`, name: attack.text, newsletter: true, consent: CONSENT }) },
+      ];
+      for (const r of refused) {
+        const a = await check(r);
+        if (a.status !== 422) failed(r, a, 'a name that goes into a header must be refused with 422');
+      }
+      // Only the invariants (no 5xx, nothing half-written) where the issue does not name the outcome.
+      await check({ method: 'POST', path: '/api/lists', headers: jsonAuth(), body: JSON.stringify({ name: attack.text }), label: `list name: ${attack.label}` });
+      await check({ method: 'POST', path: '/api/templates', headers: jsonAuth(), label: `template subject: ${attack.label}`,
+        body: JSON.stringify({ name: 'Subject', mjml: NEWSLETTER_MJML, subject: `Hi {{name}} ${attack.text}` }) });
+      await check({ method: 'POST', path: '/api/campaigns', headers: jsonAuth(), label: `campaign subject: ${attack.label}`,
+        body: JSON.stringify({ name: attack.text, subject: attack.text, templateId: known.templates[0], listIds: [known.lists[0]] }) });
+      await check({ method: 'POST', path: '/api/messages', headers: jsonAuth(), label: `notice data: ${attack.label}`,
+        body: JSON.stringify({ kind: 'technical', contact: 'known@inbox.example', data: { body: attack.text, subject: attack.text }, idempotencyKey: `named-${i}` }) });
+    }
+    await api('PATCH', '/api/tenant', { name: 'Acme', fromName: 'Acme News' });
+    await alive();
+    report('header-bound names', { attacks: HEADER_NAME_ATTACKS.length, requests: requests - n0, failures: failures.length - f0 });
+    expect(failures.slice(f0)).toEqual([]);
+  }, 120_000);
+
+  it('card numbers in any spelling: refused in every string field and query string of the API, never a 2xx', async () => {
+    const t0 = Date.now();
+    const n0 = requests;
+    const f0 = failures.length;
+    before = await snapshot();
+    const endpoints = await apiEndpoints();
+    let k = 0;
+    const nextVariant = () => CARD_VARIANTS[k++ % CARD_VARIANTS.length];
+    for (const e of endpoints) {
+      if (e.path === '/api/inbound') continue; // a third party's text: redacted, not refused (below)
+      const path = e.path.replace(/\{([A-Za-z_]+)\}/g, (_m, param: string) => idsFor(e.path, param)[0] ?? randomUUID());
+      const example = examples()[`${e.method} ${e.path}`];
+      if (example !== undefined) {
+        const paths = pathsOf(example);
+        for (const [pick, at] of paths.entries()) {
+          const leaf = at.reduce<unknown>((o, key) => (o as JsonNode)[key], example);
+          if (typeof leaf !== 'string') continue;
+          for (let j = 0; j < 2; j++) {
+            const v = nextVariant();
+            const r: FuzzRequest = { method: e.method, path, headers: jsonAuth(), label: `card (${v.label}) in ${at.join('.')}`,
+              body: JSON.stringify(mutate(example, [{ pick, action: 'replace', key: '', value: v.text }])) };
+            const a = await check(r);
+            if (is2xx(a)) failed(r, a, `a card number (${v.label}) in ${at.join('.')} was accepted`);
+          }
+        }
+      }
+      for (const q of e.queryKeys) {
+        const v = nextVariant();
+        const r: FuzzRequest = { method: e.method, path: `${path}?${new URLSearchParams([[q, v.text]]).toString()}`, headers: jsonAuth(),
+          body: e.method === 'GET' ? undefined : JSON.stringify(example ?? {}), label: `card (${v.label}) in ?${q}` };
+        const a = await check(r);
+        if (is2xx(a)) failed(r, a, `a card number (${v.label}) in the query parameter ${q} was accepted`);
+      }
+    }
+    // In an object key, and in free text that is neither a name nor an email.
+    for (const v of CARD_VARIANTS.filter((_, i) => i % 5 === 0)) {
+      const r: FuzzRequest = { method: 'POST', path: '/api/contacts', headers: jsonAuth(), label: `card (${v.label}) in an attribute key`,
+        body: JSON.stringify({ email: `attr-${randomUUID().slice(0, 8)}@inbox.example`, name: 'Attr', attributes: { [v.text]: 'x' }, newsletter: true, consent: CONSENT }) };
+      const a = await check(r);
+      if (is2xx(a)) failed(r, a, `a card number (${v.label}) as an attribute key was accepted`);
+    }
+    // Headers that may be kept (Idempotency-Key) and bounce diagnostics (a third party's text, kept redacted): the sweep at the end judges them.
+    for (const [i, v] of CARD_VARIANTS.filter((x) => x.headerSafe).entries()) {
+      if (i % 3 !== 0) continue;
+      await check({ method: 'POST', path: '/api/messages', headers: { ...jsonAuth(), 'idempotency-key': v.text }, label: `card (${v.label}) in Idempotency-Key`,
+        body: JSON.stringify({ kind: 'technical', contact: 'known@inbox.example', data: { body: 'Maintenance tonight.' }, idempotencyKey: `idem-${i}` }) });
+    }
+    for (const [i, v] of CARD_VARIANTS.filter((_, n) => n % 4 === 0).entries()) {
+      const dsn = RAW_INBOUND.replace('Status: 5.1.1', `Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 rejected, reference ${v.text}`)
+        .replace('Subject: Undelivered Mail', `Subject: Undelivered Mail ${i}`);
+      await check({ method: 'POST', path: '/api/inbound', headers: { authorization: `Bearer ${key}`, 'content-type': 'message/rfc822' }, body: dsn,
+        label: `card (${v.label}) in a bounce diagnostic` });
+    }
+    await alive();
+    report('card numbers in the API', { variants: CARD_VARIANTS.length, requests: requests - n0, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length - f0 });
+    expect(failures.slice(f0)).toEqual([]);
+  }, 180_000);
+
+  it('card numbers in the User-Agent and query strings of the public pages: the pages answer, nothing stores them (swept at the end)', async () => {
+    const t0 = Date.now();
+    const n0 = requests;
+    const f0 = failures.length;
+    const keys = parseTokenKeys(TEST_TOKEN_KEYS);
+    const variants = CARD_VARIANTS.filter((v) => v.headerSafe || v.card === CARD_NUMBERS[2]);
+    for (const [i, v] of variants.entries()) {
+      const ua = v.headerSafe ? v.text : asHeaderValue(v.text);
+      const query = `?${new URLSearchParams([['ref', v.text]]).toString()}`;
+      const contact = (await api('POST', '/api/contacts', { email: `ua-${i}@inbox.example`, name: 'Agent', newsletter: true, consent: CONSENT })).id as string;
+      before = await snapshot();
+      const activation = (await owner.query<{ id: string; data: Record<string, unknown> }>(
+        `SELECT id, data FROM messages WHERE contact_id = $1 AND kind = 'activation' ORDER BY created_at DESC LIMIT 1`, [contact])).rows[0];
+      const expiresAt = activation ? readActivationData(activation.data)?.expiresAt : undefined;
+      if (activation && expiresAt) {
+        const token = activationToken(keys, { id: activation.id, tenantId, contactId: contact }, expiresAt);
+        await check({ method: 'GET', path: `/a/${token}${query}`, headers: { 'user-agent': ua }, label: `activation page, card (${v.label})` });
+        await check({ method: 'POST', path: `/a/${token}${query}`, headers: { 'user-agent': ua, 'content-type': 'application/x-www-form-urlencoded' }, body: '',
+          label: `confirm, card (${v.label}) in User-Agent` });
+      } else {
+        failures.push({ request: `POST /api/contacts ua-${i}`, problem: 'no activation message to confirm (the User-Agent of the confirm page goes unchecked)' });
+      }
+      const unsub = unsubscribeToken(keys, { tenantId, contactId: contact, campaignId: null });
+      await check({ method: 'GET', path: `/u/${unsub}/preferences${query}`, headers: { 'user-agent': ua }, label: `preferences page, card (${v.label})` });
+      await check({ method: 'POST', path: `/u/${unsub}/preferences${query}`, headers: { 'user-agent': ua, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams([['action', 'save'], ['list', known.lists[0]], ['list', known.lists[1]]]).toString(), label: `preferences saved, card (${v.label}) in User-Agent` });
+      await check({ method: 'POST', path: `/u/${unsub}${query}`, headers: { 'user-agent': ua, 'content-type': 'application/x-www-form-urlencoded' }, body: 'scope=all',
+        label: `unsubscribe, card (${v.label}) in User-Agent` });
+    }
+    await alive();
+    report('card numbers on the public pages', { variants: variants.length, requests: requests - n0, seconds: ((Date.now() - t0) / 1000).toFixed(1), failures: failures.length - f0 });
+    expect(failures.slice(f0)).toEqual([]);
+  }, 180_000);
+});
+
+// ---- issue 14: the event loop --------------------------------------------------------------------
+
+/**
+ * The event-loop bound as a test. Issue 14 asks that no request hold the event loop over 50 ms; that
+ * figure is measured by `npm run bench -- event-loop` (monitorEventLoopDelay, worst and p99, against
+ * a /healthz-only baseline), because on a shared 2-core CI machine a GC pause or the neighbours'
+ * load can pass 50 ms and a timed test would be flaky. What a test can hold without flaking are the
+ * stall kinds themselves, with 20× headroom: /healthz answers within 1 s (today: 37 s) while the
+ * 500 KB template is saved and previewed and 1 MB bodies are parsed; and an unauthenticated request
+ * is refused before its body has been read (a behaviour, not a time: today the 1 MB body is read,
+ * parsed and card-scanned first, 0.24 s of event loop per request).
+ */
+const HEALTHZ_BOUND_MS = 1000;
+
+interface Prober { stop(): Promise<{ probes: number; worstMs: number; failures: string[] }> }
+
+/** GET /healthz every 50 ms (one at a time) until stopped; the slowest round trip. */
+function probeHealthz(): Prober {
+  let running = true;
+  let worstMs = 0;
+  let probes = 0;
+  const problems: string[] = [];
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(180_000) }).catch((err: Error) => err);
+      const ms = performance.now() - t;
+      probes++;
+      worstMs = Math.max(worstMs, ms);
+      if (res instanceof Error) problems.push(`/healthz failed: ${res.message}`);
+      else { await res.arrayBuffer(); if (res.status !== 200) problems.push(`/healthz answered ${res.status}`); }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return { async stop() { running = false; await loop; return { probes, worstMs, failures: problems }; } };
+}
+
+/** The max and p99 event-loop delay since the previous scrape (prom-client resets its histogram at each collect), in ms. */
+async function eventLoopDelay(): Promise<{ maxMs: number; p99Ms: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^postgate_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  return { maxMs: read('max'), p99Ms: read('p99') };
+}
+
+/** Whether the server answers a request whose body has not all been sent (it must not wait for the body to refuse it). */
+function answeredBeforeBody(path: string, headers: Record<string, string>, bodyBytes: number, waitMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const url = new URL(path, base);
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-length': String(bodyBytes) } });
+    const timer = setTimeout(() => { req.destroy(); resolve(null); }, waitMs);
+    req.on('response', (res) => { clearTimeout(timer); res.resume(); resolve(res.statusCode ?? null); req.destroy(); });
+    req.on('error', () => undefined);
+    req.write(`{"email":"${'x'.repeat(1000)}`); // about 1 KB of a 1 MB body, then nothing
+  });
+}
+
+describe('issue 14: the event loop', () => {
+  it(`a hostile template or a 1 MB body never stalls the server: /healthz answers within ${HEALTHZ_BOUND_MS} ms meanwhile`, async () => {
+    const f0 = failures.length;
+    const target = (await api('POST', '/api/templates', { name: 'Stall target', mjml: NEWSLETTER_MJML, subject: 'Hello {{name}}' })).id as string;
+    const oneMb = JSON.stringify({ email: 'big@inbox.example', name: 'Big', attributes: { blob: 'x'.repeat(MAX_BODY_BYTES - 2000) }, newsletter: true, consent: CONSENT });
+    const nested = `{"attributes":${'{"a":'.repeat(60_000)}1${'}'.repeat(60_000)}}`;
+    await eventLoopDelay(); // resets the histogram
+    const prober = probeHealthz();
+    const t0 = performance.now();
+    const phases: Record<string, number> = {};
+    const answers: Record<string, number[]> = {};
+    const timed = async (label: string, r: FuzzRequest) => {
+      const t = performance.now();
+      const a = await send(r);
+      phases[label] = Math.round(performance.now() - t);
+      if (a.error || a.status >= 500) failures.push({ request: describeRequest(r), problem: a.error ?? `HTTP ${a.status}` });
+      return a;
+    };
+    for (const [name, mjml] of [['500 KB {{#if}} template', STALL_TEMPLATE], ['250 KB MJML template', HEAVY_MJML_TEMPLATE]]) {
+      const body = JSON.stringify({ name, mjml, subject: 'Hi {{name}}' });
+      const created = await timed(`create ${name}`, { method: 'POST', path: '/api/templates', headers: jsonAuth(), body, label: `${name} create`, timeoutMs: 180_000 });
+      // A new version only of the first: the second can take the whole compile budget again (the bench times both).
+      const updated = mjml === STALL_TEMPLATE
+        ? await timed(`update to ${name}`, { method: 'PUT', path: `/api/templates/${target}`, headers: jsonAuth(), body, label: `${name} update`, timeoutMs: 180_000 })
+        : null;
+      answers[name] = [created.status, updated?.status ?? 0];
+      const previewOf = created.status === 201 ? idOf(created) : updated?.status === 200 ? target : null;
+      if (previewOf) await timed(`preview ${name}`, { method: 'POST', path: `/api/templates/${previewOf}/preview`, headers: jsonAuth(), body: '{}', label: `${name} preview`, timeoutMs: 180_000 });
+    }
+    await Promise.all([0, 1, 2, 3].map((i) => timed(`1 MB body unauthenticated #${i}`, { method: 'POST', path: '/api/contacts', headers: { 'content-type': 'application/json' }, body: oneMb, label: '1 MB unauthenticated' })));
+    await Promise.all([0, 1, 2, 3].map((i) => timed(`1 MB body authenticated #${i}`, { method: 'POST', path: '/api/contacts', headers: jsonAuth(), body: oneMb, label: '1 MB authenticated' })));
+    await timed('deeply nested body', { method: 'POST', path: '/api/contacts', headers: jsonAuth(), body: nested, label: 'nested 60,000' });
+    const probed = await prober.stop();
+    const loop = await eventLoopDelay();
+    // Authenticate before parsing: refused while the body is still on its way.
+    const early = await answeredBeforeBody('/api/contacts', { 'content-type': 'application/json' }, MAX_BODY_BYTES, 5000);
+    report('event loop under hostile input', {
+      seconds: ((performance.now() - t0) / 1000).toFixed(1), healthzProbes: probed.probes, healthzWorstMs: Math.round(probed.worstMs),
+      eventLoopMaxMs: Math.round(loop.maxMs), eventLoopP99Ms: Math.round(loop.p99Ms), unauthenticatedAnsweredBeforeBody: early, templateAnswers: answers, phasesMs: phases,
+    });
+    expect(failures.slice(f0)).toEqual([]);
+    expect(probed.failures).toEqual([]);
+    expect(probed.worstMs, `the slowest /healthz while the hostile requests ran (phases, ms: ${JSON.stringify(phases)})`).toBeLessThan(HEALTHZ_BOUND_MS);
+    expect(early, 'an unauthenticated 1 MB body is refused (401) before it has been read').toBe(401);
+  }, 900_000);
+});
+
+// ---- issue 14: nothing kept --------------------------------------------------------------------
+
+describe('issue 14: no card number in the database files or the logs', () => {
+  it('every card number sent, in any spelling, is absent from every row, every data file (heap, TOAST, WAL), the server log and the process output', async () => {
+    // A positive control: a card number the suite never sends, stored on purpose (full-width digits and
+    // NBSP) in a table of its own, must be found in its row, its heap file and the WAL.
+    const canary = `601100099013942${luhnCheckDigit('601100099013942')}`;
+    await owner.query('CREATE TABLE fuzz_canary (t text)');
+    await owner.query('INSERT INTO fuzz_canary VALUES ($1)', [`canary ${cardSpellings(canary).find((v) => v.label === 'full-width digits, spaced')?.text} end`]);
+    const cards = [...CARD_NUMBERS, canary];
+    const sent = (l: Leak) => l.card !== canary;
+    // Every row first (finds values compressed in TOAST, which the file scan cannot read).
+    const rows = await sweepTables(owner, cards);
+    const names = await relationFiles(owner);
+    ownerClosed = true;
+    await owner.end();
+    await web.stop();
+    await cluster.stop(); // fast shutdown: its checkpoint writes every page, so the files hold everything
+    const files = await sweepFiles(cluster.dir, cards, names);
+    const dataDirFiles = await sweepFiles(dataDir, CARD_NUMBERS);
+    const serverLog = findCardNumbers(Buffer.from(cluster.log.join('\n'), 'utf8'), CARD_NUMBERS).map((h): Leak => ({ where: 'PostgreSQL log', card: h.card, context: JSON.stringify(h.context) }));
+    const output = findCardNumbers(Buffer.concat(webOutput), CARD_NUMBERS).map((h): Leak => ({ where: 'postgate web stdout/stderr', card: h.card, context: JSON.stringify(h.context) }));
+    const canaryFound = { rows: rows.leaks.filter((l) => !sent(l)).length, files: files.leaks.filter((l) => !sent(l)).map((l) => l.where.replace(/ @\d+$/, '')) };
+    const found = { rows: rows.leaks.filter(sent), files: files.leaks.filter(sent), dataDir: dataDirFiles.leaks, serverLog, output };
+    report('card-number sweep', {
+      cards: CARD_NUMBERS.length, tables: rows.tables, dataFiles: files.files, dataMB: (files.bytes / 1e6).toFixed(1), outputKB: Math.round(Buffer.concat(webOutput).length / 1000),
+      canary: canaryFound, leaks: Object.fromEntries(Object.entries(found).map(([k, v]) => [k, v.length])),
+    });
+    // The sweep can see: it read the cluster, and found the canary in its row, its heap file and the WAL.
+    expect(files.files).toBeGreaterThan(100);
+    expect(canaryFound.rows).toBe(1);
+    expect(canaryFound.files.some((f) => f.includes('(public.fuzz_canary)'))).toBe(true);
+    expect(canaryFound.files.some((f) => f.startsWith('pg_wal/'))).toBe(true);
+    expect(found).toEqual({ rows: [], files: [], dataDir: [], serverLog: [], output: [] });
   }, 120_000);
 });

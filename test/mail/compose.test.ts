@@ -153,3 +153,51 @@ describe('nodemailer end to end (stream transport, DKIM)', () => {
     expect((await dkimVerify(Buffer.from(tampered), { resolver })).results[0].status.result).toBe('fail');
   });
 });
+
+describe('display names and subjects: encoded-words, bidi controls, specials (issue 14)', () => {
+  const ENCODED = ['=?utf-8?q?Acme=0D=0ABcc:_x@evil.example?=', '=?UTF-8?B?QWNtZQ0KQmNjOiB4?=', 'Hi =?iso-8859-1?Q?a?= there'];
+  const BIDI = ['\u202e', '\u202a', '\u202b', '\u202c', '\u202d', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c'];
+
+  it.each(ENCODED)('refuses an encoded-word in a name or subject: %s', (word) => {
+    for (const over of [{ from: { name: word, address: 'news@acme.example' } }, { to: { name: word, address: 'ann@example.org' } },
+      { rendered: { ...input().rendered, subject: word } }]) {
+      expect(() => composeMessage(input(over))).toThrow(HeaderInjectionError);
+    }
+    try { composeMessage(input({ to: { name: word, address: 'ann@example.org' } })); } catch (e) {
+      expect(e).toMatchObject({ field: 'to.name', message: expect.stringContaining('encoded-word') });
+    }
+  });
+
+  it.each(BIDI.map((c) => [`U+${c.codePointAt(0)?.toString(16).toUpperCase()}`, c]))('refuses bidi control %s in From and To names', (_n, c) => {
+    expect(() => composeMessage(input({ from: { name: `Acme${c}knab`, address: 'news@acme.example' } }))).toThrow(/from\.name contains a bidi control/);
+    expect(() => composeMessage(input({ to: { name: `${c}Ann`, address: 'ann@example.org' } }))).toThrow(/to\.name contains a bidi control/);
+  });
+
+  it('strips bidi controls from a rendered subject (they came from subscriber data) and still sends it', () => {
+    const mail = composeMessage(input({ rendered: { ...input().rendered, subject: 'Hello \u202eevil\u202c, \u2067Ann\u2069 \u200f!' } }));
+    expect(mail.subject).toBe('Hello evil, Ann !');
+  });
+
+  it('quotes @ < > " , ; in display names: a parser reads exactly the intended addresses', async () => {
+    const { simpleParser } = await import('mailparser');
+    const names = ['Evil <boss@bank.example>', 'support@bank.example', 'Smith, John', 'x"; <y@z.example>, "q', 'semi;colon', 'Bob\\" <a@b.example>', 'Ünïcode, "x" <e@f.example>'];
+    for (const name of names) {
+      const raw = await build(input({ from: { name, address: 'news@acme.example' }, to: { name, address: 'ann@example.org' } }));
+      const p = await simpleParser(raw);
+      expect(p.from?.value).toEqual([{ address: 'news@acme.example', name }]);
+      const to = Array.isArray(p.to) ? p.to : [p.to];
+      expect(to.flatMap((a) => a?.value ?? [])).toEqual([{ address: 'ann@example.org', name }]);
+      expect(parseHeaders(raw).get('to')).toHaveLength(1);
+      expect(parseHeaders(raw).has('bcc')).toBe(false);
+    }
+  });
+
+  it('lets ordinary names and subjects through unchanged, non-Latin scripts included', async () => {
+    const { simpleParser } = await import('mailparser');
+    const raw = await build(input({ from: { name: 'שלום Acme', address: 'news@acme.example' }, to: { name: 'Zoë O\'Brien-Łukasz', address: 'ann@example.org' },
+      rendered: { ...input().rendered, subject: 'Price: 5 = 2 + 3? Yes =)' } }));
+    const p = await simpleParser(raw);
+    expect(p.from?.value[0].name).toBe('שלום Acme');
+    expect(p.subject).toBe('Price: 5 = 2 + 3? Yes =)');
+  });
+});

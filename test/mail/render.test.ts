@@ -1,9 +1,16 @@
 // render.ts: MJML once + Handlebars per recipient; placeholders survive MJML, escaping rules,
 // derived text part, validation with line numbers, unsubscribe-placeholder detection.
-import { describe, expect, it } from 'vitest';
+import { Parser } from 'htmlparser2';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  compileTemplate, renderMessage, TemplateError, usesPlaceholder, validateTemplate, type TemplateSource,
+  compileTemplate, compileTemplateSpec, cssEscape, renderMessage, RUNTIME_OPTIONS, TEMPLATE_HELPERS, TEMPLATE_LIMITS, TemplateError, usesPlaceholder,
+  validateTemplate, type TemplateSource,
 } from '../../src/mail/render.js';
+import { TEMPLATE_POOL_DEFAULTS } from '../../src/mail/template-pool.js';
+import { TEMPLATE_VARIABLES } from '../../src/mail/template-variables.js';
+import { recipientData } from '../../src/campaigns/content.js';
+import { noticeView } from '../../src/transactional/notices.js';
+import { cpuMsOf } from '../support/loop-hold.js';
 
 const mjml = (body: string, head = ''): string =>
   `<mjml>${head}<mj-body><mj-section><mj-column>\n${body}\n</mj-column></mj-section></mj-body></mjml>`;
@@ -187,7 +194,7 @@ describe('validateTemplate', () => {
 
   it('rejects unknown helpers, partials and non-MJML input', async () => {
     const helper = await validateTemplate({ mjml: mjml('<mj-text>{{shout name}}</mj-text>'), subject: 's' });
-    expect(helper).toEqual([{ part: 'mjml', line: 2, message: 'You specified knownHelpersOnly, but used the unknown helper shout' }]);
+    expect(helper).toEqual([{ part: 'mjml', line: 2, message: expect.stringMatching(/^unknown helper "shout": the helpers are if, unless, each, with, default, urlencode, formatDate, formatMoney$/) }]);
     const partial = await validateTemplate({ mjml: mjml('<mj-text>\n{{> footer}}</mj-text>'), subject: 's' });
     expect(partial).toEqual([expect.objectContaining({ part: 'mjml', line: 3, message: expect.stringMatching(/partials/) })]);
     expect(await validateTemplate({ mjml: 'hello', subject: 's' })).toEqual([{ part: 'mjml', line: null, message: 'Parsing failed. Check your mjml.' }]);
@@ -231,11 +238,230 @@ describe('text part derived once per template', () => {
     expect(b.text).toContain('https://x.test/u/def');
   });
 
-  it('falls back to per-recipient derivation when a raw {{{html}}} value is used', async () => {
-    const t = await compileTemplate({ ...src, mjml: src.mjml.replace('{{name}}</h1>', '{{{nameHtml}}}</h1>') });
-    expect(typeof t.textFromHtml).toBe('function');
-    const r = renderMessage(t, { nameHtml: '<em>Ann</em>', unsubscribeUrl: 'https://x.test/u/a' });
-    expect(r.text).toMatch(/NEWS FOR ANN/);
-    expect(r.text).not.toContain('<em>');
+  it('refuses raw {{{html}}} output, so the text part is always a template', async () => {
+    const err = await compileTemplate({ ...src, mjml: src.mjml.replace('{{name}}</h1>', '{{{nameHtml}}}</h1>') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TemplateError);
+    expect((err as TemplateError).issues).toEqual([{ part: 'mjml', line: 2, message: expect.stringMatching(/^raw output/) }]);
+  });
+});
+
+/** Every attribute of the document as a real HTML parser sees it (entities decoded), and the <style> texts. */
+function parseHtml(html: string): { attrs: Array<{ tag: string; name: string; value: string }>; styles: string[] } {
+  const attrs: Array<{ tag: string; name: string; value: string }> = [];
+  const styles: string[] = [];
+  let tag = '';
+  let inStyle = false;
+  const parser = new Parser({
+    onopentagname(name) { tag = name; },
+    onattribute(name, value) { attrs.push({ tag, name, value }); },
+    onopentag(name) { inStyle = name === 'style'; },
+    ontext(text) { if (inStyle) styles.push(text); },
+    onclosetag() { inStyle = false; },
+  }, { decodeEntities: true, lowerCaseAttributeNames: true });
+  parser.write(html);
+  parser.end();
+  return { attrs, styles };
+}
+
+/** CSS string contents of every url('…') / url("…") / url(…) in a CSS text; throws if one is not closed. */
+function cssUrls(css: string): string[] {
+  const out: string[] = [];
+  const re = /url\(\s*(['"]?)/gi;
+  for (let m = re.exec(css); m; m = re.exec(css)) {
+    const quote = m[1];
+    let i = re.lastIndex;
+    let value = '';
+    for (; i < css.length; i++) {
+      const c = css[i];
+      if (c === '\\') { value += css.slice(i, i + 2); i++; continue; }
+      if (quote ? c === quote : c === ')') break;
+      if (!quote && /['"(\s]/.test(c)) throw new Error(`bad unquoted url in ${css}`);
+      value += c;
+    }
+    if (i >= css.length) throw new Error(`unterminated url( in ${css}`);
+    out.push(value);
+    re.lastIndex = i + 1;
+  }
+  return out;
+}
+
+describe('hostile templates (issue 14)', () => {
+  const body = (b: string, head = ''): string => `<mjml>${head}<mj-body><mj-section><mj-column>\n${b}\n</mj-column></mj-section></mj-body></mjml>`;
+
+  it('has no log helper: {{log}} calls are refused and nothing a template does reaches the console', async () => {
+    const issues = await validateTemplate({ mjml: body('<mj-text>{{log "forged" level="error"}}{{log attributes}}</mj-text>'), subject: 's' });
+    expect(issues).toEqual([{ part: 'mjml', line: 2, message: expect.stringMatching(/^unknown helper "log"/) }]);
+    expect(await validateTemplate({ mjml: body('<mj-text>hi</mj-text>'), subject: '{{log "x"}}', text: '\n{{log email}}' })).toEqual([
+      { part: 'subject', line: 1, message: expect.stringMatching(/^unknown helper "log"/) },
+      { part: 'text', line: 2, message: expect.stringMatching(/^unknown helper "log"/) },
+    ]);
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => undefined));
+    try {
+      const t = await compileTemplate({ subject: '{{constructor}}', mjml: body('<mj-text>{{log}}|{{constructor.name}}|{{__proto__.constructor.name}}|{{attributes.__defineGetter__}}|{{name.constructor}}</mj-text>') });
+      const html = t.html({ log: 'L', name: 'Ann', attributes: { city: 'X' } });
+      expect(html).toContain('L||||');
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+  });
+
+  it('gives no prototype access: lookup is refused, constructor and __proto__ resolve to nothing', async () => {
+    expect(RUNTIME_OPTIONS).toMatchObject({ allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+    const lookup = await validateTemplate({ mjml: body('<mj-text>\n{{lookup this "constructor"}}</mj-text>'), subject: 's' });
+    expect(lookup).toEqual([{ part: 'mjml', line: 3, message: expect.stringMatching(/^unknown helper "lookup"/) }]);
+    const t = await compileTemplate({
+      subject: '{{#with constructor}}{{name}}{{/with}}[{{__proto__}}]',
+      mjml: body('<mj-text>[{{#with __proto__}}{{constructor.name}}{{/with}}][{{#each constructor}}{{this}}{{/each}}][{{attributes.constructor.prototype}}][{{toString}}]</mj-text>'),
+    });
+    const r = renderMessage(t, { attributes: { a: 1 } });
+    expect(r.html).toContain('[][][][]');
+    expect(r.subject).toBe('[]');
+    // Own data keys named like prototype members are plain data.
+    expect(t.html({ attributes: JSON.parse('{"constructor":{"prototype":"own"}}') })).toContain('[own]');
+  });
+
+  it('refuses unknown helpers with the line, and offers Postgate\'s own: default, urlencode, formatDate, formatMoney', async () => {
+    const unknown = await validateTemplate({ mjml: body('<mj-text>a</mj-text>\n<mj-text>{{#shout}}x{{/shout}}{{upper name}}</mj-text>'), subject: 's' });
+    expect(unknown).toEqual([{ part: 'mjml', line: 3, message: expect.stringMatching(/^unknown helper "upper": the helpers are if, unless, each, with, default/) }]);
+    const t = await compileTemplate({
+      subject: 'Hi {{default name "friend"}}',
+      mjml: body('<mj-text>[{{default name "friend"}}] [{{urlencode q}}] [{{formatDate day "de-DE" "medium"}}] [{{formatDate day}}] [{{formatDate bad}}] '
+        + '[{{formatMoney cents "EUR" "de-DE"}}] [{{formatMoney yen "JPY"}}] [{{formatMoney 1.5 "EUR"}}] [{{formatMoney cents "XXX"}}] [{{formatDate day locale="fr" style="full"}}]</mj-text>'),
+    });
+    const r = renderMessage(t, { q: 'a b&c/é', day: '2026-03-01', bad: 'yesterday', cents: 123450, yen: '1235' });
+    expect(r.subject).toBe('Hi friend');
+    expect(r.html.replace(/\u00a0/g, ' ')).toContain('[friend] [a%20b%26c%2F%C3%A9] [01.03.2026] [March 1, 2026] [] [1.234,50 €] [¥1,235] [] [] [dimanche 1 mars 2026]');
+  });
+
+  it('neutralises javascript: and other schemes given as data in URL attributes, keeping http(s), mailto and Postgate URLs', async () => {
+    const t = await compileTemplate({
+      subject: 's',
+      mjml: body('<mj-text><a class="l" href="{{link}}">x</a><a class="m" href="mailto:{{email}}">m</a><a class="q" href="https://shop.example/?q={{q}}">q</a>'
+        + '<a class="b" href="{{#if vip}}{{vipUrl}}{{else}}{{link}}{{/if}}">b</a></mj-text>\n<mj-image src="{{img}}" href="{{link}}" />\n<mj-button href="{{unsubscribeUrl}}">Unsubscribe</mj-button>'),
+    });
+    const hostile = ['javascript:alert(1)', ' JavaScript:alert(1)', 'java\tscript:alert(1)', '\u0001javascript:alert(1)', 'data:text/html,<script>alert(1)</script>', 'vbscript:x', '//evil.example/x'.replace('//', 'jav&#x61;script:')];
+    for (const link of hostile) {
+      const html = t.html({ link, img: link, vip: false, unsubscribeUrl: 'https://pg.example/u/t?a=1&b=2', email: 'a@b.c', q: 'javascript:alert(1)' });
+      const { attrs } = parseHtml(html);
+      const urls = attrs.filter((a) => ['href', 'src'].includes(a.name)).map((a) => a.value);
+      expect(urls.filter((u) => !/^(https?:|mailto:|#$)/i.test(u)), link).toEqual([]);
+      expect(urls).toEqual(expect.arrayContaining(['#', 'https://pg.example/u/t?a=1&b=2', 'mailto:a@b.c', 'https://shop.example/?q=javascript:alert(1)']));
+    }
+    const fine = parseHtml(t.html({ link: 'https://ok.example/a?b=1', img: 'https://cdn.example/i.png', vip: true, vipUrl: 'https://vip.example/' })).attrs;
+    expect(fine.map((a) => a.value)).toEqual(expect.arrayContaining(['https://ok.example/a?b=1', 'https://cdn.example/i.png', 'https://vip.example/']));
+  });
+
+  it('refuses literal and half-literal script URLs at compile time', async () => {
+    const issues = await validateTemplate({ subject: 's', mjml: body('<mj-text><a href="javascript:alert(1)">a</a></mj-text>\n<mj-text><a href="java{{x}}">b</a><a href="&#106;avascript:{{x}}">c</a></mj-text>') });
+    expect(issues).toEqual([
+      { part: 'mjml', line: null, message: 'the href attribute of <a>: "javascript:alert(1)" is not an http(s), mailto or tel URL' },
+      { part: 'mjml', line: 3, message: expect.stringMatching(/^\{\{x\}\} in the href attribute of <a>: a URL that holds a template tag must start with http/) },
+      { part: 'mjml', line: 3, message: expect.stringMatching(/^\{\{x\}\} in the href attribute of <a>/) },
+    ]);
+  });
+
+  it('keeps a \' in an MJML background-url inside its CSS string (and the URL http(s))', async () => {
+    const t = await compileTemplate({
+      subject: 's',
+      mjml: '<mjml><mj-head><mj-style>.x { background: url("{{bg}}"); color: {{c}} }</mj-style></mj-head><mj-body>'
+        + '<mj-section background-url="{{bg}}"><mj-column><mj-text><span style="color:{{c}};font-family:\'{{font}}\'">t</span></mj-text></mj-column></mj-section></mj-body></mjml>',
+    });
+    const bg = "https://cdn.example/a.png');background:url('https://evil.example/track.gif');x:('\"</style><script>alert(1)</script>";
+    const html = t.html({ bg, c: 'red;position:fixed;top:0', font: "A'}*{display:none" });
+    const { attrs, styles } = parseHtml(html);
+    expect(html).not.toContain('<script>');
+    const css = [...attrs.filter((a) => a.name === 'style').map((a) => a.value), ...styles];
+    const urls = css.flatMap(cssUrls);
+    expect(urls.length).toBeGreaterThanOrEqual(2);
+    // Each url(…) holds exactly the given value, CSS-escaped: one url, nothing added after it.
+    for (const u of urls) expect(u).toBe(cssEscape(bg));
+    // No declaration or rule was added: the ; } { ' in the data are escaped, so "position", "top" and "*{…}" stay inside one value.
+    expect(css.join(' ')).not.toMatch(/evil\.example\/track\.gif'\)|;\s*(position|top):|\}\s*\*\s*\{/);
+    expect(css.join(' ')).toContain(`color:${cssEscape('red;position:fixed;top:0')};font-family:'${cssEscape("A'}*{display:none")}'`);
+    expect(attrs.find((a) => a.name === 'background')?.value).toBe(bg); // an HTML attribute: one value, still https
+    const evil = parseHtml(t.html({ bg: 'javascript:alert(1)' }));
+    const evilUrls = [...evil.attrs.filter((a) => a.name === 'style').map((a) => a.value), ...evil.styles].flatMap(cssUrls);
+    expect(evilUrls.length).toBeGreaterThanOrEqual(2);
+    expect(evilUrls.filter((u) => u !== '')).toEqual([]);
+    expect(evil.attrs.find((a) => a.name === 'background')?.value).toBe('#');
+  });
+
+  it('refuses triple-stash, tags in script, event handlers, tag names and unquoted attributes', async () => {
+    const issues = await validateTemplate({ subject: '{{{name}}}', mjml: body('<mj-text>\n{{{name}}} {{& name}}</mj-text>'), text: 'Hi\n{{{name}}}' });
+    expect(issues).toEqual([
+      { part: 'mjml', line: 3, message: expect.stringMatching(/^raw output/) },
+      { part: 'mjml', line: 3, message: expect.stringMatching(/^raw output/) },
+      { part: 'subject', line: 1, message: expect.stringMatching(/^raw output/) },
+      { part: 'text', line: 2, message: expect.stringMatching(/^raw output/) },
+    ]);
+    const contexts = await validateTemplate({ subject: 's', mjml: body('<mj-raw><script>var n = "{{name}}";</script></mj-raw>\n<mj-text><a onclick="go({{id}})">x</a><b title={{name}}>y</b><i {{attr}}="1">z</i></mj-text>') });
+    expect(contexts.map((i) => [i.line, i.message])).toEqual([
+      [2, '{{name}}: template tags are not allowed inside <script>'],
+      [3, '{{id}}: template tags are not allowed in the onclick attribute of <a>'],
+      [3, '{{name}}: quote the value of the title attribute of <b>'],
+      [3, '{{attr}}: a template tag cannot be an attribute name'],
+    ]);
+  });
+
+  it('HTML-escapes text, and CSS-escapes values in style attributes', async () => {
+    const t = await compileTemplate({ subject: 's', mjml: body('<mj-text><p style="color:{{c}}">{{name}}</p></mj-text>') });
+    const { attrs } = parseHtml(t.html({ c: 'red;background:url(https://evil.example/x)', name: '<b>' }));
+    expect(attrs.find((a) => a.tag === 'p')?.value).toBe(`color:${cssEscape('red;background:url(https://evil.example/x)')}`);
+    expect(t.html({ c: '#ff0000', name: '<b>' })).toContain('<p style="color:#ff0000">&lt;b&gt;</p>');
+  });
+
+  it('refuses templates over the size and tag limits before parsing them (the 500 KB, 30,000-block case)', async () => {
+    const huge = body(`<mj-text>${'{{#if a}}x{{/if}}'.repeat(30_000)}</mj-text>`);
+    expect(huge.length).toBeGreaterThan(500_000);
+    // Main-thread CPU time (test/support/loop-hold.ts): the shared test machine's load does not count.
+    const refused = await cpuMsOf(() => validateTemplate({ mjml: huge, subject: 's' }));
+    expect(refused.result).toEqual([{ part: 'mjml', line: null, message: `the mjml is ${huge.length} characters; the limit is ${TEMPLATE_LIMITS.mjmlChars}` }]);
+    expect(refused.ms).toBeLessThan(50);
+    const many = body(`<mj-text>${'{{#if a}}x{{/if}}'.repeat(15_000)}</mj-text>`);
+    expect(many.length).toBeLessThan(TEMPLATE_LIMITS.mjmlChars);
+    const tooMany = await cpuMsOf(() => validateTemplate({ mjml: many, subject: 's' }));
+    expect(tooMany.result).toEqual([{ part: 'mjml', line: null, message: 'the mjml has more than 1000 template tags' }]);
+    expect(tooMany.ms).toBeLessThan(50);
+    // usesPlaceholder runs on the main thread (template views): its cost follows the tags, not the size.
+    const big = body(`<mj-text>${'lorem ipsum '.repeat(20_000)}${'{{#if a}}{{name}}{{/if}}'.repeat(300)}{{unsubscribeUrl}}</mj-text>`);
+    const scans = await cpuMsOf(() => [usesPlaceholder({ mjml: `${huge}{{unsubscribeUrl}}`, subject: '' }, 'unsubscribeUrl'), usesPlaceholder({ mjml: big, subject: '' }, 'unsubscribeUrl')]);
+    expect(scans.result).toEqual([false, true]);
+    expect(scans.ms).toBeLessThan(50);
+  });
+
+  it('precompiles to a spec that renders the same as the in-process template', async () => {
+    const { issues, spec } = await compileTemplateSpec(NEWSLETTER);
+    expect(issues).toEqual([]);
+    expect(spec).toMatchObject({ html: expect.any(String), subject: expect.any(String), text: expect.any(String) });
+    const data = { name: 'Ann', vip: true, items: [{ title: 'One' }], productId: 7, ...URLS };
+    expect(renderMessage(await compileTemplate(NEWSLETTER), data)).toEqual(renderMessage(await compileTemplate(NEWSLETTER), data));
+  });
+});
+
+describe('TEMPLATE_VARIABLES (the documented variables, helpers and limits)', () => {
+  it('documents exactly the helpers and limits the compiler has, and its examples render as documented', async () => {
+    expect(TEMPLATE_VARIABLES.helpers.map((h) => h.name)).toEqual([...TEMPLATE_HELPERS]);
+    expect(TEMPLATE_VARIABLES.limits).toEqual({ ...TEMPLATE_LIMITS, compileSeconds: TEMPLATE_POOL_DEFAULTS.budgetMs / 1000 });
+    const data = { attributes: { city: 'São Paulo', renewal: '2026-03-01' } };
+    for (const h of TEMPLATE_VARIABLES.helpers) {
+      const t = await compileTemplate({ subject: h.example, mjml: '<mjml><mj-body></mj-body></mjml>' });
+      expect(t.subject(data).replace(/\u00a0/g, ' '), h.name).toBe(h.output);
+    }
+    expect(JSON.parse(JSON.stringify(TEMPLATE_VARIABLES))).toEqual(TEMPLATE_VARIABLES); // plain JSON
+  });
+
+  it('lists the keys the campaign and notice renderers really give', () => {
+    const paths = (o: Record<string, unknown>, prefix = ''): string[] => Object.entries(o).flatMap(([k, v]) => (
+      v && typeof v === 'object' && !Array.isArray(v) && k !== 'attributes' ? paths(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`]));
+    const campaign = recipientData({
+      contact: { id: 'c', email: 'a@b.c', name: 'A', attributes: {} }, unsubscribeUrl: 'u', preferencesUrl: 'p',
+      tenant: { name: 'T', postalAddress: 'addr' }, campaign: { id: 'k', name: 'K' },
+    });
+    expect(TEMPLATE_VARIABLES.campaign.map((v) => v.name).sort()).toEqual(paths(campaign).sort());
+    const notice = noticeView({ subject: 's', preview: 'p', body: 'b', actionUrl: 'https://x', actionLabel: 'go' }, {
+      tenant: { name: 'T', fromName: 'F', postalAddress: null } as never, contact: { name: 'A', email: 'a@b.c' } as never,
+    });
+    expect(TEMPLATE_VARIABLES.notice.map((v) => v.name).filter((n) => n !== '<key>').sort()).toEqual(paths(notice).sort());
   });
 });

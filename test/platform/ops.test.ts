@@ -38,7 +38,7 @@ describe('operations endpoints', () => {
     expect(huge.body.error.code).toBe('body_too_large');
     const missing = await t.api('GET', '/api/nope');
     expect(missing.status).toBe(404);
-    expect(missing.body.error.code).toBeDefined();
+    expect(missing.body.error.code).toBe('not_found');
   });
 
   it('refuses card numbers anywhere in a request before anything runs', async () => {

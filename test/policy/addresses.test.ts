@@ -2,7 +2,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  assertHeaderSafe, hasHeaderInjection, HeaderInjectionError, isReplyToAcceptable, parseAddress, type AddressError,
+  assertHeaderSafe, displayNameProblem, hasBidiControl, hasEncodedWord, hasHeaderInjection, HeaderInjectionError, isReplyToAcceptable, parseAddress,
+  stripBidiControls, type AddressError,
 } from '../../src/policy/addresses.js';
 
 describe('parseAddress: accepted and normalised', () => {
@@ -156,4 +157,36 @@ describe('header safety', () => {
     expect(caught).toBeInstanceOf(Error);
     expect((caught as HeaderInjectionError).field).toBe('subject');
   });
+});
+
+describe('encoded-words, bidi controls and display names (RFC 2047, UAX #9, RFC 5322)', () => {
+  it.each(['=?utf-8?q?a=0D=0Ab?=', '=?UTF-8?B?YQ0KYg==?=', 'x =?iso-8859-1*en?Q?a?= y', '=?utf-8?q?with space?=', '=??q??='])(
+    'finds the encoded-word in %j', (v) => expect(hasEncodedWord(v)).toBe(true));
+  it.each(['Acme', 'a=?b', 'What? =)', '=?utf-8?x?a?=', '=?utf-8?q?unterminated', '5 = 2 + 3?'])(
+    'finds none in %j', (v) => expect(hasEncodedWord(v)).toBe(false));
+
+  it('is linear on hostile input', () => {
+    const t0 = performance.now();
+    expect(hasEncodedWord('=?a'.repeat(100_000))).toBe(false);
+    expect(hasEncodedWord('=?'.repeat(100_000) + '?q?')).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('finds every explicit bidi formatting character and strips them', () => {
+    for (const cp of [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069]) {
+      const c = String.fromCodePoint(cp);
+      expect(hasBidiControl(`a${c}b`)).toBe(true);
+      expect(stripBidiControls(`a${c}b${c}`)).toBe('ab');
+    }
+    expect(hasBidiControl('שלום عربي Zoë')).toBe(false); // RTL text itself is fine
+    const plain = 'plain';
+    expect(stripBidiControls(plain)).toBe(plain);
+  });
+
+  it.each([
+    ['Acme News', false, null], ['Smith, John', false, null], ['Bob "The Builder"', false, null], ['semi;colon', false, null],
+    ['pat@example.org', false, null], ['pat@example.org', true, 'at_sign'], ['Evil <boss@bank.example>', false, 'angle_bracket'],
+    ['a > b', false, 'angle_bracket'], ['=?utf-8?q?A=0D=0Ab?=', false, 'encoded_word'], ['Acme\u202egnp.exe', false, 'bidi_control'],
+    ['Acme\r\nBcc: x@y.z', false, 'control'],
+  ] as const)('displayNameProblem(%j, sender %s) is %s', (v, sender, problem) => expect(displayNameProblem(v, sender)).toBe(problem));
 });

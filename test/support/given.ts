@@ -8,12 +8,15 @@
 //   const c = await given(app, t).subscribedContact('ann@example.org', { name: 'Ann' });
 //   const tpl = await given(app, t).template();
 //   const campaign = await given(app, t).campaign(tpl, [await given(app, t).defaultList()]);
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { PoolClient } from 'pg';
 import { setContactStatus, upsertContact, type ContactRow } from '../../src/consent/contacts.js';
 import { createList, defaultList } from '../../src/consent/lists.js';
 import { setSubscription } from '../../src/consent/subscriptions.js';
 import type { ContactStatus, SubscriptionStatus } from '../../src/consent/state.js';
+import { enqueueMessage } from '../../src/mail/ledger.js';
+import type { MessageKind } from '../../src/policy/kinds.js';
 import type { TestApp, TestTenant } from './app.js';
 import { ownerQuery } from './db.js';
 import { confirmActivation, consent, mailsTo } from './mail.js';
@@ -72,6 +75,16 @@ export interface Given {
   template(o?: { name?: string; mjml?: string; subject?: string } & Record<string, unknown>): Promise<string>;
   /** A draft campaign made through the API; returns the API's answer (the campaign). */
   campaign(templateId: string, listIds: string[], extra?: Record<string, unknown>): Promise<any>;
+  /**
+   * A single message queued straight into the ledger (as the API would after its checks), for data
+   * the API no longer lets through: e.g. render data that makes its renderer throw at send time.
+   */
+  queuedMessage(m: QueuedMessage): Promise<string>;
+}
+
+export interface QueuedMessage {
+  kind: MessageKind; template: string; recipient: string; contactId?: string | null;
+  data: Record<string, unknown>; purpose?: string; templateVersion?: number;
 }
 
 async function resolveLists(c: PoolClient, tenantId: string, refs: readonly ListRef[]): Promise<string[]> {
@@ -131,6 +144,11 @@ export function given(app: TestApp, t: Pick<TestTenant, 'id' | 'api'>): Given {
       expect(r.status, JSON.stringify(r.body)).toBe(201);
       return r.body.id as string;
     },
+
+    queuedMessage: (m) => tx(async (c) => (await enqueueMessage(c, {
+      tenantId: t.id, purpose: m.purpose ?? `notice:${randomUUID()}`, kind: m.kind, contactId: m.contactId ?? null,
+      recipient: m.recipient, template: m.template, templateVersion: m.templateVersion, data: m.data,
+    })).message.id),
 
     async campaign(templateId, listIds, extra = {}) {
       const r = await t.api('POST', '/api/campaigns', { name: 'Spring', subject: 'Spring news for {{name}}', templateId, listIds, ...extra });

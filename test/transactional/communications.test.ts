@@ -47,7 +47,7 @@ describe('message record', () => {
       const r = await t.api('POST', '/api/invoices', invoice(`T-LIST-${i}`, i % 2 ? 'l1@example.org' : 'l2@example.org'));
       ids.push(r.body.id);
     }
-    const notice = await t.api('POST', '/api/messages', { kind: 'account', contact: 'l1@example.org', template: 'account' });
+    const notice = await t.api('POST', '/api/messages', { kind: 'account', contact: 'l1@example.org', template: 'account', data: { body: 'Your account.' } });
     const seen: string[] = [];
     let cursor: string | null = null;
     do {

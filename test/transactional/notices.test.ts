@@ -63,11 +63,11 @@ describe('notices', () => {
   });
 
   it('is idempotent on idempotencyKey: 200 with the first message, 409 on a different payload, one email', async () => {
-    const body = { kind: 'account', contact: 'fay@example.org', template: 'account', data: { subject: 'Password changed' }, idempotencyKey: 'pwd-change-1' };
+    const body = { kind: 'account', contact: 'fay@example.org', template: 'account', data: { subject: 'Password changed', body: 'Your password was changed.' }, idempotencyKey: 'pwd-change-1' };
     const rs = await Promise.all(Array.from({ length: 5 }, () => t.api('POST', '/api/messages', body)));
     expect(rs.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 202]);
     expect(new Set(rs.map((r) => r.body.id)).size).toBe(1);
-    const conflict = await t.api('POST', '/api/messages', { ...body, data: { subject: 'Password reset' } });
+    const conflict = await t.api('POST', '/api/messages', { ...body, data: { subject: 'Password reset', body: 'Your password was reset.' } });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error).toMatchObject({ code: 'idempotency_conflict', field: 'idempotencyKey' });
     await waitForMessage(t, rs[0].body.id, 'sent');
@@ -77,7 +77,7 @@ describe('notices', () => {
   });
 
   it('without a key, every request is a new message', async () => {
-    const body = { kind: 'technical', contact: 'fay@example.org', template: 'technical', data: { subject: 'Maintenance tonight' } };
+    const body = { kind: 'technical', contact: 'fay@example.org', template: 'technical', data: { subject: 'Maintenance tonight', body: 'From 22:00 to 23:00.' } };
     const a = await t.api('POST', '/api/messages', body);
     const b = await t.api('POST', '/api/messages', body);
     expect([a.status, b.status]).toEqual([202, 202]);
@@ -85,7 +85,7 @@ describe('notices', () => {
   });
 
   it('refuses an unknown contact with no_association and records it', async () => {
-    const r = await t.api('POST', '/api/messages', { kind: 'legal', contact: { email: 'nobody@example.org' }, template: 'legal', data: {} });
+    const r = await t.api('POST', '/api/messages', { kind: 'legal', contact: { email: 'nobody@example.org' }, template: 'legal', data: { body: 'New terms.' } });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'no_association', field: 'contact' });
     const list = await t.api('GET', '/api/messages?status=suppressed&recipient=nobody@example.org');
@@ -96,7 +96,7 @@ describe('notices', () => {
   it('never sends to a suppressed address', async () => {
     await given(app, t).pendingContact('gone@example.org');
     await suppress(app, t, 'gone@example.org');
-    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'gone@example.org', template: 'account', data: {} });
+    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'gone@example.org', template: 'account', data: { body: 'Your account.' } });
     expect(r.status).toBe(202);
     expect(await waitForMessage(t, r.body.id)).toMatchObject({ status: 'suppressed', reason: 'suppressed' });
     expect(mailsTo(app.sink.received, 'gone@example.org')).toHaveLength(0);
