@@ -8,9 +8,9 @@
 // A worker that fails (crash, memory limit) gives kind 'unknown', reason 'unparseable'. The card-number
 // check of a report's raw bytes (card-check.ts, mailparser) runs here too, with the same budget.
 // classifyMessage itself stays pure and callable in-process (tests, CLI).
-import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from '../platform/log.js';
+import { runWithBudget } from '../platform/worker-budget.js';
 import type { Classification } from './classify.js';
 
 export interface ClassifyPoolOptions {
@@ -51,34 +51,19 @@ export function createClassifyPool(o: ClassifyPoolOptions): ClassifyPool {
   /** Runs one task with the budget; null when it went over the budget, undefined when the worker failed. */
   async function run<T>(op: 'classify' | 'cards', raw: Buffer): Promise<T | null | undefined> {
     if (closed) throw new Error('classify pool is closed');
-    const abort = new AbortController();
-    const { port1, port2 } = new MessageChannel();
-    let timer: NodeJS.Timeout | null = null;
-    let timedOut = false;
-    port1.once('message', () => {
-      timer = setTimeout(() => { timedOut = true; abort.abort(); }, o.budgetMs);
-      timer.unref();
-    });
     const bytes = new Uint8Array(raw.byteLength);
     bytes.set(raw);
-    try {
-      const result = (await pool.run({ op, raw: bytes, port: port2 }, { signal: abort.signal, transferList: [port2, bytes.buffer] })) as T;
-      stats.completed++;
-      return result;
-    } catch (err) {
-      if (timedOut) {
-        stats.timeouts++;
-        o.log?.warn({ op, budgetMs: o.budgetMs, bytes: raw.length }, 'inbound report over its processing budget');
-        return null;
-      }
-      if (closed) throw err;
-      stats.failures++;
-      o.log?.error({ op, err: (err as Error).message }, 'inbound report processing failed in its worker');
-      return undefined;
-    } finally {
-      if (timer) clearTimeout(timer);
-      port1.close();
+    const out = await runWithBudget<T>(pool, { op, raw: bytes }, o.budgetMs, [bytes.buffer]);
+    if (out.kind === 'done') { stats.completed++; return out.result; }
+    if (out.kind === 'timeout') {
+      stats.timeouts++;
+      o.log?.warn({ op, budgetMs: o.budgetMs, bytes: raw.length }, 'inbound report over its processing budget');
+      return null;
     }
+    if (closed) throw out.error;
+    stats.failures++;
+    o.log?.error({ op, err: out.error.message }, 'inbound report processing failed in its worker');
+    return undefined;
   }
 
   return {

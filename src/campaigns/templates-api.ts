@@ -67,8 +67,11 @@ function templateId(params: Record<string, string>): string {
   return params.id;
 }
 
+/** A template's JSON body: 256 KiB of MJML and 256 KiB of text, JSON-escaped, fit in 1 MiB. */
+const TEMPLATE_BODY_BYTES = 1024 * 1024;
+
 export function templateRoutes(api: Api, deps: AppDeps): void {
-  api.route({ method: 'post', path: '/api/templates', scope: 'campaigns', summary: 'Create a template (MJML + Handlebars)', body: createBody, response: templateResponse, success: [201], ...templateDocs },
+  api.route({ method: 'post', path: '/api/templates', scope: 'campaigns', summary: 'Create a template (MJML + Handlebars)', body: createBody, maxBodyBytes: TEMPLATE_BODY_BYTES, response: templateResponse, success: [201], ...templateDocs },
     async ({ tenantId, body }) => {
       const c = { mjml: body.mjml, subject: body.subject, text: body.text ?? null };
       await validated(c);
@@ -90,7 +93,7 @@ export function templateRoutes(api: Api, deps: AppDeps): void {
       return { body: templateView(t) };
     });
 
-  api.route({ method: 'put', path: '/api/templates/:id', scope: 'campaigns', summary: 'Save a new version of a template', body: updateBody, response: templateResponse, ...templateDocs },
+  api.route({ method: 'put', path: '/api/templates/:id', scope: 'campaigns', summary: 'Save a new version of a template', body: updateBody, maxBodyBytes: TEMPLATE_BODY_BYTES, response: templateResponse, ...templateDocs },
     async ({ tenantId, params, body }) => {
       const id = templateId(params);
       const c = { mjml: body.mjml, subject: body.subject, text: body.text ?? null };

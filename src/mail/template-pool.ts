@@ -6,8 +6,8 @@
 // template is refused with a TemplateError ("took too long to compile"). The main thread only turns
 // the returned spec into functions (templateFromSpec: evaluating generated code, milliseconds); per
 // recipient only the Handlebars runtime runs, in-process. The pool starts lazily on first use.
-import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { runWithBudget } from '../platform/worker-budget.js';
 import {
   templateFromSpec, TemplateError, type CompiledTemplate, type RenderedMessage, type TemplateIssue, type TemplateSource, type TemplateSpec,
 } from './render.js';
@@ -65,31 +65,16 @@ export function createTemplatePool(o: TemplatePoolOptions = TEMPLATE_POOL_DEFAUL
 
   async function run(op: 'compile' | 'preview', src: TemplateSource, authored: boolean, data?: object): Promise<WorkerResult> {
     if (closed) throw new Error('template pool is closed');
-    const abort = new AbortController();
-    const { port1, port2 } = new MessageChannel();
-    let timer: NodeJS.Timeout | null = null;
-    let timedOut = false;
-    port1.once('message', () => {
-      timer = setTimeout(() => { timedOut = true; abort.abort(); }, o.budgetMs);
-      timer.unref();
-    });
-    const task = { op, src: { mjml: src.mjml, subject: src.subject, text: src.text ?? null }, authored, data, port: port2 };
-    try {
-      const result = (await start().run(task, { signal: abort.signal, transferList: [port2] })) as WorkerResult;
-      stats.completed++;
-      return result;
-    } catch (err) {
-      if (timedOut) {
-        stats.timeouts++;
-        return refused(`the template took too long to compile (over ${o.budgetMs / 1000} s): make it smaller or simpler`);
-      }
-      if (closed) throw err;
-      stats.failures++;
-      return refused(`the template could not be compiled (${(err as Error).message.split('\n')[0]}): make it smaller or simpler`);
-    } finally {
-      if (timer) clearTimeout(timer);
-      port1.close();
+    const task = { op, src: { mjml: src.mjml, subject: src.subject, text: src.text ?? null }, authored, data };
+    const out = await runWithBudget<WorkerResult>(start(), task, o.budgetMs);
+    if (out.kind === 'done') { stats.completed++; return out.result; }
+    if (out.kind === 'timeout') {
+      stats.timeouts++;
+      return refused(`the template took too long to compile (over ${o.budgetMs / 1000} s): make it smaller or simpler`);
     }
+    if (closed) throw out.error;
+    stats.failures++;
+    return refused(`the template could not be compiled (${out.error.message.split('\n')[0]}): make it smaller or simpler`);
   }
 
   return {

@@ -89,6 +89,8 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   operationId?: string;
   /** The JSON body (a strict object: unknown keys are refused). Without it, a body must be empty or {}. */
   body?: B;
+  /** This route's JSON body limit in bytes (default DEFAULT_JSON_BODY_BYTES; never above ApiOptions.maxBodyBytes). */
+  maxBodyBytes?: number;
   /** The query string (a strict object). Without it, no query parameter is accepted. */
   query?: Q;
   /** The handler gets the body as bytes (ctx.rawBody) instead of JSON. */
@@ -113,8 +115,8 @@ interface DocOp {
 }
 
 export interface ApiOptions {
-  /** The largest JSON body accepted (bytes, or a size such as '1mb'); 413 beyond. */
-  maxBodyBytes?: number | string;
+  /** The largest JSON body any route accepts (bytes, MAX_BODY_BYTES); 413 beyond. Routes take DEFAULT_JSON_BODY_BYTES unless they ask for more. */
+  maxBodyBytes?: number;
   /** Without it the Idempotency-Key header is validated but not honoured (tests of the router alone). */
   idempotency?: IdempotencyStore;
 }
@@ -219,16 +221,22 @@ const ERROR_BODY = {
   },
 } as const;
 
+/**
+ * A route's JSON body limit unless it asks for more (templates, invoices): a JSON body is parsed and
+ * card-scanned on the event loop, about 10–50 ms per MiB, so most routes take far less than a MiB.
+ */
+export const DEFAULT_JSON_BODY_BYTES = 256 * 1024;
+
 /** The API surface: routes registered here are authenticated, validated and documented. */
 export class Api {
   readonly router: Router = express.Router();
   private readonly ops: DocOp[] = [];
-  private readonly jsonParser: (req: Request, res: Response, next: NextFunction) => void;
+  private readonly jsonParsers = new Map<number, (req: Request, res: Response, next: NextFunction) => void>();
+  private readonly maxBodyBytes: number;
   private readonly idempotency: IdempotencyStore | null;
 
   constructor(private readonly authenticate: (req: Request) => Promise<AuthContext>, opts: ApiOptions = {}) {
-    this.jsonParser = express.json({ limit: opts.maxBodyBytes ?? '1mb', strict: true, type: () => true,
-      verify: (req, _res, buf) => { jsonBytes.set(req as Request, buf); } });
+    this.maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
     this.idempotency = opts.idempotency ?? null;
   }
 
@@ -260,7 +268,7 @@ export class Api {
       }
       const takesBody = spec.method !== 'get';
       const rawBody = spec.raw ? await this.readRaw(spec.raw, req, res) : null;
-      if (!spec.raw && takesBody) await this.readJson(req, res);
+      if (!spec.raw && takesBody) await this.readJson(req, res, spec.maxBodyBytes ?? DEFAULT_JSON_BODY_BYTES);
       await runMiddleware(cardDataGuard, req, res);
       const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
       const path = `${req.baseUrl}${req.path}`;
@@ -310,12 +318,22 @@ export class Api {
   }
 
   /** Parses a JSON body, only now that the caller is authenticated: 415 for a non-empty body that is not JSON. */
-  private async readJson(req: Request, res: Response): Promise<void> {
+  private async readJson(req: Request, res: Response, routeLimit: number): Promise<void> {
     if (!hasBody(req) || req.headers['content-length'] === '0') return;
     if (!JSON_TYPE.test(mediaType(req))) {
       throw new ApiError(415, 'unsupported_media_type', 'send the body as JSON (Content-Type: application/json)', 'content-type');
     }
-    await runMiddleware(this.jsonParser, req, res);
+    await runMiddleware(this.jsonParser(Math.min(routeLimit, this.maxBodyBytes)), req, res);
+  }
+
+  /** The JSON parser for one size limit (parsing and the card scan cost ~50 ms of event loop per MiB: small by default). */
+  private jsonParser(limit: number): (req: Request, res: Response, next: NextFunction) => void {
+    let parser = this.jsonParsers.get(limit);
+    if (!parser) {
+      parser = express.json({ limit, strict: true, type: () => true, verify: (req, _res, buf) => { jsonBytes.set(req as Request, buf); } });
+      this.jsonParsers.set(limit, parser);
+    }
+    return parser;
   }
 
   /** Reads a raw body (the handler parses it) after a media-type check: 415 for other types, 413 over the limit. */

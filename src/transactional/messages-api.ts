@@ -29,7 +29,7 @@ const NOTICE_DESCRIPTION = 'Idempotency: the body field idempotencyKey, or else 
 
 export function transactionalRoutes(api: Api, db: Db): void {
   api.route({
-    method: 'post', path: '/api/invoices', scope: 'transactional', body: invoiceSchema,
+    method: 'post', path: '/api/invoices', scope: 'transactional', body: invoiceSchema, maxBodyBytes: 1024 * 1024, // up to 500 lines
     summary: 'Queue the invoice email of a completed transaction (idempotent on transactionId: 202 first, 200 on replay, 409 on a different payload)',
     response: messageRecord, success: [202, 200], errors: [409],
   }, async ({ tenantId, body }) => {

@@ -249,4 +249,14 @@ describe('careless calls', () => {
     expect((await t.api('PATCH', '/api/tenant', '{"name": ')).status).toBe(400);
     expect((await t.api('PATCH', '/api/tenant', huge)).status).toBe(413);
   });
+
+  it('takes 256 KiB of JSON on most routes and 1 MiB where a resource needs it (templates): 413 body_too_large beyond', async () => {
+    const padded = JSON.stringify({ name: `List ${'x'.repeat(300 * 1024)}` });
+    const r = await t.api('POST', '/api/lists', padded);
+    expect(r.status).toBe(413);
+    expect(r.body.error).toMatchObject({ code: 'body_too_large', field: 'body' });
+    // A 300 KiB template body is read and judged by its own rules (the MJML limit), not refused as too large.
+    const template = await t.api('POST', '/api/templates', { name: 'Big', subject: 's', mjml: `<mjml><mj-body><mj-section><mj-column><mj-text>${'y'.repeat(150 * 1024)}</mj-text></mj-column></mj-section></mj-body></mjml>`, text: 'z'.repeat(150 * 1024) });
+    expect(template.status).toBe(201);
+  });
 });
