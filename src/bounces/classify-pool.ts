@@ -5,13 +5,15 @@
 // 'start' on a per-task MessagePort; time waiting in the queue is not counted): over budget, the task
 // is aborted — piscina terminates that worker thread and starts a fresh one — and the message is
 // recorded as kind 'unknown', reason 'timeout' (its raw bytes are kept as for any matched report).
-// A worker that fails (crash, memory limit) gives kind 'unknown', reason 'unparseable'. The card-number
-// check of a report's raw bytes (card-check.ts, mailparser) runs here too, with the same budget.
+// A worker that fails (crash, memory limit) gives kind 'unknown', reason 'unparseable'. The check of
+// what keeps a report's raw bytes from being stored (card-check.ts, mailparser: card numbers and
+// capability links in every decoded part) runs here too (op 'cards'), with the same budget.
 // classifyMessage itself stays pure and callable in-process (tests, CLI).
 import { Piscina } from 'piscina';
 import type { Logger } from '../platform/log.js';
 import { runWithBudget } from '../platform/worker-budget.js';
 import type { Classification } from './classify.js';
+import type { RawWithheld } from './card-check.js';
 
 export interface ClassifyPoolOptions {
   /** Worker threads (1–2 is plenty: classification of a capped report takes milliseconds). */
@@ -25,8 +27,11 @@ export interface ClassifyPoolStats { completed: number; timeouts: number; failur
 
 export interface ClassifyPool {
   classify(raw: Buffer): Promise<Classification>;
-  /** holdsCardNumber (card-check.ts) off the loop; over budget or failing, true (the raw is withheld). */
-  holdsCardNumber(raw: Buffer): Promise<boolean>;
+  /**
+   * rawWithheldReason (card-check.ts) off the loop; over budget or failing, 'unchecked' (the raw is
+   * withheld: what was not read to the end is not kept).
+   */
+  withheldReason(raw: Buffer): Promise<RawWithheld | 'unchecked' | null>;
   stats(): ClassifyPoolStats;
   close(): Promise<void>;
 }
@@ -71,8 +76,10 @@ export function createClassifyPool(o: ClassifyPoolOptions): ClassifyPool {
       const c = await run<Classification>('classify', raw);
       return c ?? unknown(c === null ? 'timeout' : 'unparseable');
     },
-    async holdsCardNumber(raw) {
-      return (await run<boolean>('cards', raw)) ?? true;
+    async withheldReason(raw) {
+      const r = await run<RawWithheld | 'none'>('cards', raw); // the worker says 'none': null is the pool's "over budget"
+      if (r === null || r === undefined) return 'unchecked';
+      return r === 'none' ? null : r;
     },
     stats: () => ({ ...stats }),
     async close() {

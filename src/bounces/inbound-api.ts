@@ -38,6 +38,14 @@ const inboundResponse = z.object({
   timeline: z.array(id),
 });
 
+/** Why a raw report was not kept (bounces.raw_withheld), as the raw endpoint says it. */
+const WITHHELD: Record<string, string> = {
+  card_data: 'it held a payment-card number',
+  capability_link: 'it quoted a confirm or unsubscribe link that acts for the recipient',
+  unchecked: 'it could not be checked within the time budget',
+  erased: 'the contact was erased',
+};
+
 const ACCEPTED_TYPES = /^(message\/rfc822|text\/plain|application\/octet-stream)$/i;
 
 function summary(r: InboundResult): Record<string, unknown> {
@@ -81,8 +89,12 @@ export function bounceRoutes(api: Api, deps: BounceDeps, maxBytes: number): void
     summary: 'The raw report as received (while it is kept)' },
   async ({ tenantId, params, res }) => {
     const bounceId = params.id;
-    const raw = uuid.safeParse(bounceId).success ? await deps.db.withTenant(tenantId, (c) => bounceRaw(c, bounceId)) : null;
-    if (!raw) throw notFound('raw report');
-    res.status(200).type('message/rfc822').send(raw);
+    const found = uuid.safeParse(bounceId).success ? await deps.db.withTenant(tenantId, (c) => bounceRaw(c, bounceId)) : null;
+    if (found && !found.raw && found.withheld) {
+      throw new DomainError('not_found', `raw report withheld (${found.withheld}): ${WITHHELD[found.withheld] ?? 'it was not kept'}`, null,
+        { rawWithheld: found.withheld });
+    }
+    if (!found?.raw) throw notFound('raw report');
+    res.status(200).type('message/rfc822').send(found.raw);
   });
 }

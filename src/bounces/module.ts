@@ -36,7 +36,7 @@ export function bouncesModule(deps: AppDeps): Module {
     db: deps.db, tokens: deps.tokens, log: deps.log, settings: bounceSettings(deps.config),
     onRecorded: (kind, source) => counter.inc({ kind, source }),
     classify: (raw) => classifyPool().classify(raw),
-    holdsCardNumber: (raw) => classifyPool().holdsCardNumber(raw),
+    withheldReason: (raw) => classifyPool().withheldReason(raw),
   };
   return {
     name: 'bounces',

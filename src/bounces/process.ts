@@ -12,7 +12,7 @@ import { getMessage, markBounced, markComplained, recordEvent, type LedgerMessag
 import { unsubscribeContact } from '../consent/unsubscribe.js';
 import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
-import { holdsCardNumber } from './card-check.js';
+import { rawWithheldReason, type RawWithheld } from './card-check.js';
 import { redactCardNumbers } from '../policy/cards.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
@@ -26,8 +26,11 @@ export interface BounceDeps {
   onRecorded?: (kind: BounceKind, source: BounceSource) => void;
   /** Off-loop classification with a time budget (classify-pool.ts); in-process classifyMessage when absent. */
   classify?: (raw: Buffer) => Promise<Classification>;
-  /** Off-loop card-number check of a raw report (classify-pool.ts); in-process holdsCardNumber when absent. */
-  holdsCardNumber?: (raw: Buffer) => Promise<boolean>;
+  /**
+   * Off-loop check of what keeps a raw report from being stored: card numbers and capability links in
+   * any decoded part (classify-pool.ts; 'unchecked' over budget); in-process rawWithheldReason when absent.
+   */
+  withheldReason?: (raw: Buffer) => Promise<RawWithheld | 'unchecked' | null>;
 }
 
 export interface InboundInput {
@@ -71,7 +74,7 @@ export async function processInbound(deps: BounceDeps, input: InboundInput): Pro
   if (!hasVerp && unsubscribes.length > 0) return { classification, bounces, unsubscribes, timeline };
   const located = await locate(deps.db, targets, classification, input.tenantScope);
   if (located.length === 0) return { classification, bounces, unsubscribes, timeline };
-  const raw = await rawFacts(input.raw, deps.settings.rawRetentionDays, deps.holdsCardNumber ?? holdsCardNumber);
+  const raw = await rawFacts(input.raw, deps.settings.rawRetentionDays, deps.withheldReason ?? rawWithheldReason);
   for (const loc of located) {
     if (isDeliveryReportOnly(classification)) {
       if (await recordDeliveryReport(deps, loc, classification)) timeline.push(loc.messageId as string);
@@ -163,10 +166,24 @@ async function locate(db: Db, targets: InboundTarget[], cls: Classification, sco
   return scope ? [{ tenantId: scope, messageId: null, matchedBy: 'none' }] : [];
 }
 
-async function rawFacts(raw: Buffer, retentionDays: number, holdsCard: (raw: Buffer) => Promise<boolean>): Promise<RawFacts> {
+/**
+ * The raw report as it may be stored. Reports quote the original message (RFC 3464 DSNs, RFC 3834
+ * auto-replies), whose confirm and unsubscribe links act for the recipient. Two steps:
+ * 1. the tokens written plainly (or quoted-printable) are replaced (withoutCapabilityLinks), so the
+ *    common report is kept, readable;
+ * 2. the result is decoded part by part, off the loop (card-check.ts rawWithheldReason: base64,
+ *    quoted-printable, HTML, attached messages): a card number ('card_data') or a token step 1 could
+ *    not see ('capability_link': base64, percent-encoded, QP-escaped letters) withholds the raw bytes
+ *    (raw NULL, raw_withheld says why; the classification is stored as always). 'unchecked': the check
+ *    ran over its time budget or failed, so nothing proves the bytes clean.
+ */
+async function rawFacts(raw: Buffer, retentionDays: number,
+  withheldReason: (raw: Buffer) => Promise<RawWithheld | 'unchecked' | null>): Promise<RawFacts> {
   const rawHash = sha256(raw);
   if (retentionDays <= 0) return { raw: null, rawHash, withheld: null };
-  return (await holdsCard(raw)) ? { raw: null, rawHash, withheld: 'card_data' } : { raw: withoutCapabilityLinks(raw), rawHash, withheld: null };
+  const kept = withoutCapabilityLinks(raw);
+  const withheld = await withheldReason(kept);
+  return withheld ? { raw: null, rawHash, withheld } : { raw: kept, rawHash, withheld: null };
 }
 
 // A signed token in a confirm (/a/…) or unsubscribe (/u/…) path, also across quoted-printable soft
@@ -174,9 +191,9 @@ async function rawFacts(raw: Buffer, retentionDays: number, holdsCard: (raw: Buf
 const CAPABILITY_PATH = /\/([au])\/(?:[A-Za-z0-9_.-]|=\r?\n){20,}/g;
 
 /**
- * The raw report as it may be kept: reports often quote the original message, whose confirm and
- * unsubscribe links act for the recipient; each such token is replaced by "[link removed]". Tokens in
- * base64-encoded quoted parts are not found (the report's own parts are text or message/rfc822).
+ * The raw report with each confirm and unsubscribe token written plainly or quoted-printable replaced
+ * by "[link removed]" (step 1 of rawFacts). Tokens in other encodings (base64) are not found here:
+ * rawWithheldReason withholds a report that still holds one once decoded.
  */
 export function withoutCapabilityLinks(raw: Buffer): Buffer {
   const text = raw.toString('latin1');

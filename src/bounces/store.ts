@@ -113,9 +113,10 @@ Promise<(BounceRow & { cursorAt: string })[]> {
 }
 
 /** The raw report as received, while it is kept. */
-export async function bounceRaw(c: Queryable, id: string): Promise<Buffer | null> {
-  const r = await c.query<{ raw: Buffer | null }>('SELECT raw FROM bounces WHERE id = $1', [id]);
-  return r.rows[0]?.raw ?? null;
+/** A bounce's raw report while it is kept, and why it is not when it was withheld (card_data, capability_link…); null: no such bounce. */
+export async function bounceRaw(c: Queryable, id: string): Promise<{ raw: Buffer | null; withheld: string | null } | null> {
+  const r = await c.query<{ raw: Buffer | null; withheld: string | null }>('SELECT raw, raw_withheld AS withheld FROM bounces WHERE id = $1', [id]);
+  return r.rows[0] ?? null;
 }
 
 /** Erasure: drop what identifies the person (address, raw report); keep kind and dates. */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { isUuid } from '../policy/ids.js';
 import { ApiError, notFound, type Api } from '../platform/http.js';
+import { DomainError } from '../domain-error.js';
 import { bodyText, pagination, subjectText } from '../platform/schemas.js';
 import { id, page, timestamp } from '../platform/responses.js';
 import { TEMPLATE_VARIABLES } from '../mail/template-variables.js';
@@ -41,8 +42,13 @@ const templateDocs = {
 };
 const previewResponse = z.looseObject({ templateId: id, version: z.number().int(), subject: z.string(), html: z.string(), text: z.string() });
 
-/** 422 invalid_template, naming every issue (part, line, message); field is the first issue's part. */
-export function templateError(issues: TemplateIssue[]): ApiError {
+/**
+ * 422 invalid_template, naming every issue (part, line, message); field is the first issue's part.
+ * A payment-card number in the template's own text is card_data_rejected instead (field: its part).
+ */
+export function templateError(issues: TemplateIssue[]): ApiError | DomainError {
+  const card = issues.find((i) => i.code === 'card_data');
+  if (card) return new DomainError('card_data_rejected', `payment-card numbers are never accepted or stored: ${card.message}`, card.part);
   const first = issues[0];
   const where = `${first.part}${first.line === null ? '' : ` line ${first.line}`}`;
   return new ApiError(422, 'invalid_template', `${where}: ${first.message.split('\n')[0]}`, first.part, { issues });

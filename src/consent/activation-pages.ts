@@ -8,7 +8,7 @@ import { readActivationToken, type ActivationClaim } from './activation.js';
 import { confirm, confirmationWording, planConfirmation, type Plan, type PlanResult } from './confirm.js';
 import { html, type PageSpec } from '../html.js';
 import { sendPage } from '../platform/http.js';
-import { redactCardNumbers } from '../policy/cards.js';
+import { keptHeaderValue } from '../platform/header-value.js';
 
 const MAX_UA = 500;
 
@@ -70,7 +70,8 @@ export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
   pages.post('/a/:token', async (req, res) => {
     const claim = verified(keys, req, res);
     if (!claim) return;
-    const who = { ip: req.ip ?? null, userAgent: redactCardNumbers(req.get('user-agent')?.replace(/[\u0000-\u001f\u007f]/g, ' ') ?? '').slice(0, MAX_UA) || null };
+    // The User-Agent's bytes read as UTF-8, controls blanked, card numbers redacted (platform/header-value).
+    const who = { ip: req.ip ?? null, userAgent: keptHeaderValue(req.get('user-agent'), MAX_UA) };
     const r = await db.withTenant(claim.tenantId, (c) => confirm(c, claim, who));
     answer(res, r, (plan) => donePage(res, plan));
   });

@@ -3,7 +3,8 @@
 // stored once per version in consent_texts and referenced by its sha-256.
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
-import { redactCardData, redactCardNumbers } from '../policy/cards.js';
+import { redactCardData } from '../policy/cards.js';
+import { keptHeaderValue } from '../platform/header-value.js';
 
 export type ConsentAction = 'register' | 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'unsuppress';
 
@@ -28,8 +29,13 @@ export async function storeConsentText(c: Queryable, tenantId: string, text: str
   return hash;
 }
 
-/** A user agent as kept: a header the client sent, so card numbers in it are redacted, not refused (policy/cards). */
-const keptUserAgent = (ua: string | null): string | null => (ua === null ? null : redactCardNumbers(ua));
+/**
+ * A user agent as kept: a header the client sent, so it is read as UTF-8 when its bytes are (Node
+ * reads header bytes as latin1) and card numbers in it are redacted, not refused (policy/cards): the
+ * last line behind the pages and the API, which do the same (platform/header-value).
+ */
+const keptUserAgent = (ua: string | null): string | null => keptHeaderValue(ua, MAX_KEPT_USER_AGENT);
+const MAX_KEPT_USER_AGENT = 512;
 
 /** Appends one consent event. The user agent and the detail are stored with card numbers redacted. */
 export async function recordConsent(c: Queryable, tenantId: string, e: ConsentEventInput): Promise<void> {

@@ -6,7 +6,7 @@
 // query and the send-time gate read subscription state, so a queued message is skipped.
 import { isIP } from 'node:net';
 import type { Queryable } from '../platform/db.js';
-import { redactCardNumbers } from '../policy/cards.js';
+import { keptHeaderValue } from '../platform/header-value.js';
 import { findContact } from './contacts.js';
 import { recordOptOuts } from './records.js';
 import { unsubscribeLists } from './subscriptions.js';
@@ -42,9 +42,9 @@ export function cleanIp(ip: string | null | undefined): string | null {
   return isIP(v) ? v : null;
 }
 
+/** Read as UTF-8 when it is header bytes, controls blanked, card numbers redacted before and after the cut (platform/header-value). */
 function cleanUserAgent(ua: string | null | undefined): string | null {
-  if (!ua) return null;
-  return redactCardNumbers(ua.replace(/\p{Cc}/gu, ' ')).slice(0, MAX_USER_AGENT); // before the cut: no half card survives
+  return keptHeaderValue(ua, MAX_USER_AGENT);
 }
 
 export async function unsubscribeContact(c: Queryable, input: UnsubscribeInput): Promise<UnsubscribeResult> {

@@ -4,13 +4,18 @@
 // behind the API's checks (platform/schemas displayName, senderName, subjectText).
 // - Display names (From, To): no control characters, no RFC 2047 encoded-words (a reader decodes
 //   them, so "=?utf-8?q?=0D=0A?=" would be a line break: the decoded value is what counts), no bidi
-//   controls (UAX #9), else HeaderInjectionError. Quotes, commas, '@', '<' and '>' are quoted by
-//   nodemailer (RFC 5322 quoted-string): the address a reader's client parses is the intended one.
+//   controls (UAX #9), no other invisible format characters (Unicode Cf: zero-width and tag
+//   characters), no non-ASCII look-alike of '<' or '>' (From: or '@') by NFKC (UAX #15: '＜', '﹤',
+//   '＠') or UTS #39 confusables, else HeaderInjectionError. ASCII quotes, commas, '@', '<' and '>'
+//   are quoted by nodemailer (RFC 5322 quoted-string): the address a reader's client parses is the
+//   intended one; a look-alike is not syntax to any parser, only to the reader's eye.
 // - Subject: no control characters, no encoded-words (refused: never legitimate, whoever wrote it);
-//   bidi controls are stripped, not refused: the tenant's own text was checked at the API, so one
-//   here came from subscriber data in a merge field, and it only reorders what is shown.
+//   bidi controls and other format characters are stripped, not refused: the tenant's own text was
+//   checked at the API, so one here came from subscriber data in a merge field.
 import type { SendMailOptions } from 'nodemailer';
-import { HeaderInjectionError, hasBidiControl, hasEncodedWord, hasHeaderInjection, stripBidiControls } from '../policy/addresses.js';
+import {
+  addressLookalike, HeaderInjectionError, hasBidiControl, hasEncodedWord, hasFormatCharacter, hasHeaderInjection, stripBidiControls, stripFormatCharacters,
+} from '../policy/addresses.js';
 import type { MessageKind } from '../policy/kinds.js';
 
 export { HeaderInjectionError };
@@ -75,17 +80,22 @@ function assertExtraHeaders(extra: Record<string, string>): void {
   }
 }
 
-/** Control characters and encoded-words anywhere; bidi controls unless the field strips them (the subject). */
+/** Control characters and encoded-words anywhere; bidi controls and format characters unless the field strips them (the subject). */
 function assertText(field: string, value: string, bidiStripped: boolean): void {
   if (hasHeaderInjection(value)) throw new HeaderInjectionError(field);
   if (hasEncodedWord(value)) throw new HeaderInjectionError(field, 'an RFC 2047 encoded-word');
   if (!bidiStripped && hasBidiControl(value)) throw new HeaderInjectionError(field, 'a bidi control character');
+  if (!bidiStripped && hasFormatCharacter(value)) throw new HeaderInjectionError(field, 'an invisible format character');
+  const lookalike = field === 'from.name' || field === 'to.name' ? addressLookalike(value, field === 'from.name') : null;
+  if (lookalike) throw new HeaderInjectionError(field, `a look-alike of ${lookalike === '@' ? "'@'" : "'<' or '>'"}`);
 }
 
 /**
  * Throws HeaderInjectionError{field} when a header-bound value contains CR/LF/NUL (or any control
  * character but TAB, see policy/addresses) or an RFC 2047 encoded-word; when a value other than the
- * subject contains a bidi control (UAX #9; the subject's are stripped by composeMessage); when an
+ * subject contains a bidi control (UAX #9) or another format character (Unicode Cf; the subject's are
+ * stripped by composeMessage); when a display name holds a look-alike of '<', '>' (or, in From, '@')
+ * under NFKC (UAX #15); when an
  * address, Message-ID part or List-Unsubscribe target (values that sit inside <…>) contains
  * whitespace or brackets; or when an extra header has an invalid name or would override a header
  * Postgate manages.
@@ -119,14 +129,14 @@ function dkimOptions(dkim: NonNullable<ComposeInput['dkim']>): NonNullable<SendM
   return { domainName: dkim.domainName, keySelector: dkim.keySelector, privateKey: dkim.privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
 }
 
-/** Builds nodemailer SendMailOptions. Validates first (see assertComposable); the subject goes out without bidi controls. */
+/** Builds nodemailer SendMailOptions. Validates first (see assertComposable); the subject goes out without bidi controls or other format characters. */
 export function composeMessage(input: ComposeInput): SendMailOptions {
   assertComposable(input);
   const mail: SendMailOptions = {
     from: { name: input.from.name, address: input.from.address },
     replyTo: input.replyTo,
     to: { name: input.to.name ?? '', address: input.to.address },
-    subject: stripBidiControls(input.rendered.subject),
+    subject: stripFormatCharacters(stripBidiControls(input.rendered.subject)),
     html: input.rendered.html,
     text: input.rendered.text,
     messageId: messageIdHeader(input.messageId, input.messageIdDomain),

@@ -14,6 +14,7 @@ import type { SendMailOptions } from 'nodemailer';
 import type { Logger } from '../platform/log.js';
 import type { Mailer, SendOutcome } from '../platform/smtp.js';
 import { decide, type GateFacts, type GateReason } from '../policy/gate.js';
+import { redactCardNumbers } from '../policy/cards.js';
 import type { MessageKind } from '../policy/kinds.js';
 import { signVerp, type TokenKeys } from '../policy/tokens.js';
 import type { DkimKey, Tenant } from '../tenants/store.js';
@@ -152,8 +153,8 @@ function finish<C extends Content>(job: DeliveryJob<C>, content: C, signer: Sign
       dkim: e.dkim ? { domainName: e.dkim.domain, keySelector: e.dkim.selector, privateKey: e.dkim.privateKey } : null,
     });
     return {
-      // The subject is recorded (messages.subject): a capability link a template put there is not.
-      kind: 'mail', mail, subject: redactPart(content.rendered.subject, content.capabilityLinks ?? [], false), messageIdHeader: messageIdHeader(e.messageId, e.fromDomain),
+      // The subject is recorded (messages.subject): a capability link a template put there is not, nor a card number.
+      kind: 'mail', mail, subject: redactCardNumbers(redactPart(content.rendered.subject, content.capabilityLinks ?? [], false)), messageIdHeader: messageIdHeader(e.messageId, e.fromDomain),
       rendered: content.rendered, capabilityLinks: content.capabilityLinks ?? [],
     };
   } catch (err) {

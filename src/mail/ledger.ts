@@ -22,6 +22,7 @@ import { afterCommit, type Queryable } from '../platform/db.js';
 import type { MessageKind } from '../policy/kinds.js';
 import type { ContactStatus, SubscriptionStatus } from '../consent/state.js';
 import { redactCapabilities, type CapabilityLink } from './capabilities.js';
+import { redactCardNumbers } from '../policy/cards.js';
 
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'deferred' | 'failed' | 'bounced' | 'complained' | 'suppressed' | 'cancelled';
 export const FINAL_STATUSES: readonly MessageStatus[] = ['sent', 'failed', 'bounced', 'complained', 'suppressed', 'cancelled'];
@@ -258,11 +259,15 @@ async function afterDelivery(c: Queryable, m: Ref, status: 'bounced' | 'complain
 /**
  * Keeps a sent message's body for `retentionDays`. Capability links (confirm, unsubscribe,
  * preferences) exist only on the wire: each one the renderer named is replaced by its placeholder
- * here, so neither the API nor the data export can hand one to anyone but the mailbox.
+ * here, so neither the API nor the data export can hand one to anyone but the mailbox. And, as the
+ * last line behind the template and request checks, any payment-card number in either part (merge
+ * data a template printed) is redacted (policy/cards.ts redactCardNumbers): Postgate never stores one.
  */
 export async function storeBody(c: Queryable, m: Ref, body: { html: string; text: string }, links: readonly CapabilityLink[], retentionDays: number): Promise<void> {
   if (retentionDays <= 0) return;
-  const { html, text } = redactCapabilities(body, links);
+  const kept = redactCapabilities(body, links);
+  const html = redactCardNumbers(kept.html);
+  const text = redactCardNumbers(kept.text);
   await c.query(`INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 day')
     ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at`, [m.id, m.tenantId, html, text, retentionDays]);
 }

@@ -12,9 +12,14 @@ import { QuoteType, Tokenizer } from 'htmlparser2';
 import { escapeHtml } from '../html.js';
 import { showsLink } from './link-visibility.js';
 import { canonicalLocale, formatMoney as formatMinorUnits, isKnownCurrency } from '../transactional/money.js';
+import { containsCardNumber } from '../policy/cards.js';
 
 export interface TemplateSource { mjml: string; subject: string; text?: string | null }
-export interface TemplateIssue { part: 'mjml' | 'subject' | 'text'; line: number | null; message: string }
+export interface TemplateIssue {
+  part: 'mjml' | 'subject' | 'text'; line: number | null; message: string;
+  /** 'card_data': the template's own text holds a payment-card number (the API answers card_data_rejected). */
+  code?: 'card_data';
+}
 export interface CompiledTemplate {
   html: (data: object) => string;
   subject: (data: object) => string;
@@ -45,7 +50,33 @@ export const TEMPLATE_LIMITS = {
   tags: 1000,
   /** Characters of the HTML MJML makes of it (1 MiB; Gmail clips a message over 102 KB anyway). */
   htmlChars: 1024 * 1024,
+  /** {{#each}} blocks nested in one another (sections → articles → tags is 3); deeper is refused at compile time. */
+  eachDepth: 3,
+  /**
+   * Block iterations per message (every {{#each}} item and {{#with}} body, in subject, HTML and text
+   * together): over it the render throws RenderBudgetError (the message fails with render_error).
+   */
+  renderIterations: 10_000,
+  /**
+   * Template statements (tags, text runs) evaluated inside {{#each}} and {{#with}} per message:
+   * iterations × the statements of their body. Bounds a loop over a body of many tags.
+   */
+  renderTags: 25_000,
+  /** Characters of one rendered part (HTML or text; 2 MiB), counted as loops produce them: over it the render throws. */
+  renderedChars: 2 * 1024 * 1024,
 } as const;
+
+/**
+ * A render over the per-message work budget (TEMPLATE_LIMITS.renderIterations, renderedChars): the
+ * template and this recipient's data would make too much work or too large a message. Thrown
+ * synchronously out of the render; a send records it as render_error, a preview says why.
+ */
+export class RenderBudgetError extends Error {
+  constructor(message: string) {
+    super(`the template exceeds the render budget: ${message}`);
+    this.name = 'RenderBudgetError';
+  }
+}
 
 export class TemplateError extends Error {
   readonly issues: TemplateIssue[];
@@ -139,6 +170,94 @@ hb.registerHelper('formatMoney', (...args: unknown[]) => {
   return formatMoney(minor, hash.currency ?? currency, hash.locale ?? locale);
 });
 
+// ---- the per-render work budget -----------------------------------------------------------------
+// Rendering is synchronous, so one module-level state serves every render of this thread: the
+// outermost render call (renderMessage, or one part's function called alone) resets the iteration
+// count, and the subject, HTML and text of a message all count against it. Each part's output is
+// counted as loops produce it (each loop body's own characters, its nested loops' counted once), so
+// a loop that would build megabytes stops at the cap rather than after building them. The iterating
+// helpers (each, with, blockHelperMissing on an array) are wrapped to count, each iteration weighted
+// by the statements of its body (weighBlocks, at compile time); Handlebars has no recursion without
+// partials (refused), so the iterations and the statements they evaluate bound a render's work.
+
+interface BudgetState {
+  /** Nesting of render calls: 0 outside any render. */
+  depth: number;
+  /** Block iterations of the current message. */
+  iterations: number;
+  /** Template statements its block iterations evaluated (each iteration's weight, see weighBlocks). */
+  work: number;
+  /** Characters the loops of the current part have produced (each counted once). */
+  chars: number;
+  /** Per running loop body: characters its nested loop bodies returned (to count them once). */
+  frames: number[];
+}
+const budget: BudgetState = { depth: 0, iterations: 0, work: 0, chars: 0, frames: [] };
+
+function overWork(): never {
+  if (budget.iterations > TEMPLATE_LIMITS.renderIterations) {
+    throw new RenderBudgetError(`more than ${TEMPLATE_LIMITS.renderIterations} block iterations ({{#each}} items, {{#with}} bodies) in one message`);
+  }
+  throw new RenderBudgetError(`more than ${TEMPLATE_LIMITS.renderTags} template tags evaluated in {{#each}} and {{#with}} blocks in one message`);
+}
+function overChars(chars: number): never {
+  throw new RenderBudgetError(`a rendered part would be over ${TEMPLATE_LIMITS.renderedChars} characters (${chars} so far)`);
+}
+
+/** A block body that counts one iteration (of `weight` statements) per call and the characters it produces. */
+function counted(fn: Handlebars.TemplateDelegate, weight: number): Handlebars.TemplateDelegate {
+  return (context: unknown, options?: Handlebars.RuntimeOptions) => {
+    if (++budget.iterations > TEMPLATE_LIMITS.renderIterations || (budget.work += weight) > TEMPLATE_LIMITS.renderTags) overWork();
+    const frames = budget.frames;
+    frames.push(0);
+    const out = fn(context, options);
+    const nested = frames.pop() ?? 0;
+    budget.chars += out.length - nested;
+    if (budget.chars > TEMPLATE_LIMITS.renderedChars) overChars(budget.chars);
+    if (frames.length) frames[frames.length - 1] += out.length;
+    return out;
+  };
+}
+
+type BlockHelper = (this: unknown, context: unknown, options: Handlebars.HelperOptions) => unknown;
+const originalEach = hb.helpers.each as BlockHelper;
+const originalWith = hb.helpers.with as BlockHelper;
+const originalBlockHelperMissing = hb.helpers.blockHelperMissing as BlockHelper;
+function withCounted(options: Handlebars.HelperOptions): Handlebars.HelperOptions {
+  if (typeof options?.fn !== 'function') return options;
+  const weight = (options.hash as Record<string, unknown> | undefined)?.[WEIGHT_KEY];
+  return { ...options, fn: counted(options.fn, typeof weight === 'number' && weight >= 0 ? weight : 1) };
+}
+/** The helper with its options (the last argument) counting; arguments otherwise as given, so its own checks still run. */
+function countingHelper(original: BlockHelper, passThrough: (args: unknown[]) => boolean = () => false): Handlebars.HelperDelegate {
+  return function (this: unknown, ...args: unknown[]) {
+    if (args.length > 0 && !passThrough(args)) args[args.length - 1] = withCounted(args[args.length - 1] as Handlebars.HelperOptions);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+}
+hb.registerHelper('each', countingHelper(originalEach));
+hb.registerHelper('with', countingHelper(originalWith));
+// An array goes to (the wrapped) each, which counts it; anything else runs the body at most once.
+hb.registerHelper('blockHelperMissing', countingHelper(originalBlockHelperMissing, (args) => args.length === 2 && Array.isArray(args[0])));
+
+/** Runs one part's render inside the budget: a new message's count when it is the outermost render. */
+function budgeted(render: () => string): string {
+  if (budget.depth === 0) { budget.iterations = 0; budget.work = 0; }
+  const { chars, frames } = budget;
+  budget.depth++;
+  budget.chars = 0;
+  budget.frames = [];
+  try {
+    const out = render();
+    if (out.length > TEMPLATE_LIMITS.renderedChars) overChars(out.length);
+    return out;
+  } finally {
+    budget.depth--;
+    budget.chars = chars;
+    budget.frames = frames;
+  }
+}
+
 // ---- context guards (run per recipient around the tags they wrap) -------------------------------
 
 const NAMED_REFS: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
@@ -209,6 +328,37 @@ const HTML_TO_TEXT = compileHtmlToText({
   ],
 });
 
+// The template's text as a reader sees it, for the card check: no wrapping (a wrap would split a
+// number), hidden text kept (it is in the HTML all the same), entities decoded, tags inert.
+const READER_TEXT = compileHtmlToText({ wordwrap: false, selectors: [{ selector: 'img', format: 'skip' }, { selector: 'a', options: { ignoreHref: true } }] });
+/** What stands for a template tag in the card check: a printed value breaks a digit run; blocks, comments and escapes print nothing. */
+const tagStandIn = (tag: string): string => (printsValue(tag) ? '[value]' : '');
+
+/**
+ * The parts of a template whose own text (what every message shows, whatever the data) holds a
+ * payment-card number, however it is spelled: entities (&#52;), tags between digits
+ * (4111<span></span>1111), &nbsp; (the card detector's normaliser does the rest). `protectedHtml`
+ * is MJML's output with the tags still inert tokens.
+ */
+function cardIssues(src: TemplateSource, p: Protected | null, protectedHtml: string | null): TemplateIssue[] {
+  const issues: TemplateIssue[] = [];
+  const found = (part: Part, text: string): void => {
+    if (!containsCardNumber(text)) return;
+    const line = text.split('\n').findIndex((l) => containsCardNumber(l));
+    issues.push({
+      part, line: part === 'mjml' || line < 0 ? null : line + 1, code: 'card_data',
+      message: `the ${part === 'mjml' ? 'MJML' : part} shows a payment-card number: Postgate never sends or stores one`,
+    });
+  };
+  if (p && protectedHtml !== null) {
+    const inert = protectedHtml.replace(new RegExp(`${p.prefix}(\\d+)x`, 'gi'), (_m: string, i: string) => tagStandIn(p.originals[Number(i)] ?? ''));
+    found('mjml', READER_TEXT(inert));
+  }
+  found('subject', src.subject.replace(MUSTACHE, tagStandIn));
+  if (src.text != null) found('text', src.text.replace(MUSTACHE, tagStandIn));
+  return issues;
+}
+
 function formatIssue(i: TemplateIssue): string {
   return `${i.part}${i.line === null ? '' : `:${i.line}`} ${i.message.split('\n')[0]}`;
 }
@@ -262,12 +412,64 @@ function parseIssue(part: Part, src: string, err: unknown): TemplateIssue {
 function precompilePart(part: Part, src: string, options: CompileOptions): { spec: string | null; issues: TemplateIssue[] } {
   let spec: string;
   try {
-    spec = hb.precompile(src, options) as string;
+    const ast = hb.parse(src);
+    weighBlocks(ast);
+    spec = hb.precompile(ast, options) as string;
   } catch (err) {
     return { spec: null, issues: [parseIssue(part, src, err)] };
   }
-  const issues = unsupportedIssues(part, hb.parseWithoutProcessing(src));
+  const blocks = options === HTML_OPTIONS ? HTML_BLOCK_HELPERS : BLOCK_HELPERS;
+  const issues = unsupportedIssues(part, src, hb.parseWithoutProcessing(src), blocks);
   return { spec: issues.length ? null : spec, issues };
+}
+
+// The hash argument through which the compiler tells an iterating block what one of its iterations
+// costs (see weighBlocks); set on every {{#each}} and {{#with}}, whatever a template wrote there.
+const WEIGHT_KEY = '_pgw';
+const ITERATING = new Set(['each', 'with']);
+
+function isIterating(n: hbs.AST.Statement): n is hbs.AST.BlockStatement {
+  if (n.type !== 'BlockStatement') return false;
+  const name = calledName(n as hbs.AST.BlockStatement);
+  return name !== null && ITERATING.has(name);
+}
+
+function subexpressionCount(n: hbs.AST.Statement): number {
+  return n.type === 'MustacheStatement' || n.type === 'BlockStatement' ? subexpressions(n as CallNode).length : 0;
+}
+
+/** Statements one run of `p` evaluates, nested non-iterating blocks included; a nested iterating block counts 1 (its iterations count themselves). */
+function bodyWeight(p: hbs.AST.Program | undefined): number {
+  if (!p) return 0;
+  let n = 0;
+  for (const st of p.body) {
+    n += 1 + subexpressionCount(st);
+    if (st.type === 'BlockStatement' && !isIterating(st)) {
+      const b = st as hbs.AST.BlockStatement;
+      n += bodyWeight(b.program) + bodyWeight(b.inverse);
+    }
+  }
+  return n;
+}
+
+/**
+ * Gives every {{#each}} and {{#with}} a hash argument _pgw: the number of template statements one of
+ * its iterations evaluates. The wrapped helpers add it to the message's work (TEMPLATE_LIMITS.renderTags)
+ * per iteration, so a loop over a body of hundreds of tags is as bounded as a deep nest of loops.
+ */
+function weighBlocks(node: hbs.AST.Program): void {
+  for (const st of node.body) {
+    if (st.type !== 'BlockStatement') continue;
+    const b = st as hbs.AST.BlockStatement;
+    if (isIterating(b)) {
+      const weight = bodyWeight(b.program);
+      const pairs = (b.hash?.pairs ?? []).filter((x) => x.key !== WEIGHT_KEY);
+      const value = { type: 'NumberLiteral', value: weight, original: weight, loc: b.loc } as hbs.AST.NumberLiteral;
+      b.hash = { type: 'Hash', pairs: [...pairs, { type: 'HashPair', key: WEIGHT_KEY, value, loc: b.loc }], loc: b.loc };
+    }
+    if (b.program) weighBlocks(b.program);
+    if (b.inverse) weighBlocks(b.inverse);
+  }
 }
 
 function children(node: HbsNode): HbsNode[] {
@@ -276,24 +478,88 @@ function children(node: HbsNode): HbsNode[] {
   return [block.program, block.inverse].filter((p): p is hbs.AST.Program => Boolean(p));
 }
 
-function walk(node: HbsNode, visit: (n: HbsNode) => void): void {
-  visit(node);
-  for (const child of children(node)) walk(child, visit);
+
+/** The block helpers a template may open ({{#if}}, …); the HTML pass also has the compiler's guards. */
+const BLOCK_HELPERS: ReadonlySet<string> = new Set(['if', 'unless', 'each', 'with']);
+const HTML_BLOCK_HELPERS: ReadonlySet<string> = new Set([...BLOCK_HELPERS, GUARD.url, GUARD.css, GUARD.cssUrl]);
+// Handlebars' internal fallbacks: called by name they always throw (or iterate, for blockHelperMissing).
+const INTERNAL_HELPERS = new Set(['helperMissing', 'blockHelperMissing']);
+
+type CallNode = hbs.AST.MustacheStatement | hbs.AST.BlockStatement | hbs.AST.SubExpression;
+
+/** The name a mustache, block or subexpression calls (its path's first part), or null for a literal or this/../ path. */
+function calledName(n: CallNode): string | null {
+  const path = n.path as hbs.AST.PathExpression;
+  return path.type === 'PathExpression' && !path.data && path.parts.length > 0 ? path.parts[0] : null;
+}
+
+/** Every subexpression in a call's params and hash (nested ones included). */
+function subexpressions(n: CallNode): hbs.AST.SubExpression[] {
+  const out: hbs.AST.SubExpression[] = [];
+  const visit = (e: hbs.AST.Expression): void => {
+    if (e.type !== 'SubExpression') return;
+    const sub = e as hbs.AST.SubExpression;
+    out.push(sub);
+    for (const p of [...sub.params, ...(sub.hash?.pairs ?? []).map((x) => x.value)]) visit(p);
+  };
+  for (const p of [...n.params, ...(n.hash?.pairs ?? []).map((x) => x.value)]) visit(p);
+  return out;
+}
+
+/** Offset of a 1-based line and 0-based column in src. */
+function offsetOf(src: string, line: number, column: number): number {
+  let at = 0;
+  for (let l = 1; l < line && at >= 0; l++) at = src.indexOf('\n', at) + 1;
+  return at + column;
 }
 
 // Partials and decorators would fail per recipient at send time: refuse them up front. Raw output
 // ({{{x}}} or {{&x}}) would print subscriber data as HTML: refused in every part of a template (in
 // the subject and the text part it would mean the same as {{x}}; one rule is easier to follow).
-function unsupportedIssues(part: Part, ast: hbs.AST.Program): TemplateIssue[] {
+// So are the forms that can never render or that hide a loop: {{helperMissing}} and
+// {{blockHelperMissing}} called by name, raw blocks ({{{{raw}}}}…{{{{/raw}}}}) and blocks of a
+// non-helper ({{#foo}}…{{/foo}}, {{^foo}}…{{/foo}}: Handlebars' implicit section, which iterates
+// arrays): {{#with foo}}, {{#if foo}}, {{#each foo}} and {{#unless foo}} say what is meant. And
+// {{#each}} nested deeper than TEMPLATE_LIMITS.eachDepth (each level multiplies a render's work).
+function unsupportedIssues(part: Part, src: string, ast: hbs.AST.Program, blocks: ReadonlySet<string>): TemplateIssue[] {
   const issues: TemplateIssue[] = [];
-  walk(ast, (n) => {
+  const calls = (n: CallNode, line: number | null): void => {
+    for (const c of [n, ...subexpressions(n)]) {
+      const name = calledName(c);
+      if (name !== null && INTERNAL_HELPERS.has(name)) issues.push({ part, line, message: `"${name}" cannot be called: it is Handlebars' internal fallback (use {{#if x}}, {{#with x}} or {{#each x}})` });
+    }
+  };
+  const visit = (n: HbsNode, eachDepth: number): void => {
     const line = n.loc?.start.line ?? null;
+    let depth = eachDepth;
     if (/^Partial|^Decorator/.test(n.type)) {
       issues.push({ part, line, message: `${n.type}: partials and decorators are not supported` });
-    } else if (n.type === 'MustacheStatement' && !(n as hbs.AST.MustacheStatement).escaped) {
-      issues.push({ part, line, message: 'raw output ({{{…}}} or {{&…}}) is not allowed: use {{…}}, which HTML-escapes the value' });
+    } else if (n.type === 'MustacheStatement') {
+      if (!(n as hbs.AST.MustacheStatement).escaped) issues.push({ part, line, message: 'raw output ({{{…}}} or {{&…}}) is not allowed: use {{…}}, which HTML-escapes the value' });
+      calls(n as hbs.AST.MustacheStatement, line);
+    } else if (n.type === 'BlockStatement') {
+      const b = n as hbs.AST.BlockStatement;
+      const name = calledName(b);
+      const at = b.loc ? offsetOf(src, b.loc.start.line, b.loc.start.column) : -1;
+      if (at >= 0 && src.startsWith('{{{{', at)) {
+        issues.push({ part, line, message: 'raw blocks ({{{{raw}}}}…{{{{/raw}}}}) are not supported' });
+        return;
+      }
+      if (name === null || !blocks.has(name) || b.path.type !== 'PathExpression' || (b.path as hbs.AST.PathExpression).parts.length !== 1) {
+        const shown = b.path.type === 'PathExpression' ? (b.path as hbs.AST.PathExpression).original : 'a literal';
+        const sigil = at >= 0 && /^\{\{~?\s*\^/.test(src.slice(at, at + 8)) ? '^' : '#';
+        if (name !== null && INTERNAL_HELPERS.has(name)) calls(b, line);
+        else issues.push({ part, line, message: `{{${sigil}${shown}}} is not a block helper: the blocks are {{#if x}}, {{#unless x}}, {{#each x}} and {{#with x}}` });
+      } else {
+        calls(b, line);
+      }
+      if (name === 'each' && ++depth > TEMPLATE_LIMITS.eachDepth && depth === TEMPLATE_LIMITS.eachDepth + 1) {
+        issues.push({ part, line, message: `{{#each}} is nested ${depth} deep; the limit is ${TEMPLATE_LIMITS.eachDepth} (each level multiplies the work of every message)` });
+      }
     }
-  });
+    for (const child of children(n)) visit(child, depth);
+  };
+  visit(ast, 0);
   return issues;
 }
 
@@ -538,19 +804,20 @@ function guardContexts(p: Protected, html: string): { html: string; issues: Temp
 
 // ---- MJML ---------------------------------------------------------------------------------------
 
-interface MjmlOutcome { html: string | null; issues: TemplateIssue[]; textSource?: string | null }
+interface MjmlOutcome { html: string | null; issues: TemplateIssue[]; textSource?: string | null; cards?: TemplateIssue[] }
 
-async function runMjml(src: string): Promise<MjmlOutcome> {
+async function runMjml(src: string, source: TemplateSource = { mjml: src, subject: '' }): Promise<MjmlOutcome> {
   const p = protect(src);
   try {
     const result = await mjml2html(p.text, MJML_OPTIONS);
+    const cards = cardIssues(source, p, result.html);
     const issues: TemplateIssue[] = result.errors.map((e) => ({
       part: 'mjml', line: typeof e.line === 'number' ? originalLine(p, e.line) : null, message: restore(p, e.message).html.trim(),
     }));
     const guarded = guardContexts(p, result.html);
     const restored = restore(p, guarded.html);
     for (const i of guarded.replaced) restored.seen.add(i);
-    return { html: restored.html, issues: [...issues, ...droppedIssues(p, restored.seen), ...guarded.issues], textSource: textTemplateSource(p, result.html) };
+    return { html: restored.html, issues: [...issues, ...droppedIssues(p, restored.seen), ...guarded.issues], textSource: textTemplateSource(p, result.html), cards };
   } catch (err) {
     return { html: null, issues: [{ part: 'mjml', line: null, message: errorMessage(err) }] };
   }
@@ -571,7 +838,8 @@ function textTemplateSource(p: Protected, protectedHtml: string): string | null 
 
 /**
  * Validates and precompiles all three parts: the issues (every MJML error, Handlebars parse error,
- * refused construct, with author line numbers where known) and, when there are none, the spec.
+ * refused construct, with author line numbers where known; a payment-card number in the template's
+ * own text is an issue with code 'card_data') and, when there are none, the spec.
  * `authored`: the source is what a tenant wrote, held to TEMPLATE_LIMITS exactly; otherwise it is a
  * prepared source (with Postgate's footer), allowed a little room over them.
  * CPU-heavy on large input (MJML, Handlebars): call it from a worker (template-pool.ts) for
@@ -581,8 +849,8 @@ export async function compileTemplateSpec(src: TemplateSource, o: { authored?: b
   const limits = limitIssues(src, o.authored ?? false);
   if (limits.length) return { issues: limits, spec: null };
   const issues = precompilePart('mjml', src.mjml, SOURCE_OPTIONS).issues;
-  const mjml = await runMjml(src.mjml);
-  issues.push(...mjml.issues);
+  const mjml = await runMjml(src.mjml, src);
+  issues.push(...mjml.issues, ...(mjml.cards ?? cardIssues(src, null, null)));
   if (mjml.html !== null && mjml.html.length > TEMPLATE_LIMITS.htmlChars) {
     issues.push({ part: 'mjml', line: null, message: `MJML makes ${mjml.html.length} characters of HTML of it; the limit is ${TEMPLATE_LIMITS.htmlChars}` });
   }
@@ -634,7 +902,7 @@ function load(spec: string): Render {
   // The spec is JavaScript that Handlebars' compiler generated (a worker's, or ours): evaluating it
   // is what Handlebars.compile does itself. Cheap next to parsing and compiling the template again.
   const template = hb.template(new Function(`return ${spec};`)() as TemplateSpecification);
-  return (data) => template(data, RUNTIME_OPTIONS);
+  return (data) => budgeted(() => template(data, RUNTIME_OPTIONS));
 }
 
 /** Turns a spec (compileTemplateSpec) into render functions: the only main-thread step of compilation. */
@@ -655,11 +923,21 @@ export async function compileTemplate(src: TemplateSource): Promise<CompiledTemp
   return templateFromSpec(spec);
 }
 
-/** Per recipient: Handlebars only (plus html-to-text when the text part is derived). */
+/**
+ * Per recipient: Handlebars only (plus html-to-text when the text part is derived). One render
+ * budget for the whole message (TEMPLATE_LIMITS.renderIterations across subject, HTML and text; each
+ * part at most renderedChars): over it, throws RenderBudgetError.
+ */
 export function renderMessage(t: CompiledTemplate, data: object): RenderedMessage {
-  const html = t.html(data);
-  const text = t.textFromHtml ? t.textFromHtml(html) : t.text(data);
-  return { subject: t.subject(data), html, text };
+  if (budget.depth === 0) { budget.iterations = 0; budget.work = 0; }
+  budget.depth++;
+  try {
+    const html = t.html(data);
+    const text = t.textFromHtml ? t.textFromHtml(html) : t.text(data);
+    return { subject: t.subject(data), html, text };
+  } finally {
+    budget.depth--;
+  }
 }
 
 // A scan of the template tags, not a Handlebars parse: this runs on the main thread (template views,

@@ -5,7 +5,10 @@
 // over budget, the task is aborted (piscina terminates that worker and starts a fresh one) and the
 // template is refused with a TemplateError ("took too long to compile"). The main thread only turns
 // the returned spec into functions (templateFromSpec: evaluating generated code, milliseconds); per
-// recipient only the Handlebars runtime runs, in-process. The pool starts lazily on first use.
+// recipient only the Handlebars runtime runs, in-process, under render.ts's per-message work budget
+// (TEMPLATE_LIMITS.renderIterations, renderTags, renderedChars). A preview renders in the worker under
+// the same budget: over it, preview rejects with the RenderBudgetError's message ("exceeds the render
+// budget"), not a compile timeout. The pool starts lazily on first use.
 import { Piscina } from 'piscina';
 import { runWithBudget } from '../platform/worker-budget.js';
 import {
@@ -70,7 +73,8 @@ export function createTemplatePool(o: TemplatePoolOptions = TEMPLATE_POOL_DEFAUL
     if (out.kind === 'done') { stats.completed++; return out.result; }
     if (out.kind === 'timeout') {
       stats.timeouts++;
-      return refused(`the template took too long to compile (over ${o.budgetMs / 1000} s): make it smaller or simpler`);
+      const what = op === 'preview' ? 'compile and render' : 'compile';
+      return refused(`the template took too long to ${what} (over ${o.budgetMs / 1000} s): make it smaller or simpler`);
     }
     if (closed) throw out.error;
     stats.failures++;

@@ -29,7 +29,14 @@ export interface TemplateVariables {
   readonly helpers: readonly TemplateHelperDoc[];
   /** What the compiler refuses or rewrites, and the limits. */
   readonly rules: readonly string[];
-  readonly limits: { readonly mjmlChars: number; readonly textChars: number; readonly tags: number; readonly htmlChars: number; readonly compileSeconds: number };
+  readonly limits: {
+    readonly mjmlChars: number; readonly textChars: number; readonly tags: number; readonly htmlChars: number;
+    /** {{#each}} nesting refused above this depth. */
+    readonly eachDepth: number;
+    /** Per message: block iterations, template statements evaluated in blocks, characters of a rendered part. */
+    readonly renderIterations: number; readonly renderTags: number; readonly renderedChars: number;
+    readonly compileSeconds: number;
+  };
 }
 
 /**
@@ -77,12 +84,18 @@ export const TEMPLATE_VARIABLES: TemplateVariables = {
     { name: 'formatMoney', usage: '{{formatMoney minorUnits currency [locale]}}', description: "An integer amount in the currency's minor units (ISO 4217 exponent: cents, yen…) with the ISO 4217 code, in the locale (default en); '' when not valid.", example: '{{formatMoney 123450 "EUR" "de-DE"}}', output: '1.234,50 €' },
   ],
   rules: [
-    'Handlebars with if, unless, each, with and the helpers above only; any other helper (log, lookup, …), partials and decorators are refused (422 invalid_template, with the line).',
+    'Handlebars with if, unless, each, with and the helpers above only; any other helper (log, lookup, helperMissing, blockHelperMissing, …), partials and decorators are refused (422 invalid_template, with the line).',
+    'Blocks are {{#if x}}, {{#unless x}}, {{#each x}} and {{#with x}} only: a block of a value ({{#foo}}…{{/foo}}, {{^foo}}…{{/foo}}) and raw blocks ({{{{raw}}}}…{{{{/raw}}}}) are refused. {{#each}} may nest 3 deep.',
+    'Per message, a render may run 10,000 block iterations ({{#each}} items, {{#with}} bodies), evaluate 25,000 template tags inside them and make 2 MiB per part (HTML, text): over that budget the message fails (render_error) and a preview answers 422 render_failed ("exceeds the render budget").',
+    'A payment-card number in the template\'s own text (as a reader sees it: entities decoded, markup ignored) or text part is refused (422 card_data_rejected); one that merge data puts in a message is redacted from the stored body.',
     'Values are HTML-escaped in the MJML; raw output ({{{…}}} or {{&…}}) is refused in every part.',
     'A template tag in a URL attribute (href, src, background, action, …) must make an http, https or mailto URL: a value with another scheme (javascript:, data:, …) renders as "#". A literal URL may also be tel: or cid:.',
     'In a style attribute or <style>, a value is CSS-escaped (it cannot leave its string or declaration); at the start of url(…) it must be an http(s) URL, else it renders empty.',
     'Template tags are refused in <script>, in event-handler attributes (on…), in srcset, in tag or attribute names and in unquoted attribute values.',
     'No prototype access: constructor, __proto__ and other inherited properties resolve to nothing.',
   ],
-  limits: { mjmlChars: 256 * 1024, textChars: 256 * 1024, tags: 1000, htmlChars: 1024 * 1024, compileSeconds: 5 },
+  limits: {
+    mjmlChars: 256 * 1024, textChars: 256 * 1024, tags: 1000, htmlChars: 1024 * 1024,
+    eachDepth: 3, renderIterations: 10_000, renderTags: 25_000, renderedChars: 2 * 1024 * 1024, compileSeconds: 5,
+  },
 };

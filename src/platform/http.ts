@@ -3,11 +3,12 @@
 import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { findCardData, pathHoldsCardNumber } from '../policy/cards.js';
+import { findCardData, pathHoldsCardNumber, redactCardNumbers } from '../policy/cards.js';
 import { html, renderPage, type PageSpec } from '../html.js';
 import { DomainError, type DomainErrorCode } from '../domain-error.js';
 import type { Logger } from './log.js';
 import { requestFingerprint, type IdempotencyStore } from './idempotency.js';
+import { jsonShapeViolation, type ShapeViolation } from './json-shape.js';
 
 export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'admin';
 export const SCOPES: readonly Scope[] = ['subscribers', 'transactional', 'campaigns', 'admin'];
@@ -131,20 +132,32 @@ function hasBody(req: Request): boolean {
   return len !== undefined && len !== '0';
 }
 
-/** The bytes of each parsed JSON body, for the fingerprint of a body too deep to canonicalise safely. */
-const jsonBytes = new WeakMap<Request, Buffer>();
-const MAX_CANONICAL_DEPTH = 64;
+/** The 413 for a JSON body over a shape limit (json-shape.ts), naming where; a card number in a key is not echoed. */
+function shapeError(v: ShapeViolation): ApiError {
+  const field = redactCardNumbers(v.field);
+  const message = v.limit === 'values' ? `the body holds more than ${v.max} JSON values; send less per request`
+    : v.limit === 'members' ? `${field === 'body' ? 'the body' : field} has more than ${v.max} members`
+      : `${field} nests more than ${v.max} levels deep`;
+  return new ApiError(413, 'body_too_large', message, field, { limit: v.limit, max: v.max });
+}
 
-/** True when `value` nests no deeper than `max` (checked without recursion: a hostile body may nest 100 000 deep). */
-function shallow(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= max) return false;
-    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+/**
+ * The body-parser `verify` hook: the shape limits (json-shape.ts: values, members per object, depth)
+ * checked on the bytes before JSON.parse, so nothing after (parse, card scan, fingerprint, zod) walks
+ * an unbounded body. A charset other than UTF-8 is transcoded for the check; one the platform cannot
+ * decode is 415. Throws the ApiError, which body-parser passes on unchanged.
+ */
+function checkJsonShape(buf: Buffer, encoding: string | null): void {
+  let bytes = buf;
+  if (encoding && encoding !== 'utf-8' && encoding !== 'utf8') {
+    let text: string;
+    try { text = new TextDecoder(encoding).decode(buf); } catch {
+      throw new ApiError(415, 'unsupported_encoding', 'send the body as UTF-8 JSON', 'content-type');
+    }
+    bytes = Buffer.from(text, 'utf8');
   }
-  return true;
+  const violation = jsonShapeViolation(bytes);
+  if (violation) throw shapeError(violation);
 }
 
 function mediaType(req: Request): string {
@@ -200,7 +213,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   403: { name: 'Forbidden', description: "The key lacks this operation's scope (forbidden_scope)" },
   404: { name: 'NotFound', description: 'No such resource for this tenant (not_found)' },
   409: { name: 'Conflict', description: 'A conflicting state, or a request with this Idempotency-Key still in progress (idempotency_key_in_use)' },
-  413: { name: 'PayloadTooLarge', description: 'The body is over the size limit (body_too_large)' },
+  413: { name: 'PayloadTooLarge', description: 'The body is over the size limit, or over a shape limit: 10 000 JSON values, 1 000 members in one object, 64 levels of nesting (body_too_large; field names where)' },
   415: { name: 'UnsupportedMediaType', description: 'A body that is not JSON (unsupported_media_type), or an unsupported encoding or charset' },
   422: { name: 'Invalid', description: 'The request is not acceptable: the field at fault is named (invalid, card_data_rejected, idempotency_key_reused, …)' },
   429: { name: 'RateLimited', description: 'Too many requests of this kind; see Retry-After (rate_limited)' },
@@ -242,7 +255,8 @@ export class Api {
 
   /**
    * Registers a route. Per request, in this order: authentication (401), scope (403), the body read
-   * only then (415 not JSON, 413 too large, 400 malformed), the card-number guard (422), the
+   * only then (415 not JSON, 413 too large in bytes or in shape, checked before parsing: json-shape.ts;
+   * 400 malformed), the card-number guard (422), the
    * Idempotency-Key of a POST (replay, 422 reused for another request, 409 in progress), then the
    * body and query schemas (422 naming the field; unknown keys refused) and the handler.
    */
@@ -272,9 +286,8 @@ export class Api {
       await runMiddleware(cardDataGuard, req, res);
       const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
       const path = `${req.baseUrl}${req.path}`;
-      // Canonical JSON (key order does not matter), or the bytes as sent for a body nested too deep to walk safely.
-      const fpBody = () => rawBody ?? (shallow(req.body, MAX_CANONICAL_DEPTH) ? req.body ?? null : jsonBytes.get(req) ?? null);
-      const fingerprint = key ? requestFingerprint(req.method, path, req.query, fpBody()) : '';
+      // Canonical JSON (key order does not matter): bounded, as the shape check bounded the body (~5 ms at its limits).
+      const fingerprint = key ? requestFingerprint(req.method, path, req.query, rawBody ?? req.body ?? null) : '';
       if (key && this.idempotency) {
         const claim = await this.idempotency.claim(auth.tenantId, key, fingerprint, req.method, path);
         if (claim.kind === 'replay') {
@@ -330,7 +343,7 @@ export class Api {
   private jsonParser(limit: number): (req: Request, res: Response, next: NextFunction) => void {
     let parser = this.jsonParsers.get(limit);
     if (!parser) {
-      parser = express.json({ limit, strict: true, type: () => true, verify: (req, _res, buf) => { jsonBytes.set(req as Request, buf); } });
+      parser = express.json({ limit, strict: true, type: () => true, verify: (_req, _res, buf, encoding) => checkJsonShape(buf, encoding) });
       this.jsonParsers.set(limit, parser);
     }
     return parser;

@@ -81,21 +81,115 @@ export function stripBidiControls(value: string): string {
   return hasBidiControl(value) ? value.replace(BIDI_CONTROLS, '') : value;
 }
 
-export type DisplayNameProblem = 'control' | 'encoded_word' | 'bidi_control' | 'angle_bracket' | 'at_sign';
+// Format characters (General_Category Cf): invisible, they hide text or make two names that look the
+// same differ — ZWSP, WJ, BOM, soft hyphen, tag characters (U+E0000–E007F), bidi controls… Two uses
+// are kept, because real names and subjects need them and they join visible characters only:
+// - ZWJ (U+200D) inside an emoji ZWJ sequence (UTS #51: pictograph ZWJ pictograph, "👩‍💻"), and an
+//   emoji tag sequence (UTS #51: U+1F3F4 tags… U+E007F, the flags of England, Scotland, Wales);
+// - ZWNJ and ZWJ (U+200C, U+200D) between two letters or marks of a script that uses them (Arabic,
+//   Persian, Indic…; not Latin, Greek or Cyrillic, where they only hide things: "pay\u200Dpal").
+const FORMAT_CHAR = /\p{Cf}/u;
+const FORMAT_CHARS = /\p{Cf}/gu;
+const EMOJI_TAG_SEQUENCE = /\u{1F3F4}[\u{E0020}-\u{E007E}]+\u{E007F}/gu;
+const PICTOGRAPH_BEFORE = /[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F]$/u;
+const PICTOGRAPH_AFTER = /^\p{Extended_Pictographic}/u;
+const JOINING_LETTER_BEFORE = /[\p{L}\p{M}]$/u;
+const JOINING_LETTER_AFTER = /^[\p{L}\p{M}]/u;
+const NO_JOINERS = /[\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}]/u;
+
+/** The character (code point) that ends `before` / starts `after`, or ''. */
+const lastChar = (before: string): string => {
+  const cp = before.codePointAt(before.length >= 2 && /[\uDC00-\uDFFF]/.test(before[before.length - 1]) ? before.length - 2 : before.length - 1);
+  return cp === undefined ? '' : String.fromCodePoint(cp);
+};
+const firstChar = (after: string): string => {
+  const cp = after.codePointAt(0);
+  return cp === undefined ? '' : String.fromCodePoint(cp);
+};
+
+function joinerKept(value: string, at: number, joiner: string): boolean {
+  const before = lastChar(value.slice(Math.max(0, at - 2), at));
+  const after = firstChar(value.slice(at + joiner.length, at + joiner.length + 2));
+  if (joiner === '\u200D' && PICTOGRAPH_BEFORE.test(before) && PICTOGRAPH_AFTER.test(after)) return true;
+  return JOINING_LETTER_BEFORE.test(before) && JOINING_LETTER_AFTER.test(after) && !NO_JOINERS.test(before) && !NO_JOINERS.test(after);
+}
+
+/** The format characters (Unicode General_Category Cf) of a value that are not kept joiners, as [index, text]. */
+function strayFormatCharacters(value: string): Array<[number, string]> {
+  const v = value.includes('\u{1F3F4}') ? value.replace(EMOJI_TAG_SEQUENCE, (m) => '\u{1F3F4}' + '\u0000'.repeat(m.length - 2)) : value;
+  const out: Array<[number, string]> = [];
+  for (const m of v.matchAll(FORMAT_CHARS)) { // matchAll copies the regex, lastIndex 0: never shared state
+    if ((m[0] === '\u200C' || m[0] === '\u200D') && joinerKept(v, m.index, m[0])) continue;
+    out.push([m.index, m[0]]);
+  }
+  return out;
+}
+
+/**
+ * True when the value holds an invisible format character (Unicode General_Category Cf: ZWSP,
+ * ZWNJ, ZWJ, WJ, BOM, soft hyphen, tag characters U+E0000–E007F, bidi controls…), other than a
+ * joiner inside an emoji sequence (UTS #51) or between letters of a script that uses joiners.
+ */
+export function hasFormatCharacter(value: string): boolean {
+  if (!FORMAT_CHAR.test(value)) return false;
+  return strayFormatCharacters(value).length > 0;
+}
+
+/** The value without the format characters (Unicode Cf) hasFormatCharacter refuses, UTS #51 emoji sequences kept; the same string when it has none. */
+export function stripFormatCharacters(value: string): string {
+  if (!FORMAT_CHAR.test(value)) return value;
+  const stray = strayFormatCharacters(value);
+  if (stray.length === 0) return value;
+  let out = '';
+  let at = 0;
+  for (const [i, ch] of stray) { out += value.slice(at, i); at = i + ch.length; }
+  return out + value.slice(at);
+}
+
+// Characters a reader takes for '<' or '>' that NFKC (UAX #15) leaves alone: single guillemets
+// (U+2039, U+203A), angle brackets (U+2329, U+232A, U+27E8, U+27E9, U+3008, U+3009), modifier
+// arrowheads (U+02C2, U+02C3) and Canadian syllabics (U+1438, U+1433), from UTS #39's confusables.
+const ANGLE_CONFUSABLE = /[\u2039\u203A\u2329\u232A\u27E8\u27E9\u3008\u3009\u02C2\u02C3\u1438\u1433]/;
+const NON_ASCII = /[^\u0000-\u007F]/;
+
+/**
+ * The address-syntax character a value imitates with non-ASCII look-alikes, or null: '<' or '>'
+ * when one of its characters becomes one under NFKC (UAX #15 compatibility normalisation: '＜' U+FF1C,
+ * '﹤' U+FE64) or is a listed confusable ('‹', '〈', '⟨'…); with `sender`, '@' too ('＠' U+FF20,
+ * '﹫' U+FE6B). ASCII '<', '>' and '@' themselves are not look-alikes (see displayNameProblem).
+ */
+export function addressLookalike(value: string, sender = false): '<>' | '@' | null {
+  if (!NON_ASCII.test(value)) return null;
+  if (ANGLE_CONFUSABLE.test(value)) return '<>';
+  const ascii = value.replace(/[<>@]/g, '');
+  const folded = ascii.normalize('NFKC');
+  if (folded.includes('<') || folded.includes('>')) return '<>';
+  if (sender && folded.includes('@')) return '@';
+  return null;
+}
+
+export type DisplayNameProblem = 'control' | 'encoded_word' | 'bidi_control' | 'format_character' | 'angle_bracket' | 'at_sign';
 
 /**
  * Why a name cannot be a display name in From or To (RFC 5322 §3.4 `display-name`), or null.
  * Refused: control characters and line breaks, encoded-words (RFC 2047: they decode to anything,
- * line breaks included), bidi controls (UAX #9: they reorder what the reader sees), and '<' or '>'
- * (a name that looks like an address). With `sender` (the From name readers trust) '@' is refused
- * too. Quotes, commas and semicolons are allowed: nodemailer quotes the name (RFC 5322 quoted-string).
+ * line breaks included), bidi controls (UAX #9: they reorder what the reader sees), other invisible
+ * format characters (Unicode Cf: zero-width characters, tag characters; see hasFormatCharacter), and
+ * '<' or '>' (a name that looks like an address), read in NFKC form (UAX #15: '＜' and '﹤' are '<')
+ * with a few more look-alikes (see addressLookalike). With `sender` (the From name readers trust)
+ * '@' is refused too ('＠', '﹫' as well). Quotes, commas and semicolons are allowed: nodemailer
+ * quotes the name (RFC 5322 quoted-string).
  */
 export function displayNameProblem(value: string, sender = false): DisplayNameProblem | null {
   if (hasHeaderInjection(value)) return 'control';
   if (hasEncodedWord(value)) return 'encoded_word';
   if (hasBidiControl(value)) return 'bidi_control';
+  if (hasFormatCharacter(value)) return 'format_character';
   if (value.includes('<') || value.includes('>')) return 'angle_bracket';
   if (sender && value.includes('@')) return 'at_sign';
+  const lookalike = addressLookalike(value, sender);
+  if (lookalike === '<>') return 'angle_bracket';
+  if (lookalike === '@') return 'at_sign';
   return null;
 }
 

@@ -14,14 +14,19 @@
 //   and slashes ('/', U+FF0F). Line breaks, commas, colons, underscores and letters end a candidate:
 //   a card number is written on one line, and '_' joins machine identifiers, not digit groups.
 // A candidate is then a run of digit groups. Any window of whole consecutive groups holding 13–19
-// digits that passes Luhn is a card number, provided its separators are of one kind (spaces and
+// digits that starts with a payment-card major industry identifier (ISO/IEC 7812-1: first digit 2–6;
+// see CARD_MII) and passes Luhn is a card number, provided its separators are of one kind (spaces and
 // dashes are one kind: "4111 1111-1111 1111"; dots another; slashes a third) or, when they mix,
 // every group has at least 4 digits ("4111 1111-1111.1111"). So "100.00 200.00 300.00" (amounts),
 // "10.0.0.1 192.168.1.1" (addresses) or "15.01.2024 16.01.2024" (dates) never form a window.
 // False-positive discipline kept from the first detector: UUIDs (our own ids) are blanked first; an
 // unbroken digit string is only ever taken whole (a 25-digit id is not searched for a card inside
-// it); runs under 13 digits are never flagged. Collateral that remains by design: a 13–19 digit
-// reference, phone or date run passing Luhn by chance (1 in 10), e.g. "2024-01-15 2025-02-20".
+// it); runs under 13 digits are never flagged; a window starting with 0, 1, 7, 8 or 9 is never a card
+// (no payment network issues under those MIIs: airlines 1, petroleum 7, telecom 8, national 9), so
+// "0000000000000000", "k-1733030400000" (millisecond timestamps until 2033) and references starting
+// with 1 pass. Collateral that remains by design: a 13–19 digit run starting with 2–6 that passes
+// Luhn by chance (1 in 10): dates such as "2024-01-15 2025-02-20", phone numbers and references
+// starting with 2–6, and millisecond timestamps again from 2033-05-18 (2·10^12 ms) on.
 // Not caught by design: digits spelled out, split by letters, commas or line breaks, or groups
 // shorter than 4 digits joined by separators of more than one kind.
 import { UUID_IN_TEXT } from './ids.js';
@@ -29,6 +34,27 @@ import { UUID_IN_TEXT } from './ids.js';
 export const MIN_CARD_DIGITS = 13;
 export const MAX_CARD_DIGITS = 19;
 export const MAX_SCAN_DEPTH = 64;
+
+/**
+ * The major industry identifiers (ISO/IEC 7812-1, the first digit of an issuer identification
+ * number) under which payment cards are issued: 2 (Mastercard 2221–2720), 3 (Amex 34/37, JCB 35,
+ * Diners 36/38), 4 (Visa), 5 (Mastercard 51–55, Maestro), 6 (Discover, UnionPay, Maestro, RuPay).
+ * A digit window whose first digit is not one of these is never a card number.
+ */
+export const CARD_MII: readonly number[] = [2, 3, 4, 5, 6];
+const MII_MIN = 2;
+const MII_MAX = 6;
+
+/**
+ * True when an ASCII digit string is a payment-card number by shape: 13–19 digits, a payment-card
+ * major industry identifier first (ISO/IEC 7812-1, see CARD_MII) and a valid Luhn check digit
+ * (ISO/IEC 7812-1 Annex B).
+ */
+export function isCardNumber(digits: string): boolean {
+  if (digits.length < MIN_CARD_DIGITS || digits.length > MAX_CARD_DIGITS) return false;
+  const first = digits.charCodeAt(0) - 48;
+  return first >= MII_MIN && first <= MII_MAX && luhnValid(digits);
+}
 /** The path findCardData returns when the input nests deeper than MAX_SCAN_DEPTH (not scanned: refuse it). */
 export const TOO_DEEP = '$too_deep';
 /** What redactCardNumbers puts in place of a card number. */
@@ -44,7 +70,7 @@ function luhnRange(digits: readonly number[], from: number, to: number): boolean
   return sum % 10 === 0;
 }
 
-/** Luhn (mod 10) check of an ASCII digit string; false for an empty or non-digit string. */
+/** Luhn (mod 10) check (ISO/IEC 7812-1 Annex B) of an ASCII digit string; false for an empty or non-digit string. */
 export function luhnValid(digits: string): boolean {
   if (!/^\d+$/.test(digits)) return false;
   return luhnRange(Array.from(digits, (c) => c.charCodeAt(0) - 48), 0, digits.length);
@@ -172,6 +198,7 @@ class CardScanner {
   private readonly gPe = new Int8Array(RING);
   private readonly gPo = new Int8Array(RING);
   private readonly gKind = new Int8Array(RING);
+  private readonly gFirst = new Int8Array(RING); // the group's first digit (a window's MII, ISO/IEC 7812-1)
   private lo = 0;           // no window may start before this group (19 digits back)
   private kindStart = 0;    // windows from here on have separators of one kind
   private longStart = 0;    // windows from here on have groups of 4+ digits only (kinds may mix)
@@ -229,7 +256,7 @@ class CardScanner {
             pos = 0; pe = 0; po = 0;
             this.startRun();
           }
-          this.addGroup(n, i, pos, pe, po, sepBits);
+          this.addGroup(n, i, pos, pe, po, sepBits, c);
           n++;
           sepBits = 0;
         }
@@ -259,12 +286,13 @@ class CardScanner {
     this.spanLast = -1;
   }
 
-  /** Group n of the run starts at `at` after separators `bits` (none for the first group). */
-  private addGroup(n: number, at: number, pos: number, pe: number, po: number, bits: number): void {
+  /** Group n of the run starts at `at` with digit `first` after separators `bits` (none for the first group). */
+  private addGroup(n: number, at: number, pos: number, pe: number, po: number, bits: number, first: number): void {
     const kind = n === 0 ? 0 : (bits & (KIND_DOT | KIND_SLASH)) !== 0 ? bits & (KIND_DOT | KIND_SLASH) : KIND_SPACE;
     if (n >= 2 && kind !== this.gKind[(n - 1) & MASK]) this.kindStart = n - 1;
     const slot = n & MASK;
     this.gKind[slot] = kind;
+    this.gFirst[slot] = first;
     this.gStart[slot] = at;
     this.gPos[slot] = pos;
     this.gPe[slot] = pe;
@@ -289,6 +317,8 @@ class CardScanner {
       const width = pos - gPos[g & MASK];
       if (width < MIN_CARD_DIGITS) break;
       if (width > MAX_CARD_DIGITS || sums[g & MASK] !== sum) continue;
+      const mii = this.gFirst[g & MASK];
+      if (mii < MII_MIN || mii > MII_MAX) continue;
       if (this.firstOnly) { this.spans.push({ start: this.gStart[g & MASK], end }); return true; }
       if (this.spanStart >= 0 && g <= this.spanLast) this.spanEnd = end;
       else {

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { hasHeaderInjection, parseAddress } from '../policy/addresses.js';
 import { MESSAGE_KINDS } from '../policy/kinds.js';
-import { bodyText, headerText, pagination, replyTo, subjectText, uuid } from '../platform/schemas.js';
+import { bodyText, headerText, isBlank, pagination, replyTo, subjectText, uuid } from '../platform/schemas.js';
 import { usesPlaceholder } from '../mail/render.js';
 import { canonicalLocale, isKnownCurrency } from './money.js';
 import { noticeTemplateNames, templateSource } from './templates.js';
@@ -60,7 +60,7 @@ const invoiceTax = z.object({
 }).strict();
 
 export const invoiceSchema = z.object({
-  transactionId: headerText(200).min(1).refine((v) => v.trim().length > 0, 'must not be blank'),
+  transactionId: headerText(200).min(1).refine((v) => !isBlank(v), 'must not be blank'),
   contact: contactRef,
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an upper-case ISO 4217 code such as EUR')
     .refine(isKnownCurrency, 'is not an ISO 4217 currency with a minor unit'),
@@ -98,7 +98,7 @@ const httpUrl = z.string().max(2000).refine(isHttpUrl, 'must be an http(s) URL')
  * button; `ticketId` (support) goes into the subject. Stored templates may use other keys too.
  */
 export const NOTICE_FIELDS = {
-  subject: subjectText(998).refine((v) => v.trim().length > 0, 'must not be blank').nullable().optional(),
+  subject: subjectText(998).refine((v) => !isBlank(v), 'must not be blank').nullable().optional(),
   preview: headerText(500).nullable().optional(),
   body: bodyText(10_000).nullable().optional(),
   actionUrl: httpUrl.nullable().optional(),
@@ -137,7 +137,7 @@ export const noticeSchema = z.strictObject({
     return z.NEVER;
   }
   const body = v.data.body;
-  if (typeof body !== 'string' || body.trim().length === 0) {
+  if (typeof body !== 'string' || isBlank(body)) {
     ctx.addIssue({ code: 'custom', path: ['data', 'body'], message: 'a notice needs a body: data.body, plain text (blank lines make paragraphs)' });
     return z.NEVER;
   }

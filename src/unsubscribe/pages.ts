@@ -18,6 +18,7 @@ import type { ActivationSettings } from '../consent/activation.js';
 import { readUnsubscribeToken, type UnsubscribeSubject } from './links.js';
 import { html, type Brand, type Html } from '../html.js';
 import { sendPage } from '../platform/http.js';
+import { keptHeaderValue } from '../platform/header-value.js';
 import { isOneClick } from './one-click.js';
 import type { Requester } from '../consent/confirm.js';
 import { requestOptIn, savePreferences, tickedIds } from './preferences.js';
@@ -28,7 +29,8 @@ import { listNames, maskAddress, preferencesWording, resubscribeWording } from '
 type Ctx = { deps: AppDeps; base: string; settings: ActivationSettings };
 
 const brandOf = (link: LinkContext): Brand => ({ name: link.tenant.name, postalAddress: link.tenant.postalAddress });
-const who = (req: Request): Requester => ({ ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
+/** The requester as kept: the User-Agent read as UTF-8, controls blanked, card numbers redacted (platform/header-value). */
+const who = (req: Request): Requester => ({ ip: req.ip ?? null, userAgent: keptHeaderValue(req.get('user-agent'), 500) });
 const linkPath = (ctx: Ctx, token: string, rest = '') => `${ctx.base}/u/${token}${rest}`;
 
 function invalidLink(res: Response): void {

@@ -167,4 +167,53 @@ describe('templates API', () => {
       expect(r.body.html).toContain('href="https://postgate.test/u/preview"'); // Postgate's own URL, untouched
     });
   });
+
+  describe('templates that could never render, stall a send or carry a card (issue 14)', () => {
+    const mjml = (x: string): string => `<mjml><mj-body><mj-section><mj-column>\n<mj-text>${x}</mj-text>\n</mj-column></mj-section></mj-body></mjml>`;
+
+    it('refuses internal helpers, raw blocks and blocks of values with the line, and names the blocks to use', async () => {
+      for (const tag of ['{{helperMissing}}', '{{blockHelperMissing}}', '{{{{raw}}}}x{{{{/raw}}}}', '{{#attributes}}{{city}}{{/attributes}}']) {
+        const r = await t.api('POST', '/api/templates', { name: 'Never renders', mjml: mjml(tag), subject: 'Hi' });
+        expect(r.status, tag).toBe(422);
+        expect(r.body.error, tag).toMatchObject({ code: 'invalid_template', field: 'mjml' });
+        expect(r.body.error.issues, tag).toEqual([expect.objectContaining({ part: 'mjml', line: 2 })]);
+        const text = await t.api('POST', '/api/templates', { name: 'Never renders', mjml: mjml('ok'), subject: 'Hi', text: `Hello\n${tag}` });
+        expect(text.status, tag).toBe(422);
+        expect(text.body.error.issues, tag).toEqual([expect.objectContaining({ part: 'text', line: 2 })]);
+      }
+      const block = await t.api('POST', '/api/templates', { name: 'Block', mjml: mjml('{{#attributes}}{{city}}{{/attributes}}'), subject: 'Hi' });
+      expect(block.body.error.message).toContain('{{#with x}}');
+      const fine = await t.api('POST', '/api/templates', { name: 'Fine', mjml: mjml('{{#with attributes}}{{city}}{{/with}}{{#each attributes.tags}}{{this}}{{/each}}'), subject: 'Hi' });
+      expect(fine.status).toBe(201);
+    });
+
+    it('refuses a card number spelled in the template\'s HTML or text part with card_data_rejected', async () => {
+      for (const spelled of ['&#52;&#49;&#49;&#49;111111111111', '4111<span></span>1111 1111 1111', '4111&nbsp;1111&nbsp;1111&nbsp;1111']) {
+        const r = await t.api('POST', '/api/templates', { name: 'Card', mjml: mjml(`Pay with ${spelled}`), subject: 'Hi' });
+        expect(r.status, spelled).toBe(422);
+        expect(r.body.error, spelled).toMatchObject({ code: 'card_data_rejected', field: 'mjml' });
+      }
+      const text = await t.api('POST', '/api/templates', { name: 'Card', mjml: mjml('ok'), subject: 'Hi', text: 'Card 4111{{!-- --}}1111 1111 1111' });
+      expect(text.status).toBe(422);
+      expect(text.body.error).toMatchObject({ code: 'card_data_rejected', field: 'text' });
+      const id = (await t.api('POST', '/api/templates', { name: 'Card later', mjml: mjml('ok'), subject: 'Hi' })).body.id;
+      const update = await t.api('PUT', `/api/templates/${id}`, { mjml: mjml('&#52;111 1111 1111 1111'), subject: 'Hi' });
+      expect(update).toMatchObject({ status: 422, body: { error: { code: 'card_data_rejected', field: 'mjml' } } });
+      expect((await t.api('GET', '/api/templates')).body.items.some((x: any) => x.name === 'Card')).toBe(false);
+    });
+
+    it('previews a template over the render budget with a clear 422, quickly', async () => {
+      const loops = '{{#each attributes.a}}{{#each ../attributes.a}}{{#each ../../attributes.a}}x{{/each}}{{/each}}{{/each}}';
+      const id = (await t.api('POST', '/api/templates', { name: 'Loops', mjml: mjml(loops), subject: 'Hi' })).body.id;
+      const t0 = performance.now();
+      const r = await t.api('POST', `/api/templates/${id}/preview`, { data: { attributes: { a: Array.from({ length: 60 }, (_, i) => i) } } });
+      expect(r.status).toBe(422);
+      expect(r.body.error).toMatchObject({ code: 'render_failed', field: 'data' });
+      expect(r.body.error.message).toContain('exceeds the render budget');
+      expect(r.body.error.message).not.toContain('compile');
+      expect(performance.now() - t0).toBeLessThan(5_000); // under the pool's 5 s budget: the render budget stopped it
+      const small = await t.api('POST', `/api/templates/${id}/preview`, { data: { attributes: { a: [1, 2] } } });
+      expect(small.status).toBe(200);
+    });
+  });
 });

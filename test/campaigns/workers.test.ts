@@ -86,7 +86,7 @@ describe('campaign workers', () => {
     const perRow = await ownerQuery<{ n: number }>(app.db.url,
       'SELECT count(*)::int AS n FROM (SELECT contact_id FROM messages WHERE campaign_id = $1 GROUP BY 1 HAVING count(*) > 1) x', [c.id]);
     expect(perRow[0].n).toBe(0);
-  });
+  }, 120_000); // correctness, not speed: a loaded CI machine runs the suite's files in parallel
 
   it('SIGTERM: a stopping worker finishes what is in flight, hands back the rest, and exits cleanly', async () => {
     const { t, c, emails } = await campaignFor('term', 400, 100);
@@ -103,7 +103,7 @@ describe('campaign workers', () => {
     expect(countFor(emails)).toBeLessThan(400);
 
     await worker();
-    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed', 30_000);
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed', 90_000);
     expect(done.progress).toMatchObject({ audience: 400, sent: 400 });
     const got = perRecipient();
     expect(emails.every((e) => got.get(e) === 1)).toBe(true); // no duplicate, nobody lost
@@ -111,13 +111,13 @@ describe('campaign workers', () => {
       "SELECT count(*)::int AS n FROM message_events e JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = $1 AND e.type = 'reclaimed'", [c.id]);
     expect(reclaimed[0].n).toBe(0);
     console.log(`SIGTERM test: received before stop >= 100, handed back ${left[0].released}, reclaimed 0, duplicates 0`);
-  });
+  }, 120_000);
 
   it('two workers share one campaign without sending anyone two copies', async () => {
     const { t, c, emails } = await campaignFor('pair', 300, 60);
     await Promise.all([worker(), worker()]);
     expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
-    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed', 30_000);
+    const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed', 90_000);
     expect(done.progress).toMatchObject({ audience: 300, sent: 300 });
     const got = perRecipient();
     expect(emails.map((e) => got.get(e) ?? 0).every((n) => n === 1)).toBe(true);
@@ -129,5 +129,5 @@ describe('campaign workers', () => {
     // Fan-out is a few drain jobs per campaign, never one job per recipient.
     const jobs = await ownerQuery<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'campaign-drain' AND data->>'campaignId' = $1", [c.id]);
     expect(jobs[0].n).toBeLessThanOrEqual(3 * DRAINS_PER_CAMPAIGN);
-  });
+  }, 120_000);
 });

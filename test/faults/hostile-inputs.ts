@@ -142,7 +142,7 @@ export function findCardNumbers(buf: Uint8Array, cards: readonly string[], maxHi
 
 // ---- names bound for headers ----------------------------------------------------------------------
 
-/** RFC 2047 encoded-words (some decode to CR LF and a forged header) and bidi controls. */
+/** RFC 2047 encoded-words (some decode to CR LF and a forged header), bidi controls, NFKC look-alikes of '<' '>', invisible format characters. */
 export const HEADER_NAME_ATTACKS: readonly { label: string; text: string }[] = [
   { label: 'encoded-word q, CR LF', text: '=?utf-8?q?a=0D=0AB?=' },
   { label: 'encoded-word q, Bcc', text: '=?UTF-8?Q?Acme=0D=0ABcc:_victim@example.org?=' },
@@ -154,6 +154,10 @@ export const HEADER_NAME_ATTACKS: readonly { label: string; text: string }[] = [
   { label: 'LRE/PDF U+202A/202C', text: '\u202AAcme\u202C' },
   { label: 'RLM U+200F', text: 'Acme\u200F' },
   { label: 'Arabic letter mark U+061C', text: 'Acme\u061C' },
+  { label: 'full-width < > (NFKC)', text: 'Bob \uFF1Cceo@bank.example\uFF1E' },
+  { label: 'small-form < > (NFKC)', text: 'Bob \uFE64ceo@bank.example\uFE65' },
+  { label: 'zero-width space', text: 'Ac\u200Bme' },
+  { label: 'tag characters U+E0041…', text: 'Acme\u{E0041}\u{E0042}' },
 ];
 
 // ---- templates -----------------------------------------------------------------------------------

@@ -118,6 +118,20 @@ describe('assertComposable', () => {
   it('accepts an ordinary message, including non-ASCII names', () => {
     expect(() => assertComposable(input({ to: { name: 'Zoë Ünal "Z"', address: 'z@example.org' } }))).not.toThrow();
   });
+
+  it.each([
+    ['from.name', 'a full-width @ (NFKC)', { from: { name: 'news\uff20 bank.com', address: 'news@acme.example' } }],
+    ['from.name', 'a small-form <', { from: { name: 'Acme \ufe64x\ufe65', address: 'news@acme.example' } }],
+    ['to.name', 'full-width < >', { to: { name: 'Bob \uff1cceo@bank.com\uff1e', address: 'ann@example.org' } }],
+    ['to.name', 'a zero-width space', { to: { name: 'A\u200bnn', address: 'ann@example.org' } }],
+    ['from.name', 'a tag character', { from: { name: 'Acme\u{E0041}', address: 'news@acme.example' } }],
+  ] as const)('refuses in %s %s (the last line behind the API)', (field, _what, over) => {
+    expect(() => assertComposable(input(over))).toThrow(expect.objectContaining({ name: 'HeaderInjectionError', field }));
+  });
+
+  it('lets a contact name hold a full-width @ (it may hold @), and emoji ZWJ sequences in names', () => {
+    expect(() => assertComposable(input({ to: { name: 'Ann \uff20 home \u{1F469}\u200d\u{1F4BB}', address: 'ann@example.org' } }))).not.toThrow();
+  });
 });
 
 describe('nodemailer end to end (stream transport, DKIM)', () => {
@@ -176,6 +190,11 @@ describe('display names and subjects: encoded-words, bidi controls, specials (is
   it('strips bidi controls from a rendered subject (they came from subscriber data) and still sends it', () => {
     const mail = composeMessage(input({ rendered: { ...input().rendered, subject: 'Hello \u202eevil\u202c, \u2067Ann\u2069 \u200f!' } }));
     expect(mail.subject).toBe('Hello evil, Ann !');
+  });
+
+  it('strips other format characters from a rendered subject, keeping emoji ZWJ sequences', () => {
+    const mail = composeMessage(input({ rendered: { ...input().rendered, subject: 'Hel\u200blo\u{E0041} \u2060Ann \u{1F469}\u200d\u{1F4BB}' } }));
+    expect(mail.subject).toBe('Hello Ann \u{1F469}\u200d\u{1F4BB}');
   });
 
   it('quotes @ < > " , ; in display names: a parser reads exactly the intended addresses', async () => {

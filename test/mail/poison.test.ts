@@ -111,3 +111,64 @@ describe('a message whose preparation keeps crashing outside its renderer', () =
     }
   });
 });
+
+describe('hostile input never stalls or stores card data (issue 14)', () => {
+  it('fails a recipient whose render is over the render budget with render_error at once, while /healthz stays responsive', async () => {
+    // The tester's stall (4 deep: 17.9 s, 26 MB) is refused at save now; 3 deep over 60 items is 216,000 iterations.
+    const loops = '{{#each attributes.a}}{{#each ../attributes.a}}{{#each ../../attributes.a}}x{{/each}}{{/each}}{{/each}}';
+    const mjml = `<mjml><mj-body><mj-section><mj-column><mj-text>${loops}</mj-text>
+      <mj-text><a href="{{unsubscribeUrl}}">Unsubscribe</a> {{postalAddress}}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+    const deeper = await t.api('POST', '/api/templates', { name: 'Four deep', subject: 'News', mjml: mjml.replace(loops, `{{#each attributes.a}}${loops}{{/each}}`) });
+    expect(deeper.status).toBe(422);
+    expect(deeper.body.error).toMatchObject({ code: 'invalid_template', field: 'mjml' });
+    expect(deeper.body.error.message).toContain('{{#each}} is nested 4 deep');
+
+    const list = await given(app, t).list('Budget list');
+    const gus = await given(app, t).subscribedContact('gus@example.org', { name: 'Gus', lists: [list], attributes: { a: Array.from({ length: 60 }, (_, i) => i) } });
+    const tpl = await given(app, t).template({ name: 'Three deep', mjml, subject: 'News' });
+    const c = await given(app, t).campaign(tpl, [list]);
+    await (await fetch(`${app.url}/healthz`)).text(); // warm-up
+    let polling = true;
+    const latencies: number[] = [];
+    const poller = (async () => {
+      while (polling) {
+        const t0 = performance.now();
+        await (await fetch(`${app.url}/healthz`)).text();
+        latencies.push(performance.now() - t0);
+        await sleep(10);
+      }
+    })();
+    try {
+      expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBeLessThan(300);
+      const done = await waitForCampaign(t, c.id, (x) => x.status === 'completed', 40_000);
+      expect(done.progress).toMatchObject({ audience: 1, sent: 0, failed: 1, failedByReason: { render_error: 1 } });
+    } finally {
+      polling = false;
+      await poller;
+    }
+    // Generous bound (a shared test machine): unbudgeted, this one render held the event loop for seconds.
+    expect(Math.max(...latencies)).toBeLessThan(1000);
+    const [row] = await ownerQuery<{ id: string }>(app.db.url, 'SELECT id FROM messages WHERE campaign_id = $1 AND contact_id = $2', [c.id, gus.id]);
+    const m = await record(row.id);
+    expect(m).toMatchObject({ status: 'failed', reason: 'render_error', attempts: 1 });
+    expect(m.events[0].detail).toMatchObject({ reason: 'render_error', attempt: 1, stage: 'render' });
+    expect(m.events[0].detail.error).toContain('exceeds the render budget: more than 10000 block iterations');
+    expect(mailsTo(app, gus.email)).toHaveLength(0);
+  });
+
+  it('redacts a card number that merge data makes from the stored body and subject (the wire copy is the recipient\'s)', async () => {
+    // Each value alone is no card (the API refuses one); the template puts them side by side.
+    const mjml = `<mjml><mj-body><mj-section><mj-column><mj-text>Reference {{r1}}{{r2}} ok</mj-text></mj-column></mj-section></mj-body></mjml>`;
+    const tpl = await given(app, t).template({ name: 'Reference', mjml, subject: 'Ref {{r1}}{{r2}}' });
+    const r = await t.api('POST', '/api/messages', { kind: 'account', contact: 'fay@example.org', template: tpl, data: { r1: '4111 1111', r2: ' 1111 1111' }, idempotencyKey: 'card-merge-1' });
+    expect(r.status).toBe(202);
+    // And data that reached the ledger whole (not through the API's refusal).
+    const direct = await given(app, t).queuedMessage({ kind: 'account', template: `notice:stored:${tpl}`, recipient: fay.email, contactId: fay.id, templateVersion: 1, data: { vars: { r1: '4111111111111111', r2: '' } } });
+    for (const id of [r.body.id, direct]) {
+      const m = await waitForMessage(t, id, 'sent', 30_000);
+      expect(m.body.text).toContain('Reference [card number removed] ok');
+      expect(`${m.subject} ${m.body.html} ${m.body.text}`.replace(/\D+/g, ' ')).not.toMatch(/4111 ?1111 ?1111 ?1111/);
+      expect(m.subject).toBe('Ref [card number removed]');
+    }
+  });
+});

@@ -3,7 +3,7 @@
 import { Parser } from 'htmlparser2';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  compileTemplate, compileTemplateSpec, cssEscape, renderMessage, RUNTIME_OPTIONS, TEMPLATE_HELPERS, TEMPLATE_LIMITS, TemplateError, usesPlaceholder,
+  compileTemplate, compileTemplateSpec, cssEscape, renderMessage, RenderBudgetError, RUNTIME_OPTIONS, TEMPLATE_HELPERS, TEMPLATE_LIMITS, TemplateError, usesPlaceholder,
   validateTemplate, type TemplateSource,
 } from '../../src/mail/render.js';
 import { TEMPLATE_POOL_DEFAULTS } from '../../src/mail/template-pool.js';
@@ -436,6 +436,92 @@ describe('hostile templates (issue 14)', () => {
     expect(spec).toMatchObject({ html: expect.any(String), subject: expect.any(String), text: expect.any(String) });
     const data = { name: 'Ann', vip: true, items: [{ title: 'One' }], productId: 7, ...URLS };
     expect(renderMessage(await compileTemplate(NEWSLETTER), data)).toEqual(renderMessage(await compileTemplate(NEWSLETTER), data));
+  });
+
+  it('refuses the forms that can never render or hide a loop: internal helpers, raw blocks, blocks of values, deep #each', async () => {
+    const cases: Array<[string, string]> = [
+      ['{{helperMissing}}', '"helperMissing" cannot be called'],
+      ['{{blockHelperMissing}}', '"blockHelperMissing" cannot be called'],
+      ['{{default (helperMissing) "x"}}', '"helperMissing" cannot be called'],
+      ['{{{{raw}}}} {{name}} {{{{/raw}}}}', 'raw blocks ({{{{raw}}}}…{{{{/raw}}}}) are not supported'],
+      ['{{#items}}{{title}}{{/items}}', '{{#items}} is not a block helper'],
+      ['{{^items}}none{{/items}}', '{{^items}} is not a block helper'],
+      ['{{#if a}}x{{else items}}y{{/if}}', '{{#items}} is not a block helper'],
+      ['{{#default a}}x{{/default}}', '{{#default}} is not a block helper'],
+      ['{{#each a}}{{#each b}}{{#each c}}{{#each d}}x{{/each}}{{/each}}{{/each}}{{/each}}', '{{#each}} is nested 4 deep; the limit is 3'],
+    ];
+    for (const [tag, message] of cases) {
+      const issues = await validateTemplate({ mjml: body(`<mj-text>\n${tag}</mj-text>`), subject: 's' });
+      expect(issues, tag).toEqual([expect.objectContaining({ part: 'mjml', line: 3, message: expect.stringContaining(message) })]);
+      const inText = await validateTemplate({ mjml: body('<mj-text>ok</mj-text>'), subject: 's', text: `line\n${tag}` });
+      expect(inText, tag).toEqual([expect.objectContaining({ part: 'text', line: 2, message: expect.stringContaining(message) })]);
+    }
+    // The documented ways stay valid, {{else if}} chains and 3-deep #each included.
+    const fine = '{{#with a}}{{b}}{{/with}}{{#if a}}x{{else if b}}y{{/if}}{{#unless a}}z{{/unless}}{{#each a as |x|}}{{#each x}}{{#each this}}{{.}}{{/each}}{{/each}}{{/each}}';
+    expect(await validateTemplate({ mjml: body(`<mj-text>${fine}</mj-text>`), subject: 's', text: fine })).toEqual([]);
+  });
+
+  it('refuses a payment-card number in the template\'s own text however it is spelled (card_data)', async () => {
+    for (const spelled of ['&#52;&#49;&#49;&#49;111111111111', '4111<span></span>1111 1111 1111', '4111&nbsp;1111&nbsp;1111&nbsp;1111', '4111{{!-- x --}}1111 1111 1111', '<span style="display:none">4111 1111 1111 1111</span>']) {
+      const issues = await validateTemplate({ mjml: body(`<mj-text>Card ${spelled}</mj-text>`), subject: 's' });
+      expect(issues, spelled).toEqual([expect.objectContaining({ part: 'mjml', code: 'card_data', message: expect.stringContaining('payment-card number') })]);
+    }
+    const text = await validateTemplate({ mjml: body('<mj-text>ok</mj-text>'), subject: 's', text: 'Hello\nyour card 4111{{#if a}}{{/if}} 1111 1111 1111' });
+    expect(text).toEqual([expect.objectContaining({ part: 'text', line: 2, code: 'card_data' })]);
+    // A printed value between digit groups is not the template's own card; amounts, dates and phone numbers are fine.
+    expect(await validateTemplate({ mjml: body('<mj-text>4111{{name}}111111111111 · 100.00 200.00 · 2024-01-15 · +33 1 23 45 67 89</mj-text>'), subject: 's' })).toEqual([]);
+  });
+});
+
+describe('render budget (issue 14: one render never stalls the server)', () => {
+  const body = (b: string): string => `<mjml><mj-body><mj-section><mj-column><mj-text>${b}</mj-text></mj-column></mj-section></mj-body></mjml>`;
+  const sixty = Array.from({ length: 60 }, (_, i) => i);
+  const budgetError = (f: () => unknown): string => {
+    try { f(); } catch (err) { expect(err).toBeInstanceOf(RenderBudgetError); return (err as Error).message; }
+    throw new Error('rendered within the budget');
+  };
+
+  it('stops a nest of loops at TEMPLATE_LIMITS.renderIterations with a clear error, and the next message starts afresh', async () => {
+    const t = await compileTemplate({ subject: 's', mjml: body('{{#each attributes.a}}{{#each ../attributes.a}}{{#each ../../attributes.a}}x{{/each}}{{/each}}{{/each}}') });
+    const hold = await cpuMsOf(async () => budgetError(() => renderMessage(t, { attributes: { a: sixty } })));
+    expect(hold.result).toBe(`the template exceeds the render budget: more than ${TEMPLATE_LIMITS.renderIterations} block iterations ({{#each}} items, {{#with}} bodies) in one message`);
+    expect(hold.ms).toBeLessThan(1000); // (generous: the figure is in the bench; unbounded it is seconds)
+    // 15 + 15^2 + 15^3 = 3,615 iterations at most in the HTML, as many in the text part derived from it:
+    // within the budget, for every message in turn (the count is per message).
+    for (let i = 0; i < 3; i++) expect(renderMessage(t, { attributes: { a: sixty.slice(0, 15) } }).html).toContain('x'.repeat(3_000));
+  });
+
+  it('counts subject, HTML and text of one message together, and a part rendered on its own', async () => {
+    const loop = '{{#each attributes.a}}{{#each ../attributes.a}}y{{/each}}{{/each}}'; // 60 × 61 = 3,660 iterations per part
+    const t = await compileTemplate({ subject: loop, mjml: body(loop), text: loop });
+    expect(budgetError(() => renderMessage(t, { attributes: { a: sixty } }))).toContain('block iterations');
+    expect(t.html({ attributes: { a: sixty } })).toContain('y'.repeat(60)); // one part alone is within it
+    expect(t.subject({ attributes: { a: sixty } })).toHaveLength(3_600);
+  });
+
+  it('weighs each iteration by the tags of its body: a wide loop body is bounded like a deep nest', async () => {
+    const t = await compileTemplate({ subject: 's', mjml: body(`{{#each attributes.a}}${'{{formatMoney this "EUR"}}'.repeat(900)}{{/each}}`) });
+    const hold = await cpuMsOf(async () => budgetError(() => renderMessage(t, { attributes: { a: Array.from({ length: 5_000 }, (_, i) => i) } })));
+    expect(hold.result).toContain(`more than ${TEMPLATE_LIMITS.renderTags} template tags evaluated`);
+    expect(hold.ms).toBeLessThan(1000);
+    expect(renderMessage(t, { attributes: { a: [1, 2] } }).html).toContain('€0.01');
+    // The weight is the compiler's: a template cannot pass its own.
+    const cheat = await compileTemplate({ subject: 's', mjml: body(`{{#each attributes.a _pgw=0}}${'{{this}}'.repeat(900)}{{/each}}`) });
+    expect(budgetError(() => renderMessage(cheat, { attributes: { a: Array.from({ length: 5_000 }, (_, i) => i) } }))).toContain('template tags evaluated');
+  });
+
+  it('stops a part growing over TEMPLATE_LIMITS.renderedChars while the loop runs', async () => {
+    const t = await compileTemplate({ subject: 's', mjml: body('{{#each attributes.a}}{{../attributes.big}}{{/each}}') });
+    const big = 'z'.repeat(100_000);
+    expect(budgetError(() => renderMessage(t, { attributes: { a: sixty, big } }))).toContain(`a rendered part would be over ${TEMPLATE_LIMITS.renderedChars} characters`);
+    expect(renderMessage(t, { attributes: { a: sixty.slice(0, 10), big } }).html.length).toBeGreaterThan(1_000_000);
+  });
+
+  it('keeps Handlebars\' own checks and counts #with bodies', async () => {
+    await expect(compileTemplate({ subject: 's', mjml: body('{{#with}}x{{/with}}') }).then((t) => renderMessage(t, {}))).rejects.toThrow('#with requires exactly one argument');
+    const t = await compileTemplate({ subject: 's', mjml: body('{{#each attributes.a}}{{#with ../attributes}}{{#each a}}w{{/each}}{{/with}}{{/each}}') });
+    expect(budgetError(() => renderMessage(t, { attributes: { a: Array.from({ length: 100 }, (_, i) => i) } }))).toContain('block iterations');
+    expect(renderMessage(t, { attributes: { a: [1, 2, 3] } }).html).toContain('wwwwwwwww');
   });
 });
 

@@ -3,6 +3,7 @@
 // confirm page's User-Agent (consent records), an inbound report's diagnostic (bounces and the
 // message timeline), a relay's SMTP reply (messages.smtp_response, events, bounces). Real
 // PostgreSQL, HTTP and SMTP.
+import { request as httpRequest } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
@@ -74,6 +75,29 @@ describe('redacted where a header or a third party sends it', () => {
       "SELECT user_agent FROM consent_events WHERE contact_id = $1 AND action = 'confirm'", [r.body.id]);
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row.user_agent).toBe(`Mozilla/5.0 (pay ${CARD_REDACTION}; x  ${CARD_REDACTION}\u00a0) Gecko`);
+  });
+
+  it('the confirm page reads a UTF-8 User-Agent as UTF-8 before redacting it (full-width digits, ideographic spaces)', async () => {
+    const address = 'card-ua-utf8@example.org';
+    const r = await t.api('POST', '/api/contacts', { email: address, name: 'Ua', newsletter: true, consent });
+    expect(r.status).toBe(201);
+    const link = new URL(linkOf(app, await waitForMail(app, address)));
+    const ua = `Browser/1.0 (Zoë; ${fw('4111')}\u3000${fw('1111')}\u3000${fw('1111')}\u3000${fw('1111')})`;
+    // The header goes out as its UTF-8 bytes (fetch refuses non-latin1 header values; a browser or curl sends bytes).
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: link.hostname, port: link.port, path: link.pathname, method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '0', 'user-agent': Buffer.from(ua, 'utf8').toString('latin1') } },
+      (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    const rows = await ownerQuery<{ user_agent: string | null }>(app.db.url,
+      "SELECT user_agent FROM consent_events WHERE contact_id = $1 AND action = 'confirm'", [r.body.id]);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.user_agent).toBe(`Browser/1.0 (Zoë; ${CARD_REDACTION})`);
+    const history = await t.api('GET', `/api/contacts/${r.body.id}/consent`);
+    expect(JSON.stringify(history.body)).not.toMatch(LEAK);
   });
 
   it('an inbound report keeps its diagnostic with the card number removed, in the bounce and on the timeline', async () => {

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  assertHeaderSafe, displayNameProblem, hasBidiControl, hasEncodedWord, hasHeaderInjection, HeaderInjectionError, isReplyToAcceptable, parseAddress,
+  addressLookalike, assertHeaderSafe, displayNameProblem, hasBidiControl, hasFormatCharacter, stripFormatCharacters, hasEncodedWord, hasHeaderInjection, HeaderInjectionError, isReplyToAcceptable, parseAddress,
   stripBidiControls, type AddressError,
 } from '../../src/policy/addresses.js';
 
@@ -189,4 +189,46 @@ describe('encoded-words, bidi controls and display names (RFC 2047, UAX #9, RFC 
     ['a > b', false, 'angle_bracket'], ['=?utf-8?q?A=0D=0Ab?=', false, 'encoded_word'], ['Acme\u202egnp.exe', false, 'bidi_control'],
     ['Acme\r\nBcc: x@y.z', false, 'control'],
   ] as const)('displayNameProblem(%j, sender %s) is %s', (v, sender, problem) => expect(displayNameProblem(v, sender)).toBe(problem));
+});
+
+describe('look-alikes and invisible characters in names (UAX #15 NFKC, Unicode Cf, UTS #51)', () => {
+  it.each([
+    // NFKC look-alikes of '<', '>' and '@'
+    ['news\uff20 bank.com', true, 'at_sign'], ['news\ufe6b bank.com', true, 'at_sign'], ['Bob \uff1cceo@bank.com\uff1e', false, 'angle_bracket'],
+    ['Bob \ufe64ceo\ufe65', false, 'angle_bracket'], ['Bob \u2039ceo\u203a', false, 'angle_bracket'], ['Bob \u3008ceo\u3009', false, 'angle_bracket'],
+    ['Bob \u27e8ceo\u27e9', false, 'angle_bracket'], ['Bob \u02c2ceo\u02c3', false, 'angle_bracket'],
+    ['Bob \uff20 home', false, null], // a contact name may hold '@' (it is quoted); only a sender name may not
+    // format characters: zero-width, tags, BOM, soft hyphen
+    ['pay\u200bpal', false, 'format_character'], ['pay\u200dpal', false, 'format_character'], ['pay\u200cpal', false, 'format_character'],
+    ['Acme\u2060', false, 'format_character'], ['\ufeffAcme', false, 'format_character'], ['Ac\u00adme', false, 'format_character'],
+    ['Acme\u{E0041}\u{E0042}', false, 'format_character'], ['Acme \u{E0001}', true, 'format_character'], ['\u200b', false, 'format_character'],
+    ['Acme\u180e', false, 'format_character'],
+    // kept: emoji ZWJ and tag sequences, joiners inside scripts that use them, full-width letters
+    ['Dev team \u{1F469}\u200d\u{1F4BB}', true, null], ['Family \u{1F468}\u200d\u{1F469}\u200d\u{1F467}', true, null],
+    ['Fans \u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}', true, null],
+    ['\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645', true, null], ['\u0915\u094d\u200d\u0937', true, null],
+    ['\uff21\uff43\uff4d\uff45', true, null], ['Caf\u00e9 Zo\u00eb', true, null],
+  ] as const)('displayNameProblem(%j, sender %s) is %s', (v, sender, problem) => expect(displayNameProblem(v, sender)).toBe(problem));
+
+  it('addressLookalike names the character imitated, never an ASCII one', () => {
+    expect(addressLookalike('a \uff1c b')).toBe('<>');
+    expect(addressLookalike('a \uff20 b')).toBeNull();
+    expect(addressLookalike('a \uff20 b', true)).toBe('@');
+    expect(addressLookalike('a <b@c> \u00e9', true)).toBeNull();
+  });
+
+  it('hasFormatCharacter refuses every Cf character outside the kept joins; stripFormatCharacters removes just those', () => {
+    const cf = /^\p{Cf}$/u;
+    for (let cp = 0; cp < 0xe0080; cp++) {
+      if (cp === 0x10000) cp = 0xe0000;
+      const c = String.fromCodePoint(cp);
+      if (!cf.test(c)) continue;
+      expect(hasFormatCharacter(`Acme${c}News`), cp.toString(16)).toBe(true);
+      expect(stripFormatCharacters(`Acme${c}News${c}`)).toBe('AcmeNews');
+    }
+    const emoji = 'Hi \u{1F469}\u200d\u{1F4BB} and \u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}';
+    expect(hasFormatCharacter(emoji)).toBe(false);
+    expect(stripFormatCharacters(`${emoji}\u200b`)).toBe(emoji);
+    expect(stripFormatCharacters('plain')).toBe('plain');
+  });
 });

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  CARD_REDACTION, containsCardNumber, findCardData, findCardSpans, luhnValid, normaliseForCards, redactCardData, redactCardNumbers, TOO_DEEP,
+  CARD_MII, CARD_REDACTION, containsCardNumber, findCardData, isCardNumber, findCardSpans, luhnValid, normaliseForCards, redactCardData, redactCardNumbers, TOO_DEEP,
 } from '../../src/policy/cards.js';
 import { UUID_IN_TEXT } from '../../src/policy/ids.js';
 
@@ -54,6 +54,40 @@ describe('containsCardNumber', () => {
     expect(containsCardNumber('1-'.repeat(100_000))).toBeTypeOf('boolean');
     expect(containsCardNumber('9'.repeat(1_000_000))).toBe(false);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
+
+describe('a card number starts with a payment-card MII (ISO/IEC 7812-1: 2–6)', () => {
+  it('isCardNumber: 13–19 digits, MII 2–6, Luhn', () => {
+    for (const c of ['4111111111111111', '5555555555554444', '2223003122003222', '378282246310005', '3530111333300000', '6011111111111117', '6200000000000005'])
+      expect(isCardNumber(c)).toBe(true);
+    expect(CARD_MII).toEqual([2, 3, 4, 5, 6]);
+    for (const mii of ['0', '1', '7', '8', '9']) {
+      const n = withCheckDigit(`${mii}${'4'.repeat(14)}`);
+      expect(luhnValid(n)).toBe(true);
+      expect(isCardNumber(n)).toBe(false);
+      expect(containsCardNumber(`ref ${n} and ${n.match(/.{1,4}/g)!.join(' ')}`)).toBe(false);
+    }
+    expect(isCardNumber(withCheckDigit('4'.repeat(11)))).toBe(false); // 12 digits
+    expect(isCardNumber('4111111111111112')).toBe(false);
+  });
+
+  it('never flags zeros or millisecond timestamps before 2033', () => {
+    expect(containsCardNumber('0000000000000000')).toBe(false);
+    expect(containsCardNumber('0000 0000 0000 0000')).toBe(false);
+    const start = Date.UTC(2024, 0, 1);
+    let flagged = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const ms = start + i * 7_919_777;
+      if (containsCardNumber(`k-${ms}`) || findCardData({ transactionId: `tx-${ms}` }) !== null) flagged++;
+    }
+    expect(flagged).toBe(0);
+  });
+
+  it('finds a card inside a longer run only where a window starts with 2–6', () => {
+    // "9 4111…": the 17-digit window starting with 9 is not a card, the 16 from the 4 is.
+    expect(findCardSpans('x 9 4111 1111 1111 1111 y')).toEqual([{ start: 4, end: 23 }]);
+    expect(redactCardNumbers('1 4111 1111 1111 1111')).toBe(`1 ${CARD_REDACTION}`);
   });
 });
 
@@ -295,7 +329,7 @@ function referenceDetect(text: string): boolean {
         if (mixed && groups.slice(g, e + 1).some((x) => x.length < 4)) continue;
         const digits = groups.slice(g, e + 1).join('');
         if (digits.length > 19) break;
-        if (digits.length >= 13 && luhnValid(digits)) return true;
+        if (digits.length >= 13 && /^[2-6]/.test(digits) && luhnValid(digits)) return true;
       }
     }
   }

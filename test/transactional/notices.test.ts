@@ -19,6 +19,23 @@ beforeAll(async () => {
 
 const count = async (sql: string) => Number((await ownerQuery<{ n: string }>(app.db.url, sql))[0].n);
 
+describe('a notice body must show something', () => {
+  it.each([
+    ['ZWSP, NBSP and ideographic space', '\u200b\u00a0\u3000'],
+    ['word joiner, BOM, line separator and tabs', '\u2060\ufeff\u2028\t\n'],
+    ['tag characters and a soft hyphen', '\u{E0041}\u{E0042}\u00ad '],
+  ])('refuses a body of only %s (422 data.body) and sends nothing', async (_what, body) => {
+    const before = await count(`SELECT count(*) AS n FROM messages WHERE recipient = 'fay@example.org'`);
+    const r = await t.api('POST', '/api/messages', { kind: 'technical', contact: 'fay@example.org', data: { body } });
+    expect(r.status).toBe(422);
+    expect(r.body.error).toMatchObject({ code: 'invalid', field: 'data.body' });
+    const subject = await t.api('POST', '/api/messages', { kind: 'technical', contact: 'fay@example.org', data: { body: 'Text', subject: '\u3000\u00a0' } });
+    expect(subject.status).toBe(422);
+    expect(subject.body.error).toMatchObject({ code: 'invalid', field: 'data.subject' });
+    expect(await count(`SELECT count(*) AS n FROM messages WHERE recipient = 'fay@example.org'`)).toBe(before);
+  });
+});
+
 describe('notices', () => {
   it.each([
     ['account', 'About your Acme account', 'This is a message about your account with Acme.'],
