@@ -25,7 +25,15 @@ const HOSTILE: Array<[string, string]> = [
 ];
 
 describe('refused at the API with 422 and the field', () => {
-  it.each(HOSTILE)('tenant name and From name: %s', async (_what, v) => {
+  const INVISIBLE: Array<[string, string]> = [
+    ['a zero-width space', 'Ac\u200bme'], ['a ZWJ between Latin letters', 'pay\u200dpal'], ['a word joiner', 'Acme\u2060'],
+    ['tag characters (U+E0000–E007F)', 'Acme\u{E0049}\u{E0047}\u{E004E}'], ['a BOM', '\ufeffAcme'], ['only a ZWSP', '\u200b'],
+  ];
+  const ANGLES: Array<[string, string]> = [
+    ['full-width < >', 'Bob \uff1cceo@bank.com\uff1e'], ['small-form < >', 'Bob \ufe64ceo@bank.com\ufe65'], ['single guillemets', 'Bob \u2039ceo\u203a'],
+  ];
+
+  it.each([...HOSTILE, ...INVISIBLE, ...ANGLES, ['a full-width @', 'news\uff20 bank.com'], ['a small @', 'news\ufe6b bank.com']])('tenant name and From name: %s', async (_what, v) => {
     for (const field of ['name', 'fromName']) {
       const r = await t.api('PATCH', '/api/tenant', { [field]: v });
       expect(r.status).toBe(422);
@@ -39,48 +47,13 @@ describe('refused at the API with 422 and the field', () => {
     expect(r.body.error).toMatchObject({ code: 'invalid', field: 'fromName' });
   });
 
-  it.each([...HOSTILE, ['angle brackets', 'Pat <boss@bank.example>']])('contact name: %s', async (_what, v) => {
+  it.each([...HOSTILE, ['angle brackets', 'Pat <boss@bank.example>'], ...INVISIBLE, ...ANGLES])('contact name: %s', async (_what, v) => {
     const r = await t.api('POST', '/api/contacts', { email: 'names@example.org', name: v, newsletter: false, consent });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'invalid', field: 'name' });
   });
 
-  it.each(HOSTILE)('template, campaign and notice subjects: %s', async (_what, v) => {
-    const tpl = await t.api('POST', '/api/templates', { name: 'Hostile', mjml: '<mjml><mj-body><mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>', subject: v });
-    expect(tpl.status).toBe(422);
-    expect(tpl.body.error).toMatchObject({ code: 'invalid', field: 'subject' });
-    const campaign = await t.api('POST', '/api/campaigns', { name: 'Hostile', templateId, listIds: [list], subject: v });
-    expect(campaign.status).toBe(422);
-    expect(campaign.body.error).toMatchObject({ code: 'invalid', field: 'subject' });
-    const notice = await t.api('POST', '/api/messages', { kind: 'account', contact: 'pat@example.org', template: 'account', data: { body: 'x', subject: v } });
-    expect(notice.status).toBe(422);
-    expect(notice.body.error).toMatchObject({ code: 'invalid', field: 'data.subject' });
-  });
-
-  const INVISIBLE: Array<[string, string]> = [
-    ['a zero-width space', 'Ac\u200bme'], ['a ZWJ between Latin letters', 'pay\u200dpal'], ['a word joiner', 'Acme\u2060'],
-    ['tag characters (U+E0000–E007F)', 'Acme\u{E0049}\u{E0047}\u{E004E}'], ['a BOM', '\ufeffAcme'], ['only a ZWSP', '\u200b'],
-  ];
-  const ANGLES: Array<[string, string]> = [
-    ['full-width < >', 'Bob \uff1cceo@bank.com\uff1e'], ['small-form < >', 'Bob \ufe64ceo@bank.com\ufe65'], ['single guillemets', 'Bob \u2039ceo\u203a'],
-  ];
-
-  it.each([...INVISIBLE, ...ANGLES, ['a full-width @', 'news\uff20 bank.com'], ['a small @', 'news\ufe6b bank.com']])(
-    'tenant name and From name: %s', async (_what, v) => {
-      for (const field of ['name', 'fromName']) {
-        const r = await t.api('PATCH', '/api/tenant', { [field]: v });
-        expect(r.status).toBe(422);
-        expect(r.body.error).toMatchObject({ code: 'invalid', field });
-      }
-    });
-
-  it.each([...INVISIBLE, ...ANGLES])('contact name: %s', async (_what, v) => {
-    const r = await t.api('POST', '/api/contacts', { email: 'names@example.org', name: v, newsletter: false, consent });
-    expect(r.status).toBe(422);
-    expect(r.body.error).toMatchObject({ code: 'invalid', field: 'name' });
-  });
-
-  it.each(INVISIBLE)('template, campaign and notice subjects: %s', async (_what, v) => {
+  it.each([...HOSTILE, ...INVISIBLE])('template, campaign and notice subjects: %s', async (_what, v) => {
     const tpl = await t.api('POST', '/api/templates', { name: 'Hostile', mjml: '<mjml><mj-body><mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section></mj-body></mjml>', subject: v });
     expect(tpl.status).toBe(422);
     expect(tpl.body.error).toMatchObject({ code: 'invalid', field: 'subject' });
