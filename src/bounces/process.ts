@@ -13,7 +13,7 @@ import { unsubscribeContact } from '../consent/unsubscribe.js';
 import { applyBounceActions, checkCampaignPause, type BounceAction, type BounceSettings } from './actions.js';
 import { classifyMessage, classifyStatus, type Classification } from './classify.js';
 import { rawWithheldReason, type RawWithheld } from './card-check.js';
-import { redactCardNumbers } from '../policy/cards.js';
+import { redactedPrefix } from '../policy/cards.js';
 import { inboundTargets, type InboundTarget } from './recipients.js';
 import {
   contactByEmail, contactById, insertBounce, messageByHeader, messageByHeaderAnyTenant, setBounceAction, tenantOfContact, tenantOfMessage,
@@ -93,7 +93,7 @@ export async function processInbound(deps: BounceDeps, input: InboundInput): Pro
 function text(v: string | null, max: number): string | null {
   if (v === null) return null;
   // eslint-disable-next-line no-control-regex
-  const t = redactCardNumbers(redactCardNumbers(v.replace(/\u0000/g, '')).slice(0, max));
+  const t = redactedPrefix(v.replace(/\u0000/g, ''), max);
   return t || null;
 }
 

@@ -80,7 +80,11 @@ export interface Content {
   feedbackId?: string | null;
   listId?: string | null;
   hasUnsubscribeLink?: boolean;
-  /** Links that exist only on the wire (see mail/capabilities.ts): what is kept of the body holds placeholders. */
+  /**
+   * The capability links (confirm, unsubscribe, preferences, verification) this renderer put in the
+   * message: they go out on the wire only; the body Postgate keeps holds a placeholder for each
+   * (see mail/capabilities.ts). A renderer that builds such a link and does not name it here leaks it to the tenant.
+   */
   capabilityLinks?: CapabilityLink[];
 }
 

@@ -2,12 +2,9 @@
 // template name ('activation', 'invoice', 'notice', 'campaign', …); the sender looks them up.
 import type { TokenKeys } from '../policy/tokens.js';
 import type { Tenant } from '../tenants/store.js';
-import type { RenderedMessage } from './render.js';
 import type { LedgerMessage } from './ledger.js';
 import type { Queryable } from '../platform/db.js';
-import type { CapabilityLink } from './capabilities.js';
-
-export type { CapabilityLink };
+import type { Content } from './delivery.js';
 
 export interface RenderContext {
   tenant: Tenant;
@@ -18,19 +15,8 @@ export interface RenderContext {
   db: Queryable;           // the message's tenant transaction, for renderers that read stored templates
 }
 
-export interface RenderOutput {
-  rendered: RenderedMessage;
-  listUnsubscribe?: { url: string; mailto?: string } | null;
-  feedbackId?: string | null;
-  listId?: string | null;
-  hasUnsubscribeLink?: boolean;
-  /**
-   * The capability links (confirm, unsubscribe, preferences, verification) this renderer put in the
-   * message: they go out on the wire only; the body Postgate keeps holds a placeholder for each.
-   * A renderer that builds such a link and does not name it here leaks it to the tenant.
-   */
-  capabilityLinks?: CapabilityLink[];
-}
+/** What a renderer made of one message: the delivery core's `Content` (mail/delivery.ts), one shape for both. */
+export type RenderOutput = Content;
 
 export type Renderer = (ctx: RenderContext) => Promise<RenderOutput>;
 

@@ -83,7 +83,7 @@ export class Sender {
         await dequeue(c, m.id);
       } else if (settled.status === 'deferred') {
         await markDeferred(c, m, { response: settled.response, attempt, delaySeconds: settled.retryInSeconds });
-        await c.query(`UPDATE send_queue SET due_at = now() + $2 * interval '1 second', lease_until = NULL WHERE message_id = $1`, [m.id, settled.retryInSeconds]);
+        await requeue(c, m.id, settled.retryInSeconds);
       } else {
         await markFailed(c, m, { response: settled.response, attempt, reason: settled.reason as string });
         await dequeue(c, m.id);
@@ -146,7 +146,7 @@ export class Sender {
         return;
       }
       await recordEvent(c, m, 'error', { stage: 'prepare', error, errors: n });
-      await c.query(`UPDATE send_queue SET due_at = now() + $2 * interval '1 second', lease_until = NULL WHERE message_id = $1`, [m.id, backoffSeconds(n, this.deps.delivery.config.retryBaseSeconds)]);
+      await requeue(c, m.id, backoffSeconds(n, this.deps.delivery.config.retryBaseSeconds));
     });
   }
 
@@ -178,4 +178,9 @@ async function inSavepoint<T>(c: PoolClient, fn: () => Promise<T>): Promise<T> {
 
 async function dequeue(c: PoolClient, messageId: string): Promise<void> {
   await c.query('DELETE FROM send_queue WHERE message_id = $1', [messageId]);
+}
+
+/** Puts the message back on the queue, due in `seconds`, its lease dropped. */
+async function requeue(c: PoolClient, messageId: string, seconds: number): Promise<void> {
+  await c.query(`UPDATE send_queue SET due_at = now() + $2 * interval '1 second', lease_until = NULL WHERE message_id = $1`, [messageId, seconds]);
 }

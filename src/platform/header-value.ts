@@ -3,7 +3,7 @@
 // "４１１１" arrives as mojibake ("ï¼\u0094…") that no text check recognises and that any reader
 // who decodes it back as UTF-8 sees exactly. Every header value Postgate keeps (the User-Agent of
 // consent records) is first read back as UTF-8 when its bytes are valid UTF-8, then checked.
-import { redactCardNumbers } from '../policy/cards.js';
+import { redactedPrefix } from '../policy/cards.js';
 
 const HIGH_LATIN1 = /[\u0080-\u00ff]/;
 const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
@@ -31,6 +31,6 @@ export function headerValueAsUtf8(value: string): string {
 export function keptHeaderValue(value: string | null | undefined, max: number): string | null {
   if (value === null || value === undefined) return null;
   const text = headerValueAsUtf8(value).replace(/\p{Cc}/gu, ' ');
-  const kept = redactCardNumbers(redactCardNumbers(text).slice(0, max));
+  const kept = redactedPrefix(text, max);
   return kept.trim() === '' ? null : kept;
 }

@@ -3,7 +3,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
-import { redactCardNumbers } from '../policy/cards.js';
+import { redactedPrefix } from '../policy/cards.js';
 
 export type SendOutcome =
   | { kind: 'sent'; response: string }
@@ -23,7 +23,7 @@ interface SmtpErrorLike { responseCode?: number; response?: string; code?: strin
  * third party's text, so card numbers are redacted (policy/cards), before and after the 1000-char cut.
  */
 export function keptResponse(response: string): string {
-  return redactCardNumbers(redactCardNumbers(response).slice(0, 1000));
+  return redactedPrefix(response, 1000);
 }
 
 /** 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary. The reply is kept redacted (keptResponse). */

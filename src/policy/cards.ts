@@ -367,6 +367,14 @@ export function redactCardNumbers(text: string): string {
   return out + text.slice(at);
 }
 
+/**
+ * The text cut to `max` code units with card numbers redacted before and after the cut, so that no
+ * half of one survives it (a kept third-party text: SMTP replies, bounce reports, header values).
+ */
+export function redactedPrefix(text: string, max: number): string {
+  return redactCardNumbers(redactCardNumbers(text).slice(0, max));
+}
+
 // ---- Structured values ---------------------------------------------------------------------------
 
 const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
