@@ -21,7 +21,9 @@ import { createDb, type Db } from '../src/platform/db.js';
 import { createLogger } from '../src/platform/log.js';
 import { QUEUES } from '../src/platform/queue.js';
 import { compileTemplate } from '../src/mail/render.js';
-import { activeDkimKey, createTenant, getTenant, storeDkimKey, type Tenant } from '../src/tenants/store.js';
+import { createTenant, getTenant, type Tenant } from '../src/tenants/store.js';
+import { activeDkimKey, generateDkimKey, insertDkimKey } from '../src/tenants/dkim.js';
+import { vouchDomain } from '../src/tenants/domains.js';
 import { applyCampaignEvent, getCampaign, insertCampaign } from '../src/campaigns/campaigns-store.js';
 import { fromDomain } from '../src/campaigns/compliance.js';
 import { withCompliantFooter } from '../src/campaigns/content.js';
@@ -133,6 +135,7 @@ function benchConfig(dbUrl: string, smtpUrl: string, dataDir: string): Config {
   return loadConfig({}, {
     DATABASE_URL: dbUrl, SMTP_URL: smtpUrl, DATA_DIR: dataDir, PORT: 0, INBOUND_SMTP_PORT: 0, LOG_LEVEL: 'error',
     PUBLIC_URL: 'https://postgate.bench', TOKEN_KEYS, SMTP_POOL_SIZE: POOL_SIZE,
+    BOUNCE_DOMAIN: 'bounces.postgate.bench', SMTP_REQUIRE_TLS: false, // the bench sink is plain SMTP
   });
 }
 
@@ -142,7 +145,8 @@ interface Prepared { tenantId: string; campaignId: string }
 async function prepareCampaign(db: Db, dbUrl: string, n: number): Promise<Prepared> {
   const tenantId = randomUUID();
   await createTenant(db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org', postalAddress: 'Acme Ltd, 1 Main St, Springfield' }, tenantId);
-  await db.withTenant(tenantId, (c) => storeDkimKey(c, tenantId, 'acme.org', 'bench'));
+  const pair = await generateDkimKey();
+  await db.withTenant(tenantId, async (c) => { await vouchDomain(c, tenantId, 'acme.org'); await insertDkimKey(c, tenantId, 'acme.org', 'bench', pair, { activate: true }); });
   await owner(dbUrl, 'UPDATE tenants SET require_dkim = true, send_rate_per_second = 100000 WHERE id = $1', [tenantId]);
   await owner(dbUrl, `WITH l AS (SELECT id FROM lists WHERE tenant_id = $1 AND is_default),
       c AS (INSERT INTO contacts (tenant_id, email, email_key, name, attributes, status, verified_at)
@@ -177,7 +181,7 @@ async function renderAll(p: Postgate, c: Prepared): Promise<SendMailOptions[]> {
     const campaign = (await getCampaign(tx, c.campaignId))!;
     const compiled = await compileTemplate(withCompliantFooter({ mjml: NEWSLETTER_MJML, subject: campaign.subject, text: null }));
     const ctx: BatchContext = {
-      tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: tenant.replyTo, compiled, dkim: await activeDkimKey(tx, fromDomain(tenant)),
+      tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: tenant.replyTo, compiled, dkim: await activeDkimKey(tx, fromDomain(tenant)), domains: { verified: ['acme.org'], envelope: null },
       fromDomain: fromDomain(tenant), publicUrl: p.config.PUBLIC_URL, bounceDomain: p.config.BOUNCE_DOMAIN, tokens: p.deps.tokens,
     };
     const rows = (await tx.query<ClaimedRow>(`SELECT m.id, m.recipient, m.attempts, false AS reclaimed, ct.id AS "contactId",

@@ -18,7 +18,9 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { MIGRATIONS_DIR } from '../src/main.js';
 import { createDb, migrate } from '../src/platform/db.js';
-import { createApiKey, createTenant } from '../src/tenants/store.js';
+import { createTenant } from '../src/tenants/store.js';
+import { vouchDomain } from '../src/tenants/domains.js';
+import { createApiKey } from '../src/tenants/api-keys.js';
 import { killAll, startProcess } from '../test/support/processes.js';
 import { CARD_VARIANTS, HEADER_NAME_ATTACKS, HEAVY_MJML_TEMPLATE, HOSTILE_TEMPLATES, STALL_TEMPLATE } from '../test/faults/hostile-inputs.js';
 import { startBenchPostgres } from './support.js';
@@ -51,6 +53,7 @@ export default async function main(): Promise<void> {
     let key: string;
     try {
       await createTenant(db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org', postalAddress: '1 Main Street, Springfield' }, tenantId);
+      await db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, 'acme.org')); // the operator vouches (sending domains)
       key = (await db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['admin']))).key;
     } finally {
       await db.close();

@@ -13,7 +13,9 @@ import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config.js';
 import { startPostgate } from '../src/main.js';
 import { createLogger } from '../src/platform/log.js';
-import { createApiKey, createTenant } from '../src/tenants/store.js';
+import { createTenant } from '../src/tenants/store.js';
+import { vouchDomain } from '../src/tenants/domains.js';
+import { createApiKey } from '../src/tenants/api-keys.js';
 import { upsertContact } from '../src/consent/contacts.js';
 
 const RATE = 20;            // requests per second
@@ -89,11 +91,13 @@ export default async function bench(): Promise<void> {
   const config = loadConfig({}, {
     DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.bench', SMTP_URL: sink.url,
     LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:bench-secret-key-0123456789', INBOUND_SMTP_PORT: 0,
+    BOUNCE_DOMAIN: 'bounces.postgate.bench', SMTP_REQUIRE_TLS: false, // the bench sink is plain SMTP
   });
   const app = await startPostgate(config, { web: true, worker: true, inbound: false }, { log: createLogger('silent', false) });
   try {
     const tenantId = randomUUID();
     await createTenant(app.deps.db, { name: 'Bench', fromEmail: 'billing@bench.org', fromName: 'Bench', replyTo: 'help@bench.org', postalAddress: '1 Main St' }, tenantId);
+    await app.deps.db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, 'bench.org')); // the operator vouches (sending domains)
     const { key } = await app.deps.db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['transactional']));
     await app.deps.db.withTenant(tenantId, async (c) => {
       for (let i = 0; i < CONTACTS; i++) await upsertContact(c, tenantId, { email: `buyer${i}@example.org`, name: `Buyer ${i}`, attributes: {} });

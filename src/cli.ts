@@ -1,15 +1,21 @@
-// The postgate command: start | web | worker | migrate | tenant create | key create | dkim generate | bounce classify
+// The postgate command: start | web | worker | migrate | tenant create | key create|list|revoke | domain add|list | dkim generate | bounce classify
 // | suppression list|add|remove
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, type Config } from './config.js';
-import { configFromEnv, MIGRATIONS_DIR, openDatabase, startPostgate, type Database } from './main.js';
+import { configFromEnv, MIGRATIONS_DIR, openDatabase, startPostgate, type Database, type Postgate } from './main.js';
 import type { Roles } from './deps.js';
-import { createDb, migrate, type Db } from './platform/db.js';
-import { SCOPES, type Scope } from './platform/http.js';
+import { createDb, type Db } from './platform/db.js';
+import { prepareDatabase } from './platform/roles.js';
+import { SCOPES } from './platform/http.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { displayNameProblem, isReplyToAcceptable, parseAddress } from './policy/addresses.js';
-import { createApiKey, createTenant, dkimTxtRecord, getTenant, storeDkimKey, tenantExists } from './tenants/store.js';
+import { createTenant, tenantExists } from './tenants/store.js';
+import { dkimGenerateCommand, domainCommand, vouchForTenant } from './tenants/domains-cli.js';
+import { addressDomain } from './policy/domains.js';
+import { createApiKey } from './tenants/api-keys.js';
+import { keyCommand, writeFirstAdminKey } from './tenants/keys-cli.js';
 import { suppressionCommand } from './consent/suppression-cli.js';
 
 class UsageError extends Error {}
@@ -19,8 +25,12 @@ const USAGE = `usage: postgate <command>
   web | worker              one role only
   migrate                   apply migrations and exit
   tenant create --name N --from-email E --from-name N --reply-to E [--postal-address A] [--json]
-  key create --tenant ID --scopes a,b [--json]
-  dkim generate --tenant ID --selector S [--domain D]
+  key create --tenant ID --scopes a,b [--name N] [--expires-in-days N] [--json]
+  key list --tenant ID [--json]
+  key revoke --tenant ID --key KEYID [--json]
+  domain add --tenant ID --domain D [--verified] [--json]   (--verified: the operator vouches for it)
+  domain list --tenant ID [--json]
+  dkim generate --tenant ID --selector S [--domain D] [--activate]
   bounce classify FILE…     one JSON line per file
   suppression list --tenant ID [--address A] [--scope all|marketing] [--reason R] [--since T] [--until T] [--json]
   suppression add --tenant ID --address A [--scope all|marketing] --reason R [--note N] [--json]
@@ -29,8 +39,8 @@ const USAGE = `usage: postgate <command>
 async function withDatabase<T>(config: Config, log: Logger, fn: (db: Db, database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, log);
   try {
-    await migrate(database.ownerUrl, MIGRATIONS_DIR, log);
-    const db = createDb(database.ownerUrl, { max: 2 });
+    // Migrations as the owner; the command's queries as the runtime login (bound by row-level security).
+    const db = createDb(await prepareDatabase(database, MIGRATIONS_DIR, log), { max: 2 });
     try { return await fn(db, database); } finally { await db.close(); }
   } finally {
     await database.embedded?.stop();
@@ -43,46 +53,94 @@ function need(values: Record<string, string | boolean | undefined>, name: string
   return v.trim();
 }
 
+/** A signal repeated within this many ms is the same press: `npm start` forwards the terminal's Ctrl-C, which reached Postgate too. */
+const SAME_SIGNAL_MS = 1000;
+/** A stop that takes longer than this (ms) ends in process.exit(1) anyway; stopParts keeps it under 5 s. */
+const STOP_WATCHDOG_MS = 10_000;
+
+/**
+ * SIGINT (Ctrl-C), SIGTERM and SIGHUP, handled from the beginning of a start: the first stops
+ * Postgate (at once, or as soon as its start is done) and exits 0 (1 if the stop failed). A second
+ * signal, a second or more later, exits at once (128 + its number); the embedded PostgreSQL then
+ * shuts itself down (the exit hook in platform/embedded-postgres.ts) and mail claimed but not sent
+ * is retried after its lease.
+ */
+function stopOnSignals(log: Logger): { started(pg: Postgate): void } {
+  let running: Postgate | null = null;
+  let first: { signal: NodeJS.Signals; at: number } | null = null;
+  const stop = (pg: Postgate, signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopping: finishing in-flight sends');
+    setTimeout(() => { log.error('stop did not finish in time; exiting'); process.exit(1); }, STOP_WATCHDOG_MS).unref();
+    pg.stop().then(() => process.exit(0), (err: Error) => { log.error({ err: err.message }, 'unclean stop'); process.exit(1); });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      if (Date.now() - first.at < SAME_SIGNAL_MS) return;
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
+    }
+    first = { signal, at: Date.now() };
+    if (running) stop(running, signal);
+    else log.info({ signal }, 'stopping as soon as the start is done');
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  return { started(pg) { running = pg; if (first) stop(pg, first.signal); } };
+}
+
 async function serve(config: Config, roles: Roles): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
+  const signals = stopOnSignals(log);
   const pg = await startPostgate(config, roles, { log });
+  signals.started(pg);
   const lines = [`Postgate is running (${Object.entries(roles).filter(([, on]) => on).map(([r]) => r).join(' + ')})`];
-  if (pg.url) lines.push(`  API and pages:  ${config.PUBLIC_URL}  (listening on port ${config.PORT})`);
+  const where = (port: number) => `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}${config.HOST === '127.0.0.1' || config.HOST === '::1' ? ', this machine only' : ''}`;
+  const httpPort = (pg.httpServer?.address() as { port: number } | null)?.port ?? config.PORT;
+  if (pg.url) lines.push(`  API and pages:  ${config.PUBLIC_URL}  (listening on ${where(httpPort)})`);
+  if (pg.inboundPort !== null) {
+    lines.push(`  Bounce SMTP:    listening on ${where(pg.inboundPort)}, STARTTLS ${config.INBOUND_TLS_CERT ? 'offered' : 'not offered (no INBOUND_TLS_CERT)'}`);
+  }
+  for (const l of config.insecureLinks) lines.push(`  Warning:        ${l.variable} ${l.problem} (allowed by ALLOW_INSECURE_LINKS)`);
   lines.push(pg.deps.mailer.mode === 'outbox'
     ? `  Sent mail:      ${config.PUBLIC_URL}/outbox  (files in ${config.DATA_DIR}/outbox; set SMTP_URL to deliver)`
-    : `  Sent mail:      relayed through SMTP_URL`);
+    : `  Sent mail:      relayed through SMTP_URL (${config.SMTP_URL?.startsWith('smtps:') ? 'TLS' : config.SMTP_REQUIRE_TLS ? 'STARTTLS required' : 'STARTTLS when offered, else in clear'})`);
   if (!config.DATABASE_URL) lines.push(`  Data:           ${config.DATA_DIR}`);
   const first = await ensureDefaultTenant(pg.deps.db, config);
   if (first) {
-    lines.push('', `  First start: created the default tenant ${first.tenantId}`, `  Admin API key (shown once, keep it): ${first.key}`,
+    // The key itself never reaches stdout (the service log under a Procfile): only the file's path.
+    lines.push('', `  First start: ${first.created ? 'created the default tenant' : 'the default tenant'} ${first.tenantId}`,
+      `  Admin API key written to ${first.keyFile} (mode 0600; not shown here): KEY=$(cat ${first.keyFile})`,
       `  Before it can send, give it a real sender identity (reply-to on a real domain, postal address):`,
-      `    curl -X PATCH ${config.PUBLIC_URL}/api/tenant -H "Authorization: Bearer ${first.key}" -H 'Content-Type: application/json' \\`,
-      `      -d '{"fromEmail":"news@your-domain.org","replyTo":"hello@your-domain.org","postalAddress":"1 Main St, Town"}'`);
+      `    curl -X PATCH ${config.PUBLIC_URL}/api/tenant -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\`,
+      `      -d '{"fromEmail":"news@your-domain.org","replyTo":"hello@your-domain.org","postalAddress":"1 Main St, Town"}'`,
+      `  (a From domain must be verified first: POST /api/domains and its /verify, or postgate domain add --verified)`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'stopping: finishing in-flight sends');
-    pg.stop().then(() => process.exit(0), (err: Error) => { log.error({ err: err.message }, 'unclean stop'); process.exit(1); });
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
-/** The first start of an installation creates one tenant and prints its key; never again. */
-async function ensureDefaultTenant(db: Db, config: Config): Promise<{ tenantId: string; key: string } | null> {
+/**
+ * The first start of an installation creates one tenant and an admin key, written to
+ * DATA_DIR/first-admin-key (0600; also with an external DATABASE_URL); the key is never printed.
+ * Once the default tenant has a key (even revoked), never again.
+ */
+async function ensureDefaultTenant(db: Db, config: Config): Promise<{ tenantId: string; created: boolean; keyFile: string } | null> {
   const id = '00000000-0000-4000-8000-000000000001';
-  const exists = await db.withTenant(id, (c) => tenantExists(c, id));
-  if (exists) return null;
+  const created = !(await db.withTenant(id, (c) => tenantExists(c, id))) && await createDefaultTenant(db, config, id);
+  const written = await writeFirstAdminKey(db, id, config.DATA_DIR);
+  return written ? { tenantId: id, created, keyFile: written.file } : null;
+}
+
+/** Creates the default tenant; false when another process created it first. */
+async function createDefaultTenant(db: Db, config: Config, id: string): Promise<boolean> {
   const host = new URL(config.PUBLIC_URL).hostname;
   const domain = host.includes('.') && !/^[\d.]+$/.test(host) ? host : 'postgate.localhost';
   try {
     await createTenant(db, { name: 'Default', fromEmail: `newsletter@${domain}`, fromName: 'Postgate', replyTo: `hello@${domain}` }, id);
+    await vouchForTenant(db, id, domain); // the operator's own installation: its From domain is vouched for
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') return null; // another process created it first
+    if ((err as { code?: string }).code === '23505') return false; // another process created it first
     throw err;
   }
-  const key = await db.withTenant(id, (c) => createApiKey(c, id, ['admin']));
-  return { tenantId: id, key: key.key };
+  return true;
 }
 
 async function tenantCreate(config: Config, log: Logger, argv: string[]): Promise<void> {
@@ -101,37 +159,16 @@ async function tenantCreate(config: Config, log: Logger, argv: string[]): Promis
     const id = randomUUID();
     await createTenant(db, { name: need(values, 'name'), fromEmail: from.value.address, fromName: need(values, 'from-name'),
       replyTo: reply.value.address, postalAddress: values['postal-address'] ?? null }, id);
+    await vouchForTenant(db, id, addressDomain(from.value.address)); // the operator vouches for the --from-email domain
     const key = await db.withTenant(id, (c) => createApiKey(c, id, [...SCOPES]));
     return { tenantId: id, apiKey: key.key };
   });
   process.stdout.write(values.json ? JSON.stringify(out) + '\n' : `tenant ${out.tenantId}\napi key (shown once): ${out.apiKey}\n`);
 }
 
-async function keyCreate(config: Config, log: Logger, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { tenant: { type: 'string' }, scopes: { type: 'string' }, json: { type: 'boolean' } } });
-  const tenant = need(values, 'tenant');
-  const scopes = need(values, 'scopes').split(',').map((s) => s.trim());
-  const bad = scopes.find((s) => !SCOPES.includes(s as Scope));
-  if (bad) throw new UsageError(`unknown scope '${bad}' (known: ${SCOPES.join(', ')})`);
-  const out = await withDatabase(config, log, (db) => db.withTenant(tenant, async (c) => {
-    if (!(await tenantExists(c, tenant))) throw new UsageError(`no tenant ${tenant}`);
-    return createApiKey(c, tenant, scopes as Scope[]);
-  }));
-  process.stdout.write(values.json ? JSON.stringify({ keyId: out.id, apiKey: out.key, scopes }) + '\n' : `api key (shown once): ${out.key}\n`);
-}
-
-async function dkimGenerate(config: Config, log: Logger, argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { tenant: { type: 'string' }, selector: { type: 'string' }, domain: { type: 'string' } } });
-  const tenant = need(values, 'tenant');
-  const selector = need(values, 'selector');
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/i.test(selector)) throw new UsageError('--selector must be a DNS label');
-  const key = await withDatabase(config, log, (db) => db.withTenant(tenant, async (c) => {
-    const t = await getTenant(c, tenant);
-    if (!t) throw new UsageError(`no tenant ${tenant}`);
-    const domain = (values.domain ?? t.fromEmail.split('@')[1]).toLowerCase();
-    return storeDkimKey(c, tenant, domain, selector);
-  }));
-  process.stdout.write(`${dkimTxtRecord(key)}\n`);
+function domainIo(config: Config, log: Logger) {
+  return { config, withDb: <T>(fn: (db: Db) => Promise<T>) => withDatabase(config, log, (db) => fn(db)),
+    usage: (message: string) => new UsageError(message), out: (text: string) => { process.stdout.write(text); } };
 }
 
 async function run(argv: string[]): Promise<void> {
@@ -153,8 +190,21 @@ async function run(argv: string[]): Promise<void> {
       return;
     }
     case 'tenant': if (sub === 'create') return tenantCreate(config, log, rest); break;
-    case 'key': if (sub === 'create') return keyCreate(config, log, rest); break;
-    case 'dkim': if (sub === 'generate') return dkimGenerate(config, log, rest); break;
+    case 'key':
+      if (sub === 'create' || sub === 'list' || sub === 'revoke') {
+        return keyCommand(sub, rest, {
+          withDb: (fn) => withDatabase(config, log, (db) => fn(db)),
+          usage: (message) => new UsageError(message),
+          out: (text) => { process.stdout.write(text); },
+        });
+      }
+      break;
+    case 'dkim':
+      if (sub === 'generate') return dkimGenerateCommand(rest, domainIo(config, log));
+      break;
+    case 'domain':
+      if (sub === 'add' || sub === 'list') return domainCommand(sub, rest, domainIo(config, log));
+      break;
     case 'suppression':
       if (sub === 'list' || sub === 'add' || sub === 'remove') {
         return suppressionCommand(sub, rest, {

@@ -1,6 +1,7 @@
 // Configuration: the environment over config/default.json, validated once with zod.
 // Only the composition root (src/main.ts) reads the environment; it passes it here.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -12,22 +13,52 @@ const url = (protocols: string[]) =>
     try { return protocols.includes(new URL(v).protocol); } catch { return false; }
   }, `must be a URL (${protocols.join(' or ')})`);
 
+/** A yes/no setting: true/false or 1/0 in the environment, a boolean in overrides. */
+const flag = z.preprocess((v) => (typeof v === 'boolean' ? String(v) : v),
+  z.enum(['true', 'false', '1', '0'], 'must be true, false, 1 or 0').transform((v) => v === 'true' || v === '1'));
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** One DNS_SERVERS entry: an IPv4 address with an optional :port, an IPv6 address, or [IPv6]:port. */
+function dnsServerOk(s: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|(\d{1,3}(?:\.\d{1,3}){3}))(?::(\d{1,5}))?$/.exec(s);
+  if (!m) return isIP(s) === 6;
+  const port = m[3] === undefined ? 53 : Number(m[3]);
+  return isIP(m[1] ?? m[2]) !== 0 && port >= 1 && port <= 65535;
+}
+
 export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** The migration (owner) role, when DATABASE_URL is the runtime login (split mode; README "External PostgreSQL"). */
+  DATABASE_OWNER_URL: url(['postgres:', 'postgresql:']).optional(),
   DATA_DIR: z.string().min(1),
   PORT: int(0, 65535),
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  HOST: z.string().refine((v) => isIP(v) !== 0 || HOSTNAME.test(v), 'must be an IP address or a host name').optional(),
+  ALLOW_INSECURE_LINKS: flag,
+  SMTP_REQUIRE_TLS: flag,
+  SMTP_TLS_CA: z.string().min(1).optional(),
+  INBOUND_TLS_CERT: z.string().min(1).optional(),
+  INBOUND_TLS_KEY: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   TOKEN_KEYS: z.string().regex(/^[A-Za-z0-9_-]{1,16}:[^,]{16,}(,[A-Za-z0-9_-]{1,16}:[^,]{16,})*$/,
     'must be kid:secret[,kid:secret…] with secrets of 16+ characters, current key first').optional(),
   BOUNCE_DOMAIN: z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/i, 'must be a domain name'),
+  DNS_SERVERS: z.string().refine((v) => v.split(',').every((s) => dnsServerOk(s.trim())),
+    'must be a comma list of ip[:port] (an IPv6 address with a port as [ip]:port)').optional(),
+  SPF_INCLUDE: z.string().regex(/^(include:|a:|mx:|ip4:|ip6:|exists:)[^\s"]+$|^(a|mx)$/i, 'must be one SPF mechanism, e.g. include:_spf.relay.example').optional(),
+  BOUNCE_SUBDOMAIN: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a DNS label'),
+  BOUNCE_MX_HOST: z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/i, 'must be a host name').optional(),
+  DKIM_RETIRE_GRACE_DAYS: int(0, 365),
   INBOUND_SMTP_PORT: int(0, 65535),
   SMTP_POOL_SIZE: int(1, 100),
   SEND_CONCURRENCY: int(1, 256),
   SEND_RATE_PER_SECOND: int(1, 100_000),
   ACTIVATION_TTL_DAYS: int(1, 365),
   ACTIVATION_CAP_PER_DAY: int(1, 100),
+  TEST_ADDRESS_VERIFY_PER_HOUR: int(1, 10_000),
+  TEST_ADDRESS_VERIFY_PER_DAY: int(1, 100),
+  TEST_SENDS_PER_HOUR: int(1, 100_000),
   BODY_RETENTION_DAYS: int(0, 3650),
   BOUNCE_RAW_RETENTION_DAYS: int(0, 3650),
   SOFT_BOUNCE_LIMIT: int(1, 100),
@@ -49,16 +80,73 @@ export const configSchema = z.object({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export interface Config extends Omit<RawConfig, 'PUBLIC_URL'> { PUBLIC_URL: string }
+export interface Config extends Omit<RawConfig, 'PUBLIC_URL' | 'HOST'> {
+  PUBLIC_URL: string;
+  /** The address HTTP and the inbound SMTP listener bind: HOST, else 127.0.0.1 when nothing is relayed (no SMTP_URL), 0.0.0.0 when it is. */
+  HOST: string;
+  /** What is insecure in relayed mail's links and envelope, allowed by ALLOW_INSECURE_LINKS (logged at every start); empty otherwise. */
+  insecureLinks: InsecureLink[];
+}
+
+/** One insecure setting of a relaying install: the variable and what is wrong with it. */
+export interface InsecureLink { variable: 'PUBLIC_URL' | 'BOUNCE_DOMAIN'; problem: string }
+
+/** Suffixes that never resolve on the public internet (RFC 6761, RFC 6762, RFC 8375, and the common private ones). */
+const LOCAL_SUFFIXES = ['localhost', 'local', 'localdomain', 'internal', 'invalid', 'home.arpa'];
+
+/**
+ * True when `name` (a host or domain name, as in a URL's hostname) can be a public DNS name: not an
+ * IP literal (v4, v6, bracketed), not a single label, not numeric in its last label, and not under
+ * localhost, local, localdomain, internal, invalid or home.arpa. `.test` (RFC 2606) is accepted: the
+ * test suite relays to https://postgate.test. PURE.
+ */
+export function isRealDomain(name: string): boolean {
+  const host = name.toLowerCase().replace(/\.$/, '');
+  if (host.startsWith('[') || isIP(host) !== 0) return false;
+  const labels = host.split('.');
+  if (labels.length < 2 || labels.some((l) => l === '') || /^\d+$/.test(labels[labels.length - 1])) return false;
+  return !LOCAL_SUFFIXES.some((s) => host === s || host.endsWith(`.${s}`));
+}
+
+/**
+ * What would make relayed mail carry links or an envelope that are insecure or unreachable: with
+ * SMTP_URL set, PUBLIC_URL (the base of every link in mail; RFC 8058 one-click needs https) must be
+ * https on a real host and BOUNCE_DOMAIN (the VERP envelope) a real domain (isRealDomain). Without
+ * SMTP_URL nothing leaves the machine, so nothing is insecure. PURE: no I/O.
+ */
+export function insecureLinks(c: { SMTP_URL?: string; PUBLIC_URL: string; BOUNCE_DOMAIN: string }): InsecureLink[] {
+  if (!c.SMTP_URL) return [];
+  const out: InsecureLink[] = [];
+  const u = new URL(c.PUBLIC_URL);
+  if (u.protocol !== 'https:') out.push({ variable: 'PUBLIC_URL', problem: `is ${u.protocol.slice(0, -1)}, not https` });
+  if (!isRealDomain(u.hostname)) out.push({ variable: 'PUBLIC_URL', problem: `host ${u.hostname} is not a public domain name` });
+  if (!isRealDomain(c.BOUNCE_DOMAIN)) out.push({ variable: 'BOUNCE_DOMAIN', problem: `${c.BOUNCE_DOMAIN} is not a public domain name` });
+  return out;
+}
 
 export class ConfigError extends Error {}
 
-const SECRET_KEYS = new Set(['DATABASE_URL', 'SMTP_URL', 'TOKEN_KEYS']);
+const SECRET_KEYS = new Set(['DATABASE_URL', 'DATABASE_OWNER_URL', 'SMTP_URL', 'TOKEN_KEYS']);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function defaults(): Record<string, unknown> {
   return JSON.parse(readFileSync(path.join(root, 'config', 'default.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** The TLS files named by the configuration exist and are readable; the inbound certificate and key come together. Throws ConfigError. */
+function checkTlsFiles(c: RawConfig): void {
+  if (Boolean(c.INBOUND_TLS_CERT) !== Boolean(c.INBOUND_TLS_KEY)) {
+    const missing = c.INBOUND_TLS_CERT ? 'INBOUND_TLS_KEY' : 'INBOUND_TLS_CERT';
+    throw new ConfigError(`invalid configuration: ${missing} is required with ${missing === 'INBOUND_TLS_KEY' ? 'INBOUND_TLS_CERT' : 'INBOUND_TLS_KEY'} (both are PEM file paths)`);
+  }
+  for (const name of ['SMTP_TLS_CA', 'INBOUND_TLS_CERT', 'INBOUND_TLS_KEY'] as const) {
+    const file = c[name];
+    if (!file) continue;
+    try { accessSync(file, fsConstants.R_OK); } catch (err) {
+      throw new ConfigError(`invalid configuration: ${name} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${JSON.stringify(file)})`);
+    }
+  }
 }
 
 /** Validates env over defaults; throws ConfigError with one line naming the variable at fault. */
@@ -79,7 +167,15 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
   const c = parsed.data;
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
-  return { ...c, DATA_DIR: dataDir, PUBLIC_URL: publicUrl };
+  checkTlsFiles(c);
+  const insecure = insecureLinks({ SMTP_URL: c.SMTP_URL, PUBLIC_URL: publicUrl, BOUNCE_DOMAIN: c.BOUNCE_DOMAIN });
+  if (insecure.length > 0 && !c.ALLOW_INSECURE_LINKS) {
+    const first = insecure[0];
+    const got = first.variable === 'PUBLIC_URL' ? publicUrl : c.BOUNCE_DOMAIN;
+    throw new ConfigError(`invalid configuration: ${first.variable} ${first.problem}; relayed mail (SMTP_URL is set) needs ${first.variable === 'PUBLIC_URL' ? 'an https URL on a public host' : 'a public domain'} (got ${JSON.stringify(got)}; ALLOW_INSECURE_LINKS=1 allows it, for staging)`);
+  }
+  const host = c.HOST ?? (c.SMTP_URL ? '0.0.0.0' : '127.0.0.1');
+  return { ...c, DATA_DIR: dataDir, PUBLIC_URL: publicUrl, HOST: host, insecureLinks: insecure };
 }
 
 export const projectRoot = root;

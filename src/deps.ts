@@ -2,6 +2,7 @@
 import type { Router } from 'express';
 import type { Config } from './config.js';
 import type { Db } from './platform/db.js';
+import type { DnsLookup } from './platform/dns.js';
 import type { Api } from './platform/http.js';
 import type { Logger } from './platform/log.js';
 import type { Metrics } from './platform/metrics.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   delivery: Delivery;
   metrics: Metrics;
   roles: Roles;
+  /** DNS look-ups (sending-domain verification), on the servers of DNS_SERVERS. */
+  dns: DnsLookup;
 }
 
 export interface Module {

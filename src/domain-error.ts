@@ -14,7 +14,13 @@ export type DomainErrorCode =
   // transactional mail
   | 'no_association' | 'idempotency_conflict' | 'total_mismatch' | 'amount_out_of_range'
   // campaigns and templates
-  | 'invalid_state' | 'not_compliant' | 'not_test_address' | 'invalid_template' | 'render_failed';
+  | 'invalid_state' | 'not_compliant' | 'not_test_address' | 'invalid_template' | 'render_failed'
+  // test addresses
+  | 'test_address_unverified' | 'address_suppressed'
+  // sending domains and DKIM keys
+  | 'unverified_domain' | 'domain_taken' | 'selector_exists'
+  // API keys
+  | 'last_admin_key';
 
 export class DomainError extends Error {
   constructor(

@@ -1,11 +1,13 @@
 // Composition root: config → database (embedded or DATABASE_URL) → pools → services → HTTP server
 // and workers. The only module that reads process.env.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import express from 'express';
-import { loadConfig, projectRoot, type Config, type RawConfig } from './config.js';
+import { ConfigError, loadConfig, projectRoot, type Config, type RawConfig } from './config.js';
 import type { AppDeps, Module, Roles } from './deps.js';
-import { createDb, migrate } from './platform/db.js';
+import { createDb, type Db } from './platform/db.js';
+import { databaseLogins, prepareDatabase, type DatabaseLogins } from './platform/roles.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-postgres.js';
 import { warmTemplatePool } from './mail/template-pool.js';
 import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, requestLog } from './platform/http.js';
@@ -13,15 +15,17 @@ import { idempotencyStore } from './platform/idempotency.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
 import { opsRouter } from './platform/ops.js';
-import { startQueue } from './platform/queue.js';
+import { startQueue, type Boss } from './platform/queue.js';
 import { loadTokenKeys } from './platform/secrets.js';
+import { createDnsLookup, parseDnsServers } from './platform/dns.js';
 import { createOutboxMailer, createSmtpMailer, type Mailer } from './platform/smtp.js';
 import { Dispatcher } from './mail/dispatcher.js';
 import { RendererRegistry } from './mail/renderers.js';
 import { Delivery } from './mail/delivery.js';
 import { Sender } from './mail/sender.js';
+import { tenantMessageIds } from './mail/ledger.js';
 import { tenantsModule } from './tenants/module.js';
-import { findApiKey } from './tenants/store.js';
+import { findApiKey } from './tenants/api-keys.js';
 import { consentModule } from './consent/module.js';
 import { transactionalModule } from './transactional/module.js';
 import { campaignsModule } from './campaigns/module.js';
@@ -37,13 +41,15 @@ export function configFromEnv(overrides: Partial<RawConfig> = {}): Config {
   return loadConfig(process.env, overrides);
 }
 
-export interface Database { ownerUrl: string; embedded: EmbeddedHandle | null }
+/** The logins (src/platform/roles.ts: owner for migrations, runtime login for everything else) and the embedded cluster, if started. */
+export interface Database extends DatabaseLogins { embedded: EmbeddedHandle | null }
 
 /** DATABASE_URL when set; otherwise the embedded cluster under DATA_DIR (started, or reused if running). */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  if (config.DATABASE_URL) return { ownerUrl: config.DATABASE_URL, embedded: null };
+  if (config.DATABASE_OWNER_URL && !config.DATABASE_URL) throw new ConfigError('invalid configuration: DATABASE_OWNER_URL is set but DATABASE_URL (the runtime login) is not');
+  if (config.DATABASE_URL) return { ...await databaseLogins(config.DATABASE_URL, config.DATABASE_OWNER_URL), embedded: null };
   const embedded = await startEmbeddedPostgres(config.DATA_DIR, log);
-  return { ownerUrl: embedded.url, embedded };
+  return { ownerUrl: embedded.url, runtimeUrl: null, embedded };
 }
 
 export interface Postgate {
@@ -52,7 +58,15 @@ export interface Postgate {
 }
 
 function createMailer(config: Config): Mailer {
-  return config.SMTP_URL ? createSmtpMailer(config.SMTP_URL, config.SMTP_POOL_SIZE) : createOutboxMailer(config.DATA_DIR);
+  if (!config.SMTP_URL) return createOutboxMailer(config.DATA_DIR);
+  return createSmtpMailer(config.SMTP_URL, config.SMTP_POOL_SIZE,
+    { requireTls: config.SMTP_REQUIRE_TLS, ca: config.SMTP_TLS_CA ? readFileSync(config.SMTP_TLS_CA) : undefined });
+}
+
+/** Logs, at every start, each insecure setting ALLOW_INSECURE_LINKS lets through, and mail to the relay in clear. */
+function warnInsecure(config: Config, log: Logger): void {
+  for (const l of config.insecureLinks) log.warn({ variable: l.variable }, `insecure links allowed by ALLOW_INSECURE_LINKS: ${l.variable} ${l.problem}`);
+  if (config.SMTP_URL?.startsWith('smtp:') && !config.SMTP_REQUIRE_TLS) log.warn('SMTP_REQUIRE_TLS=false: mail goes to the relay in clear when it does not offer STARTTLS');
 }
 
 function buildApp(deps: AppDeps, modules: Module[]): express.Express {
@@ -61,11 +75,12 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   app.set('trust proxy', 'loopback');
   app.use(requestLog(deps.log, deps.metrics.httpDuration));
   // Bodies are read inside Api.route, after authentication and the scope check (never for a caller without a key).
-  const api = new Api(apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash)),
-    { maxBodyBytes: deps.config.MAX_BODY_BYTES, idempotency: idempotencyStore(deps.db) });
+  const authenticate = apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash));
+  const api = new Api(authenticate, { maxBodyBytes: deps.config.MAX_BODY_BYTES, idempotency: idempotencyStore(deps.db) });
   const pages = express.Router();
   for (const m of modules) m.routes?.(api, pages);
-  app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox' }));
+  app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox',
+    authenticate, tenantMessages: (tenantId, ids) => deps.db.withTenant(tenantId, (c) => tenantMessageIds(c, ids)) }));
   app.use(api.router);
   app.use('/api', apiNotFound(api));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages);
@@ -74,22 +89,119 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   return app;
 }
 
-async function listen(app: express.Express, port: number): Promise<http.Server> {
+async function listen(app: express.Express, port: number, host: string): Promise<http.Server> {
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, () => resolve()); });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, () => resolve()); });
   return server;
 }
 
-/** Starts Postgate with the given roles. In tests, called with overrides instead of the environment. */
+/** A URL this machine can reach a server bound to `host` on: loopback for a wildcard bind. */
+export function localUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
+/** In-flight work (sends, job handlers) gets this long after a stop begins, in milliseconds; then the relay connections still delivering are closed. */
+export const STOP_GRACE_MS = 2500;
+/** After that close, how long the deferred outcomes get to be written, in milliseconds. */
+const STOP_ABORT_MS = 1000;
+/** The most the queue and the pool each get to close, in milliseconds. */
+const STOP_STEP_MS = 1200;
+/** The whole stop, in milliseconds: the embedded PostgreSQL's fast shutdown gets what is left of it (at least 0.5 s), then it shuts down immediately. */
+const STOP_BUDGET_MS = 4500;
+
+/** What a Postgate has started so far: stopped by stopParts, the database last (also after a failed start). */
+interface Parts {
+  database?: Database;
+  /** Whether this start opened the database (a failed start stops only what it started). */
+  ownDatabase: boolean;
+  db?: Db; boss?: Boss; mailer?: Mailer; modules: Module[]; httpServer?: http.Server | null; dispatcher?: Dispatcher | null;
+}
+
+/** Whether `p` settles within `ms` milliseconds (it is never rejected here). */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  if (!p) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); })]);
+  clearTimeout(timer);
+  return done;
+}
+
+/**
+ * Stops in this order, in under 5 s however slow the relay is: stop taking work (HTTP, inbound SMTP,
+ * queue workers, the dispatcher, all at once) and give in-flight sends STOP_GRACE_MS; then close the
+ * relay connections still delivering (those sends are recorded as deferred and retried; a row whose
+ * outcome could still not be written stays leased and is reclaimed after the lease, as after a crash);
+ * then pg-boss, the pool, and the embedded PostgreSQL last (fast shutdown), so every ledger write
+ * above has a database to go to.
+ */
+async function stopParts(p: Parts, log: Logger, why: 'stop' | 'failed start'): Promise<void> {
+  const httpClosed = new Promise<void>((resolve) => {
+    const s = p.httpServer;
+    if (!s) return resolve();
+    s.close(() => resolve());
+    s.closeAllConnections();
+  });
+  const quiet = Promise.allSettled([httpClosed, ...p.modules.map((m) => Promise.resolve().then(() => m.stop?.())), p.dispatcher?.stop()]);
+  const t0 = Date.now();
+  const embedded = why === 'stop' || p.ownDatabase ? p.database?.embedded : undefined;
+  void embedded?.checkpoint(); // flushes while the work settles, so the shutdown checkpoint is short
+  const step = (what: string) => log.debug({ ms: Date.now() - t0, why }, `stop: ${what}`);
+  if (!(await within(quiet, STOP_GRACE_MS))) {
+    step('grace period over; closing relay connections still delivering');
+    p.mailer?.abort?.();
+    if (!(await within(quiet, STOP_ABORT_MS))) log.warn('stop: some in-flight work did not finish; its messages stay leased and are retried after the lease');
+  }
+  step('no more work taken; in-flight work settled');
+  await within(p.boss?.stop({ graceful: true, timeout: 1000, wait: true }), STOP_STEP_MS);
+  step('queue stopped');
+  p.mailer?.close();
+  await within(p.db?.close(), STOP_STEP_MS);
+  step('pool closed');
+  await embedded?.stop({ fastMs: Math.max(500, STOP_BUDGET_MS - (Date.now() - t0)) });
+  step('database stopped');
+}
+
+/** A start failure as one line: a port in use names its variable. */
+function startFailure(err: unknown, config: Config): Error {
+  const e = err as NodeJS.ErrnoException & { port?: number };
+  if (e?.code === 'EADDRINUSE') {
+    const variable = e.port === config.INBOUND_SMTP_PORT ? 'INBOUND_SMTP_PORT' : 'PORT';
+    return new Error(`cannot listen on port ${e.port ?? config.PORT} (${variable}): it is already in use; stop what listens there or set ${variable}`);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Starts Postgate with the given roles. In tests, called with overrides instead of the environment.
+ * A start that fails stops whatever it had started (the database it opened last) and throws one
+ * Error (a port in use names PORT or INBOUND_SMTP_PORT).
+ */
 export async function startPostgate(config: Config, roles: Roles, opts: { log?: Logger; database?: Database } = {}): Promise<Postgate> {
   const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const parts: Parts = { ownDatabase: !opts.database, modules: [] };
+  try {
+    return await assemble(config, roles, log, opts, parts);
+  } catch (err) {
+    await stopParts(parts, log, 'failed start');
+    throw startFailure(err, config);
+  }
+}
+
+async function assemble(config: Config, roles: Roles, log: Logger, opts: { database?: Database }, parts: Parts): Promise<Postgate> {
+  warnInsecure(config, log);
   const database = opts.database ?? await openDatabase(config, log);
-  await migrate(database.ownerUrl, MIGRATIONS_DIR, log);
-  const tokens = await loadTokenKeys(database.ownerUrl, config.TOKEN_KEYS);
-  const db = createDb(database.ownerUrl, { max: roles.worker ? 20 : 10, log });
-  const boss = await startQueue(database.ownerUrl, log, { supervise: roles.worker, schedule: roles.worker });
+  parts.database = database;
+  // Migrations and pg-boss's schema as the owner; every run-time connection as the runtime login.
+  const runtimeUrl = await prepareDatabase(database, MIGRATIONS_DIR, log);
+  const tokens = await loadTokenKeys(runtimeUrl, config.TOKEN_KEYS);
+  const db = createDb(runtimeUrl, { max: roles.worker ? 20 : 10, log });
+  parts.db = db;
+  const boss = await startQueue(runtimeUrl, log, { supervise: roles.worker, schedule: roles.worker, migrate: false });
+  parts.boss = boss;
   const mailer = createMailer(config);
+  parts.mailer = mailer;
   const metrics = createMetrics();
   const renderers = new RendererRegistry();
   // MJML takes seconds to load: the compile thread starts now, not at the first template. Its idle
@@ -102,30 +214,26 @@ export async function startPostgate(config: Config, roles: Roles, opts: { log?: 
     onPermanentFailure: async (tenantId, messageId, outcome) => { for (const m of modules) await m.onPermanentFailure?.(tenantId, messageId, outcome); } });
   const sender = new Sender({ db, delivery, tokens, renderers, config: {
     publicUrl: config.PUBLIC_URL, bodyRetentionDays: config.BODY_RETENTION_DAYS, leaseSeconds: config.SEND_LEASE_SECONDS } });
-  const deps: AppDeps = { config, log, db, boss, mailer, tokens, renderers, delivery, metrics, roles };
+  const dns = createDnsLookup({ servers: parseDnsServers(config.DNS_SERVERS) });
+  const deps: AppDeps = { config, log, db, boss, mailer, tokens, renderers, delivery, metrics, roles, dns };
   modules = MODULES.map((factory) => factory(deps));
+  parts.modules = modules;
   for (const m of modules) m.renderers?.(renderers);
 
   let httpServer: http.Server | null = null;
-  if (roles.web) httpServer = await listen(buildApp(deps, modules), config.PORT);
+  if (roles.web) httpServer = await listen(buildApp(deps, modules), config.PORT, config.HOST);
+  parts.httpServer = httpServer;
   let dispatcher: Dispatcher | null = null;
   if (roles.worker) {
     for (const m of modules) await m.workers?.();
-    dispatcher = new Dispatcher(db, sender, log, { url: database.ownerUrl, concurrency: config.SEND_CONCURRENCY, leaseSeconds: config.SEND_LEASE_SECONDS });
+    dispatcher = new Dispatcher(db, sender, log, { url: runtimeUrl, concurrency: config.SEND_CONCURRENCY, leaseSeconds: config.SEND_LEASE_SECONDS });
+    parts.dispatcher = dispatcher;
     await dispatcher.start();
   }
   for (const m of modules) await m.start?.();
   const port = httpServer ? (httpServer.address() as { port: number }).port : null;
-  const url = port === null ? null : `http://127.0.0.1:${port}`;
+  const url = port === null ? null : localUrl(config.HOST, port);
   let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= (async () => {
-    await new Promise<void>((resolve) => { if (!httpServer) return resolve(); httpServer.close(() => resolve()); httpServer.closeAllConnections(); });
-    for (const m of modules) await m.stop?.();
-    await dispatcher?.stop();
-    await boss.stop({ graceful: true, timeout: 10_000, wait: true }).catch(() => undefined);
-    mailer.close();
-    await db.close();
-    await database.embedded?.stop();
-  })());
+  const stop = () => (stopping ??= stopParts(parts, log, 'stop'));
   return { config, deps, url, httpServer, inboundPort: inboundListenerPort(deps), stop };
 }

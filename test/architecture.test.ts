@@ -52,8 +52,9 @@ const TABLES = readdirSync(path.join(root, 'migrations')).filter((f) => f.endsWi
 const OWNERS: Record<string, string> = {
   instance_settings: 'src/platform/secrets.ts',
   tenants: 'src/tenants/store.ts',
-  api_keys: 'src/tenants/store.ts',
-  dkim_keys: 'src/tenants/store.ts',
+  api_keys: 'src/tenants/api-keys.ts',
+  dkim_keys: 'src/tenants/dkim.ts',
+  domains: 'src/tenants/domains.ts',
   contacts: 'src/consent/contacts.ts',
   lists: 'src/consent/lists.ts',
   subscriptions: 'src/consent/subscriptions.ts',
@@ -69,6 +70,7 @@ const OWNERS: Record<string, string> = {
   template_versions: 'src/campaigns/templates-store.ts',
   campaigns: 'src/campaigns/campaigns-store.ts',
   rate_windows: 'src/campaigns/rate-limit.ts',
+  test_addresses: 'src/campaigns/test-addresses.ts',
   bounces: 'src/bounces/store.ts',
   inbound_quota: 'migrations/061_inbound_quota.sql', // written only by the SECURITY DEFINER inbound_quota_take()
   idempotency_keys: 'src/platform/idempotency.ts', // Idempotency-Key claims and stored responses (purge: purge_expired())

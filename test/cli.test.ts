@@ -1,8 +1,9 @@
 // The README's first command, as a process: `postgate start` on embedded defaults prints the URL,
-// the outbox and (first start only) an API key; a second start reuses the data; the CLI works
-// against the same data while the service runs; a bad setting stops it with one line.
+// the outbox and (first start only) the path of the 0600 file holding an admin API key (never the
+// key itself); a second start reuses the data; the CLI works against the same data while the
+// service runs; a bad setting stops it with one line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,10 +51,16 @@ beforeAll(async () => { dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate
 afterAll(async () => { await rm(dataDir, { recursive: true, force: true }); });
 
 describe('postgate start on embedded defaults', () => {
-  it('starts, prints a key once, serves the API, reuses its data, and stops cleanly on SIGTERM', async () => {
+  it('starts, writes the first admin key to a 0600 file (never to stdout), serves the API, reuses its data, and stops cleanly on SIGTERM', async () => {
     const first = await startService();
-    const key = /Admin API key \(shown once, keep it\): (\S+)/.exec(first.output())?.[1];
-    expect(key).toBeTruthy();
+    // The key is in DATA_DIR/first-admin-key (0600), never on stdout: only the file's path is printed.
+    const keyFile = path.join(dataDir, 'first-admin-key');
+    expect(first.output()).toContain(`Admin API key written to ${keyFile}`);
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600);
+    const key = (await readFile(keyFile, 'utf8')).trim();
+    expect(key).toMatch(/^pg_[A-Za-z0-9_-]{32}$/);
+    expect(first.output()).not.toContain(key);
+    expect(first.output()).not.toContain(key.slice(7));
     expect(first.output()).toContain(`http://localhost:${first.port}`);
     expect(first.output()).toContain('/outbox');
     const res = await fetch(`http://127.0.0.1:${first.port}/api/tenant`, { headers: { authorization: `Bearer ${key}` } });
@@ -69,10 +76,11 @@ describe('postgate start on embedded defaults', () => {
 
     const second = await startService();
     expect(second.output()).not.toContain('Admin API key');
+    expect(second.output()).not.toContain(key);
     const again = await fetch(`http://127.0.0.1:${second.port}/api/tenant`, { headers: { authorization: `Bearer ${key}` } });
     expect(again.status).toBe(200);
     expect(await stopService(second.child)).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   it('refuses a bad configuration value with one line naming it', () => {
     const r = spawnSync(process.execPath, [bin, 'start'], { env: { ...envFor(1, 1), PORT: 'not-a-port' }, encoding: 'utf8' });

@@ -2,9 +2,10 @@
 // destination of what it accepts and never relays: RCPT is accepted only for `bounces+<VERP token>`
 // and `unsubscribe+<token>` local parts whose signature verifies (any domain: the signed local part
 // is what matters, so a tenant's own bounce_domain works without configuration); everything else gets
-// 550 5.1.1. AUTH is disabled. STARTTLS is not offered here (no certificate is configured): a
-// production MX should sit behind a TLS-terminating relay or be given a certificate. A processing
-// failure answers 451 so that the sending MTA retries later.
+// 550 5.1.1. AUTH is disabled. STARTTLS is offered only with a certificate of the operator's
+// (INBOUND_TLS_CERT and INBOUND_TLS_KEY): without one it is neither offered nor accepted, never with
+// smtp-server's built-in self-signed certificate, which would promise encryption no sender can verify.
+// A processing failure answers 451 so that the sending MTA retries later.
 //
 // Quotas (issue 12), so that hostile mail cannot stall or fill anything:
 // - Size: the first maxBytes (INBOUND_MAX_BYTES, 256 KiB) of a message are kept and the rest is
@@ -27,7 +28,10 @@ import { parseInboundRecipient } from './recipients.js';
 
 export interface InboundSmtpOptions {
   port: number;
+  /** The address to bind (HOST); all interfaces when absent. */
   host?: string;
+  /** PEM certificate chain and private key: STARTTLS is offered with them (TLS 1.2 at least), and not at all without. */
+  tls?: { cert: Buffer | string; key: Buffer | string };
   /** Bytes of a message kept (the rest is discarded; the message is still accepted). */
   maxBytes: number;
   maxClients?: number;
@@ -87,7 +91,8 @@ export async function startInboundSmtp(o: InboundSmtpOptions): Promise<InboundSm
   const counted = new Map<string, string>(); // session id → client address, for connections counted in byIp
   const server = new SMTPServer({
     name: 'postgate-inbound', banner: 'Postgate bounce processor', logger: false,
-    authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], disableReverseLookup: true,
+    authOptional: true, disabledCommands: o.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'], disableReverseLookup: true,
+    ...(o.tls ? { cert: o.tls.cert, key: o.tls.key, minVersion: 'TLSv1.2' as const } : {}),
     maxClients: o.maxClients ?? INBOUND_DEFAULTS.maxClients, maxRecipients: MAX_RECIPIENTS,
     socketTimeout: o.idleTimeoutMs ?? INBOUND_DEFAULTS.idleTimeoutMs, closeTimeout: 5_000,
     onConnect(session, cb) {
@@ -147,6 +152,6 @@ export async function startInboundSmtp(o: InboundSmtpOptions): Promise<InboundSm
     if (o.host) server.listen(o.port, o.host, ready); else server.listen(o.port, ready);
   });
   const port = (server.server.address() as { port: number }).port;
-  o.log.info({ port }, 'inbound SMTP listening');
+  o.log.info({ port, host: o.host ?? null, starttls: Boolean(o.tls) }, 'inbound SMTP listening');
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -1,5 +1,6 @@
 // The bounces module: POST /api/inbound and the bounce list (web), the inbound SMTP listener
 // (inbound role), and the permanent-failure handler that treats a 5xx at send time like a received bounce.
+import { readFile } from 'node:fs/promises';
 import { Counter } from 'prom-client';
 import type { AppDeps, Module } from '../deps.js';
 import type { BounceSettings } from './actions.js';
@@ -52,8 +53,10 @@ export function bouncesModule(deps: AppDeps): Module {
     },
     async start() {
       if (!deps.roles.inbound) return;
+      const { INBOUND_TLS_CERT: cert, INBOUND_TLS_KEY: key } = deps.config;
       listeners.set(deps, await startInboundSmtp({
-        port: deps.config.INBOUND_SMTP_PORT, maxBytes: deps.config.INBOUND_MAX_BYTES, tokens: deps.tokens, log: deps.log,
+        port: deps.config.INBOUND_SMTP_PORT, host: deps.config.HOST,
+        tls: cert && key ? { cert: await readFile(cert), key: await readFile(key) } : undefined, maxBytes: deps.config.INBOUND_MAX_BYTES, tokens: deps.tokens, log: deps.log,
         maxClients: deps.config.INBOUND_MAX_CLIENTS, maxClientsPerIp: deps.config.INBOUND_MAX_CLIENTS_PER_IP,
         idleTimeoutMs: deps.config.INBOUND_IDLE_TIMEOUT_SECONDS * 1000,
         takeQuota: (key) => deps.db.withSystem((c) => takeInboundQuota(c, key, deps.config.INBOUND_REPORTS_PER_TOKEN_HOUR)),

@@ -186,9 +186,9 @@ async function rawFacts(raw: Buffer, retentionDays: number,
   return withheld ? { raw: null, rawHash, withheld } : { raw: kept, rawHash, withheld: null };
 }
 
-// A signed token in a confirm (/a/…) or unsubscribe (/u/…) path, also across quoted-printable soft
+// A signed token in a confirm (/a/…), unsubscribe (/u/…) or test-address verification (/t/…) path, also across quoted-printable soft
 // line breaks ("=\r\n"). No overlap between the class and "=": linear on hostile input.
-const CAPABILITY_PATH = /\/([au])\/(?:[A-Za-z0-9_.-]|=\r?\n){20,}/g;
+const CAPABILITY_PATH = /\/([aut])\/(?:[A-Za-z0-9_.-]|=\r?\n){20,}/g;
 
 /**
  * The raw report with each confirm and unsubscribe token written plainly or quoted-printable replaced

@@ -19,7 +19,8 @@ import { canApply, type CampaignEvent } from './lifecycle.js';
 import { assertCompliant } from './compliance.js';
 import type { CampaignJobs } from './jobs.js';
 import { campaignProgress } from './progress.js';
-import { assertTestAddresses, enqueueTestSends } from './test-send.js';
+import { enqueueTestSends } from './test-send.js';
+import { assertTestAddresses, assertTestSendBudget } from './test-addresses.js';
 import { templateError } from './templates-api.js';
 import { getTemplate } from './templates-store.js';
 
@@ -164,13 +165,16 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
       return { body: out };
     });
 
-  api.route({ method: 'post', path: '/api/campaigns/:id/test', scope: 'campaigns', summary: "Send the campaign to some of the tenant's test addresses", body: testBody,
-    response: testSendView, success: [202], errors: [409] },
+  api.route({ method: 'post', path: '/api/campaigns/:id/test', scope: 'campaigns', summary: "Send the campaign to some of the tenant's verified test addresses", body: testBody,
+    description: 'Each address must be a verified test address (POST /api/test-addresses) that no suppression names: else 422 not_test_address, '
+      + 'test_address_unverified or address_suppressed, field emails[i]. At most TEST_SENDS_PER_HOUR test sends per tenant per rolling hour (429 rate_limited, Retry-After).',
+    response: testSendView, success: [202], errors: [409, 429] },
     async ({ tenantId, params, body }) => {
       const messages = await db.withTenant(tenantId, async (c) => {
         const l = await lock(c, tenantId, params.id);
-        assertTestAddresses(l.tenant, body.emails);
+        await assertTestAddresses(c, tenantId, body.emails);
         await assertCompliant(c, l.tenant, l.campaign);
+        await assertTestSendBudget(c, tenantId, body.emails, deps.config.TEST_SENDS_PER_HOUR);
         return enqueueTestSends(c, l.tenant, l.campaign, body.emails);
       });
       return { status: 202, body: { messages: messages.map((m) => ({ id: m.id, recipient: m.recipient, status: m.status })) } };

@@ -8,18 +8,22 @@ import type { Queryable } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
 import { isReplyToAcceptable, parseAddress } from '../policy/addresses.js';
 import type { TemplateSource } from '../mail/render.js';
-import { activeDkimKey, type Tenant } from '../tenants/store.js';
+import type { Tenant } from '../tenants/store.js';
+import { signingSetup } from '../tenants/domains.js';
+import { envelopeDomain, sendingDomainsOk } from '../policy/domains.js';
 import type { Campaign } from './campaigns-store.js';
 import { campaignTemplates, unsubscribeVisibility } from './content.js';
 import { getTemplate } from './templates-store.js';
 
-export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no_reply_to' | 'no_dkim_key' | 'bad_from' | 'no_template';
+export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no_reply_to' | 'no_dkim_key' | 'bad_from' | 'no_template' | 'unverified_domain';
 
 export interface ComplianceFacts {
   template: TemplateSource | null; tenant: Pick<Tenant, 'fromEmail' | 'postalAddress' | 'requireDkim' | 'replyTo'>;
   replyTo: string | null; hasDkimKey: boolean;
   /** Does the compiled template, footer included, show the unsubscribe link visibly? (null: not known, not judged) */
   unsubscribeShown?: boolean | null;
+  /** Are the From domain and the envelope domain verified for the tenant? (null: not known, not judged) */
+  domainsVerified?: boolean | null;
 }
 
 const MESSAGES: Record<ComplianceReason, string> = {
@@ -29,15 +33,17 @@ const MESSAGES: Record<ComplianceReason, string> = {
   no_dkim_key: 'the tenant requires DKIM signing and has no active key for its From domain',
   bad_from: "the tenant's From address is not valid",
   no_template: 'the template version no longer exists',
+  unverified_domain: "the From domain or the tenant's bounce domain is not verified for the tenant (see /api/domains)",
 };
 
 /** Pure: the reasons that depend on the tenant's set-up and the reply-to only (no template). */
-export function senderReasons(tenant: ComplianceFacts['tenant'], replyTo: string | null, hasDkimKey: boolean): ComplianceReason[] {
+export function senderReasons(tenant: ComplianceFacts['tenant'], replyTo: string | null, hasDkimKey: boolean, domainsVerified: boolean | null = null): ComplianceReason[] {
   const reasons: ComplianceReason[] = [];
   if (!tenant.postalAddress?.trim()) reasons.push('no_postal_address');
   if (!isReplyToAcceptable(replyTo ?? tenant.replyTo).ok) reasons.push('no_reply_to');
   if (!parseAddress(tenant.fromEmail).ok) reasons.push('bad_from');
   if (tenant.requireDkim && !hasDkimKey) reasons.push('no_dkim_key');
+  if (domainsVerified === false) reasons.push('unverified_domain');
   return reasons;
 }
 
@@ -46,17 +52,20 @@ export function complianceReasons(f: ComplianceFacts): ComplianceReason[] {
   const reasons: ComplianceReason[] = [];
   if (!f.template) reasons.push('no_template');
   else if (f.unsubscribeShown === false) reasons.push('no_unsubscribe_link'); // even Postgate's footer link would not show
-  return [...reasons, ...senderReasons(f.tenant, f.replyTo, f.hasDkimKey)];
+  return [...reasons, ...senderReasons(f.tenant, f.replyTo, f.hasDkimKey, f.domainsVerified ?? null)];
 }
 
 export function fromDomain(tenant: Pick<Tenant, 'fromEmail'>): string {
   return tenant.fromEmail.slice(tenant.fromEmail.lastIndexOf('@') + 1).toLowerCase();
 }
 
-/** Gathers the facts for a campaign in the caller's tenant transaction. */
-export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign: Campaign): Promise<ComplianceReason[]> {
+/** Gathers the facts for a campaign in the caller's tenant transaction (`operatorBounceDomain`: BOUNCE_DOMAIN, always allowed). */
+export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign: Campaign, operatorBounceDomain: string | null = null): Promise<ComplianceReason[]> {
   const t = await getTemplate(c, campaign.templateId, campaign.templateVersion);
-  const hasDkimKey = tenant.requireDkim ? (await activeDkimKey(c, fromDomain(tenant))) !== null : false;
+  const setup = await signingSetup(c, fromDomain(tenant));
+  const hasDkimKey = setup.dkim !== null;
+  const domainsVerified = sendingDomainsOk(tenant.fromEmail, { verified: setup.verified, // Without the operator's bounce domain (API pre-checks) only the From domain is judged here; the drain and the gate judge both.
+    envelope: operatorBounceDomain === null ? null : envelopeDomain(tenant.bounceDomain, operatorBounceDomain) });
   let unsubscribeShown: boolean | null = null;
   if (t) {
     // The same compiled template (and footer) the drain will send; a template that no longer
@@ -67,7 +76,7 @@ export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign:
   }
   return complianceReasons({
     template: t ? { mjml: t.mjml, subject: campaign.subject, text: t.text } : null,
-    tenant, replyTo: campaign.replyTo, hasDkimKey, unsubscribeShown,
+    tenant, replyTo: campaign.replyTo, hasDkimKey, unsubscribeShown, domainsVerified,
   });
 }
 

@@ -10,7 +10,9 @@ import type { TokenKeys } from '../policy/tokens.js';
 import type { Delivery, PermanentOutcome } from '../mail/delivery.js';
 import { recordOutcomes, renewLeases } from '../mail/ledger.js';
 import type { CompiledTemplate } from '../mail/render.js';
-import { activeDkimKey, getTenant } from '../tenants/store.js';
+import { getTenant } from '../tenants/store.js';
+import { signingSetup } from '../tenants/domains.js';
+import { envelopeDomain, sendingDomainsOk, type SendingDomains } from '../policy/domains.js';
 import { OutcomeBuffer, type Semaphore } from './batching.js';
 import { BatchLease } from './batch-lease.js';
 import { applyCampaignEvent, completeIfDone, getCampaign, heartbeat, openWork, setWake, type Campaign } from './campaigns-store.js';
@@ -104,8 +106,10 @@ export class CampaignDrain {
       const tenant = await getTenant(c, tenantId);
       if (!campaign || !tenant || campaign.status !== 'running' || !campaign.audienceReadyAt) return { kind: 'stopped' };
       const domain = fromDomain(tenant);
-      const dkim = await activeDkimKey(c, domain);
-      const problems = senderReasons(tenant, campaign.replyTo, dkim !== null);
+      // One round trip per batch: the verified domains (gate fact) and the signing key.
+      const { verified, dkim } = await signingSetup(c, domain);
+      const domains: SendingDomains = { verified, envelope: envelopeDomain(tenant.bounceDomain, config.bounceDomain) };
+      const problems = senderReasons(tenant, campaign.replyTo, dkim !== null, sendingDomainsOk(tenant.fromEmail, domains));
       if (problems.length) return { kind: 'pause', reason: { by: 'not_compliant', reasons: problems } };
       let compiled: CompiledTemplate;
       try { compiled = await this.compiled(c, campaign); } catch (err) {
@@ -122,7 +126,7 @@ export class CampaignDrain {
       if (!rows.length) return { kind: 'empty' };
       this.deps.delivery.reclaimed(rows.filter((r) => r.reclaimed).length);
       const ctx: BatchContext = {
-        tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: campaign.replyTo ?? tenant.replyTo, compiled, dkim,
+        tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: campaign.replyTo ?? tenant.replyTo, compiled, dkim, domains,
         fromDomain: domain, publicUrl: config.publicUrl, bounceDomain: config.bounceDomain, tokens: this.deps.tokens,
       };
       return { kind: 'batch', ctx, rows };

@@ -1,4 +1,5 @@
-// The campaigns module: templates and campaigns API, the 'campaign' renderer (test sends), and the
+// The campaigns module: templates, campaigns and test addresses API, the 'campaign' renderer (test sends),
+// the 'test-address' renderer and its /t/:token page (test address verification), and the
 // start / drain workers with their recovery sweep. The tuning constants below are exported for tests and benches.
 import os from 'node:os';
 import type { AppDeps, Module } from '../deps.js';
@@ -8,6 +9,10 @@ import { campaignTemplates } from './content.js';
 import { CampaignDrain } from './drain.js';
 import { CampaignJobs } from './jobs.js';
 import { campaignRenderer } from './test-send.js';
+import { renderTestAddressVerification } from './test-address-email.js';
+import { testAddressPages } from './test-address-pages.js';
+import { testAddressRoutes } from './test-addresses-api.js';
+import { VERIFICATION_TEMPLATE } from './test-addresses.js';
 import { templateRoutes } from './templates-api.js';
 
 /** Recipients claimed per batch (capped by the tenant's rate budget for the current second). */
@@ -45,12 +50,15 @@ export function campaignsModule(deps: AppDeps): Module {
   let working = false;
   return {
     name: 'campaigns',
-    routes(api) {
+    routes(api, pages) {
       templateRoutes(api, deps);
       campaignRoutes(api, deps, jobs);
+      testAddressRoutes(api, deps);
+      testAddressPages(pages, deps.db, deps.tokens);
     },
     renderers(registry) {
       registry.register('campaign', campaignRenderer(cache));
+      registry.register(VERIFICATION_TEMPLATE, renderTestAddressVerification);
     },
     async workers() {
       working = true;

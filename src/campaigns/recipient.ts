@@ -6,6 +6,7 @@ import type { TokenKeys } from '../policy/tokens.js';
 import type { CompiledTemplate } from '../mail/render.js';
 import { gateBeforeRender, prepareMessage, type DeliveryJob, type Prepared } from '../mail/delivery.js';
 import type { DkimKey, Tenant } from '../tenants/store.js';
+import type { SendingDomains } from '../policy/domains.js';
 import { unsubscribeToken } from '../unsubscribe/links.js';
 import type { ClaimedRow } from '../mail/ledger.js';
 import type { CapabilityLink } from '../mail/capabilities.js';
@@ -16,7 +17,7 @@ export type { Prepared };
 /** Everything a batch shares: loaded once per batch, compiled once per campaign version. */
 export interface BatchContext {
   tenant: Tenant; campaign: { id: string; name: string }; replyTo: string; compiled: CompiledTemplate;
-  dkim: DkimKey | null; fromDomain: string; publicUrl: string; bounceDomain: string; tokens: TokenKeys;
+  dkim: DkimKey | null; domains: SendingDomains; fromDomain: string; publicUrl: string; bounceDomain: string; tokens: TokenKeys;
 }
 
 export function feedbackId(campaignId: string, tenantId: string): string {
@@ -31,7 +32,7 @@ function facts(b: BatchContext, row: ClaimedRow, out: CampaignContent | null): G
     contact: row.contactId && row.contactStatus ? { status: row.contactStatus, email: row.email ?? '' } : null,
     suppressed: { all: row.suppressedAll, marketing: row.suppressedMarketing },
     subscription: row.subscription,
-    replyTo: b.replyTo, fromAddress: b.tenant.fromEmail, tenantFromAddress: b.tenant.fromEmail,
+    replyTo: b.replyTo, fromAddress: b.tenant.fromEmail, tenantFromAddress: b.tenant.fromEmail, domains: b.domains,
     postalAddress: out === null || out.hasPostalAddress ? b.tenant.postalAddress : null,
     hasUnsubscribeLink: out?.hasUnsubscribeLink ?? false,
     hasListUnsubscribeHeaders: out !== null, // composeMessage always sets both RFC 8058 headers for campaign mail

@@ -1,9 +1,10 @@
 // Test sends of a campaign to the tenant's own test addresses, through the single-message path
-// (kind 'test', purpose test:<campaign>:<uuid>), and the 'campaign' renderer that path calls. The
-// gate checks that the recipient is one of the tenant's test addresses.
+// (kind 'test', purpose test:<campaign>:<uuid>), and the 'campaign' renderer that path calls. The API
+// checks the addresses and the hourly limit first (test-addresses.ts assertTestAddresses,
+// assertTestSendBudget); the gate checks again at send time that the recipient is a verified test
+// address no suppression names.
 import { randomUUID } from 'node:crypto';
 import type { PoolClient, Queryable } from '../platform/db.js';
-import { DomainError } from '../domain-error.js';
 import { enqueueMessage, type LedgerMessage } from '../mail/ledger.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import type { Tenant } from '../tenants/store.js';
@@ -19,16 +20,7 @@ export const TEST_SUBJECT_PREFIX = '[TEST] ';
 /** A test address that is not a contact gets the preview's sample person, so personalisation shows. */
 const SAMPLE_NAME = 'Jane Doe';
 
-/** Refuses (422, with the field) any address that is not one of the tenant's test addresses. */
-export function assertTestAddresses(tenant: Tenant, emails: readonly string[]): void {
-  const allowed = new Set(tenant.testEmails.map((e) => e.trim().toLowerCase()));
-  emails.forEach((e, i) => {
-    if (!allowed.has(e.toLowerCase())) {
-      throw new DomainError('not_test_address', `${e} is not one of the tenant's test addresses`, `emails[${i}]`);
-    }
-  });
-}
-
+/** Queues one test send per address (checked by the caller: assertTestAddresses and assertTestSendBudget, in the same transaction). */
 export async function enqueueTestSends(c: PoolClient, tenant: Tenant, campaign: Campaign, emails: readonly string[]): Promise<LedgerMessage[]> {
   const out: LedgerMessage[] = [];
   for (const email of emails) {

@@ -101,9 +101,12 @@ export async function activationRow(c: Queryable, claim: ActivationClaim): Promi
 }
 
 
-/** Records the use of a link; false when it was already used (the caller then changes nothing). */
-export async function claimUse(c: Queryable, tenantId: string, useId: string): Promise<boolean> {
-  const r = await c.query(`INSERT INTO token_uses (tenant_id, token_hash, purpose) VALUES ($1, $2, 'activation') ON CONFLICT DO NOTHING`, [tenantId, useId]);
+/**
+ * Records the use of a single-use link (purpose: 'activation', or 'test_address' for a test address's
+ * verification link); false when it was already used (the caller then changes nothing).
+ */
+export async function claimUse(c: Queryable, tenantId: string, useId: string, purpose: 'activation' | 'test_address' = 'activation'): Promise<boolean> {
+  const r = await c.query(`INSERT INTO token_uses (tenant_id, token_hash, purpose) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, useId, purpose]);
   return (r.rowCount ?? 0) > 0;
 }
 

@@ -43,7 +43,10 @@ export function dataRightsApi(deps: AppDeps, api: Api): void {
     const id = contactId(params);
     const out = await deps.db.withTenant(tenantId, (c) => eraseContact(c, tenantId, id));
     if (!out) throw notFound('contact');
-    deps.log.info({ tenantId, contactId: id, counts: out.counts }, 'contact erased');
-    return { body: out };
+    const { messageIds, ...erased } = out;
+    // Committed: now the copies outside the database go (the outbox's .eml files of the person's messages).
+    const files = await deps.mailer.forget?.(messageIds) ?? 0;
+    deps.log.info({ tenantId, contactId: id, counts: out.counts, outboxFiles: files }, 'contact erased');
+    return { body: erased };
   });
 }

@@ -11,9 +11,11 @@
 //                   → NULL/{}; SMTP response, reason and a purpose naming the address are scrubbed;
 //                   queued/deferred ones are cancelled and leave the send queue
 //   message_bodies  deleted;  message_events: the address is scrubbed from their detail
+//   outbox files    (no SMTP_URL) the .eml of each of those messages, after commit: messageIds goes to
+//                   Mailer.forget (platform/outbox.ts), which finds them by the id in their names
 //   bounces         recipient, diagnostic, raw → NULL for their reports, and for any other report
 //                   whose raw text or diagnostic names the address
-//   tenants         the address leaves the tenant's test addresses, if it was one
+//   test_addresses  the address stops being a test address of the tenant (its row is deleted)
 //   suppressions    + a salted hash of the address, scope 'marketing', reason 'erased'; the plain
 //                   address and note (migration 060) leave every suppression row of that hash.
 // Why 'marketing' and not 'all': no later import or campaign reaches the address again (the gate
@@ -26,12 +28,17 @@ import { forgetIdempotentResponses } from '../platform/idempotency.js';
 import { addSuppression, forgetSuppressedAddress } from '../consent/suppressions.js';
 import { lockAddress } from '../consent/activation.js';
 import { eraseContactBounces } from '../bounces/store.js';
+import { forgetTestAddress } from '../campaigns/test-addresses.js';
 
 export interface ErasureCounts {
   messages: number; cancelledMessages: number; bodies: number; messageEvents: number; bounces: number;
   consentEvents: number; consentTexts: number; subscriptions: number;
 }
-export interface ErasureResult { id: string; status: 'erased'; erasedAt: Date; counts: ErasureCounts }
+export interface ErasureResult {
+  id: string; status: 'erased'; erasedAt: Date; counts: ErasureCounts;
+  /** The person's ledger messages: once the transaction commits, the caller deletes their copies outside the database (the outbox's files). Not part of the API answer. */
+  messageIds: string[];
+}
 
 const SCRUBBED = '[erased]';
 
@@ -50,10 +57,10 @@ async function lockPerson(c: PoolClient, tenantId: string, contactId: string): P
   return (await c.query<Person>(`${q} FOR UPDATE`, [contactId])).rows[0] ?? null;
 }
 
-async function scrubMessages(c: PoolClient, tenantId: string, p: Person, re: string): Promise<Pick<ErasureCounts, 'messages' | 'cancelledMessages' | 'bodies' | 'messageEvents'>> {
+async function scrubMessages(c: PoolClient, tenantId: string, p: Person, re: string): Promise<Pick<ErasureCounts, 'messages' | 'cancelledMessages' | 'bodies' | 'messageEvents'> & { ids: string[] }> {
   const ids = (await c.query<{ id: string }>(`SELECT id FROM messages WHERE tenant_id = $1 AND (contact_id = $2 OR lower(recipient) = lower($3))`,
     [tenantId, p.id, p.email])).rows.map((r) => r.id);
-  if (ids.length === 0) return { messages: 0, cancelledMessages: 0, bodies: 0, messageEvents: 0 };
+  if (ids.length === 0) return { messages: 0, cancelledMessages: 0, bodies: 0, messageEvents: 0, ids };
   const cancelled = await c.query<{ id: string }>(`UPDATE messages SET status = 'cancelled', reason = 'erased', updated_at = now()
     WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'deferred') RETURNING id`, [ids]);
   await c.query(`INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT $1, id, 'cancelled', '{"reason":"erased"}' FROM unnest($2::uuid[]) AS id`,
@@ -66,7 +73,7 @@ async function scrubMessages(c: PoolClient, tenantId: string, p: Person, re: str
     WHERE id = ANY($1::uuid[])`, [ids, re]);
   const events = await c.query(`UPDATE message_events SET detail = regexp_replace(detail::text, $2, '${SCRUBBED}', 'gi')::jsonb
     WHERE message_id = ANY($1::uuid[]) AND detail::text ~* $2`, [ids, re]);
-  return { messages: ids.length, cancelledMessages: cancelled.rowCount ?? 0, bodies: bodies.rowCount ?? 0, messageEvents: events.rowCount ?? 0 };
+  return { messages: ids.length, cancelledMessages: cancelled.rowCount ?? 0, bodies: bodies.rowCount ?? 0, messageEvents: events.rowCount ?? 0, ids };
 }
 
 async function scrubBounces(c: PoolClient, tenantId: string, p: Person): Promise<number> {
@@ -106,12 +113,11 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   const p = await lockPerson(c, tenantId, contactId);
   if (!p) return null;
   const re = literalPattern(p.email);
-  const msgs = await scrubMessages(c, tenantId, p, re);
+  const { ids: messageIds, ...msgs } = await scrubMessages(c, tenantId, p, re);
   const bounces = await scrubBounces(c, tenantId, p);
   const consent = await rewriteConsent(c, tenantId, p, re);
   const subs = await c.query(`UPDATE subscriptions SET status = 'unsubscribed', updated_at = now() WHERE contact_id = $1 AND status <> 'unsubscribed'`, [p.id]);
-  await c.query(`UPDATE tenants SET test_emails = array(SELECT e FROM unnest(test_emails) AS e WHERE lower(e) <> lower($2))
-    WHERE id = $1 AND EXISTS (SELECT 1 FROM unnest(test_emails) AS e WHERE lower(e) = lower($2))`, [tenantId, p.email]);
+  await forgetTestAddress(c, tenantId, p.email);
   await addSuppression(c, tenantId, p.email, 'marketing', 'erased');
   await forgetSuppressedAddress(c, tenantId, p.email); // the plain address kept for suppression management goes too
   await forgetIdempotentResponses(c, [p.id, p.email]); // API responses kept for Idempotency-Key replays that name the person
@@ -120,5 +126,5 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', 'api', $3)`,
     [tenantId, p.id, JSON.stringify({ counts })]);
-  return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts };
+  return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts, messageIds };
 }

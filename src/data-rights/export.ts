@@ -1,12 +1,14 @@
 // GET /api/contacts/:id/export: one JSON document with everything Postgate holds about a person in
 // this tenant: profile and attributes, subscriptions (with list names), every consent record (with the
-// wording it refers to), the unsubscribe events among them, suppression status, every message sent
+// wording it refers to), the unsubscribe events among them, suppression status, whether the address is
+// one of the tenant's test addresses (and its state), every message sent
 // to them (ledger metadata, render data, timeline, body while kept) and every bounce or complaint
 // about them (raw report while kept, with other people's addresses redacted).
 // Messages and bounces are found by contact id and also by address, so mail sent to the address
 // before or outside the contact record (test sends, notices) is included too.
 import type { Queryable } from '../platform/db.js';
 import { suppressionsFor } from '../consent/suppressions.js';
+import { findTestAddress } from '../campaigns/test-addresses.js';
 
 export const EXPORT_FORMAT = 'postgate.contact-export/1';
 
@@ -92,6 +94,7 @@ export async function exportContact(c: Queryable, tenantId: string, contactId: s
     consentRecords: consent,
     unsubscribes: consent.filter((e) => e.action === 'opt_out'),
     suppression: await suppressionsFor(c, tenantId, contact.email),
+    testAddress: await findTestAddress(c, tenantId, contact.email).then((a) => (a ? { state: a.state, verifiedAt: a.verifiedAt, createdAt: a.createdAt } : null)),
     messages: sent,
     bounces: reports.filter((b) => b.kind !== 'complaint'),
     complaints: reports.filter((b) => b.kind === 'complaint'),

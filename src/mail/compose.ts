@@ -43,7 +43,7 @@ export const DKIM_SIGNED_HEADERS = [
   'feedback-id', 'auto-submitted',
 ].join(':');
 
-const AUTO_SUBMITTED_KINDS: ReadonlySet<MessageKind> = new Set(['activation', 'invoice', 'account', 'technical', 'legal', 'support']);
+const AUTO_SUBMITTED_KINDS: ReadonlySet<MessageKind> = new Set(['activation', 'invoice', 'account', 'technical', 'legal', 'support', 'verification']);
 const MANAGED_HEADERS = new Set([
   'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type',
   'content-transfer-encoding', 'return-path', 'dkim-signature', 'list-id', 'list-unsubscribe', 'list-unsubscribe-post',

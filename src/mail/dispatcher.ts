@@ -3,7 +3,6 @@
 // shared between processes: any number of dispatchers may run against one database.
 import pg from 'pg';
 import type { Db } from '../platform/db.js';
-import { APP_ROLE } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import type { Sender } from './sender.js';
 
@@ -28,7 +27,7 @@ export class Dispatcher {
 
   private async listen(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.opts.url, options: `-c role=${APP_ROLE}` });
+    const client = new pg.Client({ connectionString: this.opts.url }); // the runtime login
     client.on('notification', () => this.wake());
     // A dying connection emits more than one error (the server's notice, then the closed socket), and a
     // failed connect may be followed by one: reconnect once per client, or every outage would add one

@@ -174,6 +174,13 @@ export async function getMessage(c: Queryable, id: string, forUpdate = false): P
   return r.rows[0] ?? null;
 }
 
+/** Of these message ids (uuids), those the transaction's tenant has (RLS): the outbox shows an admin key its own tenant's files only. */
+export async function tenantMessageIds(c: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const r = await c.query<{ id: string }>('SELECT id FROM messages WHERE id = ANY($1::uuid[]) AND tenant_id = app_tenant()', [ids]);
+  return new Set(r.rows.map((row) => row.id));
+}
+
 export interface MessageEvent { type: string; detail: Record<string, unknown>; at: Date }
 
 export async function messageEvents(c: Queryable, messageId: string): Promise<MessageEvent[]> {

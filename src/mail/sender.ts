@@ -8,7 +8,10 @@ import type { GateFacts } from '../policy/gate.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import { suppressionsFor } from '../consent/suppressions.js';
 import type { ContactStatus } from '../consent/state.js';
-import { activeDkimKey, getTenant, type Tenant } from '../tenants/store.js';
+import { getTenant, type Tenant } from '../tenants/store.js';
+import { signingSetup } from '../tenants/domains.js';
+import { envelopeDomain, type SendingDomains } from '../policy/domains.js';
+import { testAddressState, type TestAddressState } from '../campaigns/test-addresses.js';
 import { backoffSeconds, domainOf, failureText, type Delivery, type Prepared } from './delivery.js';
 import {
   FINAL_STATUSES, getMessage, markDeferred, markFailed, markSending, markSent, markSuppressed, messageEvents, recordEvent, storeBody, type LedgerMessage,
@@ -40,7 +43,8 @@ async function loadContact(c: PoolClient, id: string | null): Promise<Contact | 
 }
 
 /** The gate's facts for a single message, given what its renderer made of it (null before rendering). */
-export function singleFacts(tenant: Tenant, m: LedgerMessage, contact: Contact | null, suppressed: GateFacts['suppressed'], out: RenderOutput | null): GateFacts {
+export function singleFacts(tenant: Tenant, m: LedgerMessage, contact: Contact | null, suppressed: GateFacts['suppressed'], out: RenderOutput | null,
+  testAddress: TestAddressState | null, domains: SendingDomains): GateFacts {
   const recipient = m.recipient ?? '';
   return {
     kind: m.kind, recipient,
@@ -50,9 +54,10 @@ export function singleFacts(tenant: Tenant, m: LedgerMessage, contact: Contact |
     replyTo: typeof m.data.replyTo === 'string' ? m.data.replyTo : tenant.replyTo,
     fromAddress: tenant.fromEmail, tenantFromAddress: tenant.fromEmail,
     postalAddress: tenant.postalAddress,
+    domains,
     hasUnsubscribeLink: out?.hasUnsubscribeLink ?? false,
     hasListUnsubscribeHeaders: Boolean(out?.listUnsubscribe),
-    isTestAddress: tenant.testEmails.map((e) => e.toLowerCase()).includes(recipient.toLowerCase()),
+    isTestAddress: testAddress !== null, testAddressVerified: testAddress === 'verified',
   };
 }
 
@@ -101,16 +106,18 @@ export class Sender {
     if (!tenant) { await dequeue(c, messageId); return null; }
     const contact = await loadContact(c, m.contactId);
     const suppressed = m.recipient ? await suppressionsFor(c, tenant.id, m.recipient) : { all: false, marketing: false };
+    const testAddress = m.kind === 'test' || m.kind === 'verification' ? await testAddressState(c, tenant.id, m.recipient) : null;
     const renderer = renderers.get(m.template);
     const fromDomain = domainOf(tenant.fromEmail);
-    const dkim = await activeDkimKey(c, fromDomain);
+    const { verified, dkim } = await signingSetup(c, fromDomain); // one round trip: verified domains and the signing key
+    const domains: SendingDomains = { verified, envelope: envelopeDomain(tenant.bounceDomain, delivery.config.bounceDomain) };
     const prepared = await delivery.prepareAsync<RenderOutput>({
       envelope: {
         messageId: m.id, kind: m.kind, tenant, fromDomain, dkim,
         replyTo: typeof m.data.replyTo === 'string' ? m.data.replyTo : tenant.replyTo,
         to: { name: contact?.name ?? null, address: m.recipient as string },
       },
-      facts: (out) => singleFacts(tenant, m, contact, suppressed, out),
+      facts: (out) => singleFacts(tenant, m, contact, suppressed, out, testAddress, domains),
     }, renderer ? () => inSavepoint(c, () => renderer({ tenant, message: m, contact, publicUrl: config.publicUrl, tokens, db: c })) : null);
     if (prepared.kind === 'refused') return this.stop(c, m, () => markSuppressed(c, m, prepared.reason), prepared.reason);
     if (prepared.kind === 'failed' && prepared.reason === 'no_renderer') {

@@ -1,5 +1,6 @@
-// PostgreSQL access: one pool that queries as the plain role postgate_app (bound by every tenant
-// policy), transactions scoped to one tenant, and the migration runner (run as the URL's owner).
+// PostgreSQL access: one pool that logs in as the runtime login (a plain member of postgate_app, bound
+// by every tenant policy: src/platform/roles.ts), transactions scoped to one tenant, and the migration
+// runner (run as the URL's owner).
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -15,6 +16,8 @@ export class NotFound extends Error {}
 
 export interface Db {
   pool: pg.Pool;
+  /** The connection string the pool logs in with (the runtime login's; it holds a password). */
+  url: string;
   /** A transaction in which only rows of this tenant are visible or writable. */
   withTenant<T>(tenantId: string, fn: (c: PoolClient) => Promise<T>): Promise<T>;
   /** A transaction with no tenant: sees no client rows; for dispatch tables and definer lookups. */
@@ -31,8 +34,14 @@ export function afterCommit(c: Queryable, fn: () => void): void {
   if (hooks) hooks.push(fn); else fn();
 }
 
+/**
+ * A pool logging in with `url` as it is: no `-c role=` startup parameter (PgBouncer refuses it, and a
+ * session default is left by one SET ROLE NONE). Row-level security holds only when `url` is the
+ * runtime login (prepareDatabase in src/platform/roles.ts returns it); an owner or superuser URL sees
+ * every tenant's rows.
+ */
 export function createDb(url: string, opts: { max?: number; log?: Logger } = {}): Db {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, options: `-c role=${APP_ROLE}`, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 10_000 });
   pool.on('error', (err) => opts.log?.warn({ err: err.message }, 'idle database connection failed'));
   async function tx<T>(tenantId: string | null, fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
@@ -63,6 +72,7 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
   }
   return {
     pool,
+    url,
     withTenant(tenantId, fn) {
       if (!isUuid(tenantId)) return Promise.reject(new NotFound('tenant'));
       return tx(tenantId, fn);

@@ -27,6 +27,9 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   no_default_list: 422, unknown_list: 422, contact_not_eligible: 409, reason_required: 422, erasure_suppression: 409,
   no_association: 422, idempotency_conflict: 409, total_mismatch: 422, amount_out_of_range: 422,
   invalid_state: 409, not_compliant: 422, not_test_address: 422, invalid_template: 422, render_failed: 422,
+  test_address_unverified: 422, address_suppressed: 422,
+  unverified_domain: 422, domain_taken: 409, selector_exists: 409,
+  last_admin_key: 409,
 };
 
 export function domainStatus(code: DomainErrorCode): number {
@@ -209,7 +212,7 @@ const EMPTY_QUERY = z.strictObject({});
 /** Reusable error responses of /openapi.json, by status. */
 const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   400: { name: 'BadRequest', description: 'Malformed JSON (malformed_json) or a malformed Idempotency-Key (invalid_idempotency_key)' },
-  401: { name: 'Unauthorized', description: 'No API key, or an unknown or revoked one (unauthorized)' },
+  401: { name: 'Unauthorized', description: 'No API key, or an unknown, revoked or expired one (unauthorized)' },
   403: { name: 'Forbidden', description: "The key lacks this operation's scope (forbidden_scope)" },
   404: { name: 'NotFound', description: 'No such resource for this tenant (not_found)' },
   409: { name: 'Conflict', description: 'A conflicting state, or a request with this Idempotency-Key still in progress (idempotency_key_in_use)' },
@@ -450,14 +453,24 @@ export function apiNotFound(api: Api) {
   };
 }
 
-/** Bearer-key authentication; the lookup by the key's sha-256 is tenants/store.ts findApiKey (no SQL here). */
+/**
+ * A key's scope check for a page outside Api.route (the outbox): authenticates (401 unauthorized),
+ * then 403 forbidden_scope unless the key has `scope` (or admin). Returns the key's context.
+ */
+export async function requireScope(authenticate: (req: Request) => Promise<AuthContext>, req: Request, scope: Scope, why: string): Promise<AuthContext> {
+  const auth = await authenticate(req);
+  if (!auth.scopes.includes(scope) && !auth.scopes.includes('admin')) throw new ApiError(403, 'forbidden_scope', why, 'authorization');
+  return auth;
+}
+
+/** Bearer-key authentication; the lookup by the key's sha-256 is tenants/api-keys.ts findApiKey (no SQL here). */
 export function apiKeyAuthenticator(lookup: (keyHash: Buffer) => Promise<AuthContext | null>): (req: Request) => Promise<AuthContext> {
   return async (req) => {
     const header = req.get('authorization') ?? '';
     const m = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header);
     if (!m) throw new ApiError(401, 'unauthorized', 'send the API key as Authorization: Bearer <key>', 'authorization');
     const auth = await lookup(hashApiKey(m[1]));
-    if (!auth) throw new ApiError(401, 'unauthorized', 'unknown or revoked API key', 'authorization');
+    if (!auth) throw new ApiError(401, 'unauthorized', 'unknown, revoked or expired API key', 'authorization');
     return auth;
   };
 }

@@ -1,7 +1,8 @@
 // pg-boss on the same database. Every queue Postgate uses is declared here and created at boot.
 import { createRequire } from 'node:module';
+import pg from 'pg';
 import PgBoss from 'pg-boss';
-import type { Logger } from './log.js';
+import { createLogger, type Logger } from './log.js';
 
 export const QUEUES = {
   /** {tenantId, campaignId}: materialise the audience as ledger rows, then fan out drain jobs. */
@@ -57,11 +58,41 @@ async function createQueueOnce(boss: PgBoss, name: string): Promise<void> {
   }
 }
 
-export async function startQueue(url: string, log: Logger, opts: { supervise: boolean; schedule: boolean }): Promise<PgBoss> {
+/**
+ * Starts pg-boss on `url` and makes sure every queue of QUEUES exists. `migrate` (default true)
+ * lets pg-boss create or migrate its schema, which needs the owner; the runtime login starts it with
+ * migrate false (pg-boss then only checks the schema version) after installQueue ran as the owner.
+ */
+export async function startQueue(url: string, log: Logger, opts: { supervise: boolean; schedule: boolean; migrate?: boolean }): Promise<PgBoss> {
   guardJobSettlement(log);
-  const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4, supervise: opts.supervise, schedule: opts.schedule, migrate: true });
+  const boss = new PgBoss({ connectionString: url, schema: 'pgboss', max: 4, supervise: opts.supervise, schedule: opts.schedule, migrate: opts.migrate ?? true });
   boss.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
   await boss.start();
   for (const name of Object.values(QUEUES)) await createQueueOnce(boss, name);
   return boss;
+}
+
+/**
+ * As the owner, at prepare time (src/platform/roles.ts prepareDatabase): creates or migrates
+ * pg-boss's schema, creates every queue, and lets postgate_app (so the runtime login) use it:
+ * rows of every pgboss table (send, fetch, complete, schedule, maintenance), and create_queue()
+ * as SECURITY DEFINER, so a queue made at run time gets a partition owned by the owner, never by
+ * the runtime login. Idempotent; pg-boss upgrades are covered by the grants being re-applied.
+ */
+export async function installQueue(ownerUrl: string, log?: Logger): Promise<void> {
+  const boss = await startQueue(ownerUrl, log ?? createLogger('silent', false), { supervise: false, schedule: false, migrate: true });
+  await boss.stop({ graceful: false, wait: true, timeout: 1000 });
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`
+      GRANT USAGE ON SCHEMA pgboss TO postgate_app;
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgboss TO postgate_app;
+      ALTER DEFAULT PRIVILEGES IN SCHEMA pgboss GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO postgate_app;
+      ALTER FUNCTION pgboss.create_queue(text, json) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+      REVOKE ALL ON FUNCTION pgboss.create_queue(text, json), pgboss.delete_queue(text) FROM PUBLIC;
+      GRANT EXECUTE ON FUNCTION pgboss.create_queue(text, json) TO postgate_app;`);
+  } finally {
+    await client.end();
+  }
 }

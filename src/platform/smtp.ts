@@ -1,7 +1,5 @@
 // Mail out: a pooled SMTP transport (SMTP_URL), or a capture outbox that writes every message as
 // .eml under DATA_DIR/outbox for a newcomer to read. Both sign with DKIM when the message says so.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import { redactedPrefix } from '../policy/cards.js';
 
@@ -13,10 +11,21 @@ export type SendOutcome =
 export interface Mailer {
   readonly mode: 'smtp' | 'outbox';
   send(msg: SendMailOptions): Promise<SendOutcome>;
+  /** Erasure: deletes what this mailer kept of these ledger messages (the outbox's files); returns how many. Absent when it keeps nothing. */
+  forget?(messageIds: readonly string[]): Promise<number>;
   close(): void;
+  /**
+   * Shutdown past its grace period: closes every connection, also those in the middle of a delivery;
+   * each such send resolves as `temporary` (a dropped connection: deferred and retried, and sent twice
+   * only if the relay had already taken the message). Absent where sends cannot hang (the outbox).
+   */
+  abort?(): void;
 }
 
-interface SmtpErrorLike { responseCode?: number; response?: string; code?: string; message?: string }
+interface SmtpErrorLike { responseCode?: number; response?: string; code?: string; command?: string; message?: string }
+
+/** Failures of the session with the relay (connecting, greeting, TLS, authenticating), not of a recipient: never permanent. */
+const SESSION_COMMANDS = new Set(['CONN', 'EHLO', 'HELO', 'LHLO', 'STARTTLS']);
 
 /**
  * A relay's reply as Postgate keeps it (messages.smtp_response, message events, bounces, logs): a
@@ -26,10 +35,21 @@ export function keptResponse(response: string): string {
   return redactedPrefix(response, 1000);
 }
 
-/** 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary. The reply is kept redacted (keptResponse). */
+/**
+ * 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary, and so
+ * is any failure of the session itself (TLS: ETLS; AUTH: EAUTH; a reply to CONN/EHLO/HELO/STARTTLS), whatever
+ * its code. The reply is kept redacted (keptResponse).
+ */
 export function classifySmtpError(err: unknown): SendOutcome {
   const e = (err ?? {}) as SmtpErrorLike;
   const response = keptResponse(e.response ?? e.message ?? String(err));
+  // TLS required but not offered, a certificate not trusted, a refused EHLO: the relay's set-up, not
+  // the recipient's address. Temporary (the message waits for the relay to be fixed), never a bounce.
+  // A 535 to AUTH is a wrong relay password: the operator's to fix, never the recipient's bounce.
+  const auth = e.code === 'EAUTH' || (e.command ?? '').toUpperCase().startsWith('AUTH');
+  if (e.code === 'ETLS' || auth || (e.command !== undefined && SESSION_COMMANDS.has(e.command))) {
+    return { kind: 'temporary', response: keptResponse(`${e.code === 'ETLS' ? 'TLS to the relay failed' : auth ? 'authentication with the relay failed' : 'relay session failed'}: ${e.message ?? ''}${e.response && !e.message?.includes(e.response) ? ` (${e.response})` : ''}`) };
+  }
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
     return { kind: 'permanent', response, code: e.responseCode };
   }
@@ -42,14 +62,28 @@ function acceptedOutcome(info: { accepted?: unknown[]; rejected?: unknown[]; res
   return first ? classifySmtpError(first) : { kind: 'temporary', response: keptResponse(String(info.response ?? 'no recipient accepted')) };
 }
 
-export function createSmtpMailer(url: string, poolSize: number): Mailer {
+/** How mail to the relay is encrypted (SMTP_REQUIRE_TLS, SMTP_TLS_CA). */
+export interface RelayTls {
+  /** smtp://: STARTTLS is required (a relay that does not offer it, or fails it, fails the send as temporary); false sends in clear when it is not offered. */
+  requireTls: boolean;
+  /** PEM CA certificate(s) the relay's certificate must chain to, instead of Node's public CAs (a private relay, tests). */
+  ca?: string | Buffer;
+}
+
+/**
+ * The pooled SMTP transport of SMTP_URL (smtp:// with STARTTLS, or smtps:// TLS from the start). The
+ * relay's certificate is verified (Node's CAs, or `tls.ca`; TLS 1.2 at least) unless the URL says
+ * `?tls_reject_unauthorized=false`; with `tls.requireTls` nothing is ever sent in clear.
+ */
+export function createSmtpMailer(url: string, poolSize: number, tls: RelayTls = { requireTls: true }): Mailer {
   const u = new URL(url);
+  const secure = u.protocol === 'smtps:';
   const transport: Transporter = nodemailer.createTransport({
     pool: true, maxConnections: poolSize, maxMessages: 1000,
-    host: u.hostname, port: Number(u.port || (u.protocol === 'smtps:' ? 465 : 25)),
-    secure: u.protocol === 'smtps:',
+    host: u.hostname, port: Number(u.port || (secure ? 465 : 25)),
+    secure, requireTLS: !secure && tls.requireTls,
     auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,
-    tls: { rejectUnauthorized: u.searchParams.get('tls_reject_unauthorized') !== 'false' },
+    tls: { rejectUnauthorized: u.searchParams.get('tls_reject_unauthorized') !== 'false', minVersion: 'TLSv1.2', ...(tls.ca ? { ca: tls.ca } : {}) },
     connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
   });
   return {
@@ -58,42 +92,10 @@ export function createSmtpMailer(url: string, poolSize: number): Mailer {
       try { return acceptedOutcome(await transport.sendMail(msg)); } catch (err) { return classifySmtpError(err); }
     },
     close: () => transport.close(),
+    // nodemailer's pool takes { force } (its typings do not say so): busy connections are closed too and their sends fail.
+    abort: () => (transport.close as (this: Transporter, o: { force: boolean }) => void).call(transport, { force: true }),
   };
 }
 
-export function outboxDir(dataDir: string): string {
-  return path.join(dataDir, 'outbox');
-}
-
-export function createOutboxMailer(dataDir: string): Mailer {
-  const dir = outboxDir(dataDir);
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
-  let ready: Promise<unknown> | null = null;
-  return {
-    mode: 'outbox',
-    async send(msg) {
-      ready ??= mkdir(dir, { recursive: true });
-      await ready;
-      const info = await transport.sendMail(msg);
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      const id = String(msg.messageId ?? info.messageId).replace(/[^A-Za-z0-9@.-]/g, '');
-      await writeFile(path.join(dir, `${stamp}_${id}.eml`), info.message as Buffer);
-      return { kind: 'sent', response: `250 written to outbox` };
-    },
-    close: () => transport.close(),
-  };
-}
-
-export interface OutboxEntry { file: string }
-
-export async function listOutbox(dataDir: string, limit = 200): Promise<OutboxEntry[]> {
-  const dir = outboxDir(dataDir);
-  const files = await readdir(dir).catch(() => [] as string[]);
-  const emls = files.filter((f) => f.endsWith('.eml')).sort().reverse().slice(0, limit);
-  return emls.map((file) => ({ file }));
-}
-
-export async function readOutbox(dataDir: string, file: string): Promise<Buffer | null> {
-  if (!/^[A-Za-z0-9@._-]+\.eml$/.test(file)) return null;
-  return readFile(path.join(outboxDir(dataDir), file)).catch(() => null);
-}
+// The capture outbox (no SMTP_URL) lives in outbox.ts.
+export { createOutboxMailer, listOutbox, outboxDir, readOutbox, type OutboxEntry } from './outbox.js';

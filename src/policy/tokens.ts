@@ -18,7 +18,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { z } from 'zod';
 import { isUuid } from './ids.js';
 
-export type TokenPurpose = 'activation' | 'unsubscribe' | 'verp' | 'preferences';
+export type TokenPurpose = 'activation' | 'unsubscribe' | 'verp' | 'preferences' | 'test_address';
 export interface TokenKeys { current: string /* kid */; keys: Record<string, string> /* kid -> secret */ }
 export interface TokenPayload { p: TokenPurpose; t: string; s: Record<string, string>; e: number; k: string; n?: string }
 export type VerifyError = 'malformed' | 'bad_signature' | 'unknown_key' | 'expired' | 'wrong_purpose';
@@ -30,7 +30,7 @@ export type VerpResult = { ok: true; tenantId?: never; messageId: string } | { o
 export const MAX_TOKEN_LENGTH = 2048;
 
 const payloadSchema = z.strictObject({
-  p: z.enum(['activation', 'unsubscribe', 'verp', 'preferences']),
+  p: z.enum(['activation', 'unsubscribe', 'verp', 'preferences', 'test_address']),
   t: z.string().min(1),
   s: z.record(z.string(), z.string()),
   e: z.number().int().nonnegative(),

@@ -23,6 +23,7 @@ describe('holdsCapabilityLink', () => {
   it.each([
     ['a confirm link', LINK],
     ['an unsubscribe link', `see https://pg.example/u/${TOKEN}/preferences`],
+    ['a test address verification link', `https://pg.example/t/${TOKEN}`],
     ['a relative path', `/a/${TOKEN}`],
     ['percent-encoded slashes (a link-rewriting gateway)', `https://safe.example/?url=https%3A%2F%2Fpg.example%2Fa%2F${TOKEN}`],
   ])('finds %s', (_what, text) => expect(holdsCapabilityLink(text)).toBe(true));
@@ -58,6 +59,9 @@ describe('rawWithheldReason', () => {
     const kept = withoutCapabilityLinks(plain);
     expect(kept.toString('latin1')).toContain('/a/[link removed]');
     expect(await rawWithheldReason(kept)).toBeNull();
+    const verification = withoutCapabilityLinks(single(`> Confirm test copies: https://postgate.example/t/${TOKEN}\n`, '7bit'));
+    expect(verification.toString('latin1')).toContain('/t/[link removed]');
+    expect(await rawWithheldReason(verification)).toBeNull();
     const qp = single(`> Confirm: https://postgate.example/a/${TOKEN.slice(0, 30)}=\n${TOKEN.slice(30)}\n`, 'quoted-printable');
     expect(await rawWithheldReason(withoutCapabilityLinks(qp))).toBeNull();
   });

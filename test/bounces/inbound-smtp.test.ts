@@ -42,7 +42,7 @@ describe('inbound SMTP listener', () => {
     const email = 'gone@example.net';
     const contact = await given(app, t).subscribedContact(email, onTwoLists(email));
     const { message: sent, mail } = await sendProbe(app, t, contact.id, email, 'probe:hard');
-    expect(mail.envelopeFrom).toMatch(/^bounces\+[a-z0-9-]+@bounces\.postgate\.localhost$/);
+    expect(mail.envelopeFrom).toMatch(/^bounces\+[a-z0-9-]+@bounces\.postgate\.test$/);
     expect(mail.envelopeTo).toEqual([email]);
 
     const reply = await deliver(port, [mail.envelopeFrom], dsn({ to: mail.envelopeFrom, finalRecipient: email, messageId: sent.messageIdHeader as string }));

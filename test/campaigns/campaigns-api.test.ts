@@ -1,11 +1,12 @@
 // Campaigns API: validation, the compliance pre-check (every reason at once), test sends to the
 // tenant's own test addresses, scheduling with sendAt, and the status machine.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { storeDkimKey } from '../../src/tenants/store.js';
+import { generateDkimKey, insertDkimKey } from '../../src/tenants/dkim.js';
 import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { given } from '../support/given.js';
 import { sleep, waitFor } from '../support/wait.js';
+import { verifiedTestAddress } from '../support/test-addresses.js';
 import { perRecipient, rawHeader, setTenant, waitForCampaign } from './helpers.js';
 
 const { app, t } = useApp();
@@ -60,7 +61,8 @@ describe('campaigns API', () => {
     await setTenant(app, bad.id, "postal_address = '2 Side Road', reply_to = 'help@sloppy.org'");
     let r = await bad.api('POST', `/api/campaigns/${c.id}/start`);
     expect(r.body.error.reasons).toEqual(['no_dkim_key']);
-    await app.pg.deps.db.withTenant(bad.id, (tx) => storeDkimKey(tx, bad.id, 'acme.org', 's1'));
+    const pair = await generateDkimKey();
+    await app.pg.deps.db.withTenant(bad.id, (tx) => insertDkimKey(tx, bad.id, 'acme.org', 's1', pair, { activate: true }));
     // A template whose whole body is hidden would hide Postgate's footer link too: that one is refused.
     const hiddenBody = await given(app, bad).template({ name: 'Hidden', mjml: '<mjml><mj-head><mj-style>body, .all { display: none }</mj-style></mj-head><mj-body css-class="all"><mj-section><mj-column><mj-text><a href="{{unsubscribeUrl}}">Unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>' });
     const hidden = await given(app, bad).campaign(hiddenBody, [badList]);
@@ -71,8 +73,8 @@ describe('campaigns API', () => {
     expect(r.status).toBeLessThan(300);
   });
 
-  it("test-sends only to the tenant's test addresses, through the gate, marked as a test", async () => {
-    await setTenant(app, t.id, "test_emails = '{qa@acme.org}'");
+  it("test-sends only to the tenant's verified test addresses, through the gate, marked as a test", async () => {
+    await verifiedTestAddress(app, t, 'qa@acme.org');
     const c = await given(app, t).campaign(templateId, [list]);
     const refused = await t.api('POST', `/api/campaigns/${c.id}/test`, { emails: ['qa@acme.org', 'someone@else.org'] });
     expect(refused.status).toBe(422);

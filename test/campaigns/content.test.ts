@@ -13,7 +13,7 @@ import { sleep } from '../support/wait.js';
 
 const TENANT: Tenant = {
   id: '11111111-1111-4111-8111-111111111111', name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org',
-  postalAddress: '1 Main Street, Springfield', bounceDomain: null, requireDkim: false, testEmails: [], sendRatePerSecond: null,
+  postalAddress: '1 Main Street, Springfield', bounceDomain: null, requireDkim: false, sendRatePerSecond: null,
 };
 const KEYS = { current: 'k1', keys: { k1: 'unit-test-secret-0123456789' } };
 
@@ -21,7 +21,7 @@ async function ctx(mjml = NEWSLETTER_MJML, tenant: Tenant = TENANT, footer = tru
   const src = { mjml, subject: 'Hi {{name}}', text: null };
   return {
     tenant, campaign: { id: '22222222-2222-4222-8222-222222222222', name: 'Spring' }, replyTo: tenant.replyTo,
-    compiled: await compileTemplate(footer ? withCompliantFooter(src) : src), dkim: null,
+    compiled: await compileTemplate(footer ? withCompliantFooter(src) : src), dkim: null, domains: { verified: ['acme.org'], envelope: null },
     fromDomain: 'acme.org', publicUrl: 'https://pg.example', bounceDomain: 'bounces.example.net', tokens: KEYS,
   };
 }

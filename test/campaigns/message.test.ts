@@ -4,7 +4,7 @@
 import { authenticate } from 'mailauth';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { verifyVerp } from '../../src/policy/tokens.js';
-import { storeDkimKey, type DkimKey } from '../../src/tenants/store.js';
+import { generateDkimKey, insertDkimKey, type DkimKey } from '../../src/tenants/dkim.js';
 import { readUnsubscribeToken } from '../../src/unsubscribe/links.js';
 import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
@@ -15,7 +15,8 @@ const { app, t } = useApp();
 let key: DkimKey;
 
 beforeAll(async () => {
-  key = await app.pg.deps.db.withTenant(t.id, (c) => storeDkimKey(c, t.id, 'acme.org', 'pg2025'));
+  key = { domain: 'acme.org', selector: 'pg2025', ...await generateDkimKey() };
+  await app.pg.deps.db.withTenant(t.id, (c) => insertDkimKey(c, t.id, 'acme.org', 'pg2025', key, { activate: true }));
   await setTenant(app, t.id, 'require_dkim = true');
 });
 
@@ -55,7 +56,7 @@ describe('campaign message', () => {
       expect(h.get('feedback-id')).toBe(`${campaign.id}:${t.id}:marketing:postgate`);
       expect(m.parsed.messageId).toBe(row!.message_id_header);
       expect(row!.message_id_header).toBe(`<${row!.id}@acme.org>`);
-      const verp = /^bounces\+([a-z0-9-]+)@bounces\.postgate\.localhost$/.exec(m.envelopeFrom);
+      const verp = /^bounces\+([a-z0-9-]+)@bounces\.postgate\.test$/.exec(m.envelopeFrom);
       expect(verp).not.toBeNull();
       expect(verifyVerp(app.pg.deps.tokens, verp![1])).toEqual({ ok: true, messageId: row!.id });
       // Identity, footer, text part.

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const c = app.pg.config;
   workerConfig = {
     DATABASE_URL: app.db.url, SMTP_URL: smtp.url, PUBLIC_URL: c.PUBLIC_URL, TOKEN_KEYS: c.TOKEN_KEYS,
-    RETRY_BASE_SECONDS: c.RETRY_BASE_SECONDS, SEND_LEASE_SECONDS: 5,
+    RETRY_BASE_SECONDS: c.RETRY_BASE_SECONDS, SEND_LEASE_SECONDS: 5, BOUNCE_DOMAIN: c.BOUNCE_DOMAIN, SMTP_REQUIRE_TLS: false,
   };
 });
 afterEach(async () => { for (const w of workers.splice(0)) await stopWorker(w); });

@@ -131,7 +131,8 @@ describe('a person with data everywhere', () => {
     // One-click on a campaign link (an unsubscribe event).
     await form(app.url + unsubscribePath(app, t.id, id), 'List-Unsubscribe=One-Click', { 'user-agent': 'Quintessa-Phone/1' });
     // A campaign message and a test send as the campaigns module writes them, with body and timeline.
-    await ownerQuery(app.db.url, `UPDATE tenants SET test_emails = ARRAY['qa@acme.org', $2] WHERE id = $1`, [t.id, ADDRESS]);
+    await ownerQuery(app.db.url, `INSERT INTO test_addresses (tenant_id, address, address_key, state, verified_at)
+      SELECT $1, a, lower(a), 'verified', now() FROM unnest(ARRAY['qa@acme.org', $2]) AS a`, [t.id, ADDRESS]);
     const [m] = await ownerQuery<{ id: string }>(app.db.url, `INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, subject, data, status, smtp_response, sent_at)
       VALUES ($1, $2, 'marketing', $3, gen_random_uuid(), $4, 'campaign', $5, $6, 'sent', $7, now()) RETURNING id`,
     [t.id, `campaign:x:${id}`, id, ADDRESS, `Hello ${NAME}`, JSON.stringify({ name: NAME }), `250 2.0.0 OK queued for <${ADDRESS}>`]);
@@ -165,6 +166,7 @@ describe('a person with data everywhere', () => {
     expect(doc.consentRecords.find((e: any) => e.action === 'confirm' && e.listName === 'Offers').text).toContain('Offers');
     expect(doc.unsubscribes.map((e: any) => e.source)).toEqual(['complaint', 'complaint', 'one_click']);
     expect(doc.suppression).toEqual({ all: false, marketing: true });
+    expect(doc.testAddress).toMatchObject({ state: 'verified' }); // the address is one of the tenant's test addresses
     const kinds = doc.messages.map((m: any) => m.kind).sort();
     expect(kinds).toEqual(['account', 'activation', 'activation', 'marketing', 'test']);
     const act = doc.messages.find((m: any) => m.kind === 'activation');
@@ -198,7 +200,7 @@ describe('a person with data everywhere', () => {
   it('erases the person: export then finds nothing and no column of any table holds the address or the name', async () => {
     const before = await scanEverything([ADDRESS, 'Vandermolen']);
     expect(before).toEqual(expect.arrayContaining(['public.contacts.email', 'public.messages.recipient', 'public.bounces.raw',
-      'public.message_bodies.html', 'public.consent_texts.text', 'public.tenants.test_emails', 'public.suppressions.address']));
+      'public.message_bodies.html', 'public.consent_texts.text', 'public.test_addresses.address', 'public.suppressions.address']));
     const r = await t.api('DELETE', `/api/contacts/${id}`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id, status: 'erased', counts: { messages: 5, bounces: 2 } });
@@ -222,8 +224,8 @@ describe('a person with data everywhere', () => {
     expect(events.at(-1)?.action).toBe('erase');
     expect(events.every((e) => e.ip === null && e.user_agent === null)).toBe(true);
     expect(await ownerQuery(app.db.url, 'SELECT 1 FROM message_bodies b JOIN messages m ON m.id = b.message_id WHERE m.contact_id = $1', [id])).toEqual([]);
-    const [tenant] = await ownerQuery<{ test_emails: string[] }>(app.db.url, 'SELECT test_emails FROM tenants WHERE id = $1', [t.id]);
-    expect(tenant.test_emails).toEqual(['qa@acme.org']);
+    const testAddresses = await ownerQuery<{ address: string }>(app.db.url, 'SELECT address FROM test_addresses WHERE tenant_id = $1', [t.id]);
+    expect(testAddresses).toEqual([{ address: 'qa@acme.org' }]); // the erased person's row is deleted, the other stays
     const [bystander] = await ownerQuery<{ email: string }>(app.db.url, 'SELECT email FROM contacts WHERE id = $1', [otherId]);
     expect(bystander.email).toBe(OTHER);
     const [ob] = await ownerQuery<{ recipient: string; raw: Buffer | null }>(app.db.url, `SELECT recipient, raw FROM bounces WHERE raw_hash = 'h-other'`);
@@ -250,6 +252,7 @@ describe('after erasure', () => {
     expect(suppressed).toEqual({ all: false, marketing: true });
     const facts = { recipient: address, contact: { status: 'active' as const, email: address }, suppressed, subscription: 'subscribed' as const,
       replyTo: 'support@acme.org', fromAddress: 'news@acme.org', tenantFromAddress: 'news@acme.org', postalAddress: '1 Main Street',
+      domains: { verified: ['acme.org'], envelope: null },
       hasUnsubscribeLink: true, hasListUnsubscribeHeaders: true, isTestAddress: false };
     expect(decide({ ...facts, kind: 'marketing' }).allow).toBe(false);
     expect(decide({ ...facts, kind: 'activation', contact: { status: 'pending', email: address }, subscription: null }).allow).toBe(true);

@@ -18,7 +18,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { FLUSH_SIZE, IN_FLIGHT_PER_CONNECTION } from '../../src/campaigns/module.js';
 import { createDb, migrate } from '../../src/platform/db.js';
-import { createApiKey, createTenant } from '../../src/tenants/store.js';
+import { createTenant } from '../../src/tenants/store.js';
+import { vouchDomain } from '../../src/tenants/domains.js';
+import { createApiKey } from '../../src/tenants/api-keys.js';
 import { startFaultSmtp, type FaultSmtp } from '../support/fault-smtp.js';
 import { freePort, killAll, startProcess, type PostgateProcess } from '../support/processes.js';
 import { audience } from '../support/given.js';
@@ -92,6 +94,7 @@ it('workers reconnect and finish the campaign after PostgreSQL restarts; /readyz
   let key: string;
   try {
     await createTenant(db, { name: 'Restart', fromEmail: 'news@acme.org', fromName: 'Acme', replyTo: 'support@acme.org', postalAddress: '1 Main Street, Springfield' }, tenantId);
+    await db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, 'acme.org')); // the operator vouches (sending domains)
     key = (await db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['admin']))).key;
   } finally {
     await db.close();

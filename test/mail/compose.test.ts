@@ -75,7 +75,7 @@ describe('composeMessage', () => {
   });
 
   it('marks transactional kinds Auto-Submitted, never marketing or test', () => {
-    for (const kind of ['activation', 'invoice', 'account', 'technical', 'legal', 'support'] as const) {
+    for (const kind of ['activation', 'invoice', 'account', 'technical', 'legal', 'support', 'verification'] as const) {
       expect(headersOf(input({ kind }))['Auto-Submitted']).toBe('auto-generated');
     }
     expect(headersOf(input({ kind: 'marketing' }))['Auto-Submitted']).toBeUndefined();

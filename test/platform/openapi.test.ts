@@ -107,6 +107,11 @@ describe('response schemas', () => {
     await call('POST', `/api/contacts/${contact}/unsubscribe`, {});
     await call('GET', `/api/contacts/${contact}/export`);
     await call('DELETE', `/api/contacts/${contact}`);
+    const made = (await call('POST', '/api/keys', { scopes: ['subscribers'], name: 'documented', expiresInDays: 1 })).body.id as string;
+    const keys = (await call('GET', '/api/keys')).body.items as { id: string; prefix: string }[];
+    await call('GET', `/api/keys/${made}`);
+    // The tenant's only admin key: 409 last_admin_key (the Error body).
+    await call('DELETE', `/api/keys/${keys.find((k) => k.prefix === t.key.slice(0, 7))?.id}`);
     // Errors are the documented Error body.
     await call('GET', `/api/contacts/${contact}`);
     await call('POST', '/api/lists', { name: '' });

@@ -8,7 +8,10 @@ import { loadConfig, type RawConfig } from '../../src/config.js';
 import type { Roles } from '../../src/deps.js';
 import { startPostgate, type Postgate } from '../../src/main.js';
 import { createLogger } from '../../src/platform/log.js';
-import { createApiKey, createTenant } from '../../src/tenants/store.js';
+import { createTenant } from '../../src/tenants/store.js';
+import { createApiKey } from '../../src/tenants/api-keys.js';
+import { vouchDomain } from '../../src/tenants/domains.js';
+import { addressDomain } from '../../src/policy/domains.js';
 import type { Scope } from '../../src/platform/http.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.js';
@@ -33,6 +36,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-app-'));
   const config = loadConfig({}, {
     DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.test', SMTP_URL: opts.smtp === false ? undefined : sink.url,
+    BOUNCE_DOMAIN: 'bounces.postgate.test', SMTP_REQUIRE_TLS: false, // the plain sink offers no STARTTLS (test/relay-tls.test.ts covers TLS)
     LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:test-secret-key-0123456789', INBOUND_SMTP_PORT: 0, RETRY_BASE_SECONDS: 0.2,
     ...opts.config,
   });
@@ -47,6 +51,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         name: o.name ?? 'Acme', fromEmail: o.fromEmail ?? 'news@acme.org', fromName: 'Acme News',
         replyTo: o.replyTo ?? 'support@acme.org', postalAddress: o.postalAddress === undefined ? '1 Main Street, Springfield' : o.postalAddress,
       }, id);
+      await vouchAsOperator(pg, id, addressDomain(o.fromEmail ?? 'news@acme.org'));
       const key = (await pg.deps.db.withTenant(id, (c) => createApiKey(c, id, o.scopes ?? ['subscribers', 'transactional', 'campaigns', 'admin']))).key;
       return { id, key, api: (method, p, body, headers) => request(url, key, method, p, body, headers) };
     },
@@ -57,6 +62,14 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
   };
   return app;
+}
+
+/**
+ * The operator vouches for a domain of the tenant (as `postgate domain add --verified` does): the
+ * tenant may then use it for From, its bounce domain and DKIM. tenant() does it for the fromEmail's domain.
+ */
+export async function vouchAsOperator(pg: Postgate, tenantId: string, domain: string): Promise<void> {
+  await pg.deps.db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, domain));
 }
 
 export interface UseAppOptions extends TestAppOptions {

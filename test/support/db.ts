@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { runtimeRoleName } from '../../src/platform/roles.js';
 
 export interface TestDatabase { url: string; name: string; drop(): Promise<void> }
 
@@ -22,6 +23,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      // The runtime login Postgate provisioned for it (roles are cluster-wide; src/platform/roles.ts).
+      await c.query(`DROP ROLE IF EXISTS ${runtimeRoleName(name)}`).catch(() => undefined);
       await c.end();
     },
   };

@@ -12,10 +12,11 @@ export const TEST_TOKEN_KEYS = 'k1:test-secret-key-0123456789';
 const BIN = path.join(projectRoot, 'bin', 'postgate.js');
 const MAX_OUTPUT = 200_000;
 /** Every configuration key Postgate reads: none is inherited from the test runner's environment. */
-const CONFIG_KEYS = ['DATABASE_URL', 'DATA_DIR', 'PORT', 'PUBLIC_URL', 'SMTP_URL', 'LOG_LEVEL', 'TOKEN_KEYS', 'BOUNCE_DOMAIN',
+const CONFIG_KEYS = ['DATABASE_URL', 'DATABASE_OWNER_URL', 'DATA_DIR', 'PORT', 'PUBLIC_URL', 'SMTP_URL', 'LOG_LEVEL', 'TOKEN_KEYS', 'BOUNCE_DOMAIN',
   'INBOUND_SMTP_PORT', 'SMTP_POOL_SIZE', 'SEND_CONCURRENCY', 'SEND_RATE_PER_SECOND', 'ACTIVATION_TTL_DAYS', 'ACTIVATION_CAP_PER_DAY',
   'BODY_RETENTION_DAYS', 'BOUNCE_RAW_RETENTION_DAYS', 'SOFT_BOUNCE_LIMIT', 'SOFT_BOUNCE_WINDOW_DAYS', 'COMPLAINT_PAUSE_RATE',
-  'HARD_BOUNCE_PAUSE_RATE', 'PAUSE_MIN_SENT', 'MAX_BODY_BYTES', 'INBOUND_MAX_BYTES', 'SEND_LEASE_SECONDS', 'RETRY_BASE_SECONDS', 'MAX_ATTEMPTS'];
+  'HARD_BOUNCE_PAUSE_RATE', 'PAUSE_MIN_SENT', 'MAX_BODY_BYTES', 'INBOUND_MAX_BYTES', 'SEND_LEASE_SECONDS', 'RETRY_BASE_SECONDS', 'MAX_ATTEMPTS',
+  'HOST', 'ALLOW_INSECURE_LINKS', 'SMTP_REQUIRE_TLS', 'SMTP_TLS_CA', 'INBOUND_TLS_CERT', 'INBOUND_TLS_KEY'];
 
 export type Role = 'worker' | 'web' | 'start';
 
@@ -60,6 +61,7 @@ export async function startProcess(role: Role, o: StartOptions): Promise<Postgat
   Object.assign(env, {
     DATABASE_URL: o.databaseUrl, DATA_DIR: await mkdtemp(path.join(os.tmpdir(), `postgate-${role}-`)), PORT: String(port),
     PUBLIC_URL: 'https://postgate.test', LOG_LEVEL: 'warn', TOKEN_KEYS: TEST_TOKEN_KEYS, INBOUND_SMTP_PORT: '0',
+    BOUNCE_DOMAIN: 'bounces.postgate.test', SMTP_REQUIRE_TLS: 'false', // test relays are plain SMTP
     RETRY_BASE_SECONDS: '0.2', NODE_ENV: 'test',
     ...(o.smtpUrl ? { SMTP_URL: o.smtpUrl } : {}),
     ...o.env,

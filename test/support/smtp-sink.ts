@@ -2,7 +2,11 @@
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 
-export interface Received { envelopeFrom: string; envelopeTo: string[]; raw: Buffer; parsed: ParsedMail }
+export interface Received {
+  envelopeFrom: string; envelopeTo: string[]; raw: Buffer; parsed: ParsedMail;
+  /** The session was encrypted (STARTTLS) when the message came. */
+  secure: boolean;
+}
 
 export interface SmtpSink {
   port: number; url: string; received: Received[];
@@ -17,13 +21,16 @@ export interface SinkOptions {
   /** Called after DATA; return a code+message to refuse the whole message. */
   onData?: (raw: Buffer) => { code: number; message: string } | null;
   parse?: boolean;
+  /** A PEM certificate and key: the sink offers STARTTLS with them (without: it offers none). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
   const received: Received[] = [];
   const waiters: { n: number; resolve: (r: Received[]) => void }[] = [];
   const serverOpts: SMTPServerOptions = {
-    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, size: 50 * 1024 * 1024,
+    authOptional: true, disabledCommands: opts.tls ? ['AUTH'] : ['STARTTLS', 'AUTH'], logger: false, size: 50 * 1024 * 1024,
+    ...(opts.tls ? { cert: opts.tls.cert, key: opts.tls.key } : {}),
     onRcptTo(address, _session, cb) {
       const refusal = opts.onRcpt?.(address.address);
       if (refusal) return cb(Object.assign(new Error(refusal.message), { responseCode: refusal.code }));
@@ -39,7 +46,7 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
         const parsed = opts.parse === false ? ({} as ParsedMail) : await simpleParser(raw);
         received.push({
           envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw, parsed,
+          envelopeTo: session.envelope.rcptTo.map((r) => r.address), raw, parsed, secure: session.secure,
         });
         for (const w of [...waiters]) if (received.length >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve(received); }
         cb();

@@ -10,7 +10,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startPostgate, type Postgate } from '../../src/main.js';
-import { createApiKey, createTenant } from '../../src/tenants/store.js';
+import { createTenant } from '../../src/tenants/store.js';
+import { vouchDomain } from '../../src/tenants/domains.js';
+import { createApiKey } from '../../src/tenants/api-keys.js';
 import { upsertContact } from '../../src/consent/contacts.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
 import { request } from '../support/app.js';
@@ -31,11 +33,13 @@ beforeAll(async () => {
   const config = loadConfig({}, {
     DATABASE_URL: db.url, DATA_DIR: await mkdtemp(path.join(os.tmpdir(), 'postgate-cards-')), PORT: 0, PUBLIC_URL: 'https://postgate.test',
     SMTP_URL: sink.url, LOG_LEVEL: 'trace', TOKEN_KEYS: 'k1:test-secret-key-0123456789', INBOUND_SMTP_PORT: 0, RETRY_BASE_SECONDS: 0.2,
+    BOUNCE_DOMAIN: 'bounces.postgate.test', SMTP_REQUIRE_TLS: false,
   });
   const stream = new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } });
   pg = await startPostgate(config, { web: true, worker: true, inbound: true }, { log: pino({ level: 'trace' }, stream) });
   tenantId = randomUUID();
   await createTenant(pg.deps.db, { name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme', replyTo: 'support@acme.org', postalAddress: '1 Main St' }, tenantId);
+  await pg.deps.db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, 'acme.org')); // the operator vouches (sending domains)
   key = (await pg.deps.db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['transactional']))).key;
   await pg.deps.db.withTenant(tenantId, (c) => upsertContact(c, tenantId, { email: 'pat@example.org', name: null, attributes: {} }));
 });
