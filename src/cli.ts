@@ -166,7 +166,8 @@ async function tenantCreate(config: Config, log: Logger, argv: string[]): Promis
   process.stdout.write(values.json ? JSON.stringify(out) + '\n' : `tenant ${out.tenantId}\napi key (shown once): ${out.apiKey}\n`);
 }
 
-function domainIo(config: Config, log: Logger) {
+/** What a CLI command module gets: the configuration, a migrated database for one task, usage errors and stdout. */
+function cliIo(config: Config, log: Logger) {
   return { config, withDb: <T>(fn: (db: Db) => Promise<T>) => withDatabase(config, log, (db) => fn(db)),
     usage: (message: string) => new UsageError(message), out: (text: string) => { process.stdout.write(text); } };
 }
@@ -192,26 +193,18 @@ async function run(argv: string[]): Promise<void> {
     case 'tenant': if (sub === 'create') return tenantCreate(config, log, rest); break;
     case 'key':
       if (sub === 'create' || sub === 'list' || sub === 'revoke') {
-        return keyCommand(sub, rest, {
-          withDb: (fn) => withDatabase(config, log, (db) => fn(db)),
-          usage: (message) => new UsageError(message),
-          out: (text) => { process.stdout.write(text); },
-        });
+        return keyCommand(sub, rest, cliIo(config, log));
       }
       break;
     case 'dkim':
-      if (sub === 'generate') return dkimGenerateCommand(rest, domainIo(config, log));
+      if (sub === 'generate') return dkimGenerateCommand(rest, cliIo(config, log));
       break;
     case 'domain':
-      if (sub === 'add' || sub === 'list') return domainCommand(sub, rest, domainIo(config, log));
+      if (sub === 'add' || sub === 'list') return domainCommand(sub, rest, cliIo(config, log));
       break;
     case 'suppression':
       if (sub === 'list' || sub === 'add' || sub === 'remove') {
-        return suppressionCommand(sub, rest, {
-          withDb: (fn) => withDatabase(config, log, (db) => fn(db)),
-          usage: (message) => new UsageError(message),
-          out: (text) => { process.stdout.write(text); },
-        });
+        return suppressionCommand(sub, rest, cliIo(config, log));
       }
       break;
   }

@@ -1,6 +1,5 @@
 // `postgate suppression list | add | remove` as a process (the real CLI, DATABASE_URL pointing at a
 // fresh test database): the same rules as /api/suppressions, recorded as done by 'cli'.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,25 +10,16 @@ import { upsertContact } from '../../src/consent/contacts.js';
 import { addSuppression } from '../../src/consent/suppressions.js';
 import { createTenant } from '../../src/tenants/store.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
+import { runCli, type CliResult } from '../support/processes.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin', 'postgate.js');
 let database: TestDatabase;
 let db: Db;
 let dataDir: string;
 let tenant: string;
 let other: string;
 
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  delete env.SMTP_URL; delete env.TOKEN_KEYS; delete env.PUBLIC_URL;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, 'suppression', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = ''; let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(['suppression', ...args], { DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
 }
 
 async function newTenant(name: string): Promise<string> {

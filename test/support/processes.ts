@@ -6,17 +6,32 @@ import { mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { projectRoot } from '../../src/config.js';
+import { configSchema, projectRoot } from '../../src/config.js';
 
 export const TEST_TOKEN_KEYS = 'k1:test-secret-key-0123456789';
 const BIN = path.join(projectRoot, 'bin', 'postgate.js');
 const MAX_OUTPUT = 200_000;
 /** Every configuration key Postgate reads: none is inherited from the test runner's environment. */
-const CONFIG_KEYS = ['DATABASE_URL', 'DATABASE_OWNER_URL', 'DATA_DIR', 'PORT', 'PUBLIC_URL', 'SMTP_URL', 'LOG_LEVEL', 'TOKEN_KEYS', 'BOUNCE_DOMAIN',
-  'INBOUND_SMTP_PORT', 'SMTP_POOL_SIZE', 'SEND_CONCURRENCY', 'SEND_RATE_PER_SECOND', 'ACTIVATION_TTL_DAYS', 'ACTIVATION_CAP_PER_DAY',
-  'BODY_RETENTION_DAYS', 'BOUNCE_RAW_RETENTION_DAYS', 'SOFT_BOUNCE_LIMIT', 'SOFT_BOUNCE_WINDOW_DAYS', 'COMPLAINT_PAUSE_RATE',
-  'HARD_BOUNCE_PAUSE_RATE', 'PAUSE_MIN_SENT', 'MAX_BODY_BYTES', 'INBOUND_MAX_BYTES', 'SEND_LEASE_SECONDS', 'RETRY_BASE_SECONDS', 'MAX_ATTEMPTS',
-  'HOST', 'ALLOW_INSECURE_LINKS', 'SMTP_REQUIRE_TLS', 'SMTP_TLS_CA', 'INBOUND_TLS_CERT', 'INBOUND_TLS_KEY'];
+const CONFIG_KEYS = Object.keys(configSchema.shape);
+
+export interface CliResult { status: number | null; stdout: string; stderr: string }
+
+/**
+ * Runs `node bin/postgate.js ...args` to its end with `env` over the runner's environment minus every
+ * configuration key (so only what a test gives applies), and returns its exit status and output.
+ */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  const full: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of CONFIG_KEYS) delete full[k];
+  Object.assign(full, env);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = ''; let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 export type Role = 'worker' | 'web' | 'start';
 

@@ -2,28 +2,18 @@
 // fresh test database): `tenant create` vouches for its --from-email domain, `domain add --verified`
 // vouches for another, `domain list` shows them, `dkim generate --activate` makes a key active at
 // once and prints its split TXT record; without --activate the key is pending.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
+import { runCli, type CliResult } from '../support/processes.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin', 'postgate.js');
 let database: TestDatabase;
 let dataDir: string;
 
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn', PUBLIC_URL: 'https://postgate.test' };
-  delete env.SMTP_URL; delete env.TOKEN_KEYS; delete env.DNS_SERVERS;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = ''; let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli([...args], { DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn', PUBLIC_URL: 'https://postgate.test' });
 }
 
 beforeAll(async () => {

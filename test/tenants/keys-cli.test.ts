@@ -1,6 +1,5 @@
 // `postgate key create | list | revoke` as a process (the real CLI, DATABASE_URL pointing at a fresh
 // test database): the same rules as /api/keys; the secret is printed by create only, once.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,26 +10,16 @@ import { createTenant } from '../../src/tenants/store.js';
 import { findApiKey } from '../../src/tenants/api-keys.js';
 import { hashApiKey } from '../../src/platform/http.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
-import { killAll, startProcess } from '../support/processes.js';
+import { killAll, runCli, startProcess, type CliResult } from '../support/processes.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-const bin = path.join(root, 'bin', 'postgate.js');
 let database: TestDatabase;
 let db: Db;
 let dataDir: string;
 let tenant: string;
 let other: string;
 
-function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-  delete env.SMTP_URL; delete env.TOKEN_KEYS; delete env.PUBLIC_URL;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, 'key', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = ''; let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(['key', ...args], { DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
 }
 
 async function newTenant(name: string): Promise<string> {
