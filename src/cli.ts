@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './platform/log.js';
 import { displayNameProblem, isReplyToAcceptable, parseAddress } from './policy/addresses.js';
 import { createTenant, tenantExists } from './tenants/store.js';
 import { dkimGenerateCommand, domainCommand, vouchForTenant } from './tenants/domains-cli.js';
+import { DOMAIN_PATTERN } from './tenants/domains.js';
 import { addressDomain } from './policy/domains.js';
 import { createApiKey } from './tenants/api-keys.js';
 import { keyCommand, writeFirstAdminKey } from './tenants/keys-cli.js';
@@ -132,7 +133,8 @@ async function ensureDefaultTenant(db: Db, config: Config): Promise<{ tenantId: 
 /** Creates the default tenant; false when another process created it first. */
 async function createDefaultTenant(db: Db, config: Config, id: string): Promise<boolean> {
   const host = new URL(config.PUBLIC_URL).hostname;
-  const domain = host.includes('.') && !/^[\d.]+$/.test(host) ? host : 'postgate.localhost';
+  // A host that is no sending domain (an IP, one label, an odd spelling) gets the local placeholder domain.
+  const domain = DOMAIN_PATTERN.test(host) && !/\.\d+$/.test(host) ? host : 'postgate.localhost';
   try {
     await createTenant(db, { name: 'Default', fromEmail: `newsletter@${domain}`, fromName: 'Postgate', replyTo: `hello@${domain}` }, id);
     await vouchForTenant(db, id, domain); // the operator's own installation: its From domain is vouched for

@@ -18,7 +18,7 @@ export type DomainErrorCode =
   // test addresses
   | 'test_address_unverified' | 'address_suppressed'
   // sending domains and DKIM keys
-  | 'unverified_domain' | 'domain_taken' | 'selector_exists'
+  | 'unverified_domain' | 'domain_taken' | 'selector_exists' | 'too_many_pending'
   // API keys
   | 'last_admin_key';
 

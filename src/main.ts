@@ -170,6 +170,9 @@ function startFailure(err: unknown, config: Config): Error {
     const variable = e.port === config.INBOUND_SMTP_PORT ? 'INBOUND_SMTP_PORT' : 'PORT';
     return new Error(`cannot listen on port ${e.port ?? config.PORT} (${variable}): it is already in use; stop what listens there or set ${variable}`);
   }
+  if (e?.syscall === 'getaddrinfo' || e?.code === 'EADDRNOTAVAIL') {
+    return new Error(`cannot listen on HOST ${config.HOST}: ${e.code === 'EADDRNOTAVAIL' ? 'not an address of this machine' : 'no such host'}; set HOST to an address of this machine`);
+  }
   return err instanceof Error ? err : new Error(String(err));
 }
 

@@ -85,6 +85,14 @@ describe('loadConfig: HOST', () => {
     expect(loadConfig({ HOST: '::' }).HOST).toBe('::');
     expect(loadConfig({ HOST: 'localhost' }).HOST).toBe('localhost');
     expect(refusal({ HOST: 'http://x' })).toMatch(/^invalid configuration: HOST must be an IP address or a host name/);
+    expect(refusal({ HOST: '999.1.1.1' })).toMatch(/^invalid configuration: HOST must be an IP address or a host name/);
+  });
+
+  it('refuses a PUBLIC_URL whose host ends with a dot, and a BOUNCE_DOMAIN that is no domain name, naming the variable', () => {
+    expect(refusal({ ...SAFE, PUBLIC_URL: 'https://mail.example.org./' })).toMatch(/^invalid configuration: PUBLIC_URL must not end its host name with a dot/);
+    for (const d of ['..example.org', '-.example.org', '1.2.3.4', 'example']) {
+      expect(refusal({ ...SAFE, BOUNCE_DOMAIN: d })).toMatch(/^invalid configuration: BOUNCE_DOMAIN must be a domain name/);
+    }
   });
 });
 

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { useApp } from './support/app.js';
+import { startTestApp, useApp } from './support/app.js';
 import { localUrl } from '../src/main.js';
 
 function externalAddress(): string | null {
@@ -71,5 +71,16 @@ describe('HOST set', () => {
     expect(localUrl('0.0.0.0', 80)).toBe('http://127.0.0.1:80');
     expect(localUrl('::', 80)).toBe('http://127.0.0.1:80');
     expect(localUrl('10.0.0.5', 80)).toBe('http://10.0.0.5:80');
+  });
+});
+
+describe('HOST that is no address of this machine', () => {
+  it('fails the start in one line naming HOST, and stops what it had started', async () => {
+    for (const [host, why] of [['no-such-host.invalid', /no such host/], ['192.0.2.77', /not an address of this machine/]] as const) {
+      const err = await startTestApp({ smtp: false, config: { HOST: host } }).then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(new RegExp(`^cannot listen on HOST ${host.replace(/\./g, '\\.')}: `));
+      expect(err?.message).toMatch(why);
+      expect(err?.message).not.toContain('\n');
+    }
   });
 });

@@ -25,6 +25,16 @@ export interface DnsOptions {
   tries?: number;
 }
 
+/**
+ * A DNS answer's text as Postgate judges and stores it: C0 control characters and DEL (NUL above
+ * all: PostgreSQL text and jsonb cannot hold it) become U+FFFD, visible in a check's `found`; tab,
+ * CR and LF stay (whitespace a DKIM record may fold with). Anyone can publish any octets in a TXT.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '\ufffd');
+}
+
 const MISSING = new Set(['ENOTFOUND', 'ENODATA', 'NOTFOUND', 'NODATA']);
 
 /** Splits DNS_SERVERS ("127.0.0.1:5353, [::1]:53") into node:dns server strings; [] when unset. */
@@ -43,11 +53,11 @@ export function createDnsLookup(opts: DnsOptions = {}): DnsLookup {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && MISSING.has(code)) return { kind: 'missing' };
-      return { kind: 'error', error: typeof code === 'string' ? code : (err as Error).message };
+      return { kind: 'error', error: printable(typeof code === 'string' ? code : String((err as Error)?.message ?? err)) };
     }
   }
   return {
-    txt: (name) => lookup(() => resolver.resolveTxt(name)),
-    mx: (name) => lookup(() => resolver.resolveMx(name)),
+    txt: (name) => lookup(async () => (await resolver.resolveTxt(name)).map((strings) => strings.map(printable))),
+    mx: (name) => lookup(async () => (await resolver.resolveMx(name)).map((m) => ({ exchange: printable(m.exchange), priority: m.priority }))),
   };
 }

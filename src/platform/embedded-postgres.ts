@@ -184,7 +184,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, databa
     if (liveOtherOwner(saved.owner) || ownedPostmasters.has(lock.pid)) {
       // Another live Postgate process (or this one) started it: use it, never stop it from here.
       if (await reachableWithin(urlFor(port), 10_000)) {
-        log.debug({ pid: lock.pid, owner: saved.owner?.pid }, 'embedded PostgreSQL already running; connecting to it');
+        log.debug({ postmasterPid: lock.pid, owner: saved.owner?.pid }, 'embedded PostgreSQL already running; connecting to it');
         return { url: urlFor(port), owned: false, pid: lock.pid, stop: async () => undefined, checkpoint: async () => undefined };
       }
       throw new Error(`embedded PostgreSQL (pid ${lock.pid}) of ${dataDir} is running for process ${saved.owner?.pid ?? '?'} but does `
@@ -192,18 +192,18 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, databa
     }
     // Left running by a run that crashed (its owner is gone): adopt it, and stop it when this process stops.
     if (await reachableWithin(urlFor(port), 10_000)) {
-      log.warn({ pid: lock.pid, port }, 'embedded PostgreSQL left running by a previous run that did not stop; adopting it');
+      log.warn({ postmasterPid: lock.pid, port }, 'embedded PostgreSQL left running by a previous run that did not stop; adopting it');
       await record(port);
       ownUntilStopped(lock.pid);
       return handle(urlFor(port), lock.pid, null);
     }
-    log.warn({ pid: lock.pid }, 'embedded PostgreSQL left running by a previous run does not answer; stopping it');
+    log.warn({ postmasterPid: lock.pid }, 'embedded PostgreSQL left running by a previous run does not answer; stopping it');
     if (await stopPostmaster(lock.pid) === 'still_running') {
       throw new Error(`embedded PostgreSQL (pid ${lock.pid}) left by a previous run cannot be stopped: kill -9 ${lock.pid}, then start again`);
     }
   } else if (lock) {
     // A crash left postmaster.pid behind and no server runs (or its pid now belongs to another process).
-    log.info({ pid: lock.pid }, 'removing the stale postmaster.pid of a previous run');
+    log.info({ postmasterPid: lock.pid }, 'removing the stale postmaster.pid of a previous run');
     removeStaleLock(dir);
   }
 

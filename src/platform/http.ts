@@ -28,7 +28,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   no_association: 422, idempotency_conflict: 409, total_mismatch: 422, amount_out_of_range: 422,
   invalid_state: 409, not_compliant: 422, not_test_address: 422, invalid_template: 422, render_failed: 422,
   test_address_unverified: 422, address_suppressed: 422,
-  unverified_domain: 422, domain_taken: 409, selector_exists: 409,
+  unverified_domain: 422, domain_taken: 409, selector_exists: 409, too_many_pending: 409,
   last_admin_key: 409,
 };
 
@@ -313,6 +313,8 @@ export class Api {
         const body = (spec.raw || !takesBody ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
         const query = parse(querySchema, req.query, 'query.') as z.infer<Q>;
         const params = req.params as Record<string, string>;
+        // No resource is named with a NUL (PostgreSQL text cannot even hold one): 404, never a 500 from the query.
+        if (Object.values(params).some((v) => typeof v === 'string' && v.includes('\u0000'))) throw notFound('resource');
         out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res, idempotencyKey: key, rawBody });
       } catch (err) {
         await release();

@@ -38,7 +38,7 @@ export function keptResponse(response: string): string {
 /**
  * 5xx is permanent for that recipient; 4xx, dropped connections and timeouts are temporary, and so
  * is any failure of the session itself (TLS: ETLS; AUTH: EAUTH; a reply to CONN/EHLO/HELO/STARTTLS), whatever
- * its code. The reply is kept redacted (keptResponse).
+ * its code, and a refusal of the sender (a reply to MAIL FROM: not the recipient's fault). The reply is kept redacted (keptResponse).
  */
 export function classifySmtpError(err: unknown): SendOutcome {
   const e = (err ?? {}) as SmtpErrorLike;
@@ -47,8 +47,12 @@ export function classifySmtpError(err: unknown): SendOutcome {
   // the recipient's address. Temporary (the message waits for the relay to be fixed), never a bounce.
   // A 535 to AUTH is a wrong relay password: the operator's to fix, never the recipient's bounce.
   const auth = e.code === 'EAUTH' || (e.command ?? '').toUpperCase().startsWith('AUTH');
-  if (e.code === 'ETLS' || auth || (e.command !== undefined && SESSION_COMMANDS.has(e.command))) {
-    return { kind: 'temporary', response: keptResponse(`${e.code === 'ETLS' ? 'TLS to the relay failed' : auth ? 'authentication with the relay failed' : 'relay session failed'}: ${e.message ?? ''}${e.response && !e.message?.includes(e.response) ? ` (${e.response})` : ''}`) };
+  // A reply to MAIL FROM judges the sender (envelope domain, relay policy, quota), not the
+  // recipient: whatever its code, never the recipient's bounce. Deferred and retried.
+  const sender = (e.command ?? '').toUpperCase().startsWith('MAIL');
+  if (e.code === 'ETLS' || auth || sender || (e.command !== undefined && SESSION_COMMANDS.has(e.command))) {
+    const what = e.code === 'ETLS' ? 'TLS to the relay failed' : auth ? 'authentication with the relay failed' : sender ? 'the relay refused the sender (MAIL FROM)' : 'relay session failed';
+    return { kind: 'temporary', response: keptResponse(`${what}: ${e.message ?? ''}${e.response && !e.message?.includes(e.response) ? ` (${e.response})` : ''}`) };
   }
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
     return { kind: 'permanent', response, code: e.responseCode };

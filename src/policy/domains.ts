@@ -13,6 +13,17 @@ export function addressDomain(address: string | null | undefined): string {
   return at < 0 ? '' : normalizeDomain(address.slice(at + 1).replace(/>$/, ''));
 }
 
+/** A domain as Postgate takes it: a host name of two or more labels, lower-case, no trailing dot (RFC 1123 labels). */
+export const DOMAIN_PATTERN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Is `domain` (already normalised) a domain name Postgate accepts: DOMAIN_PATTERN, and a top-level
+ * label that is not all digits (so no IP literal such as 1.2.3.4: RFC 3696 §2, no TLD is numeric).
+ */
+export function isDomainName(domain: string): boolean {
+  return DOMAIN_PATTERN.test(domain) && !/^[0-9]+$/.test(domain.slice(domain.lastIndexOf('.') + 1));
+}
+
 /** Is `domain` exactly one of `verified`? (From and DKIM d= must be a verified domain itself.) */
 export function isVerifiedDomain(domain: string, verified: readonly string[]): boolean {
   const d = normalizeDomain(domain);
@@ -22,10 +33,12 @@ export function isVerifiedDomain(domain: string, verified: readonly string[]): b
 /**
  * Is `domain` a verified domain or a subdomain of one? (A bounce domain such as
  * bounces.example.org is covered by example.org: whoever verified the parent controls its zone.)
+ * `domain` must be a domain name itself (isDomainName): "..example.org" or "-.example.org" is not
+ * a subdomain of anything.
  */
 export function isCoveredDomain(domain: string, verified: readonly string[]): boolean {
   const d = normalizeDomain(domain);
-  return d !== '' && verified.some((v) => { const p = normalizeDomain(v); return p !== '' && (d === p || d.endsWith(`.${p}`)); });
+  return isDomainName(d) && verified.some((v) => { const p = normalizeDomain(v); return p !== '' && (d === p || d.endsWith(`.${p}`)); });
 }
 
 /** What the gate needs to judge the sender's domains of one message. */

@@ -5,6 +5,8 @@
 //   retired  a newer key of the domain became active: signs no more; its record may be removed once
 //            DKIM_RETIRE_GRACE_DAYS have passed (mail signed with it may still be verified until then)
 // A key is never replaced: a selector that exists for the domain is refused (selector_exists).
+// Through the API a tenant has at most MAX_PENDING_DKIM_KEYS pending keys per domain (each costs
+// RSA-2048 CPU to make): lockDkimGeneration + assertRoomForDkimKey, then generate, in one transaction.
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Queryable } from '../platform/db.js';
@@ -21,10 +23,40 @@ export interface DkimKeyInfo {
 
 const generateRsaKeyPair = promisify(generateKeyPair);
 
+/** The most pending (unverified) DKIM keys a tenant may have per domain through the API. */
+export const MAX_PENDING_DKIM_KEYS = 3;
+
+/**
+ * Serializes the tenant's DKIM key generation across processes until the caller's transaction ends
+ * (a transaction-level advisory lock): taken BEFORE generating, so a flood of requests is checked
+ * and generated one at a time, never in parallel, and the pending cap cannot be raced past.
+ */
+export async function lockDkimGeneration(c: Queryable, tenantId: string): Promise<void> {
+  await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`postgate:dkim-generate:${tenantId}`]);
+}
+
+/**
+ * Refuses, before any key is generated, a selector the domain already has (selector_exists) and a
+ * domain that already has MAX_PENDING_DKIM_KEYS pending keys (too_many_pending: verify one first).
+ * Call under lockDkimGeneration.
+ */
+export async function assertRoomForDkimKey(c: Queryable, domain: string, selector: string): Promise<void> {
+  const r = await c.query<{ taken: boolean; pending: number }>(`SELECT
+      EXISTS (SELECT 1 FROM dkim_keys WHERE domain = $1 AND selector = $2) AS taken,
+      (SELECT count(*)::int FROM dkim_keys WHERE domain = $1 AND state = 'pending') AS pending`, [domain, selector.toLowerCase()]);
+  const { taken, pending } = r.rows[0];
+  if (taken) throw new DomainError('selector_exists', `the selector '${selector}' already has a key for ${domain}; keys are never replaced: choose a new selector to rotate`, 'selector');
+  if (pending >= MAX_PENDING_DKIM_KEYS) {
+    throw new DomainError('too_many_pending', `${domain} already has ${pending} pending DKIM keys (at most ${MAX_PENDING_DKIM_KEYS}): publish and verify one before generating another`,
+      'domain', { limit: MAX_PENDING_DKIM_KEYS });
+  }
+}
+
 /**
  * A new RSA-2048 DKIM key pair (RFC 6376): the private key as PKCS#8 PEM, the public key as base64
  * DER (SPKI) for the p= tag. Generated on libuv's thread pool: RSA key generation takes 50–800 ms
- * of CPU, which must never hold the event loop (nor a transaction: generate before opening one).
+ * of CPU, which must never hold the event loop. The API generates under lockDkimGeneration (one
+ * key per tenant at a time, after the cap is checked); the CLI before opening its transaction.
  */
 export async function generateDkimKey(): Promise<{ privateKey: string; publicKey: string }> {
   const { privateKey, publicKey } = await generateRsaKeyPair('rsa', { modulusLength: 2048 });

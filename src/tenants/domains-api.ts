@@ -1,12 +1,14 @@
 // Sending domains and DKIM keys over the API (scope admin). The API never vouches for a domain: it
 // is verified by its TXT record only (the operator vouches with the CLI). The SQL is domains.ts and
 // dkim.ts; DNS checks are verification.ts; the records are records.ts.
-//   POST /api/domains {domain}              add (201; 200 with the same token when the tenant has it); 409 domain_taken
+//   POST /api/domains {domain}              add (201; 200 with the same token when the tenant has it); 409 domain_taken;
+//                                           409 too_many_pending past MAX_PENDING_DOMAINS pending domains
 //   GET  /api/domains                       list {items, nextCursor}
 //   GET  /api/domains/{domain}              one, with the records to publish and the last check
 //   POST /api/domains/{domain}/verify       look every record up, per-record status; verified / DKIM keys activated
 //   DELETE /api/domains/{domain}            remove it (204); 409 conflict while the From address or bounce domain uses it
-//   POST /api/dkim {selector, domain?}      a new PENDING key of a verified domain (201); 409 selector_exists
+//   POST /api/dkim {selector, domain?}      a new PENDING key of a verified domain (201); 409 selector_exists;
+//                                           409 too_many_pending past MAX_PENDING_DKIM_KEYS pending keys of the domain
 //   GET  /api/dkim                          list keys with their state, times and records
 //   POST /api/dkim/{domain}/{selector}/verify  look the key's record up; active when it resolves with the key
 import { z } from 'zod';
@@ -15,13 +17,14 @@ import type { Api } from '../platform/http.js';
 import { decodeKeyset, encodeKeyset, page, timestamp } from '../platform/responses.js';
 import { DomainError, notFoundError } from '../domain-error.js';
 import { addressDomain, isCoveredDomain, normalizeDomain } from '../policy/domains.js';
-import { dkimKeysOf, generateDkimKey, insertDkimKey, listDkimKeys, type DkimKeyInfo } from './dkim.js';
-import { addDomain, deleteDomain, DOMAIN_PATTERN, getDomain, listDomains, verifiedDomains, type SendingDomain } from './domains.js';
+import { assertRoomForDkimKey, dkimKeysOf, generateDkimKey, insertDkimKey, listDkimKeys, lockDkimGeneration, MAX_PENDING_DKIM_KEYS, type DkimKeyInfo } from './dkim.js';
+import { addDomain, deleteDomain, getDomain, isDomainName, listDomains, MAX_PENDING_DOMAINS, verifiedDomains, type SendingDomain } from './domains.js';
 import { dkimRecord, domainRecords, recordSettings, type RecordSettings } from './records.js';
 import { getTenant } from './store.js';
 import { verifyDkimKey, verifyDomain } from './verification.js';
 
-const domainName = z.string().max(253).transform(normalizeDomain).refine((v) => DOMAIN_PATTERN.test(v), 'must be a domain name (two or more DNS labels)');
+/** A domain in a request (POST /api/domains, POST /api/dkim, the tenant's bounceDomain): normalised, then isDomainName (no IP literal). */
+export const domainName = z.string().max(253).transform(normalizeDomain).refine(isDomainName, 'must be a domain name (two or more DNS labels, not an IP address)');
 const selectorName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/i, 'must be a DNS label').transform((v) => v.toLowerCase());
 const listQuery = { limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() };
 
@@ -73,10 +76,22 @@ export function dkimKeyItem(k: DkimKeyInfo, graceDays: number): z.infer<typeof d
   };
 }
 
+/** Runs `fn` after every earlier call with the same key has settled (an in-process queue per key). */
+function serialQueue(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return (key, fn) => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(() => undefined, () => undefined);
+    tails.set(key, tail);
+    void tail.then(() => { if (tails.get(key) === tail) tails.delete(key); });
+    return run;
+  };
+}
+
 /** A domain from the path: anything that is not a domain name is not one of the tenant's (404). */
 function domainParam(params: Record<string, string>): string {
   const d = normalizeDomain(params.domain ?? '');
-  if (!DOMAIN_PATTERN.test(d)) throw notFoundError('domain', 'domain');
+  if (!isDomainName(d)) throw notFoundError('domain', 'domain');
   return d;
 }
 
@@ -85,6 +100,7 @@ export function domainRoutes(api: Api, deps: AppDeps): void {
   const { db, dns } = deps;
   const settings: RecordSettings = recordSettings(deps.config);
   const grace = deps.config.DKIM_RETIRE_GRACE_DAYS;
+  const oneAtATime = serialQueue();
 
   const detail = async (tenantId: string, name: string) => db.withTenant(tenantId, async (c) => {
     const d = await getDomain(c, name);
@@ -94,7 +110,7 @@ export function domainRoutes(api: Api, deps: AppDeps): void {
   });
 
   api.route({ method: 'post', path: '/api/domains', scope: 'admin', body: z.strictObject({ domain: domainName }), response: domainDetail, success: [201, 200], errors: [409],
-    summary: 'Add a sending domain: returns the DNS records to publish (201; 200 with the same token if already added; 409 domain_taken)' },
+    summary: `Add a sending domain: returns the DNS records to publish (201; 200 with the same token if already added; 409 domain_taken; 409 too_many_pending past ${MAX_PENDING_DOMAINS} pending domains)` },
   async ({ tenantId, body }) => {
     const out = await db.withTenant(tenantId, (c) => addDomain(c, tenantId, body.domain));
     return { status: out.created ? 201 : 200, body: await detail(tenantId, body.domain) };
@@ -138,21 +154,20 @@ export function domainRoutes(api: Api, deps: AppDeps): void {
 
   api.route({ method: 'post', path: '/api/dkim', scope: 'admin', body: z.strictObject({ selector: selectorName, domain: domainName.optional() }),
     response: dkimKeyView, success: [201], errors: [409],
-    summary: 'Generate a DKIM key for a verified domain (default: the From domain): PENDING until its TXT record resolves (verify); 409 selector_exists, never replaced' },
+    summary: `Generate a DKIM key for a verified domain (default: the From domain): PENDING until its TXT record resolves (verify); 409 selector_exists, never replaced; 409 too_many_pending past ${MAX_PENDING_DKIM_KEYS} pending keys of the domain` },
   async ({ tenantId, body }) => {
-    const domain = await db.withTenant(tenantId, async (c) => {
+    // One generation per tenant at a time: in this process (a queue: a flood holds one database
+    // connection, not the pool) and across processes (the advisory lock), taken before the RSA work.
+    const key = await oneAtATime(`dkim:${tenantId}`, () => db.withTenant(tenantId, async (c) => {
+      await lockDkimGeneration(c, tenantId);
       const t = await getTenant(c, tenantId);
       if (!t) throw notFoundError('tenant');
       const name = body.domain ?? addressDomain(t.fromEmail);
       const d = await getDomain(c, name);
       if (d?.state !== 'verified') throw new DomainError('unverified_domain', `${name} is not a verified domain of this tenant: add it with POST /api/domains and verify it first`, 'domain');
-      return name;
-    });
-    const pair = await generateDkimKey();
-    const key = await db.withTenant(tenantId, async (c) => {
-      if ((await getDomain(c, domain))?.state !== 'verified') throw new DomainError('unverified_domain', `${domain} is no longer verified`, 'domain');
-      return insertDkimKey(c, tenantId, domain, body.selector, pair);
-    });
+      await assertRoomForDkimKey(c, name, body.selector);
+      return insertDkimKey(c, tenantId, name, body.selector, await generateDkimKey());
+    }));
     return { status: 201, body: dkimKeyItem(key, grace) };
   });
 

@@ -9,7 +9,7 @@ import { DomainError } from '../domain-error.js';
 import { isUuid } from '../policy/ids.js';
 import { addressDomain, normalizeDomain } from '../policy/domains.js';
 import { dkimKeysOf, generateDkimKey, insertDkimKey } from './dkim.js';
-import { addDomain, DOMAIN_PATTERN, getDomain, listDomains, verifiedElsewhere, vouchDomain } from './domains.js';
+import { addDomain, getDomain, isDomainName, listDomains, verifiedElsewhere, vouchDomain } from './domains.js';
 import { dkimRecord, domainRecords, recordSettings } from './records.js';
 import { getTenant, tenantExists } from './store.js';
 
@@ -35,7 +35,7 @@ function tenantOption(v: string | undefined, io: DomainCliIo): string {
 function domainOption(v: string | undefined, io: DomainCliIo): string {
   const d = normalizeDomain(v ?? '');
   if (!d) throw io.usage('--domain is required');
-  if (!DOMAIN_PATTERN.test(d)) throw io.usage(`--domain must be a domain name (got ${JSON.stringify(v)})`);
+  if (!isDomainName(d)) throw io.usage(`--domain must be a domain name (got ${JSON.stringify(v)})`);
   return d;
 }
 

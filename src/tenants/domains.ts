@@ -16,8 +16,8 @@ export interface SendingDomain {
   lastCheck: { checks?: RecordCheck[]; grandfathered?: boolean } | null; checkedAt: Date | null; createdAt: Date; cursorAt: string;
 }
 
-/** A domain as the API takes it: a host name of two or more labels, lower-cased, no trailing dot. */
-export const DOMAIN_PATTERN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A domain as the API and CLI take it: policy/domains.ts (DOMAIN_PATTERN, and isDomainName: no numeric TLD). */
+export { DOMAIN_PATTERN, isDomainName } from '../policy/domains.js';
 
 const COLUMNS = `id, domain, token, state, verified_by AS "verifiedBy", verified_at AS "verifiedAt", last_check AS "lastCheck",
   checked_at AS "checkedAt", created_at AS "createdAt",
@@ -49,15 +49,28 @@ export async function verifiedDomains(c: Queryable): Promise<string[]> {
   return (await c.query<{ domain: string }>(`SELECT domain FROM domains WHERE state = 'verified' ORDER BY domain`)).rows.map((r) => r.domain);
 }
 
+/** The most pending (unverified) domains a tenant may have through the API. */
+export const MAX_PENDING_DOMAINS = 20;
+
 /**
  * Adds a domain to the tenant (pending, with a new verification token), or returns the one it has
  * (created false: same token). Through the API (`operator` false) a domain verified for another
- * tenant is refused: DomainError domain_taken (409).
+ * tenant is refused: DomainError domain_taken (409); so is a new domain when the tenant has
+ * MAX_PENDING_DOMAINS pending ones: too_many_pending (checked under a
+ * per-tenant transaction-level advisory lock, so concurrent requests cannot race past it).
  */
 export async function addDomain(c: Queryable, tenantId: string, domain: string, opts: { operator?: boolean; field?: string } = {}): Promise<{ created: boolean; domain: SendingDomain }> {
+  if (!opts.operator) await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`postgate:pending-domains:${tenantId}`]);
   const existing = await getDomain(c, domain);
   if (existing) return { created: false, domain: existing };
   if (!opts.operator && await verifiedElsewhere(c, domain)) throw domainTaken(domain, opts.field ?? 'domain');
+  if (!opts.operator) {
+    const pending = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM domains WHERE state = 'pending'`)).rows[0].n;
+    if (pending >= MAX_PENDING_DOMAINS) {
+      throw new DomainError('too_many_pending', `this tenant already has ${pending} pending domains (at most ${MAX_PENDING_DOMAINS}): verify or delete one before adding another`,
+        opts.field ?? 'domain', { limit: MAX_PENDING_DOMAINS });
+    }
+  }
   await c.query(`INSERT INTO domains (tenant_id, domain, token) VALUES ($1, $2, $3) ON CONFLICT (tenant_id, domain) DO NOTHING`,
     [tenantId, domain, randomBytes(16).toString('hex')]);
   return { created: true, domain: (await getDomain(c, domain)) as SendingDomain };

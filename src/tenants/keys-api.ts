@@ -11,7 +11,7 @@ import { createApiKey, expiryOf, getApiKey, listApiKeys, MAX_EXPIRES_IN_DAYS, re
 
 const scope = z.enum(SCOPES as [Scope, ...Scope[]]);
 /** A label for people: 1–200 characters, no control characters. */
-const keyName = z.string().trim().min(1).max(200).refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters');
+const keyName = z.string().trim().min(1).max(200).refine((v) => !/[\p{Cc}\p{Cf}]/u.test(v), 'must not contain control or format characters (bidi controls included)');
 
 const keyCreateSchema = z.strictObject({
   scopes: z.array(scope).min(1),

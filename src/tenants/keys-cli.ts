@@ -64,8 +64,8 @@ export async function keyCommand(sub: 'create' | 'list' | 'revoke', argv: string
     const bad = asked.find((s) => !SCOPES.includes(s as Scope));
     if (bad !== undefined) throw io.usage(`unknown scope '${bad}' (known: ${SCOPES.join(', ')})`);
     scopes = asked as Scope[];
-    if (values.name !== undefined && (values.name.trim() === '' || values.name.length > 200 || /\p{Cc}/u.test(values.name))) {
-      throw io.usage('--name must be 1–200 characters without control characters');
+    if (values.name !== undefined && (values.name.trim() === '' || values.name.length > 200 || /[\p{Cc}\p{Cf}]/u.test(values.name))) {
+      throw io.usage('--name must be 1–200 characters without control or format characters');
     }
     if (values['expires-in-days'] !== undefined) {
       if (!/^\d{1,5}$/.test(values['expires-in-days'])) throw io.usage('--expires-in-days must be a whole number of days');

@@ -5,7 +5,7 @@ import { keyRoutes } from './keys-api.js';
 import { replyTo, email, senderName } from '../platform/schemas.js';
 import { id } from '../platform/responses.js';
 import { getTenant, updateTenant } from './store.js';
-import { domainRoutes } from './domains-api.js';
+import { domainName, domainRoutes } from './domains-api.js';
 import { assertIdentityDomains } from './domains.js';
 
 export const tenantPatchSchema = z.object({
@@ -14,7 +14,7 @@ export const tenantPatchSchema = z.object({
   fromName: senderName(200).min(1).optional(),  // the From display name
   replyTo: replyTo.optional(),
   postalAddress: z.string().trim().min(5).max(500).refine((v) => !v.includes('\u0000'), 'no NUL').nullable().optional(),
-  bounceDomain: z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/i, 'must be a domain name').nullable().optional(),
+  bounceDomain: domainName.nullable().optional(),   // strict (policy/domains isDomainName), normalised
   requireDkim: z.boolean().optional(),
   sendRatePerSecond: z.number().int().min(1).max(100_000).nullable().optional(),
 }).strict();

@@ -3,15 +3,27 @@
 // the domain is verified (by 'dns'); a pending DKIM key whose record resolves with its p= → active
 // (the domain's previous active key retired). Shared by the API and nothing else: the CLI vouches.
 import type { Db } from '../platform/db.js';
-import type { DnsLookup } from '../platform/dns.js';
+import { printable, type DnsLookup } from '../platform/dns.js';
 import { DomainError, notFoundError } from '../domain-error.js';
 import { activateDkimKey, dkimKeysOf, getDkimKey, type DkimKeyInfo } from './dkim.js';
 import { getDomain, markVerified, recordCheck, type SendingDomain } from './domains.js';
 import { checkRecord, dkimRecord, domainRecords, type DnsRecord, type RecordCheck, type RecordSettings } from './records.js';
 
-/** Looks every record up and judges it, all at once (each look-up bounded by the resolver's timeouts). */
+/**
+ * Looks every record up and judges it, all at once (each look-up bounded by the resolver's timeouts).
+ * Each record stands alone: one whose look-up or judging fails is status error, never failing the
+ * others (an advisory record never blocks the verification TXT); what was found is kept printable
+ * (no NUL: it is stored as jsonb).
+ */
 export async function checkRecords(dns: DnsLookup, records: DnsRecord[], s: RecordSettings): Promise<RecordCheck[]> {
-  return Promise.all(records.map(async (rec) => checkRecord(rec, rec.type === 'MX' ? await dns.mx(rec.name) : await dns.txt(rec.name), s)));
+  return Promise.all(records.map(async (rec): Promise<RecordCheck> => {
+    try {
+      const k = checkRecord(rec, rec.type === 'MX' ? await dns.mx(rec.name) : await dns.txt(rec.name), s);
+      return { ...k, found: k.found.map(printable), ...(k.error === undefined ? {} : { error: printable(k.error) }) };
+    } catch (err) {
+      return { purpose: rec.purpose, name: rec.name, expected: rec.value, status: 'error', found: [], error: printable(String((err as Error)?.message ?? err)) };
+    }
+  }));
 }
 
 export interface VerifyResult { domain: SendingDomain; checks: RecordCheck[]; activated: string[] }

@@ -367,6 +367,13 @@ function fixedCases(e: Endpoint): FuzzRequest[] {
     const example = examples()[`${e.method} ${e.path}`] ?? {};
     for (const body of rawBodies(example)) cases.push({ method: e.method, path, headers: { ...auth, 'content-type': 'application/json' }, body, label: 'raw' });
   }
+  // Every hostile path segment in every path parameter, once each (the random runs may miss one: a NUL in
+  // DELETE /api/test-addresses/{address} was a 500 until a trial found it).
+  if (/\{[A-Za-z_]+\}/.test(e.path)) {
+    for (const seg of HOSTILE_SEGMENTS.slice(0, 6)) {
+      cases.push({ method: e.method, path: e.path.replace(/\{[A-Za-z_]+\}/g, seg), headers: { ...auth, 'content-type': 'application/json' }, body: e.method === 'GET' ? undefined : '{}', label: `segment ${seg.slice(0, 20)}` });
+    }
+  }
   if (e.path === '/api/inbound') cases.push({ method: e.method, path, headers: { ...auth, 'content-type': 'message/rfc822' }, body: Buffer.alloc(11 * 1024 * 1024, 0x61), label: 'oversized report' });
   return cases.filter((c) => !(e.method === 'GET' && c.body !== undefined)).concat(e.method === 'GET' ? [
     { method: 'GET', path: `${path}?${'a=1&'.repeat(3000)}`, headers: auth, label: 'many params' },

@@ -73,4 +73,11 @@ describe('classifySmtpError', () => {
     expect(classifySmtpError(Object.assign(new Error('Invalid login: 535 5.7.8 Error: authentication failed'), { code: 'EAUTH', command: 'AUTH PLAIN', response: '535 5.7.8 Error: authentication failed', responseCode: 535 })).kind).toBe('temporary');
     expect(classifySmtpError(Object.assign(new Error('Recipient rejected'), { code: 'EENVELOPE', command: 'RCPT TO', response: '550 5.1.1 no such user', responseCode: 550 })).kind).toBe('permanent');
   });
+
+  it('never makes a refusal of the sender (a 5xx to MAIL FROM) a bounce of the recipient', () => {
+    const refused = classifySmtpError(Object.assign(new Error('Mail command failed: 553 5.7.1 Sender address rejected: not owned by user'), { code: 'EENVELOPE', command: 'MAIL FROM', response: '553 5.7.1 Sender address rejected: not owned by user', responseCode: 553 }));
+    expect(refused.kind).toBe('temporary');
+    expect(refused.response).toMatch(/MAIL FROM.*553 5\.7\.1/);
+    expect(classifySmtpError(Object.assign(new Error('Mail command failed: 550 5.1.0 sender domain unknown'), { code: 'EENVELOPE', command: 'mail from', responseCode: 550 })).kind).toBe('temporary');
+  });
 });

@@ -41,7 +41,11 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     ...opts.config,
   });
   const roles: Roles = { web: true, worker: true, inbound: true, ...opts.roles };
-  const pg = await startPostgate(config, roles, { log: createLogger('silent', false) });
+  const pg = await startPostgate(config, roles, { log: createLogger('silent', false) }).catch(async (err: unknown) => {
+    await sink.close();
+    if (!opts.database) await db.drop();
+    throw err;
+  });
   const url = pg.url as string;
   const app: TestApp = {
     pg, url, db, sink,

@@ -40,7 +40,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     queries.push(`${type} ${q.name}`);
     const records = zone.get(key(q.name));
     if (!records) {
-      response.header.rcode = Packet.RCODE.NXDOMAIN;
+      response.header.rcode = (Packet as unknown as { RCODE: { NXDOMAIN: number } }).RCODE.NXDOMAIN; // dns2 3.0.0's types omit RCODE
     } else {
       for (const r of records) {
         if (r.type === 'TXT' && q.type === Packet.TYPE.TXT) {

@@ -103,6 +103,9 @@ describe('API keys', () => {
     const badName = await a.api('POST', '/api/keys', { scopes: ['admin'], name: 'a\u0007b' });
     expect(badName.status).toBe(422);
     expect(badName.body.error.field).toBe('name');
+    const bidi = await a.api('POST', '/api/keys', { scopes: ['admin'], name: 'ci \u202Eyek' });
+    expect(bidi.status).toBe(422);
+    expect(bidi.body.error.field).toBe('name');
   });
 
   it('records the last use, writing at most once a minute', async () => {
