@@ -313,8 +313,9 @@ export class Api {
         const body = (spec.raw || !takesBody ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
         const query = parse(querySchema, req.query, 'query.') as z.infer<Q>;
         const params = req.params as Record<string, string>;
-        // No resource is named with a NUL (PostgreSQL text cannot even hold one): 404, never a 500 from the query.
-        if (Object.values(params).some((v) => typeof v === 'string' && v.includes('\u0000'))) throw notFound('resource');
+        // No resource is named with a NUL (PostgreSQL text cannot even hold one): 422 naming the parameter, never a 500 from the query.
+        const nul = Object.entries(params).find(([, v]) => typeof v === 'string' && v.includes('\u0000'));
+        if (nul) throw new ApiError(422, 'invalid', 'must not contain a NUL character', nul[0]);
         out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res, idempotencyKey: key, rawBody });
       } catch (err) {
         await release();
