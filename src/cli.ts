@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './platform/log.js';
 import { displayNameProblem, isReplyToAcceptable, parseAddress } from './policy/addresses.js';
 import { createTenant, tenantExists } from './tenants/store.js';
 import { dkimGenerateCommand, domainCommand, vouchForTenant } from './tenants/domains-cli.js';
-import { DOMAIN_PATTERN } from './tenants/domains.js';
+import { isDomainName } from './policy/domains.js';
 import { addressDomain } from './policy/domains.js';
 import { createApiKey } from './tenants/api-keys.js';
 import { keyCommand, writeFirstAdminKey } from './tenants/keys-cli.js';
@@ -134,7 +134,7 @@ async function ensureDefaultTenant(db: Db, config: Config): Promise<{ tenantId: 
 async function createDefaultTenant(db: Db, config: Config, id: string): Promise<boolean> {
   const host = new URL(config.PUBLIC_URL).hostname;
   // A host that is no sending domain (an IP, one label, an odd spelling) gets the local placeholder domain.
-  const domain = DOMAIN_PATTERN.test(host) && !/\.\d+$/.test(host) ? host : 'postgate.localhost';
+  const domain = isDomainName(host) ? host : 'postgate.localhost';
   try {
     await createTenant(db, { name: 'Default', fromEmail: `newsletter@${domain}`, fromName: 'Postgate', replyTo: `hello@${domain}` }, id);
     await vouchForTenant(db, id, domain); // the operator's own installation: its From domain is vouched for

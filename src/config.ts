@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { isDomainName } from './policy/domains.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const rate = z.coerce.number().min(0).max(1);
@@ -17,8 +18,8 @@ const url = (protocols: string[]) =>
 const flag = z.preprocess((v) => (typeof v === 'boolean' ? String(v) : v),
   z.enum(['true', 'false', '1', '0'], 'must be true, false, 1 or 0').transform((v) => v === 'true' || v === '1'));
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-/** A host name of two labels or more whose last label is not all digits (so 999.1.1.1 is no name). */
-const isDomainName = (v: string) => HOSTNAME.test(v) && v.includes('.') && !/\.\d+$/.test(v);
+/** A domain name as sending domains are judged (policy/domains.ts: two labels or more, no numeric TLD), in any case. */
+const domainName = (v: string) => isDomainName(v.toLowerCase());
 /** A URL's host must not end with a dot: links, the default tenant's addresses and domain checks take it as written. */
 const hostWithoutTrailingDot = (v: string) => { try { return !new URL(v).hostname.endsWith('.'); } catch { return true; } };
 
@@ -47,12 +48,12 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   TOKEN_KEYS: z.string().regex(/^[A-Za-z0-9_-]{1,16}:[^,]{16,}(,[A-Za-z0-9_-]{1,16}:[^,]{16,})*$/,
     'must be kid:secret[,kid:secret…] with secrets of 16+ characters, current key first').optional(),
-  BOUNCE_DOMAIN: z.string().refine(isDomainName, 'must be a domain name'),
+  BOUNCE_DOMAIN: z.string().refine(domainName, 'must be a domain name'),
   DNS_SERVERS: z.string().refine((v) => v.split(',').every((s) => dnsServerOk(s.trim())),
     'must be a comma list of ip[:port] (an IPv6 address with a port as [ip]:port)').optional(),
   SPF_INCLUDE: z.string().regex(/^(include:|a:|mx:|ip4:|ip6:|exists:)[^\s"]+$|^(a|mx)$/i, 'must be one SPF mechanism, e.g. include:_spf.relay.example').optional(),
   BOUNCE_SUBDOMAIN: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a DNS label'),
-  BOUNCE_MX_HOST: z.string().refine(isDomainName, 'must be a host name').optional(),
+  BOUNCE_MX_HOST: z.string().refine(domainName, 'must be a host name').optional(),
   DKIM_RETIRE_GRACE_DAYS: int(0, 365),
   INBOUND_SMTP_PORT: int(0, 65535),
   SMTP_POOL_SIZE: int(1, 100),

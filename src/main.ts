@@ -154,6 +154,8 @@ async function stopParts(p: Parts, log: Logger, why: 'stop' | 'failed start'): P
     if (!(await within(quiet, STOP_ABORT_MS))) log.warn('stop: some in-flight work did not finish; its messages stay leased and are retried after the lease');
   }
   step('no more work taken; in-flight work settled');
+  // From here on the queue's connections are closed under it, by its own stop or the database's: expected, no warning.
+  p.boss?.removeAllListeners('error').on('error', (err: Error) => log.debug({ err: err.message }, 'queue error while stopping'));
   await within(p.boss?.stop({ graceful: true, timeout: 1000, wait: true }), STOP_STEP_MS);
   step('queue stopped');
   p.mailer?.close();
