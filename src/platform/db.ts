@@ -42,7 +42,12 @@ export function afterCommit(c: Queryable, fn: () => void): void {
  */
 export function createDb(url: string, opts: { max?: number; log?: Logger } = {}): Db {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 10_000 });
-  pool.on('error', (err) => opts.log?.warn({ err: err.message }, 'idle database connection failed'));
+  // Once close() has begun, an idle connection closed by the server (a stop shutting the database down) is expected.
+  let closing = false;
+  pool.on('error', (err) => {
+    if (closing) opts.log?.debug({ err: err.message }, 'idle database connection closed while closing');
+    else opts.log?.warn({ err: err.message }, 'idle database connection failed');
+  });
   async function tx<T>(tenantId: string | null, fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
     // A checked-out client has no error listener of the pool's: if the server goes away between two
@@ -78,7 +83,7 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
       return tx(tenantId, fn);
     },
     withSystem: (fn) => tx(null, fn),
-    close: () => pool.end(),
+    close: () => { closing = true; return pool.end(); },
   };
 }
 
