@@ -161,7 +161,9 @@ async function tenantCreate(config: Config, log: Logger, argv: string[]): Promis
     const id = randomUUID();
     await createTenant(db, { name: need(values, 'name'), fromEmail: from.value.address, fromName: need(values, 'from-name'),
       replyTo: reply.value.address, postalAddress: values['postal-address'] ?? null }, id);
-    await vouchForTenant(db, id, addressDomain(from.value.address)); // the operator vouches for the --from-email domain
+    const domain = addressDomain(from.value.address);
+    const { shared } = await vouchForTenant(db, id, domain); // the operator vouches for the --from-email domain
+    if (shared) process.stderr.write(`postgate: note: ${domain} is also verified for another tenant (vouched for by the operator: shared)\n`);
     const key = await db.withTenant(id, (c) => createApiKey(c, id, [...SCOPES]));
     return { tenantId: id, apiKey: key.key };
   });

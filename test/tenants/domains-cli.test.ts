@@ -30,6 +30,11 @@ describe('postgate domain and dkim generate', () => {
     const made = await cli('tenant', 'create', '--name', 'Cli', '--from-email', 'news@cli-one.org', '--from-name', 'Cli News', '--reply-to', 'help@cli-one.org', '--json');
     expect(made.status, made.stderr).toBe(0);
     const tenant = JSON.parse(made.stdout).tenantId as string;
+    expect(made.stderr).toBe('');
+    // A second tenant on the same From domain: the operator may share it, and is told so.
+    const second = await cli('tenant', 'create', '--name', 'Cli 2', '--from-email', 'other@cli-one.org', '--from-name', 'Cli Two', '--reply-to', 'help@cli-one.org', '--json');
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr).toContain('cli-one.org is also verified for another tenant');
     // Independent commands run side by side (each CLI process migrates and connects: seconds apiece).
     const [list, pending, later, noKey] = await Promise.all([
       cli('domain', 'list', '--tenant', tenant, '--json'),
