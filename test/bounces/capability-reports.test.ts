@@ -9,6 +9,7 @@ import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { consent, linkOf, waitForMail } from '../consent/helpers.js';
 import type { Received } from '../support/smtp-sink.js';
+import { dsn } from './helpers.js';
 
 const { app, t } = useApp();
 const RAW = { 'content-type': 'message/rfc822' };
@@ -45,38 +46,7 @@ ${encoded}`);
 
 /** A DSN returning the whole original message in a base64-encoded message/rfc822 part. */
 function dsnQuotingBase64(a: Activation, recipient: string): string {
-  const b = `dsn-${Math.random().toString(36).slice(2)}`;
-  return CRLF(`From: MAILER-DAEMON@mx.example.net
-To: ${a.mail.envelopeFrom}
-Subject: Undelivered Mail Returned to Sender
-Date: Mon, 3 Jun 2024 10:00:05 +0000
-Message-ID: <${b}@mx.example.net>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"
-
---${b}
-Content-Type: text/plain; charset=us-ascii
-
-Your message could not be delivered.
-
---${b}
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; ${recipient}
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <${recipient}>: User unknown
-
---${b}
-Content-Type: message/rfc822
-Content-Transfer-Encoding: base64
-
-${base64Lines(a.mail.raw)}
---${b}--
-`);
+  return dsn({ to: a.mail.envelopeFrom, finalRecipient: recipient, messageId: a.mail.parsed.messageId ?? '<unknown@postgate.test>', original: a.mail.raw });
 }
 
 async function bounceOf(contactId: string): Promise<{ id: string; kind: string; raw: Buffer | null; raw_withheld: string | null }> {

@@ -65,6 +65,8 @@ function originalHeaders(o: { messageId: string; to: string; from?: string; subj
 
 export interface DsnOptions {
   to: string; finalRecipient: string; messageId: string; status?: string; action?: string; diagnostic?: string; id?: string;
+  /** The whole original message, returned base64-encoded in a message/rfc822 part instead of its headers. */
+  original?: Buffer;
 }
 
 /** An RFC 3464 delivery status notification (multipart/report; report-type=delivery-status). */
@@ -107,9 +109,12 @@ Remote-MTA: dns; mail.example.net
 Diagnostic-Code: ${diagnostic}
 
 --${b}
-Content-Type: text/rfc822-headers
+${o.original ? `Content-Type: message/rfc822
+Content-Transfer-Encoding: base64
 
-${originalHeaders({ messageId: o.messageId, to: o.finalRecipient })}
+${o.original.toString('base64').replace(/.{1,76}/g, '$&\n')}` : `Content-Type: text/rfc822-headers
+
+${originalHeaders({ messageId: o.messageId, to: o.finalRecipient })}`}
 --${b}--
 `);
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../src/platform/db.js';
 import { upsertContact } from '../../src/consent/contacts.js';
 import { addSuppression } from '../../src/consent/suppressions.js';
-import { createTenant } from '../../src/tenants/store.js';
+import { tenantRow } from '../support/given.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
 import { runCli, type CliResult } from '../support/processes.js';
 
@@ -22,11 +22,7 @@ function cli(...args: string[]): Promise<CliResult> {
   return runCli(['suppression', ...args], { DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
 }
 
-async function newTenant(name: string): Promise<string> {
-  const id = randomUUID();
-  await createTenant(db, { name, fromEmail: 'news@acme.org', fromName: name, replyTo: 'support@acme.org', postalAddress: '1 Main St' }, id);
-  return id;
-}
+const newTenant = (name: string) => tenantRow(db, name);
 
 async function counts(): Promise<{ suppressions: number; events: number }> {
   const [r] = await ownerQuery<{ s: string; e: string }>(database.url, 'SELECT (SELECT count(*) FROM suppressions) AS s, (SELECT count(*) FROM consent_events) AS e');

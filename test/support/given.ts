@@ -16,6 +16,8 @@ import { createList, defaultList } from '../../src/consent/lists.js';
 import { setSubscription } from '../../src/consent/subscriptions.js';
 import type { ContactStatus, SubscriptionStatus } from '../../src/consent/state.js';
 import { enqueueMessage } from '../../src/mail/ledger.js';
+import type { Db } from '../../src/platform/db.js';
+import { createTenant } from '../../src/tenants/store.js';
 import type { MessageKind } from '../../src/policy/kinds.js';
 import type { TestApp, TestTenant } from './app.js';
 import { ownerQuery } from './db.js';
@@ -173,4 +175,14 @@ export async function audience(dbUrl: string, tenantId: string, o: AudienceOptio
     , s AS (INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) SELECT $1, c.id, $6, $7 FROM c)
     SELECT email FROM c`, [tenantId, o.prefix, o.domain ?? 'inbox.example', status, o.n, o.listId, o.subscription ?? 'subscribed', o.city ?? true]);
   return rows.map((r) => r.email).sort();
+}
+
+/**
+ * A tenant row (with its default list) straight through the store, for tests without a running app
+ * (the CLI's): `name`, From news@acme.org, a postal address. Returns its id.
+ */
+export async function tenantRow(db: Db, name: string): Promise<string> {
+  const id = randomUUID();
+  await createTenant(db, { name, fromEmail: 'news@acme.org', fromName: name, replyTo: 'support@acme.org', postalAddress: '1 Main St' }, id);
+  return id;
 }

@@ -1,14 +1,13 @@
 // `postgate key create | list | revoke` as a process (the real CLI, DATABASE_URL pointing at a fresh
 // test database): the same rules as /api/keys; the secret is printed by create only, once.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../src/platform/db.js';
-import { createTenant } from '../../src/tenants/store.js';
 import { findApiKey } from '../../src/tenants/api-keys.js';
 import { hashApiKey } from '../../src/platform/http.js';
+import { tenantRow } from '../support/given.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
 import { killAll, runCli, startProcess, type CliResult } from '../support/processes.js';
 
@@ -22,11 +21,7 @@ function cli(...args: string[]): Promise<CliResult> {
   return runCli(['key', ...args], { DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
 }
 
-async function newTenant(name: string): Promise<string> {
-  const id = randomUUID();
-  await createTenant(db, { name, fromEmail: 'news@acme.org', fromName: name, replyTo: 'support@acme.org', postalAddress: '1 Main St' }, id);
-  return id;
-}
+const newTenant = (name: string) => tenantRow(db, name);
 
 beforeAll(async () => {
   database = await createTestDatabase();
