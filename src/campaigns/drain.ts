@@ -9,7 +9,7 @@ import type { SendOutcome } from '../platform/smtp.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import type { Delivery, PermanentOutcome } from '../mail/delivery.js';
 import { recordOutcomes, renewLeases } from '../mail/ledger.js';
-import type { CompiledTemplate } from '../mail/render.js';
+import { TemplateBusyError, type CompiledTemplate } from '../mail/render.js';
 import { getTenant } from '../tenants/store.js';
 import { signingSetup } from '../tenants/domains.js';
 import { envelopeDomain, sendingDomainsOk, type SendingDomains } from '../policy/domains.js';
@@ -113,6 +113,10 @@ export class CampaignDrain {
       if (problems.length) return { kind: 'pause', reason: { by: 'not_compliant', reasons: problems } };
       let compiled: CompiledTemplate;
       try { compiled = await this.compiled(c, campaign); } catch (err) {
+        if (err instanceof TemplateBusyError) { // a loaded machine, not a broken template: try again shortly
+          this.deps.log.warn({ campaignId, err: err.message }, 'campaign template compile ran over its budget; retrying');
+          return { kind: 'throttled', waitMs: 5_000 };
+        }
         this.deps.log.error({ campaignId, err: (err as Error).message }, 'campaign template cannot be compiled');
         return { kind: 'pause', reason: { by: 'template_error' } };
       }

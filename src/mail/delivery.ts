@@ -19,7 +19,7 @@ import type { MessageKind } from '../policy/kinds.js';
 import { signVerp, type TokenKeys } from '../policy/tokens.js';
 import type { DkimKey, Tenant } from '../tenants/store.js';
 import { composeMessage, messageIdHeader } from './compose.js';
-import type { RenderedMessage } from './render.js';
+import { TemplateBusyError, type RenderedMessage } from './render.js';
 import { redactPart, type CapabilityLink } from './capabilities.js';
 
 export type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
@@ -128,13 +128,21 @@ export function prepareMessage<C extends Content>(job: DeliveryJob<C>, render: (
   return finish(job, content, signer);
 }
 
-/** The same as prepareMessage, for renderers that read the database (single messages); null: no renderer. */
+/**
+ * The same as prepareMessage, for renderers that read the database (single messages); null: no renderer.
+ * Rethrows TemplateBusyError (compiling ran over its budget): the caller retries the message later.
+ */
 export async function prepareMessageAsync<C extends Content>(job: DeliveryJob<C>, render: (() => Promise<C>) | null, signer: Signer): Promise<Prepared> {
   const early = gateBeforeRender(job.facts(null));
   if (early) return { kind: 'refused', reason: early };
   if (!render) return { kind: 'failed', reason: 'no_renderer', error: 'no renderer for this template' };
   let content: C;
-  try { content = await render(); } catch (err) { return renderError(err, 'render'); }
+  try {
+    content = await render();
+  } catch (err) {
+    if (err instanceof TemplateBusyError) throw err; // the machine's, not the message's: the sender retries it
+    return renderError(err, 'render');
+  }
   return finish(job, content, signer);
 }
 

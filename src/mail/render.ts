@@ -87,6 +87,18 @@ export class TemplateError extends Error {
   }
 }
 
+/**
+ * A template that validated when saved could not be compiled now because the compiler ran over its
+ * time budget (a loaded machine, a cold worker). Not the template's fault: a sender retries the
+ * message later (with backoff) instead of failing it as a render error.
+ */
+export class TemplateBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TemplateBusyError';
+  }
+}
+
 type Part = TemplateIssue['part'];
 type Render = (data: object) => string;
 type HbsNode = hbs.AST.Statement | hbs.AST.Program;

@@ -12,7 +12,7 @@
 import { Piscina } from 'piscina';
 import { runWithBudget } from '../platform/worker-budget.js';
 import {
-  templateFromSpec, TemplateError, type CompiledTemplate, type RenderedMessage, type TemplateIssue, type TemplateSource, type TemplateSpec,
+  templateFromSpec, TemplateBusyError, TemplateError, type CompiledTemplate, type RenderedMessage, type TemplateIssue, type TemplateSource, type TemplateSpec,
 } from './render.js';
 
 export interface TemplatePoolOptions {
@@ -30,7 +30,10 @@ export interface TemplatePoolStats { completed: number; timeouts: number; failur
 export interface TemplatePool {
   /** Every issue of the template as its author wrote it ([] when it compiles). Over budget or failing: one 'mjml' issue. */
   validate(src: TemplateSource): Promise<TemplateIssue[]>;
-  /** The compiled template (a prepared source: footer room over the limits), ready to render in-process. Throws TemplateError. */
+  /**
+   * The compiled template (a prepared source: footer room over the limits), ready to render in-process.
+   * Throws TemplateError for an invalid template, TemplateBusyError when compiling ran over the budget.
+   */
   compile(src: TemplateSource): Promise<CompiledTemplate>;
   /**
    * Compiles and renders once with `data` (JSON-like, cloned to the worker), all in the worker.
@@ -43,7 +46,7 @@ export interface TemplatePool {
   close(): Promise<void>;
 }
 
-interface WorkerResult { issues: TemplateIssue[]; spec: TemplateSpec | null; rendered?: RenderedMessage; renderError?: string }
+interface WorkerResult { issues: TemplateIssue[]; spec: TemplateSpec | null; rendered?: RenderedMessage; renderError?: string; timedOut?: boolean }
 
 const WORKER = new URL('./template-worker.mjs', import.meta.url).href;
 
@@ -74,7 +77,7 @@ export function createTemplatePool(o: TemplatePoolOptions = TEMPLATE_POOL_DEFAUL
     if (out.kind === 'timeout') {
       stats.timeouts++;
       const what = op === 'preview' ? 'compile and render' : 'compile';
-      return refused(`the template took too long to ${what} (over ${o.budgetMs / 1000} s): make it smaller or simpler`);
+      return { ...refused(`the template took too long to ${what} (over ${o.budgetMs / 1000} s): make it smaller or simpler`), timedOut: true };
     }
     if (closed) throw out.error;
     stats.failures++;
@@ -87,6 +90,7 @@ export function createTemplatePool(o: TemplatePoolOptions = TEMPLATE_POOL_DEFAUL
     },
     async compile(src) {
       const r = await run('compile', src, false);
+      if (r.timedOut) throw new TemplateBusyError(r.issues[0].message);
       if (!r.spec) throw new TemplateError(r.issues);
       return templateFromSpec(r.spec);
     },
@@ -131,7 +135,7 @@ export function validateTemplate(src: TemplateSource): Promise<TemplateIssue[]> 
   return templatePool().validate(src);
 }
 
-/** templatePool().compile: the compiled template, compiled off the event loop. Throws TemplateError. */
+/** templatePool().compile: the compiled template, compiled off the event loop. Throws TemplateError or TemplateBusyError. */
 export function compileTemplate(src: TemplateSource): Promise<CompiledTemplate> {
   return templatePool().compile(src);
 }

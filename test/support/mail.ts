@@ -37,7 +37,8 @@ export async function settled(app: TestApp, timeoutMs = 10_000): Promise<void> {
 
 /** Follows the activation link of the n-th mail to the address, as the form on its page does. */
 export async function confirmActivation(app: TestApp, address: string, n: number): Promise<void> {
-  const link = activationLink(app, await waitForMail(app, address, n));
+  // Generous: a file's first activation mail compiles the template in a cold worker, slow on a loaded CI machine.
+  const link = activationLink(app, await waitForMail(app, address, n, 30_000));
   const res = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
   if (res.status !== 200) throw new Error(`activation POST answered ${res.status}`);
 }
