@@ -11,16 +11,20 @@ export type DomainErrorCode =
   | 'card_data_rejected'
   // consent and suppression
   | 'no_default_list' | 'unknown_list' | 'contact_not_eligible' | 'reason_required' | 'erasure_suppression'
+  // lists (issue 16)
+  | 'list_name_taken' | 'list_archived' | 'default_list' | 'list_in_use'
   // transactional mail
   | 'no_association' | 'idempotency_conflict' | 'total_mismatch' | 'amount_out_of_range'
   // campaigns and templates
-  | 'invalid_state' | 'not_compliant' | 'not_test_address' | 'invalid_template' | 'render_failed'
+  | 'invalid_state' | 'campaign_not_editable' | 'not_compliant' | 'not_test_address' | 'invalid_template' | 'render_failed'
   // test addresses
   | 'test_address_unverified' | 'address_suppressed'
   // sending domains and DKIM keys
   | 'unverified_domain' | 'domain_taken' | 'selector_exists' | 'too_many_pending'
   // API keys
-  | 'last_admin_key';
+  | 'last_admin_key'
+  // segments (issue 16)
+  | 'invalid_segment' | 'segment_name_taken' | 'segment_in_use' | 'segment_count_timeout';
 
 export class DomainError extends Error {
   constructor(

@@ -43,7 +43,10 @@ legend{font-weight:700;padding:0 .3rem}.option{display:flex;gap:.6rem;align-item
 .option input{width:1.2rem;height:1.2rem;margin-top:.2rem}.hint{display:block;color:#52525b;font-size:.92rem}
 .status{background:#ecfdf5;border:1px solid #047857;border-radius:6px;padding:.6rem 1rem}
 .error{background:#fef2f2;border:1px solid #b91c1c;border-radius:6px;padding:.6rem 1rem}
-footer{max-width:36rem;margin:1rem auto 0;color:#52525b;font-size:.85rem;text-align:center}`;
+footer{max-width:36rem;margin:1rem auto 0;color:#52525b;font-size:.85rem;text-align:center}
+input[type=email],input[type=text]{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #71717a;border-radius:6px}
+.option-field{margin:1rem 0}.option-field .error{margin:.3rem 0}
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}`;
 
 /** The whole document of a public page around its body. */
 export function renderPage(p: PageSpec): string {

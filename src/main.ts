@@ -33,9 +33,10 @@ import { unsubscribeModule } from './unsubscribe/module.js';
 import { dataRightsModule } from './data-rights/module.js';
 import { bouncesModule, inboundListenerPort } from './bounces/module.js';
 import { maintenanceModule } from './maintenance.js';
+import { audienceModule } from './audience/module.js';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
-const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, maintenanceModule];
+const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, audienceModule, maintenanceModule];
 
 export function configFromEnv(overrides: Partial<RawConfig> = {}): Config {
   return loadConfig(process.env, overrides);

@@ -13,6 +13,8 @@ const PURE = [
   ...walk(path.join(root, 'src/policy')),
   'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/bounces/classify.ts', 'src/bounces/reasons.ts',
   'src/bounces/mime.ts', 'src/html.ts', 'src/campaigns/lifecycle.ts', 'src/domain-error.ts',
+  'src/audience/segment-filter.ts',
+  'src/audience/import-parse.ts', 'src/audience/import-map.ts', 'src/audience/import-values.ts',
 ].map((p) => path.resolve(root, p));
 const IO = /from ['"](node:)?(fs|fs\/promises|net|http|https|child_process|dgram|pg|pg-boss|express|smtp-server)['"]|from ['"][./]*\/?platform\//;
 
@@ -74,6 +76,10 @@ const OWNERS: Record<string, string> = {
   bounces: 'src/bounces/store.ts',
   inbound_quota: 'migrations/061_inbound_quota.sql', // written only by the SECURITY DEFINER inbound_quota_take()
   idempotency_keys: 'src/platform/idempotency.ts', // Idempotency-Key claims and stored responses (purge: purge_expired())
+  segments: 'src/audience/segments.ts', // saved segment filters (issue 16)
+  imports: 'src/audience/imports.ts', // CSV import jobs: the row, its progress and report
+  import_chunks: 'src/audience/imports.ts', // the uploaded file in ~1 MiB chunks until the job ends
+  form_hits: 'src/consent/forms.ts', // accepted public-form posts per keyed IP hash (FORM_PER_IP_PER_HOUR/DAY)
 };
 
 /** Files that may read and write any table. */
@@ -97,10 +103,12 @@ const READ_VIEWS: { folder: string; tables: string[]; reason: string }[] = [
   { folder: 'src/campaigns', tables: ['messages', 'consent_events'], reason: 'progress figures count the campaign\'s ledger rows and the opt-outs that name it' },
   { folder: 'src/consent', tables: ['tenants'], reason: 'the suppression hash is salted per tenant' },
   { folder: 'src/consent', tables: ['messages'], reason: 'the activation cap counts activation messages per address' },
+  { folder: 'src/consent', tables: ['campaigns'], reason: 'a list that a campaign not finished targets is not archived or deleted' },
   { folder: 'src/bounces', tables: ['contacts', 'messages'], reason: 'a report is matched to its message and contact' },
   { folder: 'src/mail', tables: ['contacts', 'tenants', 'subscriptions', 'suppressions'], reason: 'the send path gathers gate facts in its claim' },
   { folder: 'src/transactional', tables: ['messages', 'message_bodies'], reason: 'the record of communications lists the ledger' },
   { folder: 'src/unsubscribe', tables: ['contacts', 'lists', 'subscriptions', 'campaigns'], reason: 'a token\'s target: its contact, the campaign\'s lists, the preference page' },
+  { folder: 'src/audience', tables: ['contacts', 'subscriptions'], reason: 'a segment count and the compiled segment predicate read contacts and their subscriptions' },
   { folder: 'src/platform', tables: ['send_queue'], reason: 'readiness: the schema is migrated (LIMIT 0, no row read)' },
 ];
 

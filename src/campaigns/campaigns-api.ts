@@ -1,5 +1,6 @@
 // HTTP API for campaigns (scope campaigns): create, read with progress, test send, schedule,
-// start, pause, resume, cancel. Every request's writes happen in one tenant transaction; the
+// start, pause, resume, cancel, and for campaigns not yet started edit (PATCH), delete and clone
+// (drafts.ts). Every request's writes happen in one tenant transaction; the
 // pg-boss job that follows a commit is best effort, backed by the recovery sweep (jobs.ts).
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
@@ -12,9 +13,12 @@ import { bodyText, email, pagination, replyTo, subjectText, uuid } from '../plat
 import { id, page, timestamp } from '../platform/responses.js';
 import { validateTemplate } from '../mail/template-pool.js';
 import { getTenant, type Tenant } from '../tenants/store.js';
+import { getSegment } from '../audience/segments.js';
 import {
   cancelOpenMessages, getCampaign, insertCampaign, listCampaigns, missingLists, setStartJob, applyCampaignEvent, type Campaign, type CampaignEventData,
+  updateDraft, openTestSends, deleteDraft,
 } from './campaigns-store.js';
+import { cloneContent, isEditable, MAX_NAME, notEditable, resolvePatch } from './drafts.js';
 import { canApply, type CampaignEvent } from './lifecycle.js';
 import { assertCompliant } from './compliance.js';
 import type { CampaignJobs } from './jobs.js';
@@ -22,7 +26,7 @@ import { campaignProgress } from './progress.js';
 import { enqueueTestSends } from './test-send.js';
 import { assertTestAddresses, assertTestSendBudget } from './test-addresses.js';
 import { templateError } from './templates-api.js';
-import { getTemplate } from './templates-store.js';
+import { getTemplate, type TemplateRow } from './templates-store.js';
 
 const MAX_SCHEDULE_DAYS = 366;
 /** How far in the past a sendAt may be (client clock skew): later than this ago is refused, not sent at once. */
@@ -32,20 +36,37 @@ const PAST_MESSAGE = `must not be in the past (more than ${SEND_AT_GRACE_SECONDS
 const sendAt = z.iso.datetime({ offset: true }).transform((v) => new Date(v))
   .refine(notPast, PAST_MESSAGE)
   .refine((d) => d.getTime() < Date.now() + MAX_SCHEDULE_DAYS * 86_400_000, `must be within ${MAX_SCHEDULE_DAYS} days`);
+const listIds = z.array(uuid).min(1).max(50).refine((ids) => new Set(ids.map((i) => i.toLowerCase())).size === ids.length, 'lists must not repeat');
+const templateVersion = z.number().int().min(1).max(2_147_483_647).describe('Pins this version of the template; without it the campaign takes the latest version when it starts');
+const segmentId = uuid.describe('A segment (POST /api/segments) narrowing the lists\' audience');
 const createBody = z.strictObject({
-  name: bodyText(200).min(1),
+  name: bodyText(MAX_NAME).min(1),
   subject: subjectText(998).min(1).optional(),
   templateId: uuid,
-  listIds: z.array(uuid).min(1).max(50).refine((ids) => new Set(ids.map((i) => i.toLowerCase())).size === ids.length, 'lists must not repeat'),
+  templateVersion: templateVersion.optional(),
+  listIds,
+  segmentId: segmentId.optional(),
   replyTo: replyTo.optional(),
   sendAt: sendAt.optional(),
 });
+const patchBody = z.strictObject({
+  name: bodyText(MAX_NAME).min(1).optional(),
+  subject: subjectText(998).min(1).optional(),
+  templateId: uuid.optional(),
+  templateVersion: templateVersion.optional(),
+  templatePinned: z.boolean().describe('false: follow the template\'s latest version (taken at start); true: pin the version used now').optional(),
+  listIds: listIds.optional(),
+  segmentId: segmentId.nullable().optional(),
+  replyTo: replyTo.nullable().describe('null: the tenant\'s reply-to').optional(),
+  sendAt: sendAt.nullable().describe('A scheduled campaign moves to this time; a draft keeps it for POST /schedule').optional(),
+}).refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 const scheduleBody = z.strictObject({ sendAt: sendAt.optional() });
 const testBody = z.strictObject({ emails: z.array(email).min(1).max(10) });
 const listQuery = z.strictObject(pagination);
 
 const campaignView = z.object({
-  id, name: z.string(), subject: z.string(), templateId: id, templateVersion: z.number().int(), listIds: z.array(id),
+  id, name: z.string(), subject: z.string(), templateId: id, templateVersion: z.number().int(), templatePinned: z.boolean(),
+  listIds: z.array(id), segmentId: id.nullable(),
   replyTo: z.string(), sendAt: timestamp.nullable(), status: z.enum(['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled']),
   pausedReason: z.string().nullable(), startedAt: timestamp.nullable(), completedAt: timestamp.nullable(), cancelledAt: timestamp.nullable(),
   createdAt: timestamp, updatedAt: timestamp,
@@ -63,7 +84,8 @@ type CampaignView = ReturnType<typeof viewOf>;
 
 function viewOf(c: Campaign, tenant: Tenant) {
   return {
-    id: c.id, name: c.name, subject: c.subject, templateId: c.templateId, templateVersion: c.templateVersion, listIds: c.listIds,
+    id: c.id, name: c.name, subject: c.subject, templateId: c.templateId, templateVersion: c.templateVersion, templatePinned: c.templatePinned,
+    listIds: c.listIds, segmentId: c.segmentId,
     replyTo: c.replyTo ?? tenant.replyTo, sendAt: c.sendAt, status: c.status, pausedReason: c.pausedReason,
     startedAt: c.startedAt, completedAt: c.completedAt, cancelledAt: c.cancelledAt, createdAt: c.createdAt, updatedAt: c.updatedAt,
   };
@@ -83,11 +105,29 @@ async function subjectIssues(subject: string): Promise<void> {
   if (issues.length) throw templateError(issues);
 }
 
+/** The template's latest version, or the version given (422 naming templateId or templateVersion). */
+async function templateOf(c: PoolClient, templateId: string, version: number | undefined): Promise<TemplateRow> {
+  const latest = await getTemplate(c, templateId);
+  if (!latest) throw new ApiError(422, 'invalid', 'no such template', 'templateId');
+  const t = version === undefined ? latest : await getTemplate(c, latest.id, version);
+  if (!t) throw new ApiError(422, 'invalid', `the template has no version ${version} (latest: ${latest.version})`, 'templateVersion');
+  return t;
+}
+
+/** 422 invalid naming segmentId unless the segment exists in the tenant (src/audience/segments.ts owns the table). */
+async function assertSegment(c: PoolClient, segmentId: string): Promise<void> {
+  if (!(await segmentExists(c, segmentId))) throw new ApiError(422, 'invalid', 'no such segment', 'segmentId');
+}
+
+async function segmentExists(c: PoolClient, segmentId: string): Promise<boolean> {
+  return (await getSegment(c, segmentId)) !== null;
+}
+
 interface Locked { campaign: Campaign; tenant: Tenant }
 
-async function lock(c: PoolClient, tenantId: string, id: string | undefined): Promise<Locked> {
+async function lock(c: PoolClient, tenantId: string, id: string | undefined, forUpdate = true): Promise<Locked> {
   if (!isUuid(id)) throw notFound('campaign');
-  const campaign = await getCampaign(c, id, true);
+  const campaign = await getCampaign(c, id, forUpdate);
   const tenant = await getTenant(c, tenantId);
   if (!campaign || !tenant) throw notFound('campaign');
   return { campaign, tenant };
@@ -130,13 +170,14 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
     async ({ tenantId, body }) => {
       if (body.subject) await subjectIssues(body.subject);
       const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
-        const t = await getTemplate(c, body.templateId);
-        if (!t) throw new ApiError(422, 'invalid', 'no such template', 'templateId');
+        const t = await templateOf(c, body.templateId, body.templateVersion);
+        if (body.segmentId) await assertSegment(c, body.segmentId);
         const missing = await missingLists(c, body.listIds);
-        if (missing.length) throw new ApiError(422, 'invalid', `no such list: ${missing[0]}`, `listIds[${body.listIds.indexOf(missing[0])}]`);
+        if (missing.length) throw new ApiError(422, 'invalid', `no such list (or it is archived): ${missing[0]}`, `listIds[${body.listIds.indexOf(missing[0])}]`);
         const created = await insertCampaign(c, tenantId, {
           name: body.name, subject: body.subject ?? t.subject, templateId: t.id, templateVersion: t.version,
           listIds: body.listIds, replyTo: body.replyTo ?? null, sendAt: body.sendAt ?? null,
+          segmentId: body.segmentId ?? null, templatePinned: body.templateVersion !== undefined,
         });
         const l = { campaign: created, tenant: (await getTenant(c, tenantId)) as Tenant };
         return { campaign: body.sendAt ? await schedule(c, l, body.sendAt) : created, tenant: l.tenant };
@@ -196,7 +237,8 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
         const l = await lock(c, tenantId, params.id);
         assertAllowed(l.campaign, { type: 'start' });
         await assertCompliant(c, l.tenant, l.campaign);
-        const started = await moved(c, l, { type: 'start' }, { startJobId: null });
+        // Unless pinned, the version judged above is the template's latest: the start records it (campaigns-store).
+        const started = await moved(c, l, { type: 'start' }, { startJobId: null, templateVersion: l.campaign.templateVersion });
         return { campaign: started, tenant: l.tenant, previousJob: l.campaign.startJobId };
       });
       await queueStart(tenantId, campaign, previousJob);
@@ -218,7 +260,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
         const l = await lock(c, tenantId, params.id);
         assertAllowed(l.campaign, { type: 'resume' });
         await assertCompliant(c, l.tenant, l.campaign);
-        return { campaign: await moved(c, l, { type: 'resume' }), tenant: l.tenant };
+        return { campaign: await moved(c, l, { type: 'resume' }, { templateVersion: l.campaign.templateVersion }), tenant: l.tenant };
       });
       await queueStart(tenantId, campaign, null);
       return { status: 202, body: viewOf(campaign, tenant) };
@@ -233,5 +275,63 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
       });
       if (previousJob) await deps.boss.cancel(QUEUES.campaignStart, previousJob).catch(() => undefined);
       return { body: { ...viewOf(campaign, tenant), cancelledMessages: cancelled } };
+    });
+
+  draftRoutes(api, deps, queueStart);
+}
+
+const PATCH_DESCRIPTION = 'Only a campaign that has not started: a draft, or a scheduled one (its compliance is checked again and a new sendAt '
+  + 'moves its start); else 409 campaign_not_editable (field status). Lists must exist and not be archived (422 listIds[i]); the segment must exist '
+  + '(422 segmentId). Giving templateVersion pins that version (422 templateVersion when it does not exist); templatePinned: false unpins, so the '
+  + 'start takes the template\'s latest version; a new templateId without a version follows that template\'s latest.';
+
+/** PATCH, DELETE and clone of campaigns that have not started (drafts.ts resolves the content). */
+function draftRoutes(api: Api, deps: AppDeps, queueStart: (tenantId: string, c: Campaign, previousJob: string | null) => Promise<void>): void {
+  const { db } = deps;
+
+  api.route({ method: 'patch', path: '/api/campaigns/:id', scope: 'campaigns', summary: 'Edit a draft or scheduled campaign', description: PATCH_DESCRIPTION,
+    body: patchBody, response: campaignView, errors: [409] },
+    async ({ tenantId, params, body }) => {
+      if (body.subject) await subjectIssues(body.subject);
+      const out = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        if (!isEditable(l.campaign)) throw notEditable(l.campaign, 'edit');
+        const content = await resolvePatch(c, l.campaign, body, (sid) => segmentExists(c, sid));
+        const scheduled = l.campaign.status === 'scheduled';
+        if (scheduled && !content.sendAt) throw new ApiError(422, 'invalid', 'a scheduled campaign needs a sendAt (cancel it to stop it)', 'sendAt');
+        const updated = await updateDraft(c, l.campaign.id, content);
+        if (!updated) throw notEditable(l.campaign, 'edit');
+        if (scheduled) await assertCompliant(c, l.tenant, updated);
+        const moved = scheduled && updated.sendAt?.getTime() !== l.campaign.sendAt?.getTime();
+        return { campaign: updated, tenant: l.tenant, previousJob: moved ? l.campaign.startJobId : null, moved };
+      });
+      if (out.moved) await queueStart(tenantId, out.campaign, out.previousJob);
+      return { body: viewOf(out.campaign, out.tenant) };
+    });
+
+  api.route({ method: 'delete', path: '/api/campaigns/:id', scope: 'campaigns', success: [204], errors: [409],
+    summary: 'Delete a draft or scheduled campaign that never sent (its start is cancelled); else 409 campaign_not_editable' },
+    async ({ tenantId, params }) => {
+      const previousJob = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id);
+        if (!isEditable(l.campaign)) throw notEditable(l.campaign, 'delete');
+        if (await openTestSends(c, l.campaign.id) > 0) {
+          throw new DomainError('conflict', 'a test send of this campaign is still being delivered: delete it once that is done', null);
+        }
+        if (!(await deleteDraft(c, l.campaign.id))) throw notEditable(l.campaign, 'delete');
+        return l.campaign.startJobId;
+      });
+      if (previousJob) await deps.boss.cancel(QUEUES.campaignStart, previousJob).catch(() => undefined);
+    });
+
+  api.route({ method: 'post', path: '/api/campaigns/:id/clone', scope: 'campaigns', response: campaignView, success: [201],
+    summary: 'Copy a campaign (any status) into a new draft named "<name> (copy)": same content, lists and segment; pinned only if the source was',
+    description: 'No sendAt is copied. Lists deleted or archived since are left out (422 listIds when none is left).' },
+    async ({ tenantId, params }) => {
+      const { campaign, tenant } = await db.withTenant(tenantId, async (c) => {
+        const l = await lock(c, tenantId, params.id, false);
+        return { campaign: await insertCampaign(c, tenantId, await cloneContent(c, l.campaign)), tenant: l.tenant };
+      });
+      return { status: 201, body: viewOf(campaign, tenant) };
     });
 }

@@ -13,22 +13,72 @@ export interface Campaign {
   listIds: string[]; replyTo: string | null; sendAt: Date | null; status: CampaignStatus; pausedReason: string | null;
   startJobId: string | null; audienceReadyAt: Date | null; excluded: Record<string, number>;
   startedAt: Date | null; completedAt: Date | null; cancelledAt: Date | null; createdAt: Date; updatedAt: Date;
+  /** The segment that narrows the lists' audience (null: the whole lists). */
+  segmentId: string | null;
+  /** true: templateVersion is pinned; false: until it starts, templateVersion is the template's latest (taken at start). */
+  templatePinned: boolean;
 }
 
-const COLUMNS = `id, tenant_id AS "tenantId", name, subject, template_id AS "templateId", template_version AS "templateVersion",
+/**
+ * The version a campaign uses: the stored one once it started (or when pinned); before that, the
+ * template's latest, which the start records (so a fixed template is what goes out).
+ */
+const EFFECTIVE_VERSION = `CASE WHEN NOT campaigns.template_pinned AND campaigns.started_at IS NULL
+  THEN coalesce((SELECT tv.current_version FROM templates tv WHERE tv.id = campaigns.template_id), campaigns.template_version)
+  ELSE campaigns.template_version END`;
+
+const COLUMNS = `id, tenant_id AS "tenantId", name, subject, template_id AS "templateId", ${EFFECTIVE_VERSION} AS "templateVersion",
+  segment_id AS "segmentId", template_pinned AS "templatePinned",
   list_ids AS "listIds", reply_to AS "replyTo", send_at AS "sendAt", status, paused_reason AS "pausedReason",
   start_job_id AS "startJobId", audience_ready_at AS "audienceReadyAt", excluded, started_at AS "startedAt",
   completed_at AS "completedAt", cancelled_at AS "cancelledAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface NewCampaign {
   name: string; subject: string; templateId: string; templateVersion: number; listIds: string[]; replyTo: string | null; sendAt: Date | null;
+  segmentId?: string | null; templatePinned?: boolean;
 }
 
 export async function insertCampaign(c: Queryable, tenantId: string, n: NewCampaign): Promise<Campaign> {
-  const r = await c.query<Campaign>(`INSERT INTO campaigns (tenant_id, name, subject, template_id, template_version, list_ids, reply_to, send_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-  [tenantId, n.name, n.subject, n.templateId, n.templateVersion, n.listIds, n.replyTo, n.sendAt]);
+  const r = await c.query<Campaign>(`INSERT INTO campaigns (tenant_id, name, subject, template_id, template_version, list_ids, reply_to, send_at, segment_id, template_pinned)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
+  [tenantId, n.name, n.subject, n.templateId, n.templateVersion, n.listIds, n.replyTo, n.sendAt, n.segmentId ?? null, n.templatePinned === true]);
   return r.rows[0];
+}
+
+/** The content of a campaign that is not yet sending: the whole of it, as resolved by the caller. */
+export interface DraftContent {
+  name: string; subject: string; templateId: string; templateVersion: number; templatePinned: boolean;
+  listIds: string[]; segmentId: string | null; replyTo: string | null; sendAt: Date | null;
+}
+
+/**
+ * Rewrites a draft's (or a scheduled campaign's) content. Null when the campaign is in another state
+ * (or gone): the status guard makes an edit racing a start lose rather than change a running campaign.
+ */
+export async function updateDraft(c: Queryable, id: string, d: DraftContent): Promise<Campaign | null> {
+  const r = await c.query<Campaign>(`UPDATE campaigns SET name = $2, subject = $3, template_id = $4, template_version = $5, template_pinned = $6,
+      list_ids = $7, segment_id = $8, reply_to = $9, send_at = $10, updated_at = now()
+    WHERE id = $1 AND status IN ('draft', 'scheduled') AND started_at IS NULL RETURNING ${COLUMNS}`,
+  [id, d.name, d.subject, d.templateId, d.templateVersion, d.templatePinned, d.listIds, d.segmentId, d.replyTo, d.sendAt]);
+  return r.rows[0] ?? null;
+}
+
+/** Test sends of the campaign not yet final (queued, deferred, being sent): their renderer needs the campaign. */
+export async function openTestSends(c: Queryable, campaignId: string): Promise<number> {
+  const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages
+    WHERE kind = 'test' AND template = 'campaign:' || $1::text AND status IN ('queued', 'deferred', 'sending')`, [campaignId]);
+  return r.rows[0].n;
+}
+
+/**
+ * Deletes a campaign that never sent: draft or scheduled, never started, no ledger row of its own.
+ * Nothing references a campaign row by foreign key; its sent test copies stay in the ledger as the
+ * record of what went to the test addresses. False when it was not deletable (or gone).
+ */
+export async function deleteDraft(c: Queryable, id: string): Promise<boolean> {
+  const r = await c.query(`DELETE FROM campaigns WHERE id = $1 AND status IN ('draft', 'scheduled') AND started_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1)`, [id]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 export async function getCampaign(c: Queryable, id: string, forUpdate = false): Promise<Campaign | null> {
@@ -43,19 +93,23 @@ export async function listCampaigns(c: Queryable, limit: number, after: string |
   return r.rows;
 }
 
-/** The ids among `ids` that are not lists of this tenant. */
+/** The ids among `ids` that are not lists a campaign may target: not this tenant's, deleted or archived. */
 export async function missingLists(c: Queryable, ids: readonly string[]): Promise<string[]> {
-  const found = new Set((await listsByIds(c, ids)).map((l) => l.id));
+  const found = new Set((await listsByIds(c, ids)).filter((l) => !l.archivedAt).map((l) => l.id));
   return ids.filter((id) => !found.has(id));
 }
 
 interface StatusChange {
-  status: CampaignStatus; pausedReason?: string | null; sendAt?: Date | null; startJobId?: string | null;
+  status: CampaignStatus; pausedReason?: string | null; sendAt?: Date | null; startJobId?: string | null; templateVersion?: number;
   started?: boolean; completed?: boolean; cancelled?: boolean;
 }
 
-/** Columns an event may set besides the status: a schedule's sendAt, the start job's id. */
-export interface CampaignEventData { sendAt?: Date | null; startJobId?: string | null }
+/**
+ * Columns an event may set besides the status: a schedule's sendAt, the start job's id, and the
+ * template version a first start records (the one the compliance check judged; ignored when pinned
+ * or already started; a first start without it records the template's latest).
+ */
+export interface CampaignEventData { sendAt?: Date | null; startJobId?: string | null; templateVersion?: number }
 
 /**
  * Applies a lifecycle event: moves the campaign to the event's status if the table allows the event
@@ -64,7 +118,7 @@ export interface CampaignEventData { sendAt?: Date | null; startJobId?: string |
 export async function applyCampaignEvent(c: Queryable, id: string, event: CampaignEvent, data: CampaignEventData = {}): Promise<Campaign | null> {
   const { from, to } = transitionOf(event);
   return transition(c, id, from, {
-    status: to, ...data,
+    status: to, ...data, templateVersion: data.templateVersion,
     pausedReason: event.type === 'pause' ? pausedReasonText(event.reason) : null,
     started: event.type === 'start' || event.type === 'resume', completed: event.type === 'complete', cancelled: event.type === 'cancel',
   });
@@ -79,10 +133,12 @@ async function transition(c: Queryable, id: string, from: readonly CampaignStatu
       started_at = CASE WHEN $9 THEN coalesce(started_at, now()) ELSE started_at END,
       heartbeat_at = CASE WHEN $9 THEN now() ELSE heartbeat_at END,
       completed_at = CASE WHEN $10 THEN now() ELSE completed_at END,
-      cancelled_at = CASE WHEN $11 THEN now() ELSE cancelled_at END
+      cancelled_at = CASE WHEN $11 THEN now() ELSE cancelled_at END,
+      template_version = CASE WHEN $9 AND started_at IS NULL AND NOT template_pinned
+        THEN coalesce($12::int, (SELECT tv.current_version FROM templates tv WHERE tv.id = campaigns.template_id), template_version) ELSE template_version END
     WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${COLUMNS}`,
   [id, from, t.status, t.pausedReason ?? null, t.sendAt !== undefined, t.sendAt ?? null, t.startJobId !== undefined, t.startJobId ?? null,
-    t.started === true, t.completed === true, t.cancelled === true]);
+    t.started === true, t.completed === true, t.cancelled === true, t.templateVersion ?? null]);
   return r.rows[0] ?? null;
 }
 

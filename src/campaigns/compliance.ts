@@ -12,7 +12,7 @@ import type { Tenant } from '../tenants/store.js';
 import { signingSetup } from '../tenants/domains.js';
 import { envelopeDomain, sendingDomainsOk } from '../policy/domains.js';
 import type { Campaign } from './campaigns-store.js';
-import { campaignTemplates, unsubscribeVisibility } from './content.js';
+import { campaignTemplateKey, campaignTemplates, unsubscribeVisibility } from './content.js';
 import { getTemplate } from './templates-store.js';
 
 export type ComplianceReason = 'no_unsubscribe_link' | 'no_postal_address' | 'no_reply_to' | 'no_dkim_key' | 'bad_from' | 'no_template' | 'unverified_domain';
@@ -70,7 +70,7 @@ export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign:
   if (t) {
     // The same compiled template (and footer) the drain will send; a template that no longer
     // compiles is the drain's to report (it pauses the campaign with template_error).
-    const compiled = await campaignTemplates.get(`${campaign.id}:${campaign.templateVersion}`, () => ({ mjml: t.mjml, subject: campaign.subject, text: t.text }))
+    const compiled = await campaignTemplates.get(campaignTemplateKey(campaign), () => ({ mjml: t.mjml, subject: campaign.subject, text: t.text }))
       .catch(() => null);
     unsubscribeShown = compiled ? unsubscribeVisibility(compiled) : null;
   }

@@ -2,6 +2,7 @@
 // cached per process), the footer Postgate adds when a template omits the postal address or does not
 // visibly show the unsubscribe link, the data each recipient's Handlebars run gets, and the checks on
 // what came out (link, address present).
+import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import { escapeHtml } from '../html.js';
 import type { CapabilityLink } from '../mail/capabilities.js';
@@ -84,6 +85,14 @@ export class CompiledCache {
 
 /** The process's one cache of campaign templates: the drain, test sends and the compliance check share it. */
 export const campaignTemplates = new CompiledCache();
+
+/**
+ * The cache key of a campaign's compiled template: campaign, template and version, and a hash of the
+ * subject, since a draft's template, version and subject may change after a test send compiled it (PATCH).
+ */
+export function campaignTemplateKey(c: { id: string; templateId: string; templateVersion: number; subject: string }): string {
+  return `${c.id}:${c.templateId}:${c.templateVersion}:${createHash('sha256').update(c.subject).digest('hex').slice(0, 16)}`;
+}
 
 export interface RecipientFacts {
   contact: { id: string; email: string; name: string | null; attributes: Record<string, unknown> };

@@ -19,7 +19,7 @@ import { applyCampaignEvent, completeIfDone, getCampaign, heartbeat, openWork, s
 import type { PauseReason } from './lifecycle.js';
 import { claimBatch, type ClaimedRow, type Outcome } from './claim.js';
 import { fromDomain, senderReasons } from './compliance.js';
-import type { CompiledCache } from './content.js';
+import { campaignTemplateKey, type CompiledCache } from './content.js';
 import { isTransientError, retryThroughOutage } from './outage.js';
 import { pruneWindows, release, reserve } from './rate-limit.js';
 import { campaignJob, campaignRender, type BatchContext } from './recipient.js';
@@ -91,7 +91,7 @@ export class CampaignDrain {
   }
 
   private async compiled(c: Parameters<typeof getTemplate>[0], campaign: Campaign): Promise<CompiledTemplate> {
-    return this.deps.cache.get(`${campaign.id}:${campaign.templateVersion}`, async () => {
+    return this.deps.cache.get(campaignTemplateKey(campaign), async () => {
       const t = await getTemplate(c, campaign.templateId, campaign.templateVersion);
       if (!t) throw new Error('template version missing');
       return { mjml: t.mjml, subject: campaign.subject, text: t.text };

@@ -97,7 +97,7 @@ export class CampaignJobs {
       this.log.warn({ campaignId: campaign.id, reasons }, 'scheduled campaign not compliant at start; paused');
       return null;
     }
-    return applyCampaignEvent(c, campaign.id, { type: 'start' });
+    return applyCampaignEvent(c, campaign.id, { type: 'start' }, { templateVersion: campaign.templateVersion }); // the version judged: latest unless pinned
   }
 
   async handleDrain(data: unknown): Promise<void> {

@@ -11,7 +11,7 @@ import type { Tenant } from '../tenants/store.js';
 import { unsubscribeToken } from '../unsubscribe/links.js';
 import type { Campaign } from './campaigns-store.js';
 import { getCampaign } from './campaigns-store.js';
-import { recipientData, renderChecked, unsubscribeCapabilities, type CompiledCache } from './content.js';
+import { campaignTemplateKey, recipientData, renderChecked, unsubscribeCapabilities, type CompiledCache } from './content.js';
 import { feedbackId } from './recipient.js';
 import { getTemplate } from './templates-store.js';
 
@@ -46,7 +46,7 @@ export function campaignRenderer(cache: CompiledCache) {
     const campaignId = String(ctx.message.data.campaignId ?? ctx.message.template.split(':')[1] ?? '');
     const campaign = await getCampaign(ctx.db, campaignId);
     if (!campaign) throw new Error(`campaign ${campaignId} not found`);
-    const compiled = await cache.get(`${campaign.id}:${campaign.templateVersion}`, async () => {
+    const compiled = await cache.get(campaignTemplateKey(campaign), async () => {
       const t = await getTemplate(ctx.db, campaign.templateId, campaign.templateVersion);
       if (!t) throw new Error('template version missing');
       return { mjml: t.mjml, subject: campaign.subject, text: t.text };

@@ -8,10 +8,16 @@ import type { Queryable } from '../platform/db.js';
 import { rateLimited } from '../domain-error.js';
 import { signToken, verifyToken, type TokenKeys } from '../policy/tokens.js';
 import { enqueueMessage, type LedgerMessage } from '../mail/ledger.js';
-import { emailKey, type ContactRow } from './contacts.js';
+import type { ContactRow } from './contacts.js';
 import { isUuid } from '../policy/ids.js';
+import { mailboxKey } from '../policy/addresses.js';
 
-export interface ActivationSettings { capPerDay: number; ttlDays: number }
+/**
+ * capPerDay: activation messages per mailbox (policy/addresses mailboxKey) per rolling 24 hours;
+ * ttlDays: link lifetime; tenantPerHour: when set, the tenant's activation messages per rolling hour
+ * (ACTIVATION_TENANT_PER_HOUR), the ceiling of the API, the public form and the preference page.
+ */
+export interface ActivationSettings { capPerDay: number; ttlDays: number; tenantPerHour?: number }
 
 /** What an activation row carries: the lists its link confirms, when it expires, what the mail says. */
 export interface ActivationData { listIds: string[]; expiresAt: string; verifyAddress: boolean }
@@ -21,32 +27,59 @@ export interface ActivationClaim { tenantId: string; contactId: string; messageI
 
 export type ClaimError = 'invalid' | 'expired';
 
-/** Serialises every request touching one address for the rest of the transaction. */
+/** Serialises every request touching one mailbox (all spellings of an address: mailboxKey) for the rest of the transaction. */
 export async function lockAddress(c: Queryable, tenantId: string, address: string): Promise<void> {
-  await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`address:${tenantId}:${emailKey(address)}`]);
+  await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`address:${tenantId}:${mailboxKey(address)}`]);
 }
 
-/** Throws rate_limited (HTTP 429) when this address already received capPerDay activation messages in the last 24 hours. */
+/**
+ * Throws rate_limited (HTTP 429, field email, Retry-After in seconds) when this address's MAILBOX
+ * (mailboxKey: +tags and, for gmail.com, dots do not count) already received capPerDay activation
+ * messages in the last 24 hours. One lookup in the index messages_activation_mailbox, through the
+ * definer function mailbox_activations() of migration 072 (it counts the current tenant's rows only;
+ * under row-level security the planner could not use that index); `tenantId` is the transaction's tenant.
+ */
 export async function assertUnderCap(c: Queryable, tenantId: string, address: string, capPerDay: number): Promise<void> {
-  const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
-      ceil(extract(epoch FROM min(created_at) + interval '24 hours' - now()))::int AS retry
-    FROM messages WHERE tenant_id = $1 AND kind = 'activation' AND lower(recipient) = $2 AND created_at > now() - interval '24 hours'`,
-  [tenantId, emailKey(address)]);
+  const r = await c.query<{ n: number; retry: number | null }>(`SELECT n, ceil(extract(epoch FROM oldest + interval '24 hours' - now()))::int AS retry
+    FROM mailbox_activations($1, $2, now() - interval '24 hours')`, [tenantId, mailboxKey(address)]);
   const { n, retry } = r.rows[0];
   if (n >= capPerDay) {
-    throw rateLimited(`this address already received ${n} activation emails in the last 24 hours`, 'email', Math.max(1, retry ?? 1));
+    throw rateLimited(`this mailbox already received ${n} activation emails in the last 24 hours`, 'email', Math.max(1, retry ?? 1));
   }
 }
 
-/** Queues the n-th activation message of a contact, confirming its address and the given lists. */
-export async function queueActivation(c: Queryable, tenantId: string, contact: ContactRow & { email: string }, listIds: string[], ttlDays: number): Promise<LedgerMessage> {
+/** Both activation limits before an activation message is queued: the mailbox cap, then (when set) the tenant's hourly ceiling. */
+export async function assertMayActivate(c: Queryable, tenantId: string, address: string, s: ActivationSettings): Promise<void> {
+  await assertUnderCap(c, tenantId, address, s.capPerDay);
+  if (s.tenantPerHour !== undefined) await assertTenantUnderCeiling(c, tenantId, s.tenantPerHour);
+}
+
+/**
+ * Throws rate_limited (HTTP 429, no field, Retry-After in seconds) when the tenant already queued
+ * perHour activation messages in the last hour (ACTIVATION_TENANT_PER_HOUR), counted from the ledger
+ * through messages_tenant_kind_created; reads at most perHour index entries.
+ */
+export async function assertTenantUnderCeiling(c: Queryable, tenantId: string, perHour: number): Promise<void> {
+  const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
+      ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int AS retry
+    FROM (SELECT created_at FROM messages WHERE tenant_id = $1 AND kind = 'activation' AND created_at > now() - interval '1 hour'
+      ORDER BY created_at DESC LIMIT $2) recent`, [tenantId, perHour]);
+  const { n, retry } = r.rows[0];
+  if (n >= perHour) throw rateLimited(`this tenant already sent ${n} activation emails in the last hour`, null, Math.max(1, retry ?? 1));
+}
+
+/** Queues the n-th activation message of a contact, confirming its address and the given lists (dispatched from notBefore on, when given). */
+export async function queueActivation(c: Queryable, tenantId: string, contact: ContactRow & { email: string }, listIds: string[], ttlDays: number,
+  notBefore?: Date): Promise<LedgerMessage> {
   const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE contact_id = $1 AND kind = 'activation'`, [contact.id]);
+  // A paced message (an import's: notBefore) gets its full lifetime from when it may go out.
+  const from = Math.max(Date.now(), notBefore?.getTime() ?? 0);
   const data: ActivationData = {
-    listIds, expiresAt: new Date(Date.now() + ttlDays * 86_400_000).toISOString(), verifyAddress: contact.status === 'pending',
+    listIds, expiresAt: new Date(from + ttlDays * 86_400_000).toISOString(), verifyAddress: contact.status === 'pending',
   };
   const { message } = await enqueueMessage(c, {
     tenantId, purpose: `activation:${contact.id}:${r.rows[0].n + 1}`, kind: 'activation', contactId: contact.id,
-    recipient: contact.email, template: 'activation', data: { ...data },
+    recipient: contact.email, template: 'activation', data: { ...data }, notBefore: notBefore ?? null,
   });
   return message;
 }

@@ -10,10 +10,11 @@ import { id, page, timestamp } from '../platform/responses.js';
 import { CONTACT_STATUSES, SUBSCRIPTION_STATUSES } from './state.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import type { ActivationSettings } from './activation.js';
-import { findContact, listContacts, type ContactRow } from './contacts.js';
+import { findContact, listContacts, patchContactProfile, type ContactRow } from './contacts.js';
+import { contactExportRoute } from './contacts-export.js';
 import { consentHistory } from './records.js';
 import { optIn, registerContact } from './register.js';
-import { contactsQuery, optInSchema, registerSchema } from './schemas.js';
+import { contactPatchSchema, contactsQuery, optInSchema, registerSchema } from './schemas.js';
 import { subscriptionsOf, type SubscriptionRow } from './subscriptions.js';
 import { unsubscribeContact } from './unsubscribe.js';
 
@@ -52,7 +53,8 @@ const consentEventView = z.object({
 const cursorOf = (rows: ContactRow[], limit: number): string | null => (rows.length === limit ? rows[rows.length - 1].id : null);
 
 export function contactRoutes(api: Api, deps: AppDeps): void {
-  const settings: ActivationSettings = { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS };
+  const settings: ActivationSettings = { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS,
+    tenantPerHour: deps.config.ACTIVATION_TENANT_PER_HOUR };
   const db = deps.db;
 
   api.route({ method: 'post', path: '/api/contacts', scope: 'subscribers', summary: 'Register a contact (pending) with its opt-ins and send the activation email', body: registerSchema,
@@ -66,7 +68,7 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
       return { status: out.created ? 201 : 200, body: { ...out.json, activation: activationJson(out.activation) } };
     });
 
-  api.route({ method: 'get', path: '/api/contacts', scope: 'subscribers', summary: 'Contacts, filtered by status, list, subscription status or email; keyset-paged', query: contactsQuery, response: page(contactView) },
+  api.route({ method: 'get', path: '/api/contacts', scope: 'subscribers', summary: 'Contacts, filtered by status, list, subscription status, exact email or q (part of the address or name); keyset-paged', query: contactsQuery, response: page(contactView) },
     async ({ tenantId, query }) => {
       if (query.cursor !== undefined && !isUuid(query.cursor)) throw new ApiError(422, 'invalid', 'query.cursor: not a cursor from this API', 'query.cursor');
       return db.withTenant(tenantId, async (c) => {
@@ -76,8 +78,19 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
       });
     });
 
+  contactExportRoute(api, deps); // before /api/contacts/:id, which would take export.csv for an id
+
   api.route({ method: 'get', path: '/api/contacts/:id', scope: 'subscribers', summary: 'A contact with its subscriptions and their statuses', response: contactView },
     async ({ tenantId, params }) => ({ body: await db.withTenant(tenantId, (c) => contactWithSubscriptions(c, params.id)) }));
+
+  api.route({ method: 'patch', path: '/api/contacts/:id', scope: 'subscribers', body: contactPatchSchema, response: contactView, errors: [409],
+    summary: 'Change a contact\'s name (null clears it) and attributes (merged; a null value removes that key); not an erased contact (409)' },
+  async ({ tenantId, params, body }) => ({
+    body: await db.withTenant(tenantId, async (c) => {
+      if (!(await patchContactProfile(c, params.id, body))) throw notFound('contact');
+      return contactWithSubscriptions(c, params.id);
+    }),
+  }));
 
   api.route({ method: 'get', path: '/api/contacts/:id/consent', scope: 'subscribers', summary: 'The consent records of a contact, oldest first, with the wording shown (all of them: nextCursor is null)', response: page(consentEventView) },
     async ({ tenantId, params }) => ({

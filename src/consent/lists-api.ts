@@ -1,14 +1,19 @@
 // Lists (newsletters) over the API (scope subscribers). A tenant always has exactly one default list:
-// making a list the default moves the flag; the flag cannot be removed, only moved.
+// making a list the default moves the flag; the flag cannot be removed, only moved. Lists are public
+// or private, may be archived (no new opt-ins or campaigns) and soft-deleted (gone from every read;
+// subscriptions and consent records kept). Names are unique per tenant (409 list_name_taken).
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import { id, page, timestamp } from '../platform/responses.js';
 import { notFound, type Api } from '../platform/http.js';
 import { isUuid } from '../policy/ids.js';
-import { allLists, createList, getList, updateList } from './lists.js';
+import { allLists, createList, deleteList, getList, updateList } from './lists.js';
 import { listPatchSchema, newListSchema } from './schemas.js';
 
-const listView = z.object({ id, name: z.string(), description: z.string().nullable(), isDefault: z.boolean(), createdAt: timestamp });
+const listView = z.object({
+  id, name: z.string(), description: z.string().nullable(), isDefault: z.boolean(), createdAt: timestamp,
+  visibility: z.enum(['public', 'private']), archivedAt: timestamp.nullable(),
+});
 
 export function listRoutes(api: Api, deps: AppDeps): void {
   const db = deps.db;
@@ -22,13 +27,13 @@ export function listRoutes(api: Api, deps: AppDeps): void {
       return { body: list };
     });
 
-  api.route({ method: 'post', path: '/api/lists', scope: 'subscribers', summary: 'Create a list (optionally the new default)', body: newListSchema, response: listView, success: [201] },
+  api.route({ method: 'post', path: '/api/lists', scope: 'subscribers', summary: 'Create a list (optionally the new default, private or archived); names are unique per tenant', body: newListSchema, response: listView, success: [201], errors: [409] },
     async ({ tenantId, body }) => ({
       status: 201,
-      body: await db.withTenant(tenantId, (c) => createList(c, tenantId, { name: body.name, description: body.description ?? null, isDefault: body.isDefault ?? false })),
+      body: await db.withTenant(tenantId, (c) => createList(c, tenantId, { ...body, description: body.description ?? null, isDefault: body.isDefault ?? false })),
     }));
 
-  api.route({ method: 'patch', path: '/api/lists/:id', scope: 'subscribers', summary: 'Rename, describe, or make the default list', body: listPatchSchema, response: listView },
+  api.route({ method: 'patch', path: '/api/lists/:id', scope: 'subscribers', summary: 'Rename, describe, archive or restore, change the visibility of, or make the default list', body: listPatchSchema, response: listView, errors: [409] },
     async ({ tenantId, params, body }) => ({
       body: await db.withTenant(tenantId, async (c) => {
         const list = isUuid(params.id) ? await updateList(c, params.id, body) : null;
@@ -36,4 +41,11 @@ export function listRoutes(api: Api, deps: AppDeps): void {
         return list;
       }),
     }));
+
+  api.route({ method: 'delete', path: '/api/lists/:id', scope: 'subscribers', success: [204], errors: [409],
+    summary: 'Delete a list: it disappears, its subscriptions and consent records are kept (a re-created list of that name starts empty); not the default list' },
+  async ({ tenantId, params }) => {
+    const deleted = isUuid(params.id) && await db.withTenant(tenantId, (c) => deleteList(c, params.id));
+    if (!deleted) throw notFound('list');
+  });
 }

@@ -5,7 +5,7 @@ import type { Queryable } from '../platform/db.js';
 import { DomainError, notFoundError } from '../domain-error.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import { isInvalid, nextSubscription, type SubscriptionStatus } from './state.js';
-import { assertUnderCap, lockAddress, queueActivation, type ActivationSettings } from './activation.js';
+import { assertMayActivate, lockAddress, queueActivation, type ActivationSettings } from './activation.js';
 import { findContact, updateContactProfile, upsertContact, type ContactRow } from './contacts.js';
 import { defaultList, listsByIds } from './lists.js';
 import { recordConsent, storeConsentText } from './records.js';
@@ -14,8 +14,12 @@ import { setSubscription, subscriptionsOf } from './subscriptions.js';
 
 export interface OptInOutcome { contact: ContactRow; created: boolean; activation: LedgerMessage | null }
 
-/** The list ids of `newsletter` (true = the default list), each checked to belong to the tenant. */
-export async function resolveLists(c: Queryable, requested: boolean | string[], field: string): Promise<string[]> {
+/**
+ * The list ids of `newsletter` (true = the default list), each checked to belong to the tenant, not
+ * deleted (unknown_list, 422) and not archived (list_archived, 422). selfService (the recipient's own
+ * pages): private lists are refused too, as unknown, so a forged form learns nothing about them.
+ */
+export async function resolveLists(c: Queryable, requested: boolean | string[], field: string, selfService = false): Promise<string[]> {
   if (requested === false) return [];
   if (requested === true) {
     const d = await defaultList(c);
@@ -23,9 +27,11 @@ export async function resolveLists(c: Queryable, requested: boolean | string[], 
     return [d.id];
   }
   const ids = [...new Set(requested.map((id) => id.toLowerCase()))];
-  const found = new Set((await listsByIds(c, ids)).map((l) => l.id));
+  const found = new Map((await listsByIds(c, ids)).filter((l) => !selfService || l.visibility === 'public').map((l) => [l.id, l]));
   const missing = requested.findIndex((id) => !found.has(id.toLowerCase()));
   if (missing >= 0) throw new DomainError('unknown_list', `list ${requested[missing]} does not exist`, `${field}[${missing}]`);
+  const archived = requested.findIndex((id) => found.get(id.toLowerCase())?.archivedAt);
+  if (archived >= 0) throw new DomainError('list_archived', `list ${requested[archived]} is archived and takes no new subscribers`, `${field}[${archived}]`);
   return ids;
 }
 
@@ -37,8 +43,8 @@ function afterOptIn(current: SubscriptionStatus | null, contactActive: boolean):
 
 interface Consent { textHash: string; source: string; ip: string | null; userAgent: string | null; origin: string }
 
-/** Where the consent was given: the app's API, or one of Postgate's own pages. */
-export type ConsentChannel = 'api' | 'page' | 'preferences';
+/** Where the consent was given: the app's API, one of Postgate's own pages, or a public subscription form (hosted or embedded). */
+export type ConsentChannel = 'api' | 'page' | 'preferences' | 'form';
 
 async function consentOf(c: Queryable, tenantId: string, consent: ConsentInput, channel: ConsentChannel = 'api'): Promise<Consent> {
   return { textHash: await storeConsentText(c, tenantId, consent.text), source: channel, ip: consent.ip ?? null,
@@ -80,16 +86,16 @@ async function updateIdentity(c: Queryable, contact: ContactRow, name: string | 
 }
 
 /** POST /api/contacts: creates (or reuses) the contact and queues its activation. */
-export async function registerContact(c: Queryable, tenantId: string, input: RegisterInput, s: ActivationSettings): Promise<OptInOutcome> {
+export async function registerContact(c: Queryable, tenantId: string, input: RegisterInput, s: ActivationSettings, channel: ConsentChannel = 'api'): Promise<OptInOutcome> {
   await lockAddress(c, tenantId, input.email);
   const listIds = await resolveLists(c, input.newsletter, 'newsletter');
   const existing = await findContact(c, { email: input.email }, true);
   const activate = await needsActivation(c, existing, listIds);
-  if (activate) await assertUnderCap(c, tenantId, input.email, s.capPerDay);
+  if (activate) await assertMayActivate(c, tenantId, input.email, s);
   const { contact: row, created } = existing
     ? { contact: await updateIdentity(c, existing, input.name, input.attributes), created: false }
     : await upsertContact(c, tenantId, { email: input.email, name: input.name ?? null, attributes: input.attributes ?? {} });
-  const consent = await consentOf(c, tenantId, input.consent);
+  const consent = await consentOf(c, tenantId, input.consent, channel);
   await recordConsent(c, tenantId, { contactId: row.id, listId: null, action: 'register', source: consent.source, ip: consent.ip,
     userAgent: consent.userAgent, textHash: consent.textHash, detail: { source: consent.origin, newContact: created } });
   await applyOptIns(c, tenantId, row, listIds, consent);
@@ -107,9 +113,9 @@ export async function optIn(c: Queryable, tenantId: string, contactId: string,
   if (contact.status !== 'pending' && contact.status !== 'active') {
     throw new DomainError('contact_not_eligible', `a ${contact.status} contact cannot opt in`, 'id');
   }
-  const listIds = await resolveLists(c, input.listIds, 'listIds');
+  const listIds = await resolveLists(c, input.listIds, 'listIds', input.channel === 'page' || input.channel === 'preferences');
   const activate = await needsActivation(c, contact, listIds);
-  if (activate) await assertUnderCap(c, tenantId, found.email, s.capPerDay);
+  if (activate) await assertMayActivate(c, tenantId, found.email, s);
   await applyOptIns(c, tenantId, contact, listIds, await consentOf(c, tenantId, input.consent, input.channel));
   const activation = activate ? await queueActivation(c, tenantId, withEmail(contact), await pendingLists(c, contact.id), s.ttlDays) : null;
   return { contact, created: false, activation };

@@ -33,18 +33,36 @@ export const contactsQuery = z.object({
   listId: uuid.optional(),
   subscriptionStatus: subscriptionStatus.optional(),
   email: email.optional(),
+  q: z.string().trim().min(1).max(200).refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters').optional()
+    .describe('part of the address or the name (case-insensitive; % and _ match themselves)'),
   ...pagination,
 }).strict();
 export type ContactsQuery = z.infer<typeof contactsQuery>;
+
+export const listVisibility = z.enum(['public', 'private']);
 
 export const newListSchema = z.object({
   name: headerText(200).trim().min(1),
   description: bodyText(2000).nullable().optional(),
   isDefault: z.boolean().optional(),
+  visibility: listVisibility.optional().describe("public (default): on the preference page and open to self-subscription; private: joined only by the tenant"),
+  archived: z.boolean().optional().describe('an archived list takes no new opt-ins and no campaigns; the default list cannot be archived'),
 }).strict();
 
 export const listPatchSchema = z.object({
   name: headerText(200).trim().min(1).optional(),
   description: bodyText(2000).nullable().optional(),
   isDefault: z.literal(true, { message: 'make another list the default instead' }).optional(),
+  visibility: listVisibility.optional(),
+  archived: z.boolean().optional().describe('true archives the list, false restores it'),
 }).strict();
+
+/** PATCH /api/contacts/{id}: a new name (null clears it) and attributes merged in (a null value removes that key). */
+export const contactPatchSchema = z.object({
+  name: displayName(200).trim().min(1).nullable().optional(),
+  attributes: attributes.optional(),
+}).strict().refine((v) => v.name !== undefined || v.attributes !== undefined, 'give name or attributes');
+export type ContactPatch = z.infer<typeof contactPatchSchema>;
+
+/** GET /api/contacts/export.csv: the listing's filters, without paging (the export streams every match). */
+export const contactsExportQuery = contactsQuery.omit({ limit: true, cursor: true });

@@ -10,11 +10,11 @@ export interface SubscriptionRow {
 const SUB_COLUMNS = `s.contact_id AS "contactId", s.list_id AS "listId", l.name AS "listName", s.status,
   s.created_at AS "createdAt", s.updated_at AS "updatedAt"`;
 
-/** Subscriptions of the given contacts, ordered by contact then list creation. */
+/** Subscriptions of the given contacts to lists not deleted (a deleted list's rows stay, unseen), ordered by contact then list creation. */
 export async function subscriptionsOf(c: Queryable, contactIds: readonly string[], forUpdate = false): Promise<SubscriptionRow[]> {
   if (contactIds.length === 0) return [];
   const r = await c.query<SubscriptionRow>(`SELECT ${SUB_COLUMNS} FROM subscriptions s JOIN lists l ON l.id = s.list_id
-    WHERE s.contact_id = ANY($1::uuid[]) ORDER BY s.contact_id, l.created_at, l.id${forUpdate ? ' FOR UPDATE OF s' : ''}`, [contactIds]);
+    WHERE s.contact_id = ANY($1::uuid[]) AND l.deleted_at IS NULL ORDER BY s.contact_id, l.created_at, l.id${forUpdate ? ' FOR UPDATE OF s' : ''}`, [contactIds]);
   return r.rows;
 }
 
@@ -31,4 +31,30 @@ export async function setSubscription(c: Queryable, tenantId: string, contactId:
   await c.query(`INSERT INTO subscriptions (tenant_id, contact_id, list_id, status) VALUES ($1, $2, $3, $4)
     ON CONFLICT (contact_id, list_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()
     WHERE subscriptions.status <> EXCLUDED.status`, [tenantId, contactId, listId, status]);
+}
+
+/** One subscription of a batch (CSV import). */
+export interface SubscriptionKey { contactId: string; listId: string; status: SubscriptionStatus }
+
+/** The subscriptions of these contacts to these lists, in one statement (locked FOR UPDATE when asked). */
+export async function subscriptionsOfContactsToLists(c: Queryable, contactIds: readonly string[], listIds: readonly string[], forUpdate = false): Promise<SubscriptionKey[]> {
+  if (contactIds.length === 0 || listIds.length === 0) return [];
+  const r = await c.query<SubscriptionKey>(`SELECT contact_id AS "contactId", list_id AS "listId", status FROM subscriptions
+    WHERE contact_id = ANY($1::uuid[]) AND list_id = ANY($2::uuid[]) ORDER BY contact_id, list_id${forUpdate ? ' FOR UPDATE' : ''}`, [contactIds, listIds]);
+  return r.rows;
+}
+
+/**
+ * Writes many subscriptions in one statement: a new row takes the given status; an existing row
+ * moves only from 'unconfirmed' to 'subscribed'. Nothing here ever changes an 'unsubscribed' row
+ * (an import never re-subscribes) or downgrades a 'subscribed' one. Returns the rows written.
+ */
+export async function importSubscriptions(c: Queryable, tenantId: string, rows: readonly SubscriptionKey[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const r = await c.query(`INSERT INTO subscriptions (tenant_id, contact_id, list_id, status)
+    SELECT $1, u.contact_id, u.list_id, u.status FROM unnest($2::uuid[], $3::uuid[], $4::text[]) AS u(contact_id, list_id, status)
+    ON CONFLICT (contact_id, list_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()
+    WHERE subscriptions.status = 'unconfirmed' AND EXCLUDED.status = 'subscribed'`,
+  [tenantId, rows.map((x) => x.contactId), rows.map((x) => x.listId), rows.map((x) => x.status)]);
+  return r.rowCount ?? 0;
 }

@@ -128,3 +128,27 @@ export async function deleteSuppressions(c: Queryable, tenantId: string, ids: st
   const r = await c.query<{ id: string }>('DELETE FROM suppressions WHERE tenant_id = $1 AND id = ANY($2::uuid[]) RETURNING id', [tenantId, ids]);
   return r.rows.map((row) => row.id);
 }
+
+/** One suppression of an address, as a batch look-up returns it. */
+export interface AddressSuppression { scope: SuppressionScope; reason: string }
+
+/**
+ * The suppressions of many addresses in one statement (a CSV import judging a batch): address (as
+ * given) → its suppressions; addresses without any are absent. Hashes are computed here, salted per tenant.
+ */
+export async function suppressionsOfAddresses(c: Queryable, tenantId: string, addresses: readonly string[]): Promise<Map<string, AddressSuppression[]>> {
+  const out = new Map<string, AddressSuppression[]>();
+  if (addresses.length === 0) return out;
+  const salt = await saltOf(c, tenantId);
+  const byHash = new Map<string, string[]>();
+  for (const a of addresses) {
+    const h = addressHash(salt, a);
+    byHash.set(h, [...(byHash.get(h) ?? []), a]);
+  }
+  const r = await c.query<{ address_hash: string; scope: SuppressionScope; reason: string }>(`SELECT address_hash, scope, reason FROM suppressions
+    WHERE tenant_id = $1 AND address_hash = ANY($2::text[])`, [tenantId, [...byHash.keys()]]);
+  for (const row of r.rows) {
+    for (const a of byHash.get(row.address_hash) ?? []) out.set(a, [...(out.get(a) ?? []), { scope: row.scope, reason: row.reason }]);
+  }
+  return out;
+}

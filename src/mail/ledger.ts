@@ -89,6 +89,8 @@ async function changeWithEvents(c: Queryable, change: string, params: unknown[])
 export interface NewMessage {
   tenantId: string; purpose: string; kind: MessageKind; contactId: string | null; campaignId?: string | null;
   recipient: string; template: string; templateVersion?: number; data: Record<string, unknown>; requestHash?: string | null;
+  /** Not dispatched before this time (paced activation mail of an import); default now. */
+  notBefore?: Date | null;
 }
 
 /**
@@ -106,7 +108,7 @@ export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ mes
   if (ins.rows[0]) {
     const msg = messageOf(ins.rows[0]);
     publish(c, ins.rows);
-    await c.query('INSERT INTO send_queue (message_id, tenant_id) VALUES ($1, $2)', [msg.id, m.tenantId]);
+    await c.query('INSERT INTO send_queue (message_id, tenant_id, due_at) VALUES ($1, $2, coalesce($3::timestamptz, now()))', [msg.id, m.tenantId, m.notBefore ?? null]);
     await c.query("SELECT pg_notify('postgate_send', '')");
     return { message: msg, created: true };
   }
@@ -144,18 +146,26 @@ export async function recordRefusal(c: Queryable, s: RefusedMessage, reason: str
   return existing.rows[0];
 }
 
-export interface CampaignChunk { tenantId: string; campaignId: string; listIds: readonly string[]; templateVersion: number; after: string | null; limit: number }
+/** The first placeholder a CampaignChunk's segment predicate may use ($1–$6 are queueCampaignRecipients' own). */
+export const CAMPAIGN_SEGMENT_FIRST_PARAM = 7;
+
+export interface CampaignChunk {
+  tenantId: string; campaignId: string; listIds: readonly string[]; templateVersion: number; after: string | null; limit: number;
+  /** The campaign's segment as a predicate over contacts `ct`, compiled by src/audience/segment-filter.ts compileSegment from CAMPAIGN_SEGMENT_FIRST_PARAM (never other SQL). */
+  segment?: { sql: string; params: unknown[] };
+}
 
 /**
  * Materialises one chunk of a campaign's audience: the subscribed contacts after `after` (by id)
- * become 'queued' rows (ON CONFLICT DO NOTHING, so a resumed start adds nobody twice). No event per
- * row: a campaign row's timeline starts with its first outcome.
+ * become 'queued' rows (ON CONFLICT DO NOTHING, so a resumed start adds nobody twice), narrowed by
+ * the campaign's segment when it has one. No event per row: a campaign row's timeline starts with its first outcome.
  */
 export async function queueCampaignRecipients(c: Queryable, k: CampaignChunk): Promise<{ scanned: number; inserted: number; last: string | null }> {
   const r = await c.query<{ scanned: number; inserted: number; last: string | null }>(`WITH chunk AS (
       SELECT ct.id, ct.email FROM contacts ct
       WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
         AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
+        AND (${k.segment?.sql ?? 'true'})
       ORDER BY ct.id LIMIT $4),
     ins AS (
       INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version)
@@ -163,7 +173,7 @@ export async function queueCampaignRecipients(c: Queryable, k: CampaignChunk): P
       ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
     SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
       (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,
-  [k.campaignId, k.listIds, k.after, k.limit, k.tenantId, k.templateVersion]);
+  [k.campaignId, k.listIds, k.after, k.limit, k.tenantId, k.templateVersion, ...k.segment?.params ?? []]);
   return r.rows[0];
 }
 

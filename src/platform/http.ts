@@ -25,11 +25,13 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   not_found: 404, invalid: 422, conflict: 409, forbidden: 403, rate_limited: 429,
   card_data_rejected: 422,
   no_default_list: 422, unknown_list: 422, contact_not_eligible: 409, reason_required: 422, erasure_suppression: 409,
+  list_name_taken: 409, list_archived: 422, default_list: 409, list_in_use: 409,
   no_association: 422, idempotency_conflict: 409, total_mismatch: 422, amount_out_of_range: 422,
-  invalid_state: 409, not_compliant: 422, not_test_address: 422, invalid_template: 422, render_failed: 422,
+  invalid_state: 409, campaign_not_editable: 409, not_compliant: 422, not_test_address: 422, invalid_template: 422, render_failed: 422,
   test_address_unverified: 422, address_suppressed: 422,
   unverified_domain: 422, domain_taken: 409, selector_exists: 409, too_many_pending: 409,
   last_admin_key: 409,
+  invalid_segment: 422, segment_name_taken: 409, segment_in_use: 409, segment_count_timeout: 503,
 };
 
 export function domainStatus(code: DomainErrorCode): number {
@@ -82,7 +84,16 @@ export interface RouteContext<B, Q> {
 }
 export interface RouteResult { status?: number; body: unknown; headers?: Record<string, string> }
 /** A route that takes its body as bytes (e.g. message/rfc822): the media types it accepts and its size limit. */
-export interface RawBodySpec { types: RegExp; limit: number; accepts: string; defaultType?: string }
+export interface RawBodySpec {
+  types: RegExp; limit: number; accepts: string; defaultType?: string;
+  /**
+   * The handler streams the body from ctx.req itself (an upload of hundreds of MiB is never buffered):
+   * only the media type and a declared Content-Length over `limit` (413) are checked here; the
+   * handler enforces `limit` on what it reads. ctx.rawBody is null, and an Idempotency-Key's
+   * fingerprint covers the method, path and query, not the body.
+   */
+  stream?: boolean;
+}
 export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   path: string;           // express path, e.g. /api/contacts/:id
@@ -133,6 +144,11 @@ function hasBody(req: Request): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const len = req.headers['content-length'];
   return len !== undefined && len !== '0';
+}
+
+/** The 413 for a body over its size limit in bytes (a streamed upload's handler throws it too). */
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, 'body_too_large', `the body is larger than ${limit} bytes`, 'body', { limit });
 }
 
 /** The 413 for a JSON body over a shape limit (json-shape.ts), naming where; a card number in a key is not echoed. */
@@ -220,6 +236,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   415: { name: 'UnsupportedMediaType', description: 'A body that is not JSON (unsupported_media_type), or an unsupported encoding or charset' },
   422: { name: 'Invalid', description: 'The request is not acceptable: the field at fault is named (invalid, card_data_rejected, idempotency_key_reused, …)' },
   429: { name: 'RateLimited', description: 'Too many requests of this kind; see Retry-After (rate_limited)' },
+  503: { name: 'Unavailable', description: 'The work did not finish in its time budget (segment_count_timeout); try a narrower request or later' },
 };
 
 const ERROR_BODY = {
@@ -284,7 +301,8 @@ export class Api {
         throw new ApiError(403, 'forbidden_scope', `this key lacks the '${spec.scope}' scope`, 'authorization');
       }
       const takesBody = spec.method !== 'get';
-      const rawBody = spec.raw ? await this.readRaw(spec.raw, req, res) : null;
+      const rawBody = spec.raw && !spec.raw.stream ? await this.readRaw(spec.raw, req, res) : null;
+      if (spec.raw?.stream) await this.readRaw(spec.raw, req, res);
       if (!spec.raw && takesBody) await this.readJson(req, res, spec.maxBodyBytes ?? DEFAULT_JSON_BODY_BYTES);
       await runMiddleware(cardDataGuard, req, res);
       const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
@@ -359,6 +377,10 @@ export class Api {
   private async readRaw(spec: RawBodySpec, req: Request, res: Response): Promise<Buffer> {
     const type = mediaType(req) || (spec.defaultType ?? '');
     if (!spec.types.test(type)) throw new ApiError(415, 'unsupported_media_type', `send the body as ${spec.accepts}`, 'content-type');
+    if (spec.stream) {
+      if (Number(req.headers['content-length'] ?? 0) > spec.limit) throw tooLarge(spec.limit);
+      return Buffer.alloc(0);
+    }
     await runMiddleware(express.raw({ type: () => true, limit: spec.limit }), req, res);
     return Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
   }

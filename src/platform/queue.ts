@@ -11,6 +11,8 @@ export const QUEUES = {
   campaignDrain: 'campaign-drain',
   /** cron: expire message bodies and raw bounce reports (leases are reclaimed by the claims, not here). */
   maintenance: 'maintenance',
+  /** {tenantId, importId}: run an uploaded CSV import (src/audience/import-job.ts), resuming after its last committed batch. */
+  importRun: 'import-run',
 } as const;
 
 export type Boss = PgBoss;

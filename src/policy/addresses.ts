@@ -268,3 +268,25 @@ export function isReplyToAcceptable(input: unknown): ReplyToResult {
   if (isNoReplyLocal(r.value.local)) return { ok: false, error: 'no_reply' };
   return r;
 }
+
+/** Providers that ignore dots in the local part; googlemail.com is gmail.com. */
+const DOTLESS_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
+
+/**
+ * The mailbox an address reaches, for counting what one inbox receives (the activation cap): the
+ * address lower-cased, a `+tag` cut from the local part (for every domain; a local part that starts
+ * with '+' keeps it), and for gmail.com / googlemail.com the dots of the local part removed and the
+ * domain written gmail.com. `Victim+1@Example.org` → `victim@example.org`, `a.b+x@googlemail.com` →
+ * `ab@gmail.com`. Expects a normalised address (parseAddress); never throws. The SQL function
+ * mailbox_key() of migration 072 computes the same key (its index serves the cap's count).
+ */
+export function mailboxKey(address: string): string {
+  const a = address.trim().toLowerCase();
+  const at = a.lastIndexOf('@');
+  if (at < 0) return a;
+  let local = a.slice(0, at);
+  const domain = a.slice(at + 1);
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  return DOTLESS_DOMAINS.has(domain) ? `${local.replace(/\./g, '')}@gmail.com` : `${local}@${domain}`;
+}

@@ -97,12 +97,14 @@ ${all ? '' : html`<button type="submit" name="scope" value="all" class="secondar
 
 function donePage(ctx: Ctx, token: string, link: LinkContext, left: string, again: ListChoice[]): Html {
   const wording = resubscribeWording(link.tenant.name, again.map((l) => l.name));
-  return html`
-<p class="status" role="status">${maskAddress(link.contact.email)} is unsubscribed from ${left}. You will not receive them any more; messages about your account or orders may still reach you.</p>
-<form method="post" action="${linkPath(ctx, token, '/resubscribe')}">
+  // Nothing to offer (the campaign's lists are private or archived): no resubscribe form.
+  const form = again.length === 0 ? '' : html`<form method="post" action="${linkPath(ctx, token, '/resubscribe')}">
 <p>${wording}</p>
 <button type="submit" class="secondary">Resubscribe</button>
-</form>
+</form>`;
+  return html`
+<p class="status" role="status">${maskAddress(link.contact.email)} is unsubscribed from ${left}. You will not receive them any more; messages about your account or orders may still reach you.</p>
+${form}
 <p><a href="${linkPath(ctx, token, '/preferences')}">Manage all your email preferences</a></p>`;
 }
 
@@ -217,7 +219,7 @@ async function savePreferencesPage(ctx: Ctx, req: Request, res: Response): Promi
 /** Registers the pages; `base` is PUBLIC_URL's path (usually empty), so links work behind a prefix. */
 export function unsubscribePages(deps: AppDeps, pages: Router): void {
   const ctx: Ctx = { deps, base: new URL(deps.config.PUBLIC_URL).pathname.replace(/\/+$/, ''),
-    settings: { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS } };
+    settings: { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS, tenantPerHour: deps.config.ACTIVATION_TENANT_PER_HOUR } };
   const r = express.Router();
   r.get('/u/:token', (req, res) => showConfirm(ctx, req, res));
   r.post('/u/:token', (req, res) => unsubscribe(ctx, req, res));

@@ -31,38 +31,55 @@ export async function loadLink(c: Queryable, subject: UnsubscribeSubject, forUpd
   return contact ? { tenant, contact, subject } : null;
 }
 
-/** The tenant's lists with this contact's subscription status, in list order. */
+/**
+ * The lists a recipient may see and choose on the pages, with this contact's subscription status, in
+ * list order: public, not archived, not deleted. Private lists are never shown (nor joined) there;
+ * "unsubscribe from all" still leaves them.
+ */
 export async function listChoices(c: Queryable, contactId: string): Promise<ListChoice[]> {
   const r = await c.query<ListChoice>(`SELECT l.id, l.name, l.description, s.status FROM lists l
-    LEFT JOIN subscriptions s ON s.list_id = l.id AND s.contact_id = $1 ORDER BY l.is_default DESC, l.created_at, l.id`, [contactId]);
+    LEFT JOIN subscriptions s ON s.list_id = l.id AND s.contact_id = $1
+    WHERE l.visibility = 'public' AND l.archived_at IS NULL AND l.deleted_at IS NULL
+    ORDER BY l.is_default DESC, l.created_at, l.id`, [contactId]);
   return r.rows;
 }
 
-/** The lists a campaign was sent to that still exist; [] when the campaign is unknown. */
+/** The campaign's lists (any visibility, archived too, not deleted) with this contact's status: what its link leaves. */
+async function campaignChoices(c: Queryable, contactId: string, listIds: readonly string[]): Promise<ListChoice[]> {
+  const r = await c.query<ListChoice>(`SELECT l.id, l.name, l.description, s.status FROM lists l
+    LEFT JOIN subscriptions s ON s.list_id = l.id AND s.contact_id = $1
+    WHERE l.id = ANY($2::uuid[]) AND l.deleted_at IS NULL ORDER BY l.is_default DESC, l.created_at, l.id`, [contactId, listIds]);
+  return r.rows;
+}
+
+/** The lists a campaign was sent to that still exist (not deleted); [] when the campaign is unknown. */
 export async function campaignListIds(c: Queryable, campaignId: string | null): Promise<string[]> {
   if (!campaignId || !isUuid(campaignId)) return [];
   const r = await c.query<{ id: string }>(`SELECT l.id FROM campaigns m JOIN lists l ON l.id = ANY(m.list_ids)
-    WHERE m.id = $1 ORDER BY l.created_at, l.id`, [campaignId]);
+    WHERE m.id = $1 AND l.deleted_at IS NULL ORDER BY l.created_at, l.id`, [campaignId]);
   return r.rows.map((row) => row.id);
 }
 
 export interface Target { listIds: string[] | 'all'; lists: ListChoice[] }
 
-/** What "unsubscribe" on this link leaves: the campaign's lists, else all lists. */
+/**
+ * What "unsubscribe" on this link leaves: the campaign's lists (private ones too), else all lists
+ * (lists: the public ones, for the page).
+ */
 export async function linkTarget(c: Queryable, link: LinkContext): Promise<Target> {
-  const choices = await listChoices(c, link.contact.id);
-  const ids = new Set(await campaignListIds(c, link.subject.campaignId));
-  if (ids.size === 0) return { listIds: 'all', lists: choices };
-  return { listIds: [...ids], lists: choices.filter((l) => ids.has(l.id)) };
+  const ids = await campaignListIds(c, link.subject.campaignId);
+  if (ids.length === 0) return { listIds: 'all', lists: await listChoices(c, link.contact.id) };
+  return { listIds: ids, lists: await campaignChoices(c, link.contact.id, ids) };
 }
 
 /**
- * The lists "resubscribe" opts in to again: the campaign's lists, else those this contact left,
- * else the tenant's default list.
+ * The lists "resubscribe" opts in to again (public, not archived): the campaign's lists, else those
+ * this contact left, else the tenant's default list.
  */
 export async function resubscribeTarget(c: Queryable, link: LinkContext): Promise<ListChoice[]> {
   const t = await linkTarget(c, link);
-  if (t.listIds !== 'all') return t.lists;
+  const open = new Set((await listChoices(c, link.contact.id)).map((l) => l.id));
+  if (t.listIds !== 'all') return t.lists.filter((l) => open.has(l.id)); // private or archived lists: never rejoined from a page
   const left = t.lists.filter((l) => l.status === 'unsubscribed');
   return left.length ? left : t.lists.slice(0, 1);
 }

@@ -1,0 +1,47 @@
+// The options of a CSV import (POST /api/imports), as a zod schema: validated at upload (422 naming
+// the field, e.g. options.consent.source), stored on the import, read again by the job.
+import { z } from 'zod';
+import { uuid } from '../platform/schemas.js';
+import { ImportFormatError, validateMapping } from './import-map.js';
+
+const header = z.string().min(1).max(1000);
+const attributeType = z.enum(['string', 'number', 'boolean', 'date']);
+
+/** Column mapping: header names of the file (see src/audience/import-map.ts for what each does). */
+export const columnMapping = z.strictObject({
+  email: header,
+  name: z.union([header, z.array(header).min(1).max(5)]).optional(),
+  attributes: z.record(header, z.strictObject({ attribute: z.string().min(1).max(100), type: attributeType })).optional(),
+  lists: header.optional(),
+  consentDate: header.optional(), consentIp: header.optional(), consentText: header.optional(), consentSource: header.optional(),
+  status: header.optional(),
+}).superRefine((m, ctx) => {
+  try { validateMapping(m); } catch (err) {
+    if (!(err instanceof ImportFormatError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message, path: (err.field ?? 'mapping').split('.').slice(1) });
+  }
+});
+
+/** ISO 8601: a date (2024-03-01) or a date-time with a zone (2024-03-01T10:00:00Z). */
+const isoDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+
+/** What the importer attests about the consent of the rows: required for any row to arrive subscribed. */
+export const consentAttestation = z.strictObject({
+  source: z.string().trim().min(1).max(200).describe('Where and how consent was given, e.g. "signup form on example.org (Mailchimp export)"'),
+  text: z.string().min(1).max(5000).optional().describe('The wording the people agreed to (stored once, referenced by each consent record)'),
+  date: isoDate.optional().describe('When consent was given, for rows without their own consent date column'),
+  ip: z.union([z.ipv4(), z.ipv6()]).optional().describe('Where from, when one address applies to every row (rare)'),
+});
+
+export const importOptions = z.strictObject({
+  dryRun: z.boolean().default(false).describe('Parse and check everything, write nothing but the report'),
+  delimiter: z.enum([',', ';', '\t']).optional().describe('Sniffed from the header line when absent'),
+  encoding: z.enum(['utf-8', 'windows-1252', 'latin1']).optional().describe('Detected when absent (BOM or valid UTF-8, else windows-1252)'),
+  preset: z.enum(['listmonk', 'mailchimp']).optional(),
+  mapping: columnMapping.optional(),
+  lists: z.array(uuid).max(100).default([]).describe('List ids every row is added to, besides the lists column (names); neither: the default list'),
+  updateExisting: z.boolean().default(false).describe("Update existing contacts' name and attributes from the file"),
+  consent: consentAttestation.optional().describe('The attestation; without it every row is unconfirmed'),
+  sendActivation: z.boolean().default(false).describe('Queue the double opt-in mail for unconfirmed rows, paced at IMPORT_ACTIVATIONS_PER_MINUTE'),
+});
+export type ImportOptions = z.infer<typeof importOptions>;

@@ -1,0 +1,103 @@
+// CSV import over the API (scope subscribers): POST /api/imports (multipart or raw text/csv,
+// streamed into storage; 202 and a queued job), GET /api/imports/{id} (status, progress, counts,
+// the first row errors) and GET /api/imports (newest first). The job runs in worker processes.
+import { z } from 'zod';
+import type { AppDeps } from '../deps.js';
+import type { Api } from '../platform/http.js';
+import { ApiError, notFound } from '../platform/http.js';
+import { id, page, timestamp } from '../platform/responses.js';
+import { pagination } from '../platform/schemas.js';
+import { isUuid } from '../policy/ids.js';
+import { ImportJobs } from './import-job.js';
+import { receiveImport } from './imports-upload-api.js';
+import { finishImport, getImport, listImports, SKIP_REASONS, type ImportRow } from './imports.js';
+
+const count = z.number().int().min(0);
+const rowReport = z.object({
+  row: z.number().int().describe('data row, from 1 (the header is not counted)'), line: z.number().int().describe('line of the file where the row starts'),
+  column: z.string().nullable(), code: z.string(), message: z.string(),
+});
+const importView = z.object({
+  id, status: z.enum(['queued', 'running', 'completed', 'failed']), dryRun: z.boolean(),
+  progress: z.object({
+    rows: count.describe('data rows processed and committed'), bytesRead: count, bytes: count.describe('the file size'),
+    percent: z.number().min(0).max(100),
+  }),
+  counts: z.object({
+    rows: count, created: count, updated: count, subscribed: count, unconfirmed: count, unchanged: count,
+    skipped: z.object(Object.fromEntries(SKIP_REASONS.map((r) => [r, count])) as Record<(typeof SKIP_REASONS)[number], typeof count>),
+    duplicates: count, errors: count, activations: count,
+  }),
+  rowErrors: z.array(rowReport).describe('the first 100 row errors and skips'),
+  encoding: z.string().nullable(), delimiter: z.string().nullable(),
+  error: z.object({ code: z.string(), field: z.string().nullable(), message: z.string() }).nullable(),
+  options: z.record(z.string(), z.unknown()),
+  attestation: z.object({ by: z.string(), source: z.string(), text: z.string().nullable(), date: z.string().nullable(), ip: z.string().nullable() }).nullable(),
+  createdAt: timestamp, startedAt: timestamp.nullable(), finishedAt: timestamp.nullable(),
+});
+
+function importJson(r: ImportRow): z.input<typeof importView> {
+  const percent = r.status === 'completed' ? 100 : r.bytes > 0 ? Math.min(100, Math.floor((r.bytesRead / r.bytes) * 1000) / 10) : 0;
+  return {
+    id: r.id, status: r.status === 'receiving' ? 'queued' : r.status, dryRun: r.dryRun,
+    progress: { rows: r.rowsDone, bytesRead: r.bytesRead, bytes: r.bytes, percent },
+    counts: r.counts, rowErrors: r.rowErrors, encoding: r.encoding, delimiter: r.delimiter, error: r.error,
+    options: r.options, attestation: r.attestation,
+    createdAt: r.createdAt.toISOString(), startedAt: r.startedAt?.toISOString() ?? null, finishedAt: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+const uploadQuery = z.strictObject({
+  options: z.string().max(65_536).optional().describe('The options as JSON (or a multipart part named options before the file): '
+    + '{dryRun, delimiter, encoding, preset, mapping, lists, updateExisting, consent: {source, text, date, ip}, sendActivation}'),
+});
+const listQuery = z.strictObject(pagination);
+
+const UPLOAD_DESCRIPTION = 'The file as a raw text/csv body, or multipart/form-data with an optional `options` part (JSON) before the `file` part. '
+  + 'Streamed into storage (limit IMPORT_MAX_BYTES, 413 beyond), then run by a worker: poll GET /api/imports/{id}. '
+  + 'Rows arrive subscribed only with options.consent (the attestation: source, and a date here or per row); otherwise unconfirmed. '
+  + 'Suppressed, complained, bounced, erased and unsubscribed addresses are skipped with the reason, never re-subscribed.';
+
+/** The import part of the audience module: its routes, its worker, and a stop that hands a running import over. */
+export function importsPart(deps: AppDeps): { routes(api: Api): void; workers(): Promise<void>; stop(): Promise<void> } {
+  const { config, db } = deps;
+  const jobs = new ImportJobs(db, deps.boss, deps.log, {
+    ttlDays: config.ACTIVATION_TTL_DAYS, capPerDay: config.ACTIVATION_CAP_PER_DAY, activationsPerMinute: config.IMPORT_ACTIVATIONS_PER_MINUTE,
+  });
+  return {
+    routes: (api) => importRoutes(api, deps, jobs),
+    workers: () => jobs.register(),
+    stop: () => jobs.stop(),
+  };
+}
+
+function importRoutes(api: Api, deps: AppDeps, jobs: ImportJobs): void {
+  const { db, config } = deps;
+  api.route({
+    method: 'post', path: '/api/imports', scope: 'subscribers', query: uploadQuery, response: importView, success: [202],
+    raw: { types: /^(text\/csv|application\/csv|text\/plain|multipart\/form-data)$/, limit: config.IMPORT_MAX_BYTES, accepts: 'text/csv or multipart/form-data', stream: true },
+    summary: 'Import contacts from a CSV file (a job with progress)', description: UPLOAD_DESCRIPTION,
+  }, async ({ req, res, auth, query }) => {
+    const row = await receiveImport(db, { req, res, auth, queryOptions: query.options }, config.IMPORT_MAX_BYTES);
+    await jobs.enqueue({ tenantId: auth.tenantId, importId: row.id }).catch(async (err: unknown) => {
+      // No job, no run: the import must not wait forever as queued.
+      await db.withTenant(auth.tenantId, (c) => finishImport(c, row.id, { status: 'failed', error: { code: 'internal', field: null, message: 'the import could not be queued; upload it again' } }));
+      throw err;
+    });
+    return { status: 202, body: importJson(row), headers: { Location: `/api/imports/${row.id}` } };
+  });
+
+  api.route({ method: 'get', path: '/api/imports/:id', scope: 'subscribers', response: importView, summary: 'An import: status, progress, counts and the first row errors' },
+    async ({ tenantId, params }) => {
+      const row = isUuid(params.id) ? await db.withTenant(tenantId, (c) => getImport(c, params.id)) : null;
+      if (!row) throw notFound('import');
+      return { body: importJson(row) };
+    });
+
+  api.route({ method: 'get', path: '/api/imports', scope: 'subscribers', query: listQuery, response: page(importView), summary: 'Imports, newest first; cursor-paged' },
+    async ({ tenantId, query }) => {
+      if (query.cursor !== undefined && !isUuid(query.cursor)) throw new ApiError(422, 'invalid', 'query.cursor: not a cursor from this API', 'query.cursor');
+      const rows = await db.withTenant(tenantId, (c) => listImports(c, { limit: query.limit, before: query.cursor }));
+      return { body: { items: rows.map(importJson), nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null } };
+    });
+}

@@ -1,0 +1,169 @@
+// The hosted subscription form of a public list, on the `pages` router (public, no login):
+//   GET  /subscribe/:listId   the form: email, optional name, the consent wording, a honeypot
+//   POST /subscribe/:listId   (urlencoded; from this page or the tenant's embedded snippet, any origin)
+//                             → double opt-in (registerContact, channel 'form') → "Check your inbox"
+// No cookies, no script, the page shell and headers of every public page (platform/http sendPage).
+// Cross-origin posts are accepted on purpose (the snippet lives on the tenant's site): no CSRF token;
+// double opt-in protects the address, and the caps below protect the mailbox and the tenant.
+// A list that is unknown, private, archived or deleted gets a 404 page. A filled honeypot gets the
+// same "Check your inbox" page and nothing is sent or recorded. Over a cap: a 429 page with
+// Retry-After (per client IP: FORM_PER_IP_PER_HOUR/DAY; per mailbox: ACTIVATION_CAP_PER_DAY; per
+// tenant: ACTIVATION_TENANT_PER_HOUR). A bad address or name: the form again, 422, naming the field.
+import type { Request, Response, Router } from 'express';
+import type { AppDeps } from '../deps.js';
+import type { PoolClient } from '../platform/db.js';
+import { DomainError } from '../domain-error.js';
+import { html, type Brand } from '../html.js';
+import { sendPage } from '../platform/http.js';
+import { keptHeaderValue } from '../platform/header-value.js';
+import { displayName } from '../platform/schemas.js';
+import { parseAddress } from '../policy/addresses.js';
+import { containsCardNumber } from '../policy/cards.js';
+import { getTenant } from '../tenants/store.js';
+import type { ActivationSettings } from './activation.js';
+import { findContact } from './contacts.js';
+import { HONEYPOT_FIELD, hostedForm, wordingHash, type FormView } from './form-html.js';
+import { formTenant, formWording, ipHash, takeFormSlot, type FormLimits } from './forms.js';
+import { publicList } from './lists.js';
+import { consentText, storeConsentText } from './records.js';
+import { registerContact } from './register.js';
+
+interface Ctx { deps: AppDeps; settings: ActivationSettings; limits: FormLimits; hostedOrigin: string }
+
+/** What a form shows: the tenant's brand, the list's name and the wording. */
+interface FormSubject { tenantId: string; brand: Brand; listId: string; listName: string; wording: string }
+
+/** A submission as read from the urlencoded body (a repeated field counts as absent). */
+interface Submission { email: string; name: string; honeypot: string; wording: string; hosted: boolean }
+
+type Reply = () => void;
+
+const field = (body: unknown, name: string): string => {
+  const v = (body && typeof body === 'object') ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof v === 'string' ? v : '';
+};
+
+function readSubmission(body: unknown): Submission {
+  return { email: field(body, 'email').slice(0, 400), name: field(body, 'name').slice(0, 400), honeypot: field(body, HONEYPOT_FIELD), wording: field(body, 'wording').slice(0, 64),
+    hosted: field(body, 'via') === 'hosted' };
+}
+
+function notAvailable(res: Response): void {
+  sendPage(res, 404, { title: 'This form is not available', brand: null, body: html`
+<p>There is no subscription form at this address. The newsletter may have been closed, or the link is incomplete.</p>` });
+}
+
+/** The public list's tenant, brand and wording, in the tenant's transaction; null when it is not open to sign-ups. */
+async function subjectOf(c: PoolClient, tenantId: string, listId: string): Promise<FormSubject | null> {
+  const [list, tenant] = [await publicList(c, listId), await getTenant(c, tenantId)];
+  if (!list || !tenant) return null;
+  return { tenantId, listId, listName: list.name, brand: { name: tenant.name, postalAddress: tenant.postalAddress }, wording: formWording(list.name, tenant.name) };
+}
+
+function formPage(res: Response, status: number, s: FormSubject, view: Omit<FormView, 'action' | 'wording'> = {}): void {
+  const body = html`<p>Subscribe to <strong>${s.listName}</strong>. We will email you a link to confirm: nothing else is sent until you do.</p>
+${hostedForm({ action: `/subscribe/${s.listId}`, wording: s.wording, ...view })}`;
+  sendPage(res, status, { title: `Subscribe to ${s.listName}`, brand: s.brand, body });
+}
+
+function checkInbox(res: Response, s: FormSubject, email: string): void {
+  sendPage(res, 200, { title: 'Check your inbox', brand: s.brand, body: html`<p class="status" role="status">Almost done: if ${email} can be subscribed to ${s.listName}, a confirmation email is on its way.</p>
+<p>Open it and click the link to confirm. Nothing is sent to you until you do. The link is valid for a few days.</p>` });
+}
+
+function tooMany(res: Response, brand: Brand | null, retryAfter: number, text: string): void {
+  res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
+  sendPage(res, 429, { title: 'Please try again later', brand, body: html`<p class="error" role="alert">${text}</p><p>Nothing was changed.</p>` });
+}
+
+function failed(res: Response, brand: Brand, text: string): void {
+  sendPage(res, 409, { title: 'That did not work', brand, body: html`<p class="error" role="alert">${text}</p><p>Nothing was changed.</p>` });
+}
+
+/** Why the address or name cannot be taken (the form shows it next to the field), or null. */
+function invalidField(sub: Submission): FormView['error'] | null {
+  const address = parseAddress(sub.email);
+  if (!address.ok || containsCardNumber(sub.email)) return { field: 'email', message: sub.email.trim() === '' ? 'Enter your email address.' : 'Enter a valid email address, like name@example.com.' };
+  if (sub.name.trim() !== '' && (!displayName(200).safeParse(sub.name.trim()).success || containsCardNumber(sub.name))) {
+    return { field: 'name', message: 'Enter your name as letters and spaces (at most 200 characters), or leave it empty.' };
+  }
+  return null;
+}
+
+/**
+ * Where the consent was given (descriptive, as the person's browser tells it): 'hosted' (this page,
+ * whose own posts carry no Origin: its Referrer-Policy is no-referrer), else 'embedded' and the web
+ * origin of the page that embedded the snippet when the browser sent one.
+ */
+function originOf(ctx: Ctx, req: Request, sub: Submission): string {
+  const origin = keptHeaderValue(req.get('origin'), 200);
+  if (sub.hosted || origin === ctx.hostedOrigin) return 'hosted';
+  return origin && origin !== 'null' ? `embedded ${origin}` : 'embedded';
+}
+
+/** The wording the person saw: the posted hash when this tenant stored that wording (an older version), else today's. */
+async function shownWording(c: PoolClient, s: FormSubject, postedHash: string): Promise<string> {
+  if (!/^[0-9a-f]{64}$/.test(postedHash) || postedHash === wordingHash(s.wording)) return s.wording;
+  return (await consentText(c, postedHash)) ?? s.wording;
+}
+
+function explain(res: Response, s: FormSubject, err: DomainError): void {
+  const retry = Number(err.details.retryAfterSeconds ?? 60);
+  if (err.code === 'rate_limited' && err.field === 'email') {
+    return tooMany(res, s.brand, retry, 'We already sent several confirmation emails to this address today. Please check your inbox (and spam folder), or try again tomorrow.');
+  }
+  if (err.code === 'rate_limited') return tooMany(res, s.brand, retry, 'Too many people are signing up right now. Please try again in a little while.');
+  failed(res, s.brand, 'We could not subscribe this address. Please try again later.');
+}
+
+/** One accepted submission in the tenant's transaction: the IP slot, then double opt-in. Returns the reply. */
+async function subscribe(ctx: Ctx, req: Request, res: Response, c: PoolClient, s: FormSubject, sub: Submission): Promise<Reply> {
+  const slot = await takeFormSlot(c, s.tenantId, ipHash(ctx.deps.tokens, req.ip ?? 'unknown'), ctx.limits);
+  if (!slot.ok) return () => tooMany(res, s.brand, slot.retryAfter, 'Too many sign-ups came from your network recently. Please try again later.');
+  const email = (parseAddress(sub.email) as { ok: true; value: { address: string } }).value.address;
+  const known = await findContact(c, { email });
+  const consent = { text: await shownWording(c, s, sub.wording), source: originOf(ctx, req, sub), ip: req.ip, userAgent: keptHeaderValue(req.get('user-agent'), 500) ?? undefined };
+  // A known contact's name is never changed from a public form.
+  const name = known || sub.name.trim() === '' ? undefined : sub.name.trim();
+  await registerContact(c, s.tenantId, { email, name, newsletter: [s.listId], consent }, ctx.settings, 'form');
+  return () => checkInbox(res, s, email);
+}
+
+/** Runs fn in the list's tenant transaction with its form subject; the 404 page when the list is not open to sign-ups. */
+async function withSubject(ctx: Ctx, req: Request, res: Response, fn: (c: PoolClient, s: FormSubject) => Promise<Reply>): Promise<void> {
+  const listId = String(req.params.listId).toLowerCase();
+  const tenantId = await ctx.deps.db.withSystem((c) => formTenant(c, listId));
+  if (!tenantId) return notAvailable(res);
+  const held: { subject: FormSubject | null } = { subject: null };
+  try {
+    const reply = await ctx.deps.db.withTenant(tenantId, async (c) => {
+      const subject = held.subject = await subjectOf(c, tenantId, listId);
+      return subject ? fn(c, subject) : () => notAvailable(res);
+    });
+    reply();
+  } catch (err) {
+    if (!(err instanceof DomainError) || !held.subject) throw err;
+    explain(res, held.subject, err);
+  }
+}
+
+/** Registers GET and POST /subscribe/:listId on the public pages router. */
+export function formPages(pages: Router, deps: AppDeps): void {
+  const ctx: Ctx = {
+    deps, hostedOrigin: new URL(deps.config.PUBLIC_URL).origin,
+    settings: { capPerDay: deps.config.ACTIVATION_CAP_PER_DAY, ttlDays: deps.config.ACTIVATION_TTL_DAYS, tenantPerHour: deps.config.ACTIVATION_TENANT_PER_HOUR },
+    limits: { perHour: deps.config.FORM_PER_IP_PER_HOUR, perDay: deps.config.FORM_PER_IP_PER_DAY },
+  };
+  pages.get('/subscribe/:listId', (req, res) => withSubject(ctx, req, res, async (c, s) => {
+    await storeConsentText(c, s.tenantId, s.wording); // so a later post of this version's hash finds it
+    return () => formPage(res, 200, s);
+  }));
+  pages.post('/subscribe/:listId', (req, res) => withSubject(ctx, req, res, async (c, s) => {
+    const sub = readSubmission(req.body);
+    if (sub.honeypot !== '') return () => checkInbox(res, s, sub.email.trim());
+    const error = invalidField(sub);
+    if (error) return () => formPage(res, 422, s, { error, values: { email: sub.email, name: sub.name } });
+    return subscribe(ctx, req, res, c, s, sub);
+  }));
+}
+

@@ -1,0 +1,33 @@
+// The per-IP caps' client key and keyed hash (src/consent/forms.ts), without a database.
+import { describe, expect, it } from 'vitest';
+import { clientKey, formWording, ipHash } from '../../src/consent/forms.js';
+
+const keys = { current: 'k1', keys: { k1: 'test-secret-key-0123456789', k0: 'older-secret-key-0123456789' } };
+
+describe('clientKey', () => {
+  it('keeps IPv4, unwraps IPv4-mapped IPv6, and takes the /64 of IPv6', () => {
+    expect(clientKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(clientKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(clientKey('2001:db8:aa:bb:1:2:3:4')).toBe('2001:db8:aa:bb::/64');
+    expect(clientKey('2001:DB8:00aa:bb::9')).toBe('2001:db8:aa:bb::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+  });
+});
+
+describe('ipHash', () => {
+  it('is keyed, 32 bytes, the same for one /64 and different for another client', () => {
+    const a = ipHash(keys, '2001:db8:aa:bb::1');
+    expect(a).toHaveLength(32);
+    expect(ipHash(keys, '2001:db8:aa:bb:ffff::2')).toEqual(a);
+    expect(ipHash(keys, '2001:db8:aa:bc::1')).not.toEqual(a);
+    expect(ipHash({ ...keys, current: 'k0' }, '2001:db8:aa:bb::1')).not.toEqual(a);
+    expect(a.toString('hex')).not.toContain('2001');
+  });
+});
+
+describe('formWording', () => {
+  it('names the list and the tenant', () => {
+    expect(formWording('Weekly', 'Acme')).toBe('Yes, send me Weekly from Acme. I can unsubscribe at any time.');
+  });
+});
