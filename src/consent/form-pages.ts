@@ -23,7 +23,7 @@ import { getTenant } from '../tenants/store.js';
 import type { ActivationSettings } from './activation.js';
 import { findContact } from './contacts.js';
 import { HONEYPOT_FIELD, hostedForm, wordingHash, type FormView } from './form-html.js';
-import { formTenant, formWording, ipHash, takeFormSlot, type FormLimits } from './forms.js';
+import { formTenant, formWording, ipHash, isFormWording, takeFormSlot, type FormLimits } from './forms.js';
 import { publicList } from './lists.js';
 import { consentText, storeConsentText } from './records.js';
 import { registerContact } from './register.js';
@@ -101,10 +101,15 @@ function originOf(ctx: Ctx, req: Request, sub: Submission): string {
   return origin && origin !== 'null' ? `embedded ${origin}` : 'embedded';
 }
 
-/** The wording the person saw: the posted hash when this tenant stored that wording (an older version), else today's. */
+/**
+ * The wording the person saw: the posted hash when this tenant stored that wording and it is a form's
+ * (an older version, shown before a rename), else today's. A hash of another stored text (a wording
+ * the app sent through the API) is not believed.
+ */
 async function shownWording(c: PoolClient, s: FormSubject, postedHash: string): Promise<string> {
   if (!/^[0-9a-f]{64}$/.test(postedHash) || postedHash === wordingHash(s.wording)) return s.wording;
-  return (await consentText(c, postedHash)) ?? s.wording;
+  const older = await consentText(c, postedHash);
+  return older !== null && isFormWording(older, s.brand.name) ? older : s.wording;
 }
 
 function explain(res: Response, s: FormSubject, err: DomainError): void {

@@ -30,6 +30,17 @@ export function formWording(listName: string, tenantName: string): string {
 }
 
 /**
+ * Whether `text` is a wording the form of one of this tenant's lists shows (formWording of some list
+ * name): an older version a form may still display after a rename. Any other stored wording (one the
+ * app sent through the API) is not a form's, and a posted hash of it is not believed.
+ */
+export function isFormWording(text: string, tenantName: string): boolean {
+  const head = 'Yes, send me ';
+  const tail = ` from ${tenantName}. I can unsubscribe at any time.`;
+  return text.length > head.length + tail.length && text.startsWith(head) && text.endsWith(tail);
+}
+
+/**
  * What one client is, for the per-IP caps: an IPv4 address as is (an IPv4-mapped IPv6 address as its
  * IPv4), an IPv6 address as its /64 network (one subscriber line usually gets a whole /64, so its
  * addresses count as one), anything else lower-cased.

@@ -1,6 +1,6 @@
 // The per-IP caps' client key and keyed hash (src/consent/forms.ts), without a database.
 import { describe, expect, it } from 'vitest';
-import { clientKey, formWording, ipHash } from '../../src/consent/forms.js';
+import { clientKey, formWording, ipHash, isFormWording } from '../../src/consent/forms.js';
 
 const keys = { current: 'k1', keys: { k1: 'test-secret-key-0123456789', k0: 'older-secret-key-0123456789' } };
 
@@ -29,5 +29,12 @@ describe('ipHash', () => {
 describe('formWording', () => {
   it('names the list and the tenant', () => {
     expect(formWording('Weekly', 'Acme')).toBe('Yes, send me Weekly from Acme. I can unsubscribe at any time.');
+  });
+
+  it('recognises a form wording of any list of the tenant, and nothing else', () => {
+    expect(isFormWording(formWording('Old name', 'Acme'), 'Acme')).toBe(true);
+    expect(isFormWording(formWording('Weekly', 'Globex'), 'Acme')).toBe(false);
+    expect(isFormWording('I agree to everything.', 'Acme')).toBe(false);
+    expect(isFormWording('Yes, send me  from Acme. I can unsubscribe at any time.'.replace('  ', ''), 'Acme')).toBe(false);
   });
 });

@@ -2,6 +2,7 @@
 // (Debian's chromium via playwright-core, JavaScript off: no cookies, no other origin, no script),
 // double opt-in through the real SMTP sink, the consent records it leaves, the honeypot, the
 // embeddable snippet posted from a page on another origin, closed lists, and the per-IP caps.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -184,6 +185,18 @@ ${String(r.body.html).replaceAll('https://postgate.test', app.url)}</body></html
     expect(res.status).toBe(200);
     const c = await contactOf('renamed@example.com');
     expect((await records(c!.id)).find((x) => x.action === 'opt_in')?.text).toBe('Yes, send me Monthly from Acme. I can unsubscribe at any time.');
+  });
+
+  it('does not believe a posted hash of a wording that is not a form\'s (one the app stored through the API)', async () => {
+    const r = await t.api('POST', '/api/lists', { name: 'Quarterly' });
+    const apiText = 'I agree to everything, forever, including things I was never shown.';
+    const via = await t.api('POST', '/api/contacts', { email: 'api-text@example.com', newsletter: false, consent: { text: apiText, source: 'app' } });
+    expect(via.status).toBe(201);
+    const forged = createHash('sha256').update(apiText, 'utf8').digest('hex');
+    const res = await post(`/subscribe/${r.body.id}`, { email: 'forged-wording@example.com', name: '', website: '', wording: forged }, '198.51.100.9');
+    expect(res.status).toBe(200);
+    const c = await contactOf('forged-wording@example.com');
+    expect((await records(c!.id)).find((x) => x.action === 'opt_in')?.text).toBe('Yes, send me Quarterly from Acme. I can unsubscribe at any time.');
   });
 });
 
