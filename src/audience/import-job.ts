@@ -112,7 +112,8 @@ class ImportRun {
   /** Judges and (unless a dry run) writes one batch, then records the progress once `previous` (the batch before) committed. */
   async flush(b: Batch, previous: Promise<void>): Promise<void> {
     const work = new BatchWork(this);
-    const next = await this.db.withTenant(this.tenantId, async (c) => {
+    const next = await this.db.withTenant(this.tenantId, async (c0) => {
+      const c = PROF ? profiled(c0) : c0;
       work.counts.rows += b.rows.length + b.errors + b.duplicates;
       work.counts.errors += b.errors;
       work.counts.duplicates += b.duplicates;
@@ -126,6 +127,17 @@ class ImportRun {
     this.committed = next;
     this.rowsDone = b.lastRow;
   }
+}
+
+const PROF = !!process.env.IMPORT_PROFILE;
+export const profStats = new Map<string, { n: number; ms: number }>();
+export function profAdd(k: string, ms: number) { const e = profStats.get(k) ?? { n: 0, ms: 0 }; e.n++; e.ms += ms; profStats.set(k, e); }
+if (PROF) process.on('exit', () => { for (const [k, v] of [...profStats].sort((a, b) => b[1].ms - a[1].ms)) console.log(`PROF ${v.ms.toFixed(0).padStart(8)} ms ${String(v.n).padStart(6)}x ${k}`); });
+function profiled(c: PoolClient): PoolClient {
+  return new Proxy(c, { get(t, prop) {
+    if (prop !== 'query') { const v = Reflect.get(t, prop); return typeof v === 'function' ? v.bind(t) : v; }
+    return async (sql: string, params?: unknown[]) => { const t0 = performance.now(); try { return await t.query(sql, params); } finally { profAdd('SQL ' + sql.replace(/\s+/g, ' ').slice(0, 60), performance.now() - t0); } };
+  } }) as PoolClient;
 }
 
 /** a + b, figure by figure. */
@@ -156,6 +168,7 @@ class BatchWork {
 
   async apply(c: PoolClient, rows: ParsedRow[]): Promise<void> {
     const usable: { row: ParsedRow; lists: string[] }[] = [];
+    const tj = performance.now();
     for (const [i, row] of rows.entries()) {
       if (i % YIELD_EVERY_ROWS === YIELD_EVERY_ROWS - 1) await yieldToLoop();
       const card = findCardData({ name: row.name, attributes: row.attributes, consent: { source: row.consent.source, text: row.consent.text } });
@@ -164,6 +177,7 @@ class BatchWork {
       if ('report' in t) { this.counts.errors++; this.report(t.report); continue; }
       usable.push({ row, lists: t.lists });
     }
+    if (PROF) profAdd('JS card+lists loop', performance.now() - tj);
     const write = !this.imp.dryRun;
     const existing = new Map((await contactsByEmailKeys(c, usable.map((u) => u.row.emailKey), write)).map((x) => [x.emailKey, x]));
     const suppressions = await suppressionsOfAddresses(c, this.tenantId, usable.map((u) => u.row.email));
@@ -181,7 +195,9 @@ class BatchWork {
       return { row, plan, found };
     });
     const imported = planned.filter((p) => this.tally(p.row, p.plan));
+    const tw = performance.now();
     if (write) await this.writeBatch(c, imported as Planned[]);
+    if (PROF) profAdd('writeBatch total', performance.now() - tw);
     else for (const p of imported) if (p.plan.kind === 'import' && p.plan.activationLists.length) this.counts.activations++;
   }
 
@@ -246,7 +262,9 @@ class BatchWork {
     // batch waits for the earlier one to commit (a deadlock PostgreSQL cannot see). A wording stored
     // for a batch that then fails is harmless: texts are content-addressed and only referenced.
     const texts = rows.map((p) => textOf(p.row)).filter((t): t is string => t !== null);
+    const th = performance.now();
     const hashes = texts.length ? await this.db.withTenant(this.tenantId, (own) => storeConsentTexts(own, this.tenantId, texts)) : new Map<string, string>();
+    if (PROF) profAdd('storeConsentTexts tx', performance.now() - th);
     return rows.flatMap(({ row, plan, contactId }) => plan.changes.map((ch) => {
       const attested = ch.to === 'subscribed';
       const text = textOf(row);

@@ -3,54 +3,44 @@
 // double opt-in through the real SMTP sink, the consent records it leaves, the honeypot, the
 // embeddable snippet posted from a page on another origin, closed lists, and the per-IP caps.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useApp } from '../support/app.js';
+import { useBrowser } from '../support/browser.js';
 import { ownerQuery } from '../support/db.js';
 import { ipHash } from '../../src/consent/forms.js';
 import { activationLink, mailsTo, settled, waitForMail } from '../support/mail.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 const UA = 'PostgateFormTest/1.0';
 const WORDING = 'Yes, send me Weekly from Acme. I can unsubscribe at any time.';
 
-let browser: Browser | null = null;
-let context: BrowserContext;
 let site: http.Server | null = null;
 let siteUrl: string;
 let siteHtml = '';
 let listId: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  context = await browser.newContext({ javaScriptEnabled: false, userAgent: UA });
   // The tenant's own website: another origin (localhost, not 127.0.0.1) serving the snippet.
   site = http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(siteHtml); });
   await new Promise<void>((resolve) => site?.listen(0, '127.0.0.1', resolve));
   siteUrl = `http://localhost:${(site.address() as AddressInfo).port}`;
 }, 60_000);
 const { app, t } = useApp({ config: { FORM_PER_IP_PER_HOUR: 3, FORM_PER_IP_PER_DAY: 4 } });
+const browser = useBrowser({ userAgent: UA }); // after useApp: closes before the app stops
 beforeAll(async () => {
   const r = await t.api('POST', '/api/lists', { name: 'Weekly', description: 'Once a week' });
   expect(r.status).toBe(201);
   listId = r.body.id;
 });
 afterAll(async () => {
-  await browser?.close();
   await new Promise<void>((resolve) => (site ? site.close(() => resolve()) : resolve()));
 });
 
 /** Opens a page that records every request it makes. */
 async function tracked(): Promise<{ page: Page; requests: string[] }> {
-  const page = await context.newPage();
+  const page = await browser.context().newPage();
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   return { page, requests };
@@ -74,7 +64,7 @@ async function records(contactId: string) {
 /** Follows the activation mail's link in the browser and presses Confirm. */
 async function confirmInBrowser(email: string): Promise<void> {
   const link = activationLink(app, await waitForMail(app, email, 1, 30_000));
-  const page = await context.newPage();
+  const page = await browser.context().newPage();
   await page.goto(link);
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Confirm' }).click()]);
   expect(await page.locator('h1').textContent()).toBe('Confirmed');
@@ -106,7 +96,7 @@ describe('the hosted form in headless Chromium', () => {
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Subscribe' }).click()]);
     expect(await page.title()).toBe('Check your inbox – Acme');
     expect(await page.getByRole('status').textContent()).toContain('Reader.One@example.com');
-    expect(await context.cookies()).toEqual([]);
+    expect(await browser.context().cookies()).toEqual([]);
     expect(requests.every((u) => new URL(u).origin === app.url)).toBe(true);
     await page.close();
 
@@ -119,7 +109,7 @@ describe('the hosted form in headless Chromium', () => {
     const optIn = recs.find((r) => r.action === 'opt_in');
     expect(optIn).toMatchObject({ source: 'form', ip: '127.0.0.1', user_agent: UA, text: WORDING, detail: expect.objectContaining({ source: 'hosted' }) });
     expect(recs.find((r) => r.action === 'register')).toMatchObject({ source: 'form', text: WORDING });
-    expect(await context.cookies()).toEqual([]);
+    expect(await browser.context().cookies()).toEqual([]);
   });
 
   it('answers a filled honeypot with the same page, and sends and records nothing', async () => {
@@ -160,7 +150,7 @@ describe('the embeddable snippet', () => {
 
     siteHtml = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Acme's site</title></head><body><h1>Join us</h1>
 ${String(r.body.html).replaceAll('https://postgate.test', app.url)}</body></html>`;
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(siteUrl);
     expect(new URL(page.url()).origin).not.toBe(app.url);
     await page.getByLabel('Email address').fill('embedded@example.com');

@@ -1,41 +1,24 @@
 // The unsubscribe and preference flows in a real browser: Debian's chromium, headless, driven by
 // playwright-core (nothing downloads a browser). JavaScript is disabled in the page context, so the
 // flows are proven to work without it. If chromium is missing the test FAILS, naming the fix.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useApp } from '../support/app.js';
+import { useBrowser } from '../support/browser.js';
 import { given } from '../support/given.js';
 import { confirmActivation, consent, mailsTo, optOuts, subscriptionStates, unsubscribePath } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
 let offersId: string;
-let browser: Browser | null = null;
-let context: BrowserContext;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  context = await browser.newContext({ javaScriptEnabled: false, userAgent: 'PostgateBrowserTest/1.0' });
-}, 60_000);
 const { app, t } = useApp();
+const browser = useBrowser({ userAgent: 'PostgateBrowserTest/1.0' }); // after useApp: closes before the app stops
 beforeAll(async () => {
   offersId = await given(app, t).list('Offers', { description: 'Discounts, now and then' });
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close(); // before useApp's afterAll stops the app (after hooks run last-registered first)
-});
-
 describe('in headless Chromium, without JavaScript', () => {
   it('the unsubscribe link shows a page with a button; clicking it shows the done page', async () => {
     const id = (await given(app, t).subscribedContact('browser@example.com', { name: 'Browser Person', via: 'opt-in' })).id;
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     const res = await page.goto(app.url + unsubscribePath(app, t.id, id));
     expect(res?.status()).toBe(200);
     expect(await page.title()).toBe('Unsubscribe – Acme');
@@ -56,7 +39,7 @@ describe('in headless Chromium, without JavaScript', () => {
   it('the preference page: untick a list, save, reload: it stays unticked, and the database agrees', async () => {
     const id = (await given(app, t).subscribedContact('prefs-browser@example.com', { name: 'Pref Browser', lists: [offersId], via: 'opt-in' })).id;
     await addDefaultList(id);
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(`${app.url}${unsubscribePath(app, t.id, id)}/preferences`);
     expect(await page.title()).toBe('Email preferences – Acme');
     const news = page.getByLabel(/^Newsletter/);

@@ -1,30 +1,16 @@
-// Issue 16, list visibility on the real pages, in headless Chromium without JavaScript (set-up as in
-// browser.test.ts): the preference page shows public lists only (not private, archived or deleted
+// Issue 16, list visibility on the real pages, in headless Chromium without JavaScript (test/support/browser.ts): the preference page shows public lists only (not private, archived or deleted
 // ones); a tampered form cannot join a private or archived list; "unsubscribe from all" and a
 // private list's campaign link still leave the private list.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useApp } from '../support/app.js';
+import { useBrowser } from '../support/browser.js';
 import { given } from '../support/given.js';
 import { optOuts, subscriptionStates, unsubscribePath } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-
-let browser: Browser | null = null;
-let context: BrowserContext;
 const ids: Record<'offers' | 'insiders' | 'staff' | 'archived' | 'gone', string> = { offers: '', insiders: '', staff: '', archived: '', gone: '' };
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the browser tests need Debian's chromium (apt-get install -y chromium; .ci/run installs it)`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-  context = await browser.newContext({ javaScriptEnabled: false, userAgent: 'PostgateBrowserTest/1.0' });
-}, 60_000);
 const { app, t } = useApp();
+const browser = useBrowser({ userAgent: 'PostgateBrowserTest/1.0' }); // after useApp: closes before the app stops
 
 async function newList(name: string, extra: Record<string, unknown> = {}): Promise<string> {
   const r = await t.api('POST', '/api/lists', { name, ...extra });
@@ -42,14 +28,10 @@ beforeAll(async () => {
   expect((await t.api('DELETE', `/api/lists/${ids.gone}`)).status).toBe(204);
 }, 60_000);
 
-afterAll(async () => {
-  await browser?.close(); // before useApp's afterAll stops the app
-});
-
 describe('the preference page in headless Chromium', () => {
   it('shows the public lists only: not private, archived or deleted ones, even those the contact is on', async () => {
     const who = await given(app, t).subscribedContact('vis-show@example.com', { lists: ['default', ids.insiders, ids.archived, ids.gone] });
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(`${app.url}${unsubscribePath(app, t.id, who.id)}/preferences`);
     expect(await page.title()).toBe('Email preferences – Acme');
     const labels = (await page.locator('fieldset label').allTextContents()).map((l) => l.split(/You |Waiting|Discounts/)[0].trim());
@@ -64,7 +46,7 @@ describe('the preference page in headless Chromium', () => {
 
   it('a tampered form (private and archived list ids added) joins only the public list ticked, and leaves the private one alone', async () => {
     const who = await given(app, t).subscribedContact('vis-forge@example.com', { lists: ['default', ids.insiders] });
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(`${app.url}${unsubscribePath(app, t.id, who.id)}/preferences`);
     await page.getByLabel(/^Offers/).check();
     let forged = '';
@@ -83,7 +65,7 @@ describe('the preference page in headless Chromium', () => {
 
   it('"Unsubscribe from all" leaves the private lists too', async () => {
     const who = await given(app, t).subscribedContact('vis-all@example.com', { lists: ['default', ids.insiders] });
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(`${app.url}${unsubscribePath(app, t.id, who.id)}/preferences`);
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Unsubscribe from all' }).click()]);
     expect(await page.getByRole('status').textContent()).toContain('unsubscribed from all newsletters');
@@ -94,7 +76,7 @@ describe('the preference page in headless Chromium', () => {
   it('a private list\'s campaign link names that list, leaves it, and offers no page to rejoin it', async () => {
     const who = await given(app, t).subscribedContact('vis-campaign@example.com', { lists: ['default', ids.insiders] });
     const campaign = await given(app, t).campaign(await given(app, t).template(), [ids.insiders]);
-    const page = await context.newPage();
+    const page = await browser.context().newPage();
     await page.goto(app.url + unsubscribePath(app, t.id, who.id, campaign.id));
     expect(await page.locator('main').textContent()).toContain('Insiders');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Unsubscribe', exact: true }).click()]);
