@@ -108,7 +108,7 @@ const READ_VIEWS: { folder: string; tables: string[]; reason: string }[] = [
   { folder: 'src/mail', tables: ['contacts', 'tenants', 'subscriptions', 'suppressions'], reason: 'the send path gathers gate facts in its claim' },
   { folder: 'src/transactional', tables: ['messages', 'message_bodies'], reason: 'the record of communications lists the ledger' },
   { folder: 'src/unsubscribe', tables: ['contacts', 'lists', 'subscriptions', 'campaigns'], reason: 'a token\'s target: its contact, the campaign\'s lists, the preference page' },
-  { folder: 'src/audience', tables: ['contacts', 'subscriptions'], reason: 'a segment count and the compiled segment predicate read contacts and their subscriptions' },
+  { folder: 'src/audience', tables: ['contacts', 'subscriptions', 'lists'], reason: 'a segment count and the compiled segment predicate read contacts and their subscriptions to lists not deleted' },
   { folder: 'src/platform', tables: ['send_queue'], reason: 'readiness: the schema is migrated (LIMIT 0, no row read)' },
 ];
 

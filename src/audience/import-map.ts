@@ -12,11 +12,11 @@ import {
 
 export type { AttributeType } from './import-values.js';
 export type ImportPreset = 'listmonk' | 'mailchimp';
-export type SourceStatus = 'subscribed' | 'unsubscribed' | 'cleaned' | 'blocklisted';
+export type SourceStatus = 'subscribed' | 'pending' | 'unsubscribed' | 'cleaned' | 'blocklisted';
 
 export interface ColumnMapping {
-  /** Header of the address column. */
-  email: string;
+  /** Header of the address column: required without a preset; with one, it overrides the preset's. */
+  email?: string;
   /** One header, or several joined with a space (First/Last). */
   name?: string | string[];
   /** Header -> attribute name (1–100 characters) and type. */
@@ -45,12 +45,17 @@ export interface ParsedRow {
   consent: { at: string | null; ip: string | null; text: string | null; source: string | null };
   /** What the source system said (Mailchimp: which export file; listmonk or a mapped status column: its value). */
   sourceStatus: SourceStatus | null;
+  /** When the source says its status began (Mailchimp UNSUB_TIME / CLEAN_TIME), ISO 8601 UTC; null when unknown or unreadable. */
+  sourceStatusAt: string | null;
 }
 
 export interface RowError { row: number; line: number; column: string | null; code: string; message: string }
 
 /** A whole-file problem (no email column, unknown mapped header, bad option, not CSV…): a code and the option field at fault. */
 export class ImportFormatError extends Error {
+  /** The file's line at fault (1-based), when the error is at a place in the file. */
+  line: number | null = null;
+
   constructor(readonly code: string, readonly field: string | null, message: string) {
     super(message);
     this.name = 'ImportFormatError';
@@ -82,6 +87,8 @@ export interface ResolvedMapping {
   status: number;
   /** Mailchimp: the status every row of this export file has. */
   fileStatus: SourceStatus | null;
+  /** Mailchimp: the column saying when that status began (UNSUB_TIME, CLEAN_TIME), or -1. */
+  statusAt: number;
   /** Headers no key uses. */
   ignored: string[];
 }
@@ -102,13 +109,13 @@ const AUTO = {
 const MAILCHIMP_SYSTEM = new Set(['MEMBER_RATING', 'OPTIN_TIME', 'OPTIN_IP', 'CONFIRM_TIME', 'CONFIRM_IP', 'LATITUDE', 'LONGITUDE',
   'GMTOFF', 'DSTOFF', 'TIMEZONE', 'CC', 'REGION', 'LAST_CHANGED', 'LEID', 'EUID', 'NOTES', 'TAGS']);
 
-/** Status cell values (lower-cased) and what they mean; an empty cell or `unconfirmed`/`pending` is null. */
+/** Status cell values (lower-cased) and what they mean; an empty cell is null; `unconfirmed`/`pending` is 'pending' (never subscribed on import). */
 export const STATUS_VALUES: Record<string, SourceStatus | null> = {
   subscribed: 'subscribed', confirmed: 'subscribed', active: 'subscribed', enabled: 'subscribed',
   unsubscribed: 'unsubscribed', disabled: 'unsubscribed', inactive: 'unsubscribed', 'opted out': 'unsubscribed',
   cleaned: 'cleaned', bounced: 'cleaned',
   blocklisted: 'blocklisted', blacklisted: 'blocklisted', blocked: 'blocklisted', suppressed: 'blocklisted',
-  unconfirmed: null, pending: null,
+  unconfirmed: 'pending', pending: 'pending',
 };
 
 const TYPES: ReadonlySet<string> = new Set(['string', 'number', 'boolean', 'date']);
@@ -118,13 +125,16 @@ const isHeaderName = (v: unknown): v is string => typeof v === 'string' && v.len
 /** 1–100 characters, and not `__proto__` (assigning it would set an object's prototype, not a key). */
 const isAttributeName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_ATTRIBUTE_NAME && v !== '__proto__';
 
-/** Checks a mapping's shape before any byte is read; throws ImportFormatError('invalid_option', 'mapping.…'). */
-export function validateMapping(mapping: unknown): asserts mapping is ColumnMapping {
+/**
+ * Checks a mapping's shape before any byte is read; throws ImportFormatError('invalid_option', 'mapping.…').
+ * withPreset: the mapping overrides a preset key by key, so email may be left to the preset.
+ */
+export function validateMapping(mapping: unknown, withPreset = false): asserts mapping is ColumnMapping {
   const bad = (field: string, what: string): never => { throw new ImportFormatError('invalid_option', `mapping.${field}`, `mapping.${field} ${what}`); };
   if (typeof mapping !== 'object' || mapping === null || Array.isArray(mapping)) throw new ImportFormatError('invalid_option', 'mapping', 'mapping must be an object');
   const m = mapping as Record<string, unknown>;
   for (const key of MAPPING_KEYS) if (m[key] !== undefined && !isHeaderName(m[key])) bad(key, 'must be a header name');
-  if (m.email === undefined) bad('email', 'is required: the header of the address column');
+  if (m.email === undefined && !withPreset) bad('email', 'is required without a preset: the header of the address column');
   const names = Array.isArray(m.name) ? m.name : m.name === undefined ? [] : [m.name];
   if (names.length > 5 || !names.every(isHeaderName)) bad('name', 'must be a header name or up to 5 of them');
   if (m.attributes !== undefined) validateAttributes(m.attributes, bad);
@@ -159,7 +169,7 @@ const firstOf = (headers: string[], names: string[]): number => {
 const present = (indexes: number[]): number[] => indexes.filter((i) => i >= 0);
 
 function empty(headers: string[]): ResolvedMapping {
-  return { headers, email: -1, name: [], attributes: [], lists: null, consentDate: [], consentIp: [], consentText: -1, consentSource: -1, status: -1, fileStatus: null, ignored: [] };
+  return { headers, email: -1, name: [], attributes: [], lists: null, consentDate: [], consentIp: [], consentText: -1, consentSource: -1, status: -1, fileStatus: null, statusAt: -1, ignored: [] };
 }
 
 function autoName(headers: string[]): number[] {
@@ -217,6 +227,7 @@ function mailchimpMapping(headers: string[]): ResolvedMapping {
   const tags = findHeader(headers, 'TAGS');
   if (tags >= 0) m.attributes.push({ index: tags, header: headers[tags], attribute: 'tags', type: 'tags' });
   m.fileStatus = findHeader(headers, 'UNSUB_TIME') >= 0 ? 'unsubscribed' : findHeader(headers, 'CLEAN_TIME') >= 0 ? 'cleaned' : 'subscribed';
+  m.statusAt = Math.max(findHeader(headers, 'UNSUB_TIME'), findHeader(headers, 'CLEAN_TIME'));
   remainingAsAttributes(m, (h) => MAILCHIMP_SYSTEM.has(h.trim().toUpperCase()) || /^(UNSUB|CLEAN|SSM)_/i.test(h.trim()));
   return m;
 }
@@ -247,7 +258,7 @@ function required(headers: string[], header: string, field: string): number {
 function applyExplicit(base: ResolvedMapping, mapping: ColumnMapping): ResolvedMapping {
   const h = base.headers;
   const m = base;
-  m.email = required(h, mapping.email, 'email');
+  if (mapping.email !== undefined) m.email = required(h, mapping.email, 'email');
   if (mapping.name !== undefined) m.name = (Array.isArray(mapping.name) ? mapping.name : [mapping.name]).map((n) => required(h, n, 'name'));
   if (mapping.lists !== undefined) m.lists = { index: required(h, mapping.lists, 'lists') };
   if (mapping.consentDate !== undefined) m.consentDate = [required(h, mapping.consentDate, 'consentDate')];
@@ -394,10 +405,16 @@ function listsOf(cells: Cells, m: ResolvedMapping): string[] {
   return lists;
 }
 
+/** How far in the future a consent date may be (clock skew between the source system and this one). */
+export const CONSENT_CLOCK_SKEW_MS = 5 * 60_000;
+
 function consentOf(cells: Cells, m: ResolvedMapping): ParsedRow['consent'] {
   const [dateText, dateCol] = firstCell(cells, m.consentDate);
   const date = dateText ? parseDateCell(dateText) : null;
   if (dateText && !date) throw new RowFault(m.headers[dateCol], 'invalid_date', `${m.headers[dateCol]}: "${dateText.slice(0, 40)}" is not a date`);
+  if (date && Date.parse(date.iso) > Date.now() + CONSENT_CLOCK_SKEW_MS) {
+    throw new RowFault(m.headers[dateCol], 'invalid_date', `${m.headers[dateCol]}: "${dateText.slice(0, 40)}" is in the future; consent is given before it is imported`);
+  }
   const [ip, ipCol] = firstCell(cells, m.consentIp);
   if (ip && !isIpAddress(ip)) throw new RowFault(m.headers[ipCol], 'invalid_ip', `${m.headers[ipCol]}: "${ip.slice(0, 45)}" is not an IP address`);
   const source = cell(cells, m.consentSource);
@@ -429,6 +446,7 @@ export function mapRow(cells: Cells, m: ResolvedMapping, ctx: RowContext): { row
     const row: ParsedRow = {
       row: ctx.row, line: ctx.line, email, emailKey: key, name: nameOf(cells, m), attributes: attributesOf(cells, m, ctx),
       lists: listsOf(cells, m), consent: consentOf(cells, m), sourceStatus: statusOf(cells, m),
+      sourceStatusAt: m.statusAt >= 0 ? parseDateCell(cell(cells, m.statusAt))?.iso ?? null : null,
     };
     return { row };
   } catch (err) {

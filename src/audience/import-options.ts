@@ -2,21 +2,21 @@
 // the field, e.g. options.consent.source), stored on the import, read again by the job.
 import { z } from 'zod';
 import { uuid } from '../platform/schemas.js';
-import { ImportFormatError, validateMapping } from './import-map.js';
+import { CONSENT_CLOCK_SKEW_MS, ImportFormatError, validateMapping } from './import-map.js';
 
 const header = z.string().min(1).max(1000);
 const attributeType = z.enum(['string', 'number', 'boolean', 'date']);
 
 /** Column mapping: header names of the file (see src/audience/import-map.ts for what each does). */
 export const columnMapping = z.strictObject({
-  email: header,
+  email: header.optional().describe('Required without a preset; with one, each key given overrides the preset\'s'),
   name: z.union([header, z.array(header).min(1).max(5)]).optional(),
   attributes: z.record(header, z.strictObject({ attribute: z.string().min(1).max(100), type: attributeType })).optional(),
   lists: header.optional(),
   consentDate: header.optional(), consentIp: header.optional(), consentText: header.optional(), consentSource: header.optional(),
   status: header.optional(),
 }).superRefine((m, ctx) => {
-  try { validateMapping(m); } catch (err) {
+  try { validateMapping(m, true); } catch (err) { // email without a preset: checked on the options below
     if (!(err instanceof ImportFormatError)) throw err;
     ctx.addIssue({ code: 'custom', message: err.message, path: (err.field ?? 'mapping').split('.').slice(1) });
   }
@@ -29,7 +29,8 @@ const isoDate = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 export const consentAttestation = z.strictObject({
   source: z.string().trim().min(1).max(200).describe('Where and how consent was given, e.g. "signup form on example.org (Mailchimp export)"'),
   text: z.string().min(1).max(5000).optional().describe('The wording the people agreed to (stored once, referenced by each consent record)'),
-  date: isoDate.optional().describe('When consent was given, for rows without their own consent date column'),
+  date: isoDate.refine((d) => Date.parse(d) <= Date.now() + CONSENT_CLOCK_SKEW_MS, 'must not be in the future (consent is given before it is imported)')
+    .optional().describe('When consent was given, for rows without their own consent date column'),
   ip: z.union([z.ipv4(), z.ipv6()]).optional().describe('Where from, when one address applies to every row (rare)'),
 });
 
@@ -43,5 +44,9 @@ export const importOptions = z.strictObject({
   updateExisting: z.boolean().default(false).describe("Update existing contacts' name and attributes from the file"),
   consent: consentAttestation.optional().describe('The attestation; without it every row is unconfirmed'),
   sendActivation: z.boolean().default(false).describe('Queue the double opt-in mail for unconfirmed rows, paced at IMPORT_ACTIVATIONS_PER_MINUTE'),
+}).superRefine((o, ctx) => {
+  if (o.mapping && !o.preset && o.mapping.email === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'is required without a preset: the header of the address column', path: ['mapping', 'email'] });
+  }
 });
 export type ImportOptions = z.infer<typeof importOptions>;

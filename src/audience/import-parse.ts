@@ -63,12 +63,13 @@ function validateOptions(opts: ParseOptions): void {
   if (opts.encoding !== undefined && !ENCODINGS.has(opts.encoding)) bad('encoding', 'must be utf-8, windows-1252 or latin1');
   if (opts.preset !== undefined && !PRESETS.has(opts.preset)) bad('preset', 'must be listmonk or mailchimp');
   if (opts.maxRows !== undefined && !(Number.isSafeInteger(opts.maxRows) && opts.maxRows > 0)) bad('maxRows', 'must be a positive integer');
-  if (opts.mapping !== undefined) validateMapping(opts.mapping);
+  if (opts.mapping !== undefined) validateMapping(opts.mapping, opts.preset !== undefined);
 }
 
 // ---- bytes → text -----------------------------------------------------------------------------
 
-interface DecodeState { encoding: ImportEncoding | null; offset: number }
+/** offset: bytes decoded before the current chunk; fault: an invalid byte ended the text early (thrown after the rows before it). */
+interface DecodeState { encoding: ImportEncoding | null; offset: number; fault: ImportFormatError | null }
 
 async function* bytesOf(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): AsyncGenerator<Buffer> {
   for await (const chunk of input as AsyncIterable<Buffer | string | Uint8Array>) {
@@ -76,27 +77,65 @@ async function* bytesOf(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): A
   }
 }
 
-const notUtf8 = (offset: number) => new ImportFormatError('invalid_encoding', 'encoding',
-  `the file is not valid UTF-8 (near byte ${offset}); give encoding windows-1252 or latin1`);
+/** Ends the last record the parser sees once the decoder met an invalid byte: that record (the line at fault, cut short) is dropped. */
+const FAULT_MARK = '\uffff';
 
-/** A decoder for a decided encoding: UTF-8 strictly (fatal), single-byte codecs chunk by chunk (they keep no state). */
+/** Bytes at the end of buf that start a UTF-8 sequence not yet complete (0–3; the streaming decoder holds them). */
+function incompleteTail(buf: Buffer): number {
+  for (let k = 1; k <= Math.min(3, buf.length); k++) {
+    const b = buf[buf.length - k];
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > k ? k : 0;
+  }
+  return 0;
+}
+
+/** Index of the first byte of data that is not valid UTF-8 (data.length when none): the prefix before it decodes cleanly. */
+function firstInvalidUtf8(data: Buffer): number {
+  const text = data.toString('utf8'); // invalid bytes become U+FFFD; a U+FFFD written in the file is EF BF BD
+  for (let i = text.indexOf('\ufffd'); i >= 0; i = text.indexOf('\ufffd', i + 1)) {
+    const at = Buffer.byteLength(text.slice(0, i));
+    if (!(data[at] === 0xef && data[at + 1] === 0xbf && data[at + 2] === 0xbd)) return at;
+  }
+  return data.length;
+}
+
+/**
+ * A decoder for a decided encoding: UTF-8 strictly (fatal), single-byte codecs chunk by chunk (they
+ * keep no state). At an invalid UTF-8 byte it returns the text before it ending with FAULT_MARK and
+ * sets state.fault (invalid_encoding at that exact byte): the rows before the fault are still read.
+ */
 function decoderFor(encoding: ImportEncoding, state: DecodeState): (buf: Buffer, end: boolean) => string {
   if (encoding !== 'utf-8') return (buf) => iconv.decode(buf, encoding === 'latin1' ? 'latin1' : 'windows-1252');
   const td = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  let carried: Buffer = Buffer.alloc(0); // what the streaming decoder holds from the chunk before
   return (buf, end) => {
+    if (state.fault) return '';
     try {
-      return td.decode(buf, { stream: !end });
+      const text = td.decode(buf, { stream: !end });
+      const joined = buf.length < 4 ? Buffer.concat([carried, buf]) : buf; // tiny pieces: the held bytes may span several
+      carried = joined.subarray(joined.length - incompleteTail(joined));
+      return text;
     } catch {
-      throw notUtf8(state.offset);
+      const data = Buffer.concat([carried, buf]);
+      const at = firstInvalidUtf8(data);
+      const byte = state.offset - carried.length + at;
+      state.fault = new ImportFormatError('invalid_encoding', 'encoding',
+        `the file is not valid UTF-8 at byte ${byte} (0x${(data[at] ?? 0).toString(16).padStart(2, '0')}); give encoding windows-1252 or latin1`);
+      return new TextDecoder('utf-8', { ignoreBOM: false }).decode(data.subarray(0, at)) + FAULT_MARK;
     }
   };
 }
 
-/** Decides between UTF-8 and Windows-1252 on the first non-ASCII bytes; null: need more bytes. */
+/** Decides between UTF-8 and Windows-1252 on the first non-ASCII character alone (what follows is judged as it is decoded); null: need more bytes. */
 function detect(rest: Buffer, end: boolean): ImportEncoding | null {
-  if (rest.length < 4 && !end) return null;
+  const lead = rest[0];
+  const need = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+  if (need === 0) return 'windows-1252';
+  if (rest.length < need && !end) return null;
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(rest, { stream: !end });
+    new TextDecoder('utf-8', { fatal: true }).decode(rest.subarray(0, need));
     return 'utf-8';
   } catch {
     return 'windows-1252';
@@ -128,6 +167,7 @@ async function* decode(bytes: AsyncIterable<Buffer>, given: ImportEncoding | und
     }
     if (buf.length) yield dec(buf, false);
     state.offset += buf.length;
+    if (state.fault) return; // the rest is not read: the import fails after the rows before the fault
   }
   yield* finish(dec, pending, state);
 }
@@ -139,7 +179,7 @@ function* finish(dec: ((buf: Buffer, end: boolean) => string) | null, pending: B
     dec = decoderFor(state.encoding as ImportEncoding, state);
     pending = r.rest;
   }
-  if (dec) yield dec(pending ?? Buffer.alloc(0), true);
+  if (dec && !state.fault) yield dec(pending ?? Buffer.alloc(0), true);
   state.encoding ??= 'utf-8';
 }
 
@@ -275,7 +315,7 @@ async function* events(input: AsyncIterable<Buffer> | NodeJS.ReadableStream, opt
   try {
     yield* records(parser, opts, st);
   } catch (err) {
-    throw csvError(err);
+    throw st.decode.fault ?? csvError(err); // an invalid byte cut the text short (inside a quoted field, say): the byte is the fault
   } finally {
     st.summary.encoding = st.decode.encoding ?? 'utf-8';
     parser.destroy();
@@ -287,6 +327,26 @@ async function* prepend(first: string, rest: AsyncIterable<string>): AsyncGenera
   yield* rest;
 }
 
+/**
+ * The parser's records, every one it produced before it failed: its async iterator drops the records
+ * still buffered when an error (an unclosed quote, found at the end of the input) arrives.
+ */
+async function* drained(parser: Parser): AsyncGenerator<string[]> {
+  let error: unknown = null;
+  let ended = false;
+  let wake: (() => void) | null = null;
+  parser.on('readable', () => wake?.());
+  parser.on('end', () => { ended = true; wake?.(); });
+  parser.on('error', (err) => { error = err; wake?.(); });
+  for (;;) {
+    for (let r = parser.read() as string[] | null; r !== null; r = parser.read() as string[] | null) yield r;
+    if (error) throw error;
+    if (ended) return;
+    await new Promise<void>((resolve) => { wake = resolve; });
+    wake = null;
+  }
+}
+
 async function* records(parser: Parser, opts: ParseOptions, st: RunState): AsyncGenerator<ParseEvent> {
   const maxRows = opts.maxRows ?? DEFAULT_MAX_ROWS;
   const seen = new Set<string>();
@@ -294,9 +354,15 @@ async function* records(parser: Parser, opts: ParseOptions, st: RunState): Async
   let line = 1;
   let lastYield = performance.now();
   let n = 0;
-  for await (const record of parser as AsyncIterable<string[]>) {
+  try {
+  for await (const record of drained(parser)) {
     const start = line;
     line += 1 + breaksIn(record);
+    if (st.decode.fault && record[record.length - 1].endsWith(FAULT_MARK)) { // the line of the invalid byte, cut short
+      st.decode.fault.line = line - 1;
+      st.decode.fault.message += ` (line ${line - 1})`;
+      break;
+    }
     if (!mapping) {
       if (isBlank(record)) continue;
       st.summary.headers = headersOf(record);
@@ -314,6 +380,17 @@ async function* records(parser: Parser, opts: ParseOptions, st: RunState): Async
       lastYield = performance.now();
     }
   }
+  } catch (err) {
+    // csv-parse fails at the end of the input (an unclosed quote): the fault is the record starting at `line`.
+    const e = csvError(err);
+    if (err instanceof CsvError && e instanceof ImportFormatError) {
+      e.line = line;
+      if (e.code === 'unclosed_quote') e.message = `a quoted field is never closed: the row starting at line ${line}`;
+      if (e.code === 'record_too_large') e.message = `the row starting at line ${line} is longer than ${MAX_RECORD_CHARS} characters (an unclosed quote?)`;
+    }
+    throw e;
+  }
+  if (st.decode.fault) throw st.decode.fault;
   if (!mapping) throw new ImportFormatError('empty_file', null, 'the file is empty: no header row');
 }
 
@@ -341,7 +418,7 @@ export function parseImport(input: AsyncIterable<Buffer> | NodeJS.ReadableStream
   validateOptions(opts);
   const st: RunState = {
     summary: { encoding: opts.encoding ?? 'utf-8', delimiter: opts.delimiter ?? ',', headers: [], rows: 0, ignoredColumns: [] },
-    decode: { encoding: null, offset: 0 },
+    decode: { encoding: null, offset: 0, fault: null },
   };
   const summary = (): ParseSummary => ({ ...st.summary, encoding: st.decode.encoding ?? st.summary.encoding, headers: [...st.summary.headers] });
   return { events: events(input, opts, st), summary };

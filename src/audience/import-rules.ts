@@ -9,14 +9,21 @@
 //   consent is the tenant's proof of opt-in; Postgate itself never verified the address.
 // - Without it, new subscriptions are `unconfirmed` and the contact stays `pending`; an activation
 //   mail (the normal double opt-in) may be requested for them.
+// - A row the source marks pending/unconfirmed stays `unconfirmed` even with an attestation (the
+//   source says double opt-in was never completed).
 // - Never re-subscribe: an address with a suppression (complaint, hard or soft bounces, erasure,
-//   manual), a suppressed contact, or a row the source system marks unsubscribed / cleaned /
-//   blocklisted is skipped with its reason, and nothing is written for it. A list the contact
-//   unsubscribed from is left as it is; a row whose every list is such is skipped as `unsubscribed`.
+//   manual), or a suppressed or erased contact, is skipped with its reason, and nothing is written.
+//   A list the contact unsubscribed from is left as it is; a row whose every list is such is
+//   skipped as `unsubscribed`.
+// - A source opt-out is APPLIED (plan kind 'optout', counted as skipped with its reason and in
+//   `optedOut`): `unsubscribed` sets the row's target lists to unsubscribed (an existing contact's,
+//   or a new pending contact's, created only to hold them), so no later import subscribes them;
+//   `cleaned` adds an 'all' suppression (reason hard_bounce) and `blocklisted` a 'marketing' one
+//   (reason blocklisted), and unsubscribes an existing contact's target lists.
 import type { SkipReason } from './imports.js';
 
 export type SubStatus = 'unconfirmed' | 'subscribed' | 'unsubscribed';
-export type SourceStatus = 'subscribed' | 'unsubscribed' | 'cleaned' | 'blocklisted' | null;
+export type SourceStatus = 'subscribed' | 'pending' | 'unsubscribed' | 'cleaned' | 'blocklisted' | null;
 
 /** The facts about one row, gathered for its batch. */
 export interface RowFacts {
@@ -37,8 +44,20 @@ export interface RowFacts {
 
 export interface SubscriptionChange { listId: string; from: SubStatus | null; to: 'unconfirmed' | 'subscribed' }
 
+/** A suppression an opt-out adds (see consent/suppressions.ts). */
+export interface OptOutSuppression { scope: 'all' | 'marketing'; reason: 'hard_bounce' | 'blocklisted' }
+
 export type RowPlan =
   | { kind: 'skip'; reason: SkipReason; message: string }
+  | {
+    /** The source's opt-out, applied: counted as skipped (reason) and as optedOut. */
+    kind: 'optout'; reason: SkipReason; message: string;
+    /** 'create': a new pending contact holds the unsubscribed lists (source `unsubscribed` only). */
+    contact: 'create' | 'keep' | 'none';
+    /** Target lists set to unsubscribed, with their status before. */
+    unsubscribe: { listId: string; from: SubStatus | null }[];
+    suppress: OptOutSuppression | null;
+  }
   | {
     kind: 'import';
     contact: 'create' | 'update' | 'keep';
@@ -55,8 +74,10 @@ export type RowPlan =
 /** The skip reason of a suppression reason (suppressions.reason: hard_bounce, soft_bounces, complaint, erased, manual…). */
 export function skipReasonOf(reason: string): SkipReason {
   if (reason === 'erased') return 'erased';
-  if (reason === 'complaint') return 'complained';
-  if (reason === 'hard_bounce' || reason === 'soft_bounces') return 'bounced';
+  // A manual suppression may name its reason in the report's own words (complained, bounced, unsubscribed).
+  if (reason === 'complaint' || reason === 'complained') return 'complained';
+  if (reason === 'hard_bounce' || reason === 'soft_bounces' || reason === 'bounce' || reason === 'bounced') return 'bounced';
+  if (reason === 'unsubscribed') return 'unsubscribed';
   return 'suppressed';
 }
 
@@ -71,17 +92,35 @@ export function skipOf(f: Pick<RowFacts, 'existing' | 'suppressionReasons' | 'so
   }
   if (f.existing?.status === 'suppressed') return { reason: 'bounced', message: 'the contact is suppressed (hard bounce); it is never re-subscribed' };
   if (f.existing?.status === 'erased') return { reason: 'erased', message: 'the contact was erased' };
-  if (f.sourceStatus === 'unsubscribed') return { reason: 'unsubscribed', message: 'the source marks this address unsubscribed' };
-  if (f.sourceStatus === 'cleaned') return { reason: 'bounced', message: 'the source marks this address cleaned (bounced)' };
-  if (f.sourceStatus === 'blocklisted') return { reason: 'suppressed', message: 'the source marks this address blocklisted' };
   return null;
+}
+
+/** The source's opt-out applied (unsubscribed, cleaned, blocklisted), or null for any other row. */
+export function optOutOf(f: Pick<RowFacts, 'existing' | 'sourceStatus' | 'lists' | 'current'>): Extract<RowPlan, { kind: 'optout' }> | null {
+  const s = f.sourceStatus;
+  if (s !== 'unsubscribed' && s !== 'cleaned' && s !== 'blocklisted') return null;
+  const unsubscribe = f.lists.map((listId) => ({ listId, from: f.current.get(listId) ?? null }))
+    .filter((x) => x.from !== 'unsubscribed' && (f.existing !== null || s === 'unsubscribed'));
+  const suppress: OptOutSuppression | null = s === 'cleaned' ? { scope: 'all', reason: 'hard_bounce' }
+    : s === 'blocklisted' ? { scope: 'marketing', reason: 'blocklisted' } : null;
+  const contact = f.existing ? 'keep' : s === 'unsubscribed' ? 'create' : 'none';
+  const did = [
+    unsubscribe.length ? `unsubscribed from ${unsubscribe.length} list(s)` : '',
+    suppress ? `suppressed (${suppress.scope}, ${suppress.reason})` : '',
+  ].filter(Boolean).join(' and ');
+  const reason: SkipReason = s === 'unsubscribed' ? 'unsubscribed' : s === 'cleaned' ? 'bounced' : 'suppressed';
+  return { kind: 'optout', reason, contact, unsubscribe, suppress, message: `the source marks this address ${s}: ${did || 'already unsubscribed'}; it is never re-subscribed` };
 }
 
 /** The plan for one row. */
 export function planRow(f: RowFacts): RowPlan {
   const skip = skipOf(f);
   if (skip) return { kind: 'skip', ...skip };
-  const target = f.attested ? 'subscribed' : 'unconfirmed';
+  const optOut = optOutOf(f);
+  if (optOut) return optOut;
+  // The source says the person never completed its double opt-in: no attestation makes that consent.
+  const attested = f.attested && f.sourceStatus !== 'pending';
+  const target = attested ? 'subscribed' : 'unconfirmed';
   const changes: SubscriptionChange[] = [];
   const keptUnsubscribed: string[] = [];
   const pending: string[] = [];
@@ -95,7 +134,7 @@ export function planRow(f: RowFacts): RowPlan {
   if (f.lists.length > 0 && keptUnsubscribed.length === f.lists.length) {
     return { kind: 'skip', reason: 'unsubscribed', message: 'the contact unsubscribed from every list of this row; it is never re-subscribed' };
   }
-  const activate = f.attested && f.existing?.status === 'pending';
+  const activate = attested && f.existing?.status === 'pending';
   const contact = !f.existing ? 'create' : (f.profileUpdate || activate ? 'update' : 'keep');
   const outcome = changes.some((c) => c.to === 'subscribed') ? 'subscribed' : pending.length ? 'unconfirmed' : 'unchanged';
   return { kind: 'import', contact, activate, changes, keptUnsubscribed, outcome, activationLists: f.sendActivation ? pending : [] };

@@ -27,10 +27,15 @@ const importView = z.object({
     rows: count, created: count, updated: count, subscribed: count, unconfirmed: count, unchanged: count,
     skipped: z.object(Object.fromEntries(SKIP_REASONS.map((r) => [r, count])) as Record<(typeof SKIP_REASONS)[number], typeof count>),
     duplicates: count, errors: count, activations: count,
+    optedOut: count.describe('rows whose source opt-out was applied: lists unsubscribed, or a suppression added (cleaned, blocklisted); also counted under skipped'),
   }),
   rowErrors: z.array(rowReport).describe('the first 100 row errors and skips'),
   encoding: z.string().nullable(), delimiter: z.string().nullable(),
-  error: z.object({ code: z.string(), field: z.string().nullable(), message: z.string() }).nullable(),
+  error: z.object({
+    code: z.string(), field: z.string().nullable(), message: z.string(),
+    line: z.number().int().nullable().optional().describe('the line of the file at fault (an unclosed quote, an invalid byte)'),
+    partial: z.boolean().optional().describe('true: the rows before the fault (rowsDone) were imported and reported before the import failed'),
+  }).nullable(),
   options: z.record(z.string(), z.unknown()),
   attestation: z.object({ by: z.string(), source: z.string(), text: z.string().nullable(), date: z.string().nullable(), ip: z.string().nullable() }).nullable(),
   createdAt: timestamp, startedAt: timestamp.nullable(), finishedAt: timestamp.nullable(),
@@ -78,7 +83,7 @@ function importRoutes(api: Api, deps: AppDeps, jobs: ImportJobs): void {
     raw: { types: /^(text\/csv|application\/csv|text\/plain|multipart\/form-data)$/, limit: config.IMPORT_MAX_BYTES, accepts: 'text/csv or multipart/form-data', stream: true },
     summary: 'Import contacts from a CSV file (a job with progress)', description: UPLOAD_DESCRIPTION,
   }, async ({ req, res, auth, query }) => {
-    const row = await receiveImport(db, { req, res, auth, queryOptions: query.options }, config.IMPORT_MAX_BYTES);
+    const row = await receiveImport(db, { req, res, auth, queryOptions: query.options, log: deps.log }, config.IMPORT_MAX_BYTES);
     await jobs.enqueue({ tenantId: auth.tenantId, importId: row.id }).catch(async (err: unknown) => {
       // No job, no run: the import must not wait forever as queued.
       await db.withTenant(auth.tenantId, (c) => finishImport(c, row.id, { status: 'failed', error: { code: 'internal', field: null, message: 'the import could not be queued; upload it again' } }));

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Request, Response } from 'express';
 import type { Db } from '../platform/db.js';
+import type { Logger } from '../platform/log.js';
 import { ApiError, parse, tooLarge, type AuthContext } from '../platform/http.js';
 import { DomainError } from '../domain-error.js';
 import { findCardData } from '../policy/cards.js';
@@ -49,6 +50,30 @@ async function checkLists(db: Db, tenantId: string, o: ImportOptions): Promise<v
   });
 }
 
+/** Charsets a raw body may declare, as the import encoding they mean. */
+const CHARSETS: Record<string, ImportOptions['encoding']> = {
+  'utf-8': 'utf-8', utf8: 'utf-8', 'us-ascii': 'utf-8', 'windows-1252': 'windows-1252', cp1252: 'windows-1252',
+  'iso-8859-1': 'latin1', latin1: 'latin1', 'iso_8859-1': 'latin1',
+};
+
+/** A Content-Encoding (gzip…) is refused with 415: the file is stored as sent and read back as CSV text. */
+function refuseContentEncoding(req: Request): void {
+  const coding = (req.get('content-encoding') ?? '').trim().toLowerCase();
+  if (coding && coding !== 'identity') {
+    throw new ApiError(415, 'unsupported_encoding', `Content-Encoding ${coding.slice(0, 40)} is not accepted: send the file uncompressed`, 'content-encoding');
+  }
+}
+
+/** A raw body's charset becomes the import encoding: 415 for one the import cannot read, 422 when it contradicts options.encoding. */
+function withCharset(req: Request, o: ImportOptions): ImportOptions {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.get('content-type') ?? '')?.[1]?.toLowerCase();
+  if (charset === undefined) return o;
+  const encoding = CHARSETS[charset];
+  if (!encoding) throw new ApiError(415, 'unsupported_encoding', `charset ${charset.slice(0, 40)} is not accepted: send utf-8, windows-1252 or iso-8859-1`, 'content-type');
+  if (o.encoding && o.encoding !== encoding) throw new ApiError(422, 'invalid', `options.encoding ${o.encoding} contradicts the body's charset ${charset}`, 'options.encoding');
+  return { ...o, encoding };
+}
+
 /** Writes the stream as pieces of the import; returns its size. Throws 413 past maxBytes, 422 for an empty file. */
 async function writePieces(db: Db, tenantId: string, importId: string, source: AsyncIterable<Buffer>, maxBytes: number): Promise<number> {
   let bytes = 0;
@@ -73,7 +98,7 @@ async function writePieces(db: Db, tenantId: string, importId: string, source: A
 }
 
 /** What one upload needs from the request. */
-export interface UploadRequest { req: Request; res: Response; auth: AuthContext; queryOptions: string | undefined }
+export interface UploadRequest { req: Request; res: Response; auth: AuthContext; queryOptions: string | undefined; log?: Logger }
 
 /**
  * Receives the file of POST /api/imports into a new, queued import and returns it (the caller
@@ -98,13 +123,19 @@ export async function receiveImport(db: Db, u: UploadRequest, maxBytes: number):
   };
   try {
     const multipart = /^multipart\/form-data/i.test(u.req.get('content-type') ?? '');
-    const bytes = multipart ? await receiveMultipart(u, maxBytes, begin) : await begin(readOptions(u.queryOptions), piecesOf(u.req));
+    refuseContentEncoding(u.req);
+    const bytes = multipart ? await receiveMultipart(u, maxBytes, begin) : await begin(withCharset(u.req, readOptions(u.queryOptions)), piecesOf(u.req));
     const id = state.importId;
     if (!id) throw new Error('upload finished without an import');
     return await db.withTenant(tenantId, (c) => uploadComplete(c, id, bytes));
   } catch (err) {
     state.aborted = true;
     if (state.importId) await discard(state.importId);
+    if (!u.req.complete && u.req.destroyed && !(err instanceof ApiError && err.status !== 400) && !(err instanceof DomainError)) {
+      // The client went away mid-upload (its reset is no server error): said once, at info; nothing is kept.
+      u.log?.info({ tenantId, bytes: u.req.socket?.bytesRead ?? null }, 'import upload abandoned by the client; nothing kept');
+      throw new ApiError(400, 'bad_request', 'the upload was interrupted', 'body');
+    }
     stopReading(u);
     throw err;
   }

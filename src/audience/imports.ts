@@ -14,6 +14,8 @@ export type SkipReason = (typeof SKIP_REASONS)[number];
 export interface ImportCounts {
   rows: number; created: number; updated: number; subscribed: number; unconfirmed: number; unchanged: number;
   skipped: Record<SkipReason, number>; duplicates: number; errors: number; activations: number;
+  /** Rows whose source opt-out (unsubscribed, cleaned, blocklisted) was applied; each is also counted under skipped. */
+  optedOut: number;
 }
 
 /** One line of the row report: an error (bad address, unknown list…) or a skip (with its reason as code). */
@@ -22,13 +24,16 @@ export interface RowReport { row: number; line: number; column: string | null; c
 /** The first this many row errors and skips are kept (the counts cover them all). */
 export const MAX_ROW_REPORTS = 100;
 
+/** Why an import failed; a whole-file error found late says its line and whether the rows before it were processed (partial). */
+export interface ImportFailure { code: string; field: string | null; message: string; line?: number | null; partial?: boolean }
+
 /** Who attests the consent of the imported rows, and what they state (kept on the import and in each consent record). */
 export interface Attestation { by: string; source: string; text: string | null; date: string | null; ip: string | null }
 
 export interface ImportRow {
   id: string; status: ImportStatus; dryRun: boolean; options: Record<string, unknown>; attestation: Attestation | null;
   counts: ImportCounts; rowErrors: RowReport[]; rowsDone: number; bytes: number; bytesRead: number;
-  encoding: string | null; delimiter: string | null; error: { code: string; field: string | null; message: string } | null;
+  encoding: string | null; delimiter: string | null; error: ImportFailure | null;
   createdBy: string | null; createdAt: Date; updatedAt: Date; startedAt: Date | null; finishedAt: Date | null;
 }
 
@@ -39,7 +44,7 @@ const COLUMNS = `id, status, dry_run AS "dryRun", options, attestation, counts, 
 /** Counts with every figure at zero. */
 export function emptyCounts(): ImportCounts {
   return { rows: 0, created: 0, updated: 0, subscribed: 0, unconfirmed: 0, unchanged: 0,
-    skipped: { unsubscribed: 0, complained: 0, bounced: 0, erased: 0, suppressed: 0 }, duplicates: 0, errors: 0, activations: 0 };
+    skipped: { unsubscribed: 0, complained: 0, bounced: 0, erased: 0, suppressed: 0 }, duplicates: 0, errors: 0, activations: 0, optedOut: 0 };
 }
 
 function withCounts(row: ImportRow): ImportRow {
@@ -133,7 +138,7 @@ export async function recordProgress(c: Queryable, id: string, p: ImportProgress
 }
 
 /** Ends an import: completed, or failed with its error; the uploaded file is deleted either way. */
-export async function finishImport(c: Queryable, id: string, end: { status: 'completed' } | { status: 'failed'; error: { code: string; field: string | null; message: string } }): Promise<void> {
+export async function finishImport(c: Queryable, id: string, end: { status: 'completed' } | { status: 'failed'; error: ImportFailure }): Promise<void> {
   await c.query(`UPDATE imports SET status = $2, error = $3, finished_at = now(), updated_at = now(),
       bytes_read = CASE WHEN $2 = 'completed' THEN bytes ELSE bytes_read END WHERE id = $1`,
   [id, end.status, end.status === 'failed' ? JSON.stringify(end.error) : null]);

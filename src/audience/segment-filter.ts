@@ -19,6 +19,8 @@
 //               exists            no value: present and not null
 //   status      {"status": "pending" | "active" | "suppressed"} (erased contacts are in no segment)
 //   list        {"list": uuid, "subscription"?: "subscribed" (default) | "unconfirmed" | "unsubscribed"}
+//               (a list deleted after the filter was saved matches no one; listReferences lets a
+//               caller refuse an unknown or deleted list up front)
 //   dates       {"field": "createdAt" | "confirmedAt", "op": "before" | "after" | "between",
 //                "value": ISO 8601 date or date-time | [from, to]} (before/after strict, between inclusive)
 // Limits: groups nested at most 5 deep, at most 50 conditions, `in` at most 1,000 values, strings at
@@ -30,8 +32,15 @@ import { UUID_PATTERN } from '../policy/ids.js';
 
 export const SEGMENT_LIMITS = { depth: 5, conditions: 50, inValues: 1000, stringBytes: 1024 } as const;
 
-/** An attribute name: a top-level key of contacts.attributes (dots are plain characters, not paths). */
-export const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,99}$/;
+/**
+ * The characters of an attribute name: a top-level key of contacts.attributes (dots are plain
+ * characters, not paths), any name the contacts API or an import stores ("Phone Number", "Städte",
+ * "a.b"), but no control characters (C0, DEL, C1: NUL included) nor unpaired surrogates. The name is
+ * always a bind parameter, never SQL text. Length: 1–MAX_ATTRIBUTE_NAME UTF-16 code units, as stored.
+ */
+export const ATTRIBUTE_NAME = /^[^\p{Cc}\p{Cs}]+$/u;
+/** The longest attribute name (the contacts API's and the import's limit). */
+export const MAX_ATTRIBUTE_NAME = 100;
 
 export type Scalar = string | number | boolean;
 export type AttributeOp = 'eq' | 'ne' | 'in' | 'contains' | 'gt' | 'gte' | 'lt' | 'lte' | 'between' | 'exists';
@@ -71,7 +80,9 @@ const isoDate = z.string().regex(ISO_DATE, 'must be an ISO 8601 date (2024-05-31
   .refine((s) => !Number.isNaN(Date.parse(s)) && Number(s.slice(0, 4)) >= 1000, 'must be a real date')
   .transform((s) => new Date(s).toISOString());
 
-const attributeName = z.string().regex(ATTRIBUTE_NAME, 'must be an attribute name: a letter or _, then letters, digits, _ . - (at most 100)');
+const attributeName = z.string().min(1, 'must not be empty')
+  .max(MAX_ATTRIBUTE_NAME, `must be at most ${MAX_ATTRIBUTE_NAME} characters`)
+  .regex(ATTRIBUTE_NAME, 'must not contain control characters or unpaired surrogates');
 
 const VALUE_OF: Record<AttributeOp, z.ZodType | null> = {
   eq: scalar, ne: scalar, contains: scalar,
@@ -85,7 +96,11 @@ const attributeShape = z.strictObject({
   value: z.unknown().optional(),
 });
 const dateShape = z.strictObject({ field: z.enum(['createdAt', 'confirmedAt']), op: z.enum(['before', 'after', 'between']), value: z.unknown() });
-const dateValue = { single: isoDate, range: z.tuple([isoDate, isoDate], { error: 'must be [from, to]: two ISO 8601 dates' }) };
+const dateValue = {
+  single: isoDate,
+  // Both normalised to UTC ISO (same length, years 1000–9999): string order is time order.
+  range: z.tuple([isoDate, isoDate], { error: 'must be [from, to]: two ISO 8601 dates' }).refine((r) => r[0] <= r[1], 'from must not be after to'),
+};
 const statusShape = z.strictObject({ status: z.enum(['pending', 'active', 'suppressed']) });
 const listShape = z.strictObject({
   list: z.string().regex(UUID_PATTERN, 'must be a list id (UUID)'),
@@ -170,6 +185,21 @@ function parseNode(node: unknown, path: string, depth: number, w: Walk): Segment
  */
 export function parseSegmentFilter(input: unknown, field = 'filter'): SegmentFilter {
   return parseNode(input, field, 1, { conditions: 0 });
+}
+
+/** A list condition of a filter: the list id and the JSON path of its `list` key (e.g. filter.all[1].list). */
+export interface ListReference { list: string; path: string }
+
+/**
+ * Every list a parsed filter names, with the JSON path (under `field`, as parseSegmentFilter names
+ * faults) of each condition's `list` key, in document order: what a caller checks against the
+ * tenant's live lists before saving or counting a filter.
+ */
+export function listReferences(filter: SegmentFilter, field = 'filter'): ListReference[] {
+  if ('all' in filter) return filter.all.flatMap((f, i) => listReferences(f, `${field}.all[${i}]`));
+  if ('any' in filter) return filter.any.flatMap((f, i) => listReferences(f, `${field}.any[${i}]`));
+  if ('not' in filter) return listReferences(filter.not, `${field}.not`);
+  return 'list' in filter ? [{ list: filter.list, path: `${field}.list` }] : [];
 }
 
 /** The filter as a zod schema (validation by parseSegmentFilter, faults as zod issues at their path), for request bodies. */
@@ -267,14 +297,16 @@ function compileNode(a: string, f: SegmentFilter, b: Binder): string {
   if ('field' in f) return compileDate(a, f, b);
   if ('status' in f) return `${a}.status = ${b.bind(f.status, 'text')}`;
   const s = b.alias();
-  return `EXISTS (SELECT 1 FROM subscriptions ${s} WHERE ${s}.contact_id = ${a}.id AND ${s}.list_id = ${b.bind(f.list, 'uuid')} AND ${s}.status = ${b.bind(f.subscription, 'text')})`;
+  // Only a live list: a deleted list keeps its subscriptions (soft delete), which no segment counts.
+  return `EXISTS (SELECT 1 FROM subscriptions ${s} JOIN lists ${s}_l ON ${s}_l.id = ${s}.list_id AND ${s}_l.deleted_at IS NULL `
+    + `WHERE ${s}.contact_id = ${a}.id AND ${s}.list_id = ${b.bind(f.list, 'uuid')} AND ${s}.status = ${b.bind(f.subscription, 'text')})`;
 }
 
 const ALIAS = /^[a-z_][a-z0-9_]{0,30}$/;
 
 /**
  * Compiles a parsed filter to a boolean SQL predicate over the contacts table under `alias` (a row of
- * contacts; list conditions add an EXISTS over subscriptions). Placeholders start at `$firstParam`,
+ * contacts; list conditions add an EXISTS over subscriptions of lists not deleted). Placeholders start at `$firstParam`,
  * so the predicate composes into a query that already has firstParam − 1 parameters:
  * `WHERE … AND (${sql})` with `[...own, ...params]`. Every leaf yields true or false, never NULL, so
  * `not` is the exact complement. Throws only on a programming error (a bad alias or firstParam).

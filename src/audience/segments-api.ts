@@ -8,12 +8,13 @@ import { rateLimited } from '../domain-error.js';
 import { headerText } from '../platform/schemas.js';
 import { id, page, timestamp } from '../platform/responses.js';
 import { parseSegmentFilter } from './segment-filter.js';
-import { countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './segments.js';
+import { assertSegmentLists, countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './segments.js';
 
 const FILTER_HELP = 'A segment filter (README "Segments"): {"all"|"any": [conditions]}, {"not": condition}, '
   + '{"attribute": name, "op": "eq|ne|in|contains|gt|gte|lt|lte|between|exists", "value": …}, {"status": "pending|active|suppressed"}, '
   + '{"list": listId, "subscription": "subscribed|unconfirmed|unsubscribed"}, {"field": "createdAt|confirmedAt", "op": "before|after|between", "value": ISO 8601}. '
-  + 'At most 5 groups deep, 50 conditions, 1,000 values in "in", strings of 1 KiB. A fault is 422 invalid_segment naming its path (e.g. filter.all[2].value).';
+  + 'At most 5 groups deep, 50 conditions, 1,000 values in "in", strings of 1 KiB. A list must exist and not be deleted (a list deleted later matches no one). '
+  + 'A fault is 422 invalid_segment naming its path (e.g. filter.all[2].value).';
 
 const COUNT_HELP = 'A count runs for at most SEGMENT_COUNT_TIMEOUT_MS (503 segment_count_timeout); at most 2 counts of a tenant '
   + '(4 in all) run at once per process (429 rate_limited, Retry-After).';
@@ -115,6 +116,9 @@ export function segmentRoutes(api: Api, deps: AppDeps): void {
     summary: 'Count the contacts a filter (not saved) matches now: the live count of a filter builder', description: `${FILTER_HELP} ${COUNT_HELP}` },
   async ({ tenantId, body }) => {
     const filter = parseSegmentFilter(body.filter, 'filter');
-    return { body: { count: await gate.run(tenantId, () => db.withTenant(tenantId, (c) => countSegment(c, filter, timeoutMs))) } };
+    return { body: { count: await gate.run(tenantId, () => db.withTenant(tenantId, async (c) => {
+      await assertSegmentLists(c, filter);
+      return countSegment(c, filter, timeoutMs);
+    })) } };
   });
 }

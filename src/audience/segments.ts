@@ -4,7 +4,8 @@
 import type { Queryable } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
 import { isUuid } from '../policy/ids.js';
-import { compileSegment, parseSegmentFilter, type SegmentFilter } from './segment-filter.js';
+import { listsByIds } from '../consent/lists.js';
+import { compileSegment, listReferences, parseSegmentFilter, type SegmentFilter } from './segment-filter.js';
 
 export interface Segment { id: string; name: string; filter: SegmentFilter; createdAt: Date; updatedAt: Date }
 
@@ -42,16 +43,34 @@ export async function listSegments(c: Queryable): Promise<Segment[]> {
   return r.rows.map(rowToSegment);
 }
 
-/** Saves a new segment (name trimmed). DomainError segment_name_taken (field name) when the tenant has that name already. */
+/**
+ * Refuses a filter that names a list the tenant does not have or has deleted (archived lists are
+ * fine): DomainError invalid_segment whose field is the path of that `list` key (e.g. filter.all[1].list).
+ * Checked when a filter is saved or counted unsaved; a list deleted later simply matches no one.
+ */
+export async function assertSegmentLists(c: Queryable, filter: SegmentFilter, field = 'filter'): Promise<void> {
+  const refs = listReferences(filter, field);
+  if (refs.length === 0) return;
+  const live = new Set((await listsByIds(c, [...new Set(refs.map((r) => r.list))])).map((l) => l.id));
+  const missing = refs.find((r) => !live.has(r.list));
+  if (missing) throw new DomainError('invalid_segment', `${missing.path}: no such list (unknown or deleted)`, missing.path);
+}
+
+/**
+ * Saves a new segment (name trimmed). DomainError segment_name_taken (field name) when the tenant has
+ * that name already; invalid_segment when the filter names an unknown or deleted list (assertSegmentLists).
+ */
 export async function createSegment(c: Queryable, tenantId: string, v: { name: string; filter: SegmentFilter }): Promise<Segment> {
+  await assertSegmentLists(c, v.filter);
   const r = await mapped(() => c.query<Segment>(`INSERT INTO segments (tenant_id, name, filter) VALUES ($1, btrim($2), $3::jsonb) RETURNING ${COLUMNS}`,
     [tenantId, v.name, JSON.stringify(v.filter)]));
   return rowToSegment(r.rows[0]);
 }
 
-/** Renames a segment and/or replaces its filter; null when absent. DomainError segment_name_taken as for create. */
+/** Renames a segment and/or replaces its filter; null when absent. DomainError segment_name_taken and invalid_segment as for create. */
 export async function updateSegment(c: Queryable, id: string, v: { name?: string; filter?: SegmentFilter }): Promise<Segment | null> {
   if (!isUuid(id)) return null;
+  if (v.filter !== undefined) await assertSegmentLists(c, v.filter);
   const r = await mapped(() => c.query<Segment>(`UPDATE segments SET name = coalesce(btrim($2), name), filter = coalesce($3::jsonb, filter), updated_at = now()
     WHERE id = $1 RETURNING ${COLUMNS}`, [id, v.name ?? null, v.filter === undefined ? null : JSON.stringify(v.filter)]));
   return r.rows[0] ? rowToSegment(r.rows[0]) : null;

@@ -15,7 +15,8 @@ import { mailboxKey } from '../policy/addresses.js';
 /**
  * capPerDay: activation messages per mailbox (policy/addresses mailboxKey) per rolling 24 hours;
  * ttlDays: link lifetime; tenantPerHour: when set, the tenant's activation messages per rolling hour
- * (ACTIVATION_TENANT_PER_HOUR), the ceiling of the API, the public form and the preference page.
+ * (ACTIVATION_TENANT_PER_HOUR), the ceiling of the API, the public form and the preference page
+ * (an import's paced activations are not counted: IMPORT_ACTIVATIONS_PER_MINUTE paces them per tenant).
  */
 export interface ActivationSettings { capPerDay: number; ttlDays: number; tenantPerHour?: number }
 
@@ -62,15 +63,29 @@ export async function assertMayActivate(c: Queryable, tenantId: string, address:
 export async function assertTenantUnderCeiling(c: Queryable, tenantId: string, perHour: number): Promise<void> {
   const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
       ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int AS retry
-    FROM (SELECT created_at FROM messages WHERE tenant_id = $1 AND kind = 'activation' AND created_at > now() - interval '1 hour'
-      ORDER BY created_at DESC LIMIT $2) recent`, [tenantId, perHour]);
+    FROM (SELECT created_at FROM messages WHERE tenant_id = $1 AND kind = 'activation' AND NOT (data ? 'importId')
+      AND created_at > now() - interval '1 hour' ORDER BY created_at DESC LIMIT $2) recent`, [tenantId, perHour]);
   const { n, retry } = r.rows[0];
   if (n >= perHour) throw rateLimited(`this tenant already sent ${n} activation emails in the last hour`, null, Math.max(1, retry ?? 1));
 }
 
-/** Queues the n-th activation message of a contact, confirming its address and the given lists (dispatched from notBefore on, when given). */
+/**
+ * The dispatch time of the tenant's latest scheduled import activation (an import paces its mails
+ * after it), or null: one index read (migration 073, messages_import_activations).
+ */
+export async function latestImportActivationDue(c: Queryable, tenantId: string): Promise<Date | null> {
+  const r = await c.query<{ due: Date | null }>(`SELECT max((data->>'dueAt')::timestamptz) AS due FROM (SELECT data FROM messages
+    WHERE tenant_id = $1 AND kind = 'activation' AND data ? 'importId' ORDER BY created_at DESC LIMIT 100) recent`, [tenantId]);
+  return r.rows[0]?.due ?? null;
+}
+
+/**
+ * Queues the n-th activation message of a contact, confirming its address and the given lists
+ * (dispatched from notBefore on, when given). An import's (importId) carries importId and dueAt in
+ * its data: the tenant's hourly ceiling does not count it, and the next import activation is paced after it.
+ */
 export async function queueActivation(c: Queryable, tenantId: string, contact: ContactRow & { email: string }, listIds: string[], ttlDays: number,
-  notBefore?: Date): Promise<LedgerMessage> {
+  notBefore?: Date, importId?: string): Promise<LedgerMessage> {
   const r = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE contact_id = $1 AND kind = 'activation'`, [contact.id]);
   // A paced message (an import's: notBefore) gets its full lifetime from when it may go out.
   const from = Math.max(Date.now(), notBefore?.getTime() ?? 0);
@@ -79,7 +94,8 @@ export async function queueActivation(c: Queryable, tenantId: string, contact: C
   };
   const { message } = await enqueueMessage(c, {
     tenantId, purpose: `activation:${contact.id}:${r.rows[0].n + 1}`, kind: 'activation', contactId: contact.id,
-    recipient: contact.email, template: 'activation', data: { ...data }, notBefore: notBefore ?? null,
+    recipient: contact.email, template: 'activation', notBefore: notBefore ?? null,
+    data: importId ? { ...data, importId, dueAt: (notBefore ?? new Date(from)).toISOString() } : { ...data }, // dueAt: the slot the pacing gave it
   });
   return message;
 }

@@ -23,7 +23,7 @@ import { getTenant } from '../tenants/store.js';
 import type { ActivationSettings } from './activation.js';
 import { findContact } from './contacts.js';
 import { HONEYPOT_FIELD, hostedForm, wordingHash, type FormView } from './form-html.js';
-import { formTenant, formWording, ipHash, isFormWording, takeFormSlot, type FormLimits } from './forms.js';
+import { formOrigin, formTenant, formWording, ipHash, isFormWording, takeFormSlot, type FormLimits } from './forms.js';
 import { publicList } from './lists.js';
 import { consentText, storeConsentText } from './records.js';
 import { registerContact } from './register.js';
@@ -93,12 +93,13 @@ function invalidField(sub: Submission): FormView['error'] | null {
 /**
  * Where the consent was given (descriptive, as the person's browser tells it): 'hosted' (this page,
  * whose own posts carry no Origin: its Referrer-Policy is no-referrer), else 'embedded' and the web
- * origin of the page that embedded the snippet when the browser sent one.
+ * origin of the page that embedded the snippet when the browser sent a well-formed one (formOrigin:
+ * scheme://host[:port], normalised); any other Origin is not recorded.
  */
 function originOf(ctx: Ctx, req: Request, sub: Submission): string {
-  const origin = keptHeaderValue(req.get('origin'), 200);
+  const origin = formOrigin(req.get('origin'));
   if (sub.hosted || origin === ctx.hostedOrigin) return 'hosted';
-  return origin && origin !== 'null' ? `embedded ${origin}` : 'embedded';
+  return origin ? `embedded ${origin}` : 'embedded';
 }
 
 /**

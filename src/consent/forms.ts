@@ -40,6 +40,28 @@ export function isFormWording(text: string, tenantName: string): boolean {
   return text.length > head.length + tail.length && text.startsWith(head) && text.endsWith(tail);
 }
 
+/** The longest origin a consent record keeps (scheme://host[:port]); a longer one is not kept. */
+export const MAX_FORM_ORIGIN = 200;
+const ORIGIN_SHAPE = /^https?:\/\/[^/?#@\\\s]+$/i;
+const CLEAN_ORIGIN = /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The web origin an Origin header names, as a consent record keeps it: only a well-formed http(s)
+ * origin (scheme://host[:port], nothing else: no path, user, query or fragment), parsed by URL (WHATWG),
+ * lower-cased, the default port dropped, IDN hosts in ASCII, at most MAX_FORM_ORIGIN characters;
+ * null for anything else (absent, "null", malformed, too long).
+ */
+export function formOrigin(header: string | null | undefined): string | null {
+  if (typeof header !== 'string' || header.length > MAX_FORM_ORIGIN || !ORIGIN_SHAPE.test(header)) return null;
+  let origin: string;
+  try {
+    origin = new URL(header).origin.toLowerCase();
+  } catch {
+    return null;
+  }
+  return origin.length <= MAX_FORM_ORIGIN && CLEAN_ORIGIN.test(origin) ? origin : null;
+}
+
 /**
  * What one client is, for the per-IP caps: an IPv4 address as is (an IPv4-mapped IPv6 address as its
  * IPv4), an IPv6 address as its /64 network (one subscriber line usually gets a whole /64, so its

@@ -58,3 +58,17 @@ export async function importSubscriptions(c: Queryable, tenantId: string, rows: 
   [tenantId, rows.map((x) => x.contactId), rows.map((x) => x.listId), rows.map((x) => x.status)]);
   return r.rowCount ?? 0;
 }
+
+/**
+ * A CSV import applying its source's opt-outs: sets each (contact, list) to 'unsubscribed' in one
+ * statement, inserting the row when there is none (so no later import subscribes it). Returns the
+ * rows written.
+ */
+export async function importOptOuts(c: Queryable, tenantId: string, rows: readonly { contactId: string; listId: string }[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const r = await c.query(`INSERT INTO subscriptions (tenant_id, contact_id, list_id, status)
+    SELECT $1, u.contact_id, u.list_id, 'unsubscribed' FROM unnest($2::uuid[], $3::uuid[]) AS u(contact_id, list_id)
+    ON CONFLICT (contact_id, list_id) DO UPDATE SET status = 'unsubscribed', updated_at = now()
+    WHERE subscriptions.status <> 'unsubscribed'`, [tenantId, rows.map((x) => x.contactId), rows.map((x) => x.listId)]);
+  return r.rowCount ?? 0;
+}

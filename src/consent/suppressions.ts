@@ -152,3 +152,27 @@ export async function suppressionsOfAddresses(c: Queryable, tenantId: string, ad
   }
   return out;
 }
+
+/** One suppression of a batch (a CSV import applying its source's opt-outs). */
+export interface NewSuppression { address: string; scope: SuppressionScope; reason: string; source: Record<string, unknown> }
+
+/**
+ * Adds many suppressions in one statement, as addSuppression does one (the address is kept next to
+ * the hash unless the hash carries an 'erased' suppression); returns the addresses (as given) that
+ * got a new suppression.
+ */
+export async function addSuppressions(c: Queryable, tenantId: string, rows: readonly NewSuppression[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const salt = await saltOf(c, tenantId);
+  const hashes = rows.map((x) => addressHash(salt, x.address));
+  const r = await c.query<{ address_hash: string }>(`INSERT INTO suppressions (tenant_id, address_hash, scope, reason, address, source)
+    SELECT $1::uuid, u.h, u.scope, u.reason,
+      CASE WHEN EXISTS (SELECT 1 FROM suppressions e WHERE e.tenant_id = $1::uuid AND e.address_hash = u.h AND e.reason = 'erased') THEN NULL ELSE u.a END,
+      u.source
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) AS u(h, scope, reason, a, source)
+    ON CONFLICT DO NOTHING RETURNING address_hash`,
+  [tenantId, hashes, rows.map((x) => x.scope), rows.map((x) => x.reason), rows.map((x) => x.address.trim().toLowerCase()),
+    rows.map((x) => JSON.stringify(x.source))]);
+  const added = new Set(r.rows.map((row) => row.address_hash));
+  return new Set(rows.filter((_, i) => added.has(hashes[i])).map((x) => x.address));
+}

@@ -98,6 +98,21 @@ describe('encodings', () => {
     expect([err.code, err.field]).toEqual(['invalid_encoding', 'encoding']);
   });
 
+  it('the first non-ASCII character decides: valid UTF-8 there and a stray byte later is invalid_encoding, never windows-1252', async () => {
+    const rowsOf = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `u${from + i}@example.com,N${from + i}\n`).join('');
+    const bytes = Buffer.concat([Buffer.from(`email,name\nzoe@example.com,Zoë\n${rowsOf(4500)}bad@example.com,Ren`), Buffer.from([0xe9]), Buffer.from(`\n${rowsOf(10, 9000)}`)]);
+    for (const size of [7, 65_536, 1 << 20]) {
+      const p = parseImport(chunks(bytes, size));
+      const rows: ParsedRow[] = [];
+      const err = await (async () => { for await (const e of p.events) if (e.kind === 'row') rows.push(e.row); })().then(() => null, (e: unknown) => e as ImportFormatError);
+      expect(err).toBeInstanceOf(ImportFormatError);
+      // every row before the fault is read (so the job can import and report them), none after it; the byte and line are exact
+      expect([err?.code, err?.field, err?.line, rows.length, rows[0].name, rows.at(-1)?.email]).toEqual(['invalid_encoding', 'encoding', 4503, 4501, 'Zoë', 'u4499@example.com']);
+      expect(err?.message).toContain(`at byte ${bytes.indexOf(0xe9)} (0xe9)`);
+      expect(p.summary().encoding).toBe('utf-8');
+    }
+  });
+
   it('a file that turns invalid after UTF-8 was decided fails with invalid_encoding (never mis-decodes)', async () => {
     const bytes = Buffer.concat([Buffer.from('email,name\nx@example.com,Zoë\ny@example.com,M'), Buffer.from([0xfc]), Buffer.from('\n')]);
     expect((await formatError(bytes)).code).toBe('invalid_encoding');
@@ -217,9 +232,9 @@ describe('rows: addresses, typed attributes, lists and consent', () => {
   });
 
   it('maps a status column; an unknown status is a row error, never a guess', async () => {
-    const { rows, errors } = await run(Buffer.from('email,state\na@example.com,Unsubscribed\nb@example.com,confirmed\nc@example.com,\nd@example.com,VIP\n'),
+    const { rows, errors } = await run(Buffer.from('email,state\na@example.com,Unsubscribed\nb@example.com,confirmed\nc@example.com,\nd@example.com,VIP\ne@example.com,Pending\nf@example.com,unconfirmed\n'),
       { mapping: { email: 'email', status: 'state' } });
-    expect(rows.map((r) => r.sourceStatus)).toEqual(['unsubscribed', 'subscribed', null]);
+    expect(rows.map((r) => r.sourceStatus)).toEqual(['unsubscribed', 'subscribed', null, 'pending', 'pending']);
     expect(codes(errors)).toEqual([[4, 5, 'state', 'invalid_status']]);
   });
 
@@ -278,7 +293,7 @@ describe('presets', () => {
     expect(byEmail(rows, 'erik@example.com')).toEqual({
       row: 1, line: 2, email: 'erik@example.com', emailKey: 'erik@example.com', name: 'Erik Example',
       attributes: { 'Phone Number': '+49 30 1234567', tags: 'Newsletter, Offers, monthly' }, lists: [],
-      consent: { at: '2022-05-01T08:05:10.000Z', ip: '198.51.100.8', text: null, source: null }, sourceStatus: 'subscribed',
+      consent: { at: '2022-05-01T08:05:10.000Z', ip: '198.51.100.8', text: null, source: null }, sourceStatus: 'subscribed', sourceStatusAt: null,
     });
     expect(byEmail(rows, 'fiona@example.org')).toMatchObject({ consent: { at: '2021-02-03T04:05:06.000Z', ip: '2001:db8::1' }, attributes: { tags: 'Newsletter' } });
     expect(byEmail(rows, 'gustav@example.com')).toMatchObject({ consent: { at: null, ip: null } });
@@ -286,7 +301,7 @@ describe('presets', () => {
 
   it('mailchimp unsubscribed and cleaned exports: every row carries that status', async () => {
     const unsub = await run(fixture('mailchimp-unsubscribed.csv'), { preset: 'mailchimp' });
-    expect(unsub.rows.map((r) => [r.email, r.sourceStatus])).toEqual([['hanna@example.com', 'unsubscribed']]);
+    expect(unsub.rows.map((r) => [r.email, r.sourceStatus, r.sourceStatusAt])).toEqual([['hanna@example.com', 'unsubscribed', '2024-02-01T09:00:00.000Z']]);
     const cleaned = await run(fixture('mailchimp-cleaned.csv'), { preset: 'mailchimp' });
     expect(cleaned.rows.map((r) => [r.email, r.sourceStatus, r.consent.at])).toEqual([['ivan@example.org', 'cleaned', '2018-01-01T00:10:00.000Z']]);
   });
@@ -296,7 +311,8 @@ describe('presets', () => {
       preset: 'mailchimp', mapping: { email: 'Email Address', lists: 'REGION', attributes: { MEMBER_RATING: { attribute: 'rating', type: 'number' } } },
     });
     expect(byEmail(rows, 'erik@example.com')).toMatchObject({ lists: ['BE'], attributes: { rating: 2, 'Phone Number': '+49 30 1234567' }, name: 'Erik Example' });
-    const tagsAsLists = await run(fixture('mailchimp-subscribed.csv'), { preset: 'mailchimp', mapping: { email: 'Email Address', lists: 'TAGS' } });
+    // email may be left to the preset (the README's own example): only the keys given override it
+    const tagsAsLists = await run(fixture('mailchimp-subscribed.csv'), { preset: 'mailchimp', mapping: { lists: 'TAGS' } });
     expect(byEmail(tagsAsLists.rows, 'erik@example.com')).toMatchObject({ lists: ['Newsletter', 'Offers, monthly'], attributes: { 'Phone Number': '+49 30 1234567' } });
     expect(byEmail(tagsAsLists.rows, 'erik@example.com')?.attributes).not.toHaveProperty('tags');
   });
@@ -322,6 +338,7 @@ describe('whole-file problems', () => {
     expect(bad({ preset: 'sendgrid' })).toEqual(['invalid_option', 'preset']);
     expect(bad({ maxRows: 0 })).toEqual(['invalid_option', 'maxRows']);
     expect(bad({ mapping: {} })).toEqual(['invalid_option', 'mapping.email']);
+    expect(bad({ preset: 'mailchimp', mapping: { lists: 'TAGS' } })).toBeNull();
     expect(bad({ mapping: { email: 'e', attributes: { a: { attribute: 'x', type: 'json' } } } })).toEqual(['invalid_option', 'mapping.attributes.a.type']);
     expect(bad({ mapping: { email: 'e', attributes: { a: { attribute: 'x'.repeat(101), type: 'string' } } } })).toEqual(['invalid_option', 'mapping.attributes.a.attribute']);
     expect(bad({})).toBeNull();
@@ -339,6 +356,18 @@ describe('whole-file problems', () => {
     expect((await formatError(Buffer.from('PK\u0003\u0004\u0000\u0000binary'))).code).toBe('not_csv');
     expect((await formatError(Buffer.from('email,name\na@example.com,"open\nb@example.com,B\n'))).code).toBe('unclosed_quote');
     expect((await formatError(Buffer.from(`${Array.from({ length: 501 }, (_, i) => `c${i}`).join(',')},email\n`))).code).toBe('too_many_columns');
+  });
+
+  it('an unclosed quote late in the file: every row before it is read first, and the error names its line', async () => {
+    const good = Array.from({ length: 5010 }, (_, i) => `u${i}@example.com,N${i}\n`).join('');
+    const bytes = Buffer.from(`email,name\n${good}x@example.com,"open\n${good}`);
+    for (const size of [7, 65_536, 1 << 20]) {
+      const p = parseImport(chunks(bytes, size));
+      let rows = 0;
+      const err = await (async () => { for await (const e of p.events) if (e.kind === 'row') rows++; })().then(() => null, (e: unknown) => e as ImportFormatError);
+      expect([err?.code, err?.line, rows]).toEqual(['unclosed_quote', 5012, 5010]);
+      expect(err?.message).toContain('line 5012');
+    }
   });
 
   it('a runaway quoted field stops at 1 MiB (record_too_large), not at the end of memory', async () => {

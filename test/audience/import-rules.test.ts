@@ -35,15 +35,27 @@ describe('planRow', () => {
 
   it.each([
     [['complaint'], 'complained'], [['hard_bounce'], 'bounced'], [['soft_bounces'], 'bounced'], [['erased'], 'erased'],
-    [['manual'], 'suppressed'], [['manual', 'complaint'], 'complained'], [['complaint', 'erased'], 'erased'],
+    [['manual'], 'suppressed'], [['manual', 'complaint'], 'complained'], [['complained'], 'complained'], [['bounced'], 'bounced'], [['complaint', 'erased'], 'erased'],
   ] as const)('skips an address suppressed for %j as %s', (reasons, reason) => {
     expect(planRow(facts({ attested: true, suppressionReasons: reasons }))).toMatchObject({ kind: 'skip', reason });
   });
 
   it.each([
-    ['unsubscribed', 'unsubscribed'], ['cleaned', 'bounced'], ['blocklisted', 'suppressed'],
-  ] as const)('skips a row the source marks %s as %s', (sourceStatus, reason) => {
-    expect(planRow(facts({ attested: true, sourceStatus }))).toMatchObject({ kind: 'skip', reason });
+    ['unsubscribed', 'unsubscribed', 'create', [{ listId: A, from: null }], null],
+    ['cleaned', 'bounced', 'none', [], { scope: 'all', reason: 'hard_bounce' }],
+    ['blocklisted', 'suppressed', 'none', [], { scope: 'marketing', reason: 'blocklisted' }],
+  ] as const)('applies a new address\'s source opt-out %s (reason %s)', (sourceStatus, reason, contact, unsubscribe, suppress) => {
+    expect(planRow(facts({ attested: true, sourceStatus }))).toEqual(expect.objectContaining({ kind: 'optout', reason, contact, unsubscribe, suppress }));
+  });
+
+  it.each(['unsubscribed', 'cleaned', 'blocklisted'] as const)('unsubscribes an existing contact\'s target lists when the source marks it %s', (sourceStatus) => {
+    const plan = planRow(facts({ attested: true, sourceStatus, lists: [A, B], existing: { id: 'c', status: 'active' }, current: new Map([[A, 'subscribed'], [B, 'unsubscribed']]) }));
+    expect(plan).toMatchObject({ kind: 'optout', contact: 'keep', unsubscribe: [{ listId: A, from: 'subscribed' }] });
+  });
+
+  it('keeps a row the source marks pending unconfirmed, even with an attestation', () => {
+    expect(planRow(facts({ attested: true, sourceStatus: 'pending', existing: { id: 'c', status: 'pending' }, sendActivation: true })))
+      .toMatchObject({ kind: 'import', activate: false, changes: [{ listId: A, from: null, to: 'unconfirmed' }], outcome: 'unconfirmed', activationLists: [A] });
   });
 
   it('skips a suppressed contact even without a suppression row', () => {

@@ -4,7 +4,8 @@
 // re-subscribed; a dry run writes nothing; duplicates are caught in the file and against existing
 // contacts; activation mail for unconfirmed rows goes out at the capped rate; 413/415/422; listmonk
 // and Mailchimp exports; tenant isolation.
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { describe, expect, it, vi } from 'vitest';
 import { useApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { given } from '../support/given.js';
@@ -13,6 +14,7 @@ import { waitFor } from '../support/wait.js';
 import { addSuppression } from '../../src/consent/suppressions.js';
 import { setSubscription } from '../../src/consent/subscriptions.js';
 import { ImportJobs } from '../../src/audience/import-job.js';
+import { assertTenantUnderCeiling } from '../../src/consent/activation.js';
 import { importOptions } from '../../src/audience/import-options.js';
 import { appendChunk, createImport, uploadComplete } from '../../src/audience/imports.js';
 
@@ -136,7 +138,9 @@ describe('batches', () => {
     // rows 1000, 2000 … 5000 are broken; rows 5001–5500 repeat addresses bulk1…bulk500 (duplicates).
     expect(view.counts).toMatchObject({ rows: n, errors: 5, duplicates: 500, created: 4_995, subscribed: 4_995 });
     expect(view.progress).toMatchObject({ rows: n, percent: 100 });
-    expect(view.rowErrors.map((e: any) => e.row)).toEqual([1000, 2000, 3000, 4000, 5000]);
+    // the first 100 reports in row order: the broken rows, then the duplicates (code duplicate) up to the cap
+    expect(view.rowErrors.map((e: any) => e.row)).toEqual([1000, 2000, 3000, 4000, 5000, ...Array.from({ length: 95 }, (_, i) => 5001 + i)]);
+    expect(view.rowErrors[5]).toMatchObject({ row: 5001, line: 5002, column: 'email', code: 'duplicate' });
     expect(Number((await ownerQuery(app.db.url, "SELECT count(*) AS n FROM contacts WHERE tenant_id = $1 AND email_key LIKE 'bulk%'", [t.id]))[0].n)).toBe(4_995);
     expect(await contactOf(t.id, 'bulk4321@example.org')).toMatchObject({ attributes: { score: 4321 } });
   });
@@ -188,11 +192,71 @@ describe('never re-subscribing', () => {
     for (const a of ['complainer@example.org', 'bouncer@example.org', 'blocked@example.org', 'erased@example.org']) expect(await contactOf(t.id, a)).toBeNull();
   });
 
-  it('never re-subscribes a row the source marks unsubscribed, cleaned or blocklisted', async () => {
+  it('never re-subscribes a row the source marks unsubscribed, cleaned or blocklisted: a later import of the address is skipped', async () => {
     const csv = 'email,status\nsrc-unsub@example.org,unsubscribed\nsrc-clean@example.org,cleaned\nsrc-block@example.org,blocklisted\n';
     const view = await importCsv(t, csv, { consent: attest });
-    expect(view.counts).toMatchObject({ rows: 3, created: 0, subscribed: 0, skipped: { unsubscribed: 1, bounced: 1, suppressed: 1 } });
-    expect(await contactOf(t.id, 'src-unsub@example.org')).toBeNull();
+    expect(view.counts).toMatchObject({ rows: 3, created: 0, subscribed: 0, optedOut: 3, skipped: { unsubscribed: 1, bounced: 1, suppressed: 1 } });
+    // The new unsubscribed address is held by a pending contact unsubscribed from the row's lists; the others by a suppression.
+    const held = await contactOf(t.id, 'src-unsub@example.org');
+    expect(held).toMatchObject({ status: 'pending' });
+    expect((await subsOf(held.id)).map((s) => s.status)).toEqual(['unsubscribed']);
+    expect(await contactOf(t.id, 'src-clean@example.org')).toBeNull();
+    const sup = await ownerQuery<{ scope: string; reason: string; source: any }>(app.db.url,
+      `SELECT scope, reason, source FROM suppressions WHERE tenant_id = $1 AND address = ANY($2) ORDER BY reason`, [t.id, ['src-clean@example.org', 'src-block@example.org']]);
+    expect(sup).toMatchObject([
+      { scope: 'marketing', reason: 'blocklisted', source: { type: 'import', importId: view.id, row: 3, sourceStatus: 'blocklisted' } },
+      { scope: 'all', reason: 'hard_bounce', source: { type: 'import', importId: view.id, row: 2, sourceStatus: 'cleaned' } },
+    ]);
+    const again = await importCsv(t, 'email\nsrc-unsub@example.org\nsrc-clean@example.org\nsrc-block@example.org\n', { consent: attest });
+    expect(again.counts).toMatchObject({ created: 0, subscribed: 0, unconfirmed: 0, skipped: { unsubscribed: 1, bounced: 1, suppressed: 1 } });
+    expect((await subsOf(held.id)).map((s) => s.status)).toEqual(['unsubscribed']);
+    expect(await contactOf(t.id, 'src-clean@example.org')).toBeNull();
+  });
+
+  it('applies a Mailchimp unsubscribed or cleaned export to contacts it already has: lists unsubscribed, opt_out records of source import', async () => {
+    await importCsv(t, 'email\nalice@example.org\ncarol@example.org\n', { consent: attest });
+    const alice = await contactOf(t.id, 'alice@example.org');
+    expect((await subsOf(alice.id)).map((s) => s.status)).toEqual(['subscribed']);
+    const head = '"Email Address","First Name",OPTIN_TIME,CONFIRM_TIME,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE,UNSUB_REASON,LAST_CHANGED,LEID,EUID';
+    const view = await importCsv(t, [head, 'alice@example.org,Alice,"2021-06-01 09:00:00","2021-06-01 09:05:00","2023-02-03 04:05:06",Spring,"No longer interested","2023-02-03 04:05:06",1,a'].join('\r\n'),
+      { preset: 'mailchimp', consent: { source: 'Mailchimp export' } });
+    expect(view.counts).toMatchObject({ rows: 1, optedOut: 1, subscribed: 0, skipped: { unsubscribed: 1 } });
+    expect(view.rowErrors[0]).toMatchObject({ row: 1, code: 'unsubscribed', message: expect.stringMatching(/unsubscribed from 1 list/) });
+    expect((await subsOf(alice.id)).map((s) => s.status)).toEqual(['unsubscribed']);
+    const optOut = (await eventsOf(alice.id)).find((e) => e.action === 'opt_out');
+    expect(optOut).toMatchObject({ source: 'import', detail: { importId: view.id, row: 1, from: 'subscribed', sourceStatus: 'unsubscribed', sourceStatusAt: '2023-02-03T04:05:06.000Z' } });
+    const cleaned = await importCsv(t, ['"Email Address",CLEAN_TIME,CLEAN_CAMPAIGN_TITLE', 'carol@example.org,"2023-03-01 00:00:00",Spring'].join('\n'), { preset: 'mailchimp', consent: attest });
+    expect(cleaned.counts).toMatchObject({ optedOut: 1, skipped: { bounced: 1 } });
+    const carol = await contactOf(t.id, 'carol@example.org');
+    expect((await subsOf(carol.id)).map((s) => s.status)).toEqual(['unsubscribed']);
+    expect((await eventsOf(carol.id)).map((e) => e.action)).toEqual(['import', 'opt_out', 'suppress']);
+    const again = await importCsv(t, 'email\ncarol@example.org\n', { consent: attest });
+    expect(again.counts).toMatchObject({ subscribed: 0, skipped: { bounced: 1 } });
+  });
+
+  it('applies listmonk disabled and blocklisted rows to contacts it already has', async () => {
+    await importCsv(t, 'email\nlm-dis@example.org\nlm-block@example.org\n', { consent: attest });
+    const csv = ['uuid,email,name,attributes,status,created_at,updated_at',
+      'u1,lm-dis@example.org,Dis,{},disabled,2022-01-15 10:20:30 +0000 UTC,2022-01-15 10:20:30 +0000 UTC',
+      'u2,lm-block@example.org,Block,{},blocklisted,2022-01-15 10:20:30 +0000 UTC,2022-01-15 10:20:30 +0000 UTC'].join('\n');
+    const view = await importCsv(t, csv, { preset: 'listmonk', consent: { source: 'listmonk' } });
+    expect(view.counts).toMatchObject({ optedOut: 2, skipped: { unsubscribed: 1, suppressed: 1 } });
+    for (const a of ['lm-dis@example.org', 'lm-block@example.org']) expect((await subsOf((await contactOf(t.id, a)).id)).map((s) => s.status)).toEqual(['unsubscribed']);
+  });
+
+  it('keeps a row the source marks pending unconfirmed, even with an attestation', async () => {
+    const view = await importCsv(t, 'email,status\nsrc-pending@example.org,pending\nsrc-unconf@example.org,unconfirmed\n', { consent: attest });
+    expect(view.counts).toMatchObject({ created: 2, subscribed: 0, unconfirmed: 2 });
+    const c = await contactOf(t.id, 'src-pending@example.org');
+    expect(c).toMatchObject({ status: 'pending' });
+    expect((await subsOf(c.id)).map((s) => s.status)).toEqual(['unconfirmed']);
+    expect((await eventsOf(c.id))[0].detail).toMatchObject({ to: 'unconfirmed', attested: false, attestation: null });
+  });
+
+  it('reports a manual suppression with reason complained as complained', async () => {
+    await app.pg.deps.db.withTenant(t.id, (c) => addSuppression(c, t.id, 'manual-complained@example.org', 'marketing', 'complained'));
+    const view = await importCsv(t, 'email\nmanual-complained@example.org\n', { consent: attest });
+    expect(view.counts.skipped).toMatchObject({ complained: 1, suppressed: 0 });
   });
 });
 
@@ -214,12 +278,19 @@ describe('dry runs and duplicates', () => {
     const csv = 'email,name\nknown@example.org,New Name\ntwice@example.org,First\nTWICE@example.org,Second\n';
     const view = await importCsv(t, csv);
     expect(view.counts).toMatchObject({ rows: 3, created: 1, duplicates: 1, updated: 0 });
+    expect(view.rowErrors).toEqual([expect.objectContaining({ row: 3, line: 4, column: 'email', code: 'duplicate' })]);
     expect((await contactOf(t.id, 'known@example.org')).name).toBe('Old Name');
     expect((await contactOf(t.id, 'twice@example.org')).name).toBe('First');
     const again = await importCsv(t, 'email,name\nknown@example.org,New Name\n', { updateExisting: true });
     expect(again.counts).toMatchObject({ created: 0, updated: 1 });
     expect((await contactOf(t.id, 'known@example.org')).name).toBe('New Name');
     expect(Number((await ownerQuery(app.db.url, "SELECT count(*) AS n FROM contacts WHERE tenant_id = $1 AND email_key = 'twice@example.org'", [t.id]))[0].n)).toBe(1);
+  });
+
+  it('lists row errors in row order, whichever step found them', async () => {
+    // row 1: an unknown list (found when the batch is judged); row 2: a bad address (found by the parser)
+    const view = await importCsv(t, 'email,lists\norder1@example.org,Nope\nnot-an-address,\norder1@example.org,\n');
+    expect(view.rowErrors.map((e: any) => [e.row, e.code])).toEqual([[1, 'unknown_list'], [2, 'invalid_email'], [3, 'duplicate']]);
   });
 
   it('matches the lists column by name; an unknown name is a row error', async () => {
@@ -246,6 +317,22 @@ describe('activation mail', () => {
       FROM messages m WHERE m.tenant_id = $1 AND m.kind = 'activation' AND m.recipient = ANY($2)`, [t.id, addresses]);
     expect(due[0].s).toBeLessThan(2); // all queued at once; paced by their dispatch time
     expect(mailsTo(app, 'act1@example.org')).toHaveLength(1);
+  });
+});
+
+describe('activation pacing per tenant', () => {
+  it('paces the activations of a tenant\'s imports together, and the API ceiling does not count them', async () => {
+    const tt = await app.tenant();
+    const first = await importCsv(tt, 'email\npace1@example.org\npace2@example.org\n', { sendActivation: true });
+    const second = await importCsv(tt, 'email\npace3@example.org\npace4@example.org\n', { sendActivation: true });
+    expect([first.counts.activations, second.counts.activations]).toEqual([2, 2]);
+    const rows = await ownerQuery<{ recipient: string; due: string; import_id: string }>(app.db.url, `SELECT recipient, data->>'dueAt' AS due, data->>'importId' AS import_id
+      FROM messages WHERE tenant_id = $1 AND kind = 'activation' ORDER BY recipient`, [tt.id]);
+    expect(rows.map((r) => r.import_id)).toEqual([first.id, first.id, second.id, second.id]);
+    const due = rows.map((r) => Date.parse(r.due));
+    // 30 a minute for the tenant: the second import's mails follow the first's, 2 s apart (not from its own start).
+    for (let i = 1; i < due.length; i++) expect(due[i] - due[i - 1]).toBeGreaterThanOrEqual(1_999);
+    await app.pg.deps.db.withTenant(tt.id, (c) => assertTenantUnderCeiling(c, tt.id, 1));
   });
 });
 
@@ -283,6 +370,25 @@ describe('refusals', () => {
     expect(await countRows('imports', t.id)).toBe(before);
   });
 
+  it('415 for a compressed body or a charset it cannot read; a declared windows-1252 or iso-8859-1 is the encoding', async () => {
+    const before = await countRows('imports', t.id);
+    const gz = await upload(t, 'email\ngz@example.org\n', undefined, 'raw', { 'content-encoding': 'gzip' });
+    expect([gz.status, gz.body.error.code, gz.body.error.field]).toEqual([415, 'unsupported_encoding', 'content-encoding']);
+    const u16 = await upload(t, 'email\nu16@example.org\n', undefined, 'raw', { 'content-type': 'text/csv; charset=utf-16' });
+    expect([u16.status, u16.body.error.code, u16.body.error.field]).toEqual([415, 'unsupported_encoding', 'content-type']);
+    expect(u16.body.error.message).toContain('utf-16');
+    const clash = await upload(t, 'email\nclash@example.org\n', { encoding: 'utf-8' }, 'raw', { 'content-type': 'text/csv; charset=iso-8859-1' });
+    expect([clash.status, clash.body.error.field]).toEqual([422, 'options.encoding']);
+    expect(await countRows('imports', t.id)).toBe(before);
+    // é as the single byte 0xE9: detection alone would say windows-1252; the declared charset is what is used
+    const r = await fetch(`${app.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv; charset="ISO-8859-1"' },
+      body: Buffer.concat([Buffer.from('email,name\nlatin@example.org,Ren'), Buffer.from([0xe9]), Buffer.from('\n')]) });
+    expect(r.status).toBe(202);
+    const view = await finished(t, (await r.json()).id);
+    expect(view).toMatchObject({ status: 'completed', encoding: 'latin1' });
+    expect((await contactOf(t.id, 'latin@example.org')).name).toBe('René');
+  });
+
   it('422 for multipart without a file, for options after the file and for an unknown part; nothing is kept', async () => {
     const before = await countRows('imports', t.id);
     const noFile = new FormData();
@@ -309,9 +415,63 @@ describe('refusals', () => {
     expect(await countRows('import_chunks', t.id)).toBe(0);
   });
 
+  it('refuses consent dates in the future: a row\'s is a row error naming the column, the attestation\'s a 422', async () => {
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    const view = await importCsv(t, `email,consent_date\nfuture@example.org,2099-01-01\nskew@example.org,${soon}\n`, { consent: attest });
+    expect(view.counts).toMatchObject({ errors: 1, subscribed: 1 });
+    expect(view.rowErrors).toEqual([expect.objectContaining({ row: 1, column: 'consent_date', code: 'invalid_date' })]);
+    expect(await contactOf(t.id, 'future@example.org')).toBeNull();
+    const r = await upload(t, 'email\nfuture2@example.org\n', { consent: { ...attest, date: '2099-01-01' } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.field).toBe('options.consent.date');
+  });
+
   it('fails an import whose file has no address column, with the code and field', async () => {
     const view = await importCsv(t, 'name,city\nAnn,Berlin\n');
     expect(view).toMatchObject({ status: 'failed', error: { code: 'no_email_column' } });
+  });
+
+  it('a whole-file error late in the file: the rows before it are imported and reported, and the failure says so with its line', async () => {
+    const rowsOf = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.org,N\n`).join('');
+    // 5,000 good rows (batches of 2,000 in flight), then an unclosed quote at line 5012
+    const quote = await importCsv(t, `email,name\n${rowsOf('late', 5000)}${Array.from({ length: 10 }, (_, i) => `bad${i},N\n`).join('')}x@example.org,"open\n${rowsOf('after', 50)}`);
+    expect(quote).toMatchObject({ status: 'failed', error: { code: 'unclosed_quote', line: 5012, partial: true } });
+    expect(quote.error.message).toMatch(/line 5012.*5010 rows before it were imported/);
+    expect(quote.counts).toMatchObject({ rows: 5010, created: 5000, errors: 10 });
+    expect(quote.rowErrors.map((e: any) => e.row)).toEqual([5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010]);
+    expect(Number((await ownerQuery(app.db.url, "SELECT count(*) AS n FROM contacts WHERE tenant_id = $1 AND email_key LIKE 'late%'", [t.id]))[0].n)).toBe(5000);
+    expect(await contactOf(t.id, 'after0@example.org')).toBeNull();
+    // valid UTF-8 first (Zoë decides utf-8), a stray Latin-1 byte at row 4,502: the 4,501 rows before it are imported, nothing is mis-decoded
+    const bytes = Buffer.concat([Buffer.from(`email,name\nzoe@example.org,Zoë\n${rowsOf('enc', 4500)}rene@example.org,Ren`), Buffer.from([0xe9]), Buffer.from(`\n${rowsOf('encafter', 20)}`)]);
+    const r = await fetch(`${app.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv' }, body: bytes });
+    expect(r.status).toBe(202);
+    const enc = await finished(t, (await r.json()).id);
+    expect(enc).toMatchObject({ status: 'failed', encoding: 'utf-8', error: { code: 'invalid_encoding', field: 'encoding', line: 4503, partial: true }, counts: { created: 4501 } });
+    expect(enc.error.message).toContain(`at byte ${bytes.indexOf(0xe9)}`);
+    expect((await contactOf(t.id, 'zoe@example.org')).name).toBe('Zoë');
+    expect(await contactOf(t.id, 'rene@example.org')).toBeNull();
+    expect(await contactOf(t.id, 'encafter0@example.org')).toBeNull();
+  });
+
+  it('an upload the client abandons is logged once at info, never as a server error, and nothing is kept', async () => {
+    const before = await countRows('imports', t.id);
+    const info = vi.spyOn(app.pg.deps.log, 'info');
+    const error = vi.spyOn(app.pg.deps.log, 'error');
+    try {
+      const req = http.request(`${app.url}/api/imports`, { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv', 'content-length': '100000' } });
+      req.on('error', () => undefined);
+      req.write(`email\n${'gone@example.org\n'.repeat(100)}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      req.destroy();
+      await waitFor(async () => info.mock.calls.some((c) => String(c[1]).includes('abandoned')), { timeout: 5_000, message: () => 'no info log' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(info.mock.calls.filter((c) => String(c[1]).includes('abandoned'))).toHaveLength(1);
+      expect(error).not.toHaveBeenCalled();
+      expect(await countRows('imports', t.id)).toBe(before);
+    } finally {
+      info.mockRestore();
+      error.mockRestore();
+    }
   });
 
   it('needs the subscribers scope', async () => {
@@ -345,5 +505,13 @@ describe('exports of other systems', () => {
     expect(c).toMatchObject({ status: 'active', name: 'Mail Chimp' });
     const [e] = await eventsOf(c.id);
     expect(e).toMatchObject({ ip: '192.0.2.11', detail: { consentAt: '2021-06-01T09:05:00.000Z' } });
+  });
+
+  it('takes a mapping given with a preset key by key: {"preset":"mailchimp","mapping":{"lists":"TAGS"}} needs no email', async () => {
+    const news = await given(app, t).list('MC Newsletter');
+    const csv = '"Email Address","First Name","Last Name",TAGS\r\nmctags@example.org,Tag,Ged,"""MC Newsletter"""\r\n';
+    const view = await importCsv(t, csv, { preset: 'mailchimp', mapping: { lists: 'TAGS' }, consent: { source: 'Mailchimp hosted signup form', date: '2024-01-01' } }, 'multipart');
+    expect(view, JSON.stringify(view.rowErrors)).toMatchObject({ status: 'completed', counts: { created: 1, subscribed: 1, errors: 0 } });
+    expect(await subsOf((await contactOf(t.id, 'mctags@example.org')).id)).toEqual([{ list_id: news, status: 'subscribed' }]);
   });
 });

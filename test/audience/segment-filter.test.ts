@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain-error.js';
-import { compileSegment, parseSegmentFilter, SEGMENT_LIMITS, segmentFilterSchema, type SegmentFilter } from '../../src/audience/segment-filter.js';
+import { compileSegment, listReferences, parseSegmentFilter, SEGMENT_LIMITS, segmentFilterSchema, type SegmentFilter } from '../../src/audience/segment-filter.js';
 
 const LIST = '0b9a4a57-2b1e-4c39-9d8b-111111111111';
 const compile = (raw: unknown, first = 1) => compileSegment(parseSegmentFilter(raw), 'ct', first);
@@ -68,7 +68,8 @@ describe('compileSegment: each operator', () => {
   it('status, list membership (subscribed by default) and dates', () => {
     expect(compile({ status: 'active' })).toEqual({ sql: 'ct.status = $1::text', params: ['active'] });
     expect(compile({ list: LIST })).toEqual({
-      sql: 'EXISTS (SELECT 1 FROM subscriptions seg_s1 WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $1::uuid AND seg_s1.status = $2::text)',
+      sql: 'EXISTS (SELECT 1 FROM subscriptions seg_s1 JOIN lists seg_s1_l ON seg_s1_l.id = seg_s1.list_id AND seg_s1_l.deleted_at IS NULL '
+        + 'WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $1::uuid AND seg_s1.status = $2::text)',
       params: [LIST, 'subscribed'],
     });
     expect(compile({ list: LIST, subscription: 'unconfirmed' }).params).toEqual([LIST, 'unconfirmed']);
@@ -85,11 +86,31 @@ describe('compileSegment: each operator', () => {
   it('all, any and not nest; empty all is everyone and empty any no one; placeholders start at firstParam', () => {
     const c = compile({ all: [{ status: 'active' }, { any: [{ attribute: 'a', op: 'eq', value: 1 }, { not: { list: LIST } }] }] }, 7);
     expect(c.sql).toBe('(ct.status = $7::text AND (ct.attributes @> $8::jsonb OR NOT (EXISTS (SELECT 1 FROM subscriptions seg_s1 '
+      + 'JOIN lists seg_s1_l ON seg_s1_l.id = seg_s1.list_id AND seg_s1_l.deleted_at IS NULL '
       + 'WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $9::uuid AND seg_s1.status = $10::text))))');
     expect(c.params).toEqual(['active', '{"a":1}', LIST, 'subscribed']);
     expect(compile({ all: [] }).sql).toBe('true');
     expect(compile({ any: [] }).sql).toBe('false');
     expect(compile({ all: [{ list: LIST }, { list: LIST }] }).sql).toMatch(/seg_s1 .*seg_s2 /);
+  });
+
+  it('listReferences: every list condition with the JSON path of its list key', () => {
+    const other = '0b9a4a57-2b1e-4c39-9d8b-222222222222';
+    const f = parseSegmentFilter({ all: [{ status: 'active' }, { any: [{ list: LIST }, { not: { list: other, subscription: 'unconfirmed' } }] }, { list: LIST }] });
+    expect(listReferences(f)).toEqual([
+      { list: LIST, path: 'filter.all[1].any[0].list' }, { list: other, path: 'filter.all[1].any[1].not.list' }, { list: LIST, path: 'filter.all[2].list' },
+    ]);
+    expect(listReferences(parseSegmentFilter({ status: 'active' }))).toEqual([]);
+  });
+
+  it('accepts every attribute name the API or an import stores (spaces, punctuation, SQL-looking, non-ASCII): always a parameter', () => {
+    for (const name of ['Phone Number', 'a b', "plan') OR 1=1 --", 'Städte', '1st', ' x ', 'a.b', '$n', '"', 'é'.repeat(100)]) {
+      for (const c of [compile({ attribute: name, op: 'exists' }), compile({ attribute: name, op: 'gt', value: 1 }), compile({ attribute: name, op: 'eq', value: 'x' })]) {
+        expect(c.sql).not.toContain(name);
+      }
+      expect(compile({ attribute: name, op: 'exists' }).params).toEqual([name]);
+      expect(compile({ attribute: name, op: 'eq', value: 'x' }).params).toEqual([JSON.stringify({ [name]: 'x' })]);
+    }
   });
 
   it('an attribute named __proto__ is only a key inside the parameter', () => {
@@ -117,7 +138,12 @@ describe('parseSegmentFilter: hostile and wrong input → invalid_segment naming
     ['no condition key', { foo: 1 }, 'filter'],
     ['__proto__ beside a condition', JSON.parse('{"status":"active","__proto__":{"x":1}}'), 'filter.__proto__'],
     ['__proto__ alone', JSON.parse('{"__proto__":{"all":[]}}'), 'filter'],
-    ['SQL in an attribute name', { all: [{ status: 'active' }, { status: 'pending' }, { attribute: "plan') OR 1=1 --", op: 'eq', value: 'x' }] }, 'filter.all[2].attribute'],
+    ['a line break in an attribute name', { all: [{ status: 'active' }, { status: 'pending' }, { attribute: 'plan\nx', op: 'eq', value: 'x' }] }, 'filter.all[2].attribute'],
+    ['a NUL in an attribute name', { attribute: 'a\u0000b', op: 'exists' }, 'filter.attribute'],
+    ['a C1 control or DEL in an attribute name', { any: [{ attribute: 'a\u0085b', op: 'exists' }] }, 'filter.any[0].attribute'],
+    ['DEL in an attribute name', { attribute: 'a\u007fb', op: 'exists' }, 'filter.attribute'],
+    ['a lone surrogate in an attribute name', { attribute: 'a\ud800', op: 'exists' }, 'filter.attribute'],
+    ['an empty attribute name', { attribute: '', op: 'exists' }, 'filter.attribute'],
     ['an unknown operator', { attribute: 'plan', op: 'like', value: '%' }, 'filter.op'],
     ['raw SQL as a key', { sql: 'SELECT 1' }, 'filter'],
     ['a wrong value type', { all: [{ status: 'active' }, { status: 'active' }, { attribute: 'age', op: 'gt', value: { $gt: 1 } }] }, 'filter.all[2].value'],
@@ -127,6 +153,9 @@ describe('parseSegmentFilter: hostile and wrong input → invalid_segment naming
     ['in empty', { attribute: 'c', op: 'in', value: [] }, 'filter.value'],
     ['between reversed', { attribute: 'a', op: 'between', value: [30, 18] }, 'filter.value'],
     ['between mixed types', { attribute: 'a', op: 'between', value: [1, 'z'] }, 'filter.value'],
+    ['between strings reversed', { attribute: 'a', op: 'between', value: ['2024-05-02', '2024-05-01'] }, 'filter.value'],
+    ['a date between reversed', { all: [{ field: 'createdAt', op: 'between', value: ['2024-05-02', '2024-05-01'] }] }, 'filter.all[0].value'],
+    ['a date between reversed once in UTC', { field: 'confirmedAt', op: 'between', value: ['2024-05-01T10:00:00+00:00', '2024-05-01T11:00:00+02:00'] }, 'filter.value'],
     ['a NUL in a value', { attribute: 'a', op: 'eq', value: 'x\u0000y' }, 'filter.value'],
     ['a lone surrogate', { attribute: 'a', op: 'eq', value: 'x\ud800' }, 'filter.value'],
     ['an unknown status', { status: "active' OR '1'='1" }, 'filter.status'],
@@ -167,6 +196,12 @@ describe('parseSegmentFilter: hostile and wrong input → invalid_segment naming
     expect(fault({ attribute: 'c', op: 'eq', value: 'é'.repeat(513) }).message).toMatch(/1024 bytes/);
   });
 
+  it('accepts a date between whose bounds are equal, or in order only once in UTC', () => {
+    expect(() => parseSegmentFilter({ field: 'createdAt', op: 'between', value: ['2024-05-01', '2024-05-01T00:00:00Z'] })).not.toThrow();
+    expect(() => parseSegmentFilter({ field: 'createdAt', op: 'between', value: ['2024-05-01T10:00:00+05:00', '2024-05-01T06:00:00Z'] })).not.toThrow();
+    expect(() => parseSegmentFilter({ attribute: 'a', op: 'between', value: [3, 3] })).not.toThrow();
+  });
+
   it('normalises: dates to UTC ISO, the subscription defaulted', () => {
     expect(parseSegmentFilter({ all: [{ list: LIST }, { field: 'createdAt', op: 'between', value: ['2024-01-01', '2024-02-01T00:00:00+01:00'] }] })).toEqual({
       all: [{ list: LIST, subscription: 'subscribed' }, { field: 'createdAt', op: 'between', value: ['2024-01-01T00:00:00.000Z', '2024-01-31T23:00:00.000Z'] }],
@@ -175,8 +210,8 @@ describe('parseSegmentFilter: hostile and wrong input → invalid_segment naming
 });
 
 // ---------------------------------------------------------------- property: no input reaches the SQL text
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,20}$/;
-const name = fc.stringMatching(NAME);
+// Any name an import or the API stores (no control characters): never SQL text, whatever it holds.
+const name = fc.string({ minLength: 1, maxLength: 30, unit: 'grapheme' }).filter((s) => !/[\p{Cc}\p{Cs}]/u.test(s));
 const text = fc.string({ minLength: 1, maxLength: 30, unit: 'grapheme' }).filter((s) => !s.includes('\u0000'));
 const scalar = fc.oneof(text, fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.integer());
 const date = fc.date({ min: new Date('1990-01-01'), max: new Date('2090-01-01'), noInvalidDate: true }).map((d) => d.toISOString());

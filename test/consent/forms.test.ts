@@ -1,6 +1,6 @@
 // The per-IP caps' client key and keyed hash (src/consent/forms.ts), without a database.
 import { describe, expect, it } from 'vitest';
-import { clientKey, formWording, ipHash, isFormWording } from '../../src/consent/forms.js';
+import { clientKey, formOrigin, formWording, ipHash, isFormWording } from '../../src/consent/forms.js';
 
 const keys = { current: 'k1', keys: { k1: 'test-secret-key-0123456789', k0: 'older-secret-key-0123456789' } };
 
@@ -36,5 +36,23 @@ describe('formWording', () => {
     expect(isFormWording(formWording('Weekly', 'Globex'), 'Acme')).toBe(false);
     expect(isFormWording('I agree to everything.', 'Acme')).toBe(false);
     expect(isFormWording('Yes, send me  from Acme. I can unsubscribe at any time.'.replace('  ', ''), 'Acme')).toBe(false);
+  });
+});
+
+describe('formOrigin', () => {
+  it('keeps a well-formed http(s) origin, normalised (lower case, default port dropped, IDN in ASCII)', () => {
+    expect(formOrigin('https://a.example')).toBe('https://a.example');
+    expect(formOrigin('HTTPS://Shop.A.Example:8443')).toBe('https://shop.a.example:8443');
+    expect(formOrigin('https://a.example:443')).toBe('https://a.example');
+    expect(formOrigin('http://[2001:DB8::1]:8080')).toBe('http://[2001:db8::1]:8080');
+    expect(formOrigin('https://bücher.example')).toBe('https://xn--bcher-kva.example');
+  });
+
+  it('refuses anything that is not scheme://host[:port]: paths, markup, users, queries, other schemes, "null", over-long', () => {
+    for (const bad of [undefined, null, '', 'null', 'https://a.example/<script>', 'https://a.example/', 'https://a.example<script>',
+      'https://user@a.example', 'https://a.example?x=1', 'https://a.example#x', 'javascript:alert(1)', 'file:///etc/passwd', 'ftp://a.example',
+      'https://a.example:99999', 'https:// a.example', ' https://a.example', 'https://a.example\\x', 'a.example', `https://${'a'.repeat(200)}.example`]) {
+      expect(formOrigin(bad)).toBeNull();
+    }
   });
 });

@@ -188,6 +188,26 @@ ${String(r.body.html).replaceAll('https://postgate.test', app.url)}</body></html
     const c = await contactOf('forged-wording@example.com');
     expect((await records(c!.id)).find((x) => x.action === 'opt_in')?.text).toBe('Yes, send me Quarterly from Acme. I can unsubscribe at any time.');
   });
+
+  it('records only a well-formed Origin (scheme://host[:port], normalised), else plain "embedded"', async () => {
+    const cases: [string, string][] = [
+      ['https://a.example/<script>', 'embedded'],
+      ['https://a.example<b>', 'embedded'],
+      ['javascript:alert(1)', 'embedded'],
+      ['HTTPS://Shop.A.Example:8443', 'embedded https://shop.a.example:8443'],
+    ];
+    for (const [n, [origin, expected]] of cases.entries()) {
+      const email = `origin${n}@example.com`;
+      const res = await fetch(`${app.url}/subscribe/${listId}`, {
+        method: 'POST', redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': `198.51.100.${60 + n}`, origin },
+        body: new URLSearchParams({ email, name: '', website: '' }).toString(),
+      });
+      expect(res.status).toBe(200);
+      const c = await contactOf(email);
+      expect((await records(c!.id)).find((x) => x.action === 'opt_in')?.detail).toMatchObject({ source: expected });
+    }
+  });
 });
 
 describe('lists that are not open to sign-ups', () => {
