@@ -297,9 +297,10 @@ function compileNode(a: string, f: SegmentFilter, b: Binder): string {
   if ('field' in f) return compileDate(a, f, b);
   if ('status' in f) return `${a}.status = ${b.bind(f.status, 'text')}`;
   const s = b.alias();
-  // Only a live list: a deleted list keeps its subscriptions (soft delete), which no segment counts.
-  return `EXISTS (SELECT 1 FROM subscriptions ${s} JOIN lists ${s}_l ON ${s}_l.id = ${s}.list_id AND ${s}_l.deleted_at IS NULL `
-    + `WHERE ${s}.contact_id = ${a}.id AND ${s}.list_id = ${b.bind(f.list, 'uuid')} AND ${s}.status = ${b.bind(f.subscription, 'text')})`;
+  // Only a live list: a deleted list keeps its subscriptions (soft delete), which no segment counts. The
+  // list's check is uncorrelated (planned once, an InitPlan), not a join repeated for every contact.
+  return `(EXISTS (SELECT 1 FROM lists ${s}_l WHERE ${s}_l.id = ${b.bind(f.list, 'uuid')} AND ${s}_l.deleted_at IS NULL) `
+    + `AND EXISTS (SELECT 1 FROM subscriptions ${s} WHERE ${s}.contact_id = ${a}.id AND ${s}.list_id = ${b.bind(f.list, 'uuid')} AND ${s}.status = ${b.bind(f.subscription, 'text')}))`;
 }
 
 const ALIAS = /^[a-z_][a-z0-9_]{0,30}$/;

@@ -68,11 +68,11 @@ describe('compileSegment: each operator', () => {
   it('status, list membership (subscribed by default) and dates', () => {
     expect(compile({ status: 'active' })).toEqual({ sql: 'ct.status = $1::text', params: ['active'] });
     expect(compile({ list: LIST })).toEqual({
-      sql: 'EXISTS (SELECT 1 FROM subscriptions seg_s1 JOIN lists seg_s1_l ON seg_s1_l.id = seg_s1.list_id AND seg_s1_l.deleted_at IS NULL '
-        + 'WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $1::uuid AND seg_s1.status = $2::text)',
-      params: [LIST, 'subscribed'],
+      sql: '(EXISTS (SELECT 1 FROM lists seg_s1_l WHERE seg_s1_l.id = $1::uuid AND seg_s1_l.deleted_at IS NULL) '
+        + 'AND EXISTS (SELECT 1 FROM subscriptions seg_s1 WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $2::uuid AND seg_s1.status = $3::text))',
+      params: [LIST, LIST, 'subscribed'],
     });
-    expect(compile({ list: LIST, subscription: 'unconfirmed' }).params).toEqual([LIST, 'unconfirmed']);
+    expect(compile({ list: LIST, subscription: 'unconfirmed' }).params).toEqual([LIST, LIST, 'unconfirmed']);
     expect(compile({ field: 'createdAt', op: 'before', value: '2024-05-31' })).toEqual({
       sql: '(ct.created_at IS NOT NULL AND ct.created_at < $1::timestamptz)', params: ['2024-05-31T00:00:00.000Z'],
     });
@@ -85,10 +85,10 @@ describe('compileSegment: each operator', () => {
 
   it('all, any and not nest; empty all is everyone and empty any no one; placeholders start at firstParam', () => {
     const c = compile({ all: [{ status: 'active' }, { any: [{ attribute: 'a', op: 'eq', value: 1 }, { not: { list: LIST } }] }] }, 7);
-    expect(c.sql).toBe('(ct.status = $7::text AND (ct.attributes @> $8::jsonb OR NOT (EXISTS (SELECT 1 FROM subscriptions seg_s1 '
-      + 'JOIN lists seg_s1_l ON seg_s1_l.id = seg_s1.list_id AND seg_s1_l.deleted_at IS NULL '
-      + 'WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $9::uuid AND seg_s1.status = $10::text))))');
-    expect(c.params).toEqual(['active', '{"a":1}', LIST, 'subscribed']);
+    expect(c.sql).toBe('(ct.status = $7::text AND (ct.attributes @> $8::jsonb OR NOT ((EXISTS (SELECT 1 FROM lists seg_s1_l '
+      + 'WHERE seg_s1_l.id = $9::uuid AND seg_s1_l.deleted_at IS NULL) AND EXISTS (SELECT 1 FROM subscriptions seg_s1 '
+      + 'WHERE seg_s1.contact_id = ct.id AND seg_s1.list_id = $10::uuid AND seg_s1.status = $11::text)))))');
+    expect(c.params).toEqual(['active', '{"a":1}', LIST, LIST, 'subscribed']);
     expect(compile({ all: [] }).sql).toBe('true');
     expect(compile({ any: [] }).sql).toBe('false');
     expect(compile({ all: [{ list: LIST }, { list: LIST }] }).sql).toMatch(/seg_s1 .*seg_s2 /);
