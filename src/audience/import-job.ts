@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import type { Db, PoolClient } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
-import { QUEUES, type Boss } from '../platform/queue.js';
+import { InFlightJobs, QUEUES, type Boss } from '../platform/queue.js';
 import { isDomainError } from '../domain-error.js';
 import { findCardData } from '../policy/cards.js';
 import { isTransientError } from '../campaigns/outage.js';
@@ -358,9 +358,11 @@ function formatFailure(err: ImportFormatError, run: ImportRun): ImportFailure {
 export class ImportJobs {
   private stopping = false;
   private worker: string | null = null;
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly jobs: InFlightJobs;
 
-  constructor(private readonly db: Db, private readonly boss: Boss, private readonly log: Logger, private readonly s: ImportSettings) {}
+  constructor(private readonly db: Db, private readonly boss: Boss, private readonly log: Logger, private readonly s: ImportSettings) {
+    this.jobs = new InFlightJobs(log, 'import job failed; pg-boss will retry it');
+  }
 
   /** Queues the job of an uploaded import. */
   async enqueue(job: ImportJob): Promise<void> {
@@ -375,14 +377,11 @@ export class ImportJobs {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.worker) await this.boss.offWork({ id: this.worker }).catch(() => undefined);
-    await Promise.allSettled([...this.running]);
+    await this.jobs.settled();
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    p.catch((err: Error) => this.log.error({ err: err.message }, 'import job failed; pg-boss will retry it'));
-    this.running.add(p);
-    void p.finally(() => this.running.delete(p)).catch(() => undefined);
-    return p;
+    return this.jobs.track(p);
   }
 
   /** Runs (or resumes) one import to its end. Transient database errors are thrown (pg-boss retries); others fail the import. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
-import { QUEUES, type Boss } from '../platform/queue.js';
+import { InFlightJobs, QUEUES, type Boss } from '../platform/queue.js';
 import { uuid } from '../platform/schemas.js';
 import { getTenant } from '../tenants/store.js';
 import { materialiseAudience } from './audience.js';
@@ -26,13 +26,15 @@ export interface JobsConfig {
 
 export class CampaignJobs {
   private stopping = false;
-  private readonly running = new Set<Promise<unknown>>();
+  private readonly jobs: InFlightJobs;
   private readonly drainWorkers: string[] = [];
   private startWorker: string | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly db: Db, private readonly boss: Boss, private readonly log: Logger,
-    private readonly drain: CampaignDrain, private readonly config: JobsConfig) {}
+    private readonly drain: CampaignDrain, private readonly config: JobsConfig) {
+    this.jobs = new InFlightJobs(log, 'campaign job failed; pg-boss will retry it');
+  }
 
   /** Queues the start job (now, or at `startAfter`); returns the pg-boss job id. */
   async enqueueStart(job: CampaignJob, startAfter?: Date): Promise<string | null> {
@@ -61,14 +63,11 @@ export class CampaignJobs {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const w of [this.startWorker, ...this.drainWorkers]) if (w) await this.boss.offWork({ id: w }).catch(() => undefined);
-    await Promise.allSettled([...this.running]);
+    await this.jobs.settled();
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    p.catch((err: Error) => this.log.error({ err: err.message }, 'campaign job failed; pg-boss will retry it'));
-    this.running.add(p);
-    void p.finally(() => this.running.delete(p)).catch(() => undefined);
-    return p;
+    return this.jobs.track(p);
   }
 
   /** Start (or resume, or recover): makes a due scheduled campaign run, materialises, fans out. */

@@ -98,3 +98,26 @@ export async function installQueue(ownerUrl: string, log?: Logger): Promise<void
     await client.end();
   }
 }
+
+/**
+ * The job handlers a process is running: each is logged when it fails (`what`: e.g. 'import job
+ * failed; pg-boss will retry it') and awaited by settled() when the process stops.
+ */
+export class InFlightJobs {
+  private readonly running = new Set<Promise<unknown>>();
+
+  constructor(private readonly log: Logger, private readonly what: string) {}
+
+  /** Tracks a handler's promise and returns it (pg-boss sees its outcome). */
+  track<T>(p: Promise<T>): Promise<T> {
+    p.catch((err: Error) => this.log.error({ err: err.message }, this.what));
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Resolves once every tracked handler has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+}
