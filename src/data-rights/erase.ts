@@ -124,6 +124,9 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   const done = await c.query<{ erased_at: Date }>(`UPDATE contacts SET email = NULL, email_key = NULL, name = NULL, attributes = '{}'::jsonb,
       status = 'erased', erased_at = now(), updated_at = now() WHERE id = $1 RETURNING erased_at`, [p.id]);
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };
+  // The feed keeps none of the person's events (they carry the address); the 'erase' record below
+  // adds contact.erased, with the contact id only, so the app hears of it.
+  await c.query(`DELETE FROM events WHERE contact_id = $1 OR message_id = ANY($2::uuid[])`, [p.id, messageIds]);
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', 'api', $3)`,
     [tenantId, p.id, JSON.stringify({ counts })]);
   return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts, messageIds };

@@ -1,0 +1,139 @@
+-- The tenant's event feed (issue 17): one append-only table, `events`, that the app reads with a
+-- stable cursor (GET /api/events) and that webhooks and campaign figures consume.
+--
+-- Rows are written by the triggers below, in the transaction of the change they describe, so an
+-- event exists exactly when its change committed; no code path can forget one:
+--   message_events (the ledger)  → message.queued, sent, deferred, failed, suppressed, bounced
+--                                  (kind hard, soft or blocked), complained, feedback, cancelled,
+--                                  delivery_report
+--   consent_events               → contact.confirmed, unsubscribed, resubscribed, suppressed,
+--                                  unsuppressed, erased
+--   campaigns.status             → campaign.scheduled, started, paused (with the reason), resumed,
+--                                  completed, cancelled
+--   imports.status               → import.finished (completed or failed, with the counts)
+-- Other events (webhook endpoint disabled, engagement) are appended by src/events/feed.ts, the
+-- owner of the table. The triggers are SECURITY DEFINER: a change made where app_tenant() is not the
+-- row's tenant (a system sweep) still gets its event, and the runtime role is never granted INSERT.
+--
+-- The cursor is (txid, id): `txid` is the inserting transaction's id (pg_current_xact_id(), as a
+-- bigint so its comparisons are LEAKPROOF and the (tenant_id, txid, id) index serves the runtime
+-- role under row security). A reader only sees rows whose txid is below the xmin of its snapshot
+-- (every transaction below it has ended), so a row that commits later always sorts after every row
+-- already read: no gaps and no repeats, whatever the commit order. The price: the feed shows a
+-- change only once every older write transaction of the cluster has ended.
+--
+-- Events carry ids, the recipient address and the contact id, and no other personal data; erasure
+-- deletes a person's events except `contact.erased` (src/data-rights/erase.ts).
+CREATE TABLE events (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  txid bigint NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),
+  type text NOT NULL,
+  at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  message_id uuid,
+  contact_id uuid,
+  campaign_id uuid,
+  data jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_feed ON events (tenant_id, txid, id);
+CREATE INDEX events_contact ON events (contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX events_campaign ON events (campaign_id, type) WHERE campaign_id IS NOT NULL;
+CREATE INDEX events_at ON events (tenant_id, at);
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON events USING (tenant_id = (SELECT app_tenant())) WITH CHECK (tenant_id = (SELECT app_tenant()));
+GRANT SELECT, INSERT, DELETE ON events TO postgate_app;
+
+-- The feed's visibility horizon: every transaction with a smaller id has ended.
+CREATE FUNCTION events_horizon() RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+$$;
+GRANT EXECUTE ON FUNCTION events_horizon() TO postgate_app;
+
+-- message_events → events, one INSERT per statement (a campaign's audience is thousands of rows).
+CREATE FUNCTION events_from_message_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+  INSERT INTO events (tenant_id, type, at, message_id, contact_id, campaign_id, data)
+  SELECT n.tenant_id,
+         CASE n.type WHEN 'soft_bounce' THEN 'message.bounced' WHEN 'blocked' THEN 'message.bounced'
+                     WHEN 'delayed' THEN 'message.delivery_report' ELSE 'message.' || n.type END,
+         n.at, m.id, m.contact_id, m.campaign_id,
+         jsonb_strip_nulls(jsonb_build_object(
+           'messageId', m.id, 'purpose', m.purpose, 'kind', m.kind, 'campaignId', m.campaign_id,
+           'contactId', m.contact_id, 'recipient', m.recipient,
+           'bounceKind', CASE n.type WHEN 'bounced' THEN 'hard' WHEN 'soft_bounce' THEN 'soft' WHEN 'blocked' THEN 'blocked' END,
+           'reason', coalesce(n.detail->>'reason', n.detail->>'classification'),
+           'stage', n.detail->>'stage', 'status', n.detail->>'status', 'feedbackType', n.detail->>'feedbackType',
+           'action', n.detail->>'action', 'bounceId', n.detail->>'bounceId', 'diagnostic', n.detail->>'diagnostic',
+           'smtpResponse', CASE WHEN n.type IN ('sent', 'deferred', 'failed') THEN left(m.smtp_response, 300) END))
+  FROM new_rows n JOIN messages m ON m.id = n.message_id
+  WHERE n.type IN ('queued', 'sent', 'deferred', 'failed', 'suppressed', 'bounced', 'soft_bounce', 'blocked',
+                   'complained', 'feedback', 'cancelled', 'delayed', 'delivery_report');
+  PERFORM pg_notify('postgate_events', t::text) FROM (SELECT DISTINCT tenant_id AS t FROM new_rows) d;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER message_events_feed AFTER INSERT ON message_events
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_from_message_events();
+
+-- consent_events → contact.*: an opt-in or confirmation of a list the contact had opted out of is
+-- `contact.resubscribed`; other opt-ins, registrations and imported rows are not feed events.
+CREATE FUNCTION events_from_consent_events() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+  INSERT INTO events (tenant_id, type, at, contact_id, campaign_id, data)
+  SELECT n.tenant_id, x.type, n.at, n.contact_id,
+         CASE WHEN (n.detail->>'campaignId') ~ '^[0-9a-f-]{36}$' THEN (n.detail->>'campaignId')::uuid END,
+         jsonb_strip_nulls(jsonb_build_object(
+           'contactId', n.contact_id, 'listId', n.list_id, 'source', n.source,
+           'recipient', CASE WHEN x.type <> 'contact.erased' THEN c.email END,
+           'reason', n.detail->>'reason', 'scope', n.detail->>'scope',
+           'campaignId', n.detail->>'campaignId', 'messageId', n.detail->>'messageId'))
+  FROM new_rows n
+  JOIN contacts c ON c.id = n.contact_id
+  CROSS JOIN LATERAL (SELECT CASE
+      WHEN n.action = 'opt_out' THEN 'contact.unsubscribed'
+      WHEN n.action = 'suppress' THEN 'contact.suppressed'
+      WHEN n.action = 'unsuppress' THEN 'contact.unsuppressed'
+      WHEN n.action = 'erase' THEN 'contact.erased'
+      WHEN n.action IN ('opt_in', 'confirm') AND n.list_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM consent_events p WHERE p.contact_id = n.contact_id AND p.list_id = n.list_id
+          AND p.action = 'opt_out' AND p.id < n.id) THEN 'contact.resubscribed'
+      WHEN n.action = 'confirm' THEN 'contact.confirmed'
+    END AS type) x
+  WHERE x.type IS NOT NULL;
+  PERFORM pg_notify('postgate_events', t::text) FROM (SELECT DISTINCT tenant_id AS t FROM new_rows) d;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER consent_events_feed AFTER INSERT ON consent_events
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_from_consent_events();
+
+CREATE FUNCTION events_from_campaigns() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE t text;
+BEGIN
+  t := CASE
+    WHEN NEW.status = 'running' AND OLD.status = 'paused' THEN 'campaign.resumed'
+    WHEN NEW.status = 'running' THEN 'campaign.started'
+    ELSE 'campaign.' || NEW.status END;
+  INSERT INTO events (tenant_id, type, campaign_id, data)
+  VALUES (NEW.tenant_id, t, NEW.id, jsonb_strip_nulls(jsonb_build_object(
+    'campaignId', NEW.id, 'from', OLD.status, 'reason', CASE WHEN NEW.status = 'paused' THEN NEW.paused_reason END,
+    'sendAt', CASE WHEN NEW.status = 'scheduled' THEN NEW.send_at END)));
+  PERFORM pg_notify('postgate_events', NEW.tenant_id::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER campaigns_feed AFTER UPDATE OF status ON campaigns
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status <> 'draft')
+  EXECUTE FUNCTION events_from_campaigns();
+
+CREATE FUNCTION events_from_imports() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+  INSERT INTO events (tenant_id, type, data)
+  VALUES (NEW.tenant_id, 'import.finished', jsonb_build_object('importId', NEW.id, 'status', NEW.status, 'counts', NEW.counts));
+  PERFORM pg_notify('postgate_events', NEW.tenant_id::text);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER imports_feed AFTER UPDATE OF status ON imports
+  FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('completed', 'failed'))
+  EXECUTE FUNCTION events_from_imports();
