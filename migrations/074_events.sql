@@ -66,7 +66,10 @@ BEGIN
            'stage', n.detail->>'stage', 'status', n.detail->>'status', 'feedbackType', n.detail->>'feedbackType',
            'action', n.detail->>'action', 'bounceId', n.detail->>'bounceId', 'diagnostic', n.detail->>'diagnostic',
            'smtpResponse', CASE WHEN n.type IN ('sent', 'deferred', 'failed') THEN left(m.smtp_response, 300) END))
-  FROM new_rows n JOIN messages m ON m.id = n.message_id
+  -- One primary-key look-up per new row (OFFSET 0 keeps the planner, blind to the transition table's
+  -- size, from hashing all of `messages` for a one-row statement: measured 16 ms per one-row insert
+  -- with 20,000 messages before, about 0.5 ms of trigger cost after).
+  FROM new_rows n CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.id = n.message_id OFFSET 0) m
   WHERE n.type IN ('queued', 'sent', 'deferred', 'failed', 'suppressed', 'bounced', 'soft_bounce', 'blocked',
                    'complained', 'feedback', 'cancelled', 'delayed', 'delivery_report');
   PERFORM pg_notify('postgate_events', t::text) FROM (SELECT DISTINCT tenant_id AS t FROM new_rows) d;
@@ -89,7 +92,7 @@ BEGIN
            'reason', n.detail->>'reason', 'scope', n.detail->>'scope',
            'campaignId', n.detail->>'campaignId', 'messageId', n.detail->>'messageId'))
   FROM new_rows n
-  JOIN contacts c ON c.id = n.contact_id
+  CROSS JOIN LATERAL (SELECT c.email FROM contacts c WHERE c.id = n.contact_id OFFSET 0) c
   CROSS JOIN LATERAL (SELECT CASE
       WHEN n.action = 'opt_out' THEN 'contact.unsubscribed'
       WHEN n.action = 'suppress' THEN 'contact.suppressed'
@@ -137,3 +140,20 @@ END $$;
 CREATE TRIGGER imports_feed AFTER UPDATE OF status ON imports
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status IN ('completed', 'failed'))
   EXECUTE FUNCTION events_from_imports();
+
+-- A message's timeline (GET /api/messages?purpose=…) and erasure's delete by message id.
+CREATE INDEX events_message ON events (message_id) WHERE message_id IS NOT NULL;
+
+-- Retention (EVENTS_RETENTION_DAYS, the maintenance cron through src/events/feed.ts): a system sweep
+-- sees no tenant's rows, so the delete runs as the owner (joined with tenants so that events_at,
+-- (tenant_id, at), can serve it per tenant).
+CREATE FUNCTION purge_expired_events(p_days int) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+  WITH d AS (
+    DELETE FROM events e USING tenants t
+     WHERE e.tenant_id = t.id AND e.at < now() - make_interval(days => p_days)
+    RETURNING 1)
+  SELECT count(*) FROM d
+$$;
+REVOKE EXECUTE ON FUNCTION purge_expired_events(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purge_expired_events(int) TO postgate_app;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isDomainName } from './policy/domains.js';
+import { parseSchedule } from './webhooks/schedule.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const rate = z.coerce.number().min(0).max(1);
@@ -70,13 +71,22 @@ export const configSchema = z.object({
   SEGMENT_COUNT_TIMEOUT_MS: int(100, 600_000),
   IMPORT_MAX_BYTES: int(1024, 16 * 1024 * 1024 * 1024),
   IMPORT_ACTIVATIONS_PER_MINUTE: int(1, 100_000),
+  WEBHOOK_ALLOW_PRIVATE: flag,
+  WEBHOOK_TIMEOUT_MS: int(100, 60_000),
+  WEBHOOK_RETRY_SCHEDULE: z.string().refine((v) => { try { parseSchedule(v); return true; } catch { return false; } },
+    'must be a comma list of waits like 5s,30s,2m,1h (units ms, s, m, h, d; 1 to 50 steps, each at most 7d)'),
+  WEBHOOK_POLL_MS: int(50, 60_000),
+  WEBHOOK_CONCURRENCY: int(1, 256),
   BODY_RETENTION_DAYS: int(0, 3650),
   BOUNCE_RAW_RETENTION_DAYS: int(0, 3650),
+  EVENTS_RETENTION_DAYS: int(1, 3650),
   SOFT_BOUNCE_LIMIT: int(1, 100),
   SOFT_BOUNCE_WINDOW_DAYS: int(1, 365),
   COMPLAINT_PAUSE_RATE: rate,
   HARD_BOUNCE_PAUSE_RATE: rate,
   PAUSE_MIN_SENT: int(0, 1_000_000),
+  /** Campaign figures: a sent message counts as delivered once sent this many hours ago without a bounce (src/campaigns/stats.ts). */
+  STATS_DELIVERED_AFTER_HOURS: z.coerce.number().min(0).max(8760),
   MAX_BODY_BYTES: int(1024, 100 * 1024 * 1024),
   INBOUND_MAX_BYTES: int(1024, 100 * 1024 * 1024),
   INBOUND_CLASSIFY_BUDGET_MS: int(50, 60_000),
@@ -88,6 +98,7 @@ export const configSchema = z.object({
   SEND_LEASE_SECONDS: int(5, 3600),
   RETRY_BASE_SECONDS: z.coerce.number().min(0.01).max(86_400),
   MAX_ATTEMPTS: int(1, 50),
+  ENGAGEMENT_SCANNER_SECONDS: int(0, 3600),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;

@@ -33,10 +33,13 @@ import { unsubscribeModule } from './unsubscribe/module.js';
 import { dataRightsModule } from './data-rights/module.js';
 import { bouncesModule, inboundListenerPort } from './bounces/module.js';
 import { maintenanceModule } from './maintenance.js';
+import { eventsModule } from './events/module.js';
 import { audienceModule } from './audience/module.js';
+import { webhooksModule } from './webhooks/module.js';
+import { engagementModule } from './engagement/module.js';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
-const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, audienceModule, maintenanceModule];
+const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, audienceModule, engagementModule, eventsModule, webhooksModule, maintenanceModule];
 
 export function configFromEnv(overrides: Partial<RawConfig> = {}): Config {
   return loadConfig(process.env, overrides);

@@ -3,6 +3,7 @@
 // worker is reclaimed by the next claim once its lease has run out (see the ledger's claims).
 import type { AppDeps, Module } from './deps.js';
 import { QUEUES } from './platform/queue.js';
+import { purgeExpiredEvents } from './events/feed.js';
 
 export function maintenanceModule(deps: AppDeps): Module {
   return {
@@ -11,6 +12,7 @@ export function maintenanceModule(deps: AppDeps): Module {
       await deps.boss.work(QUEUES.maintenance, async () => {
         await deps.db.withSystem(async (c) => {
           await c.query('SELECT purge_expired()');
+          await purgeExpiredEvents(c, deps.config.EVENTS_RETENTION_DAYS);
         });
       });
       await deps.boss.schedule(QUEUES.maintenance, '*/15 * * * *');

@@ -13,8 +13,9 @@ const PURE = [
   ...walk(path.join(root, 'src/policy')),
   'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/bounces/classify.ts', 'src/bounces/reasons.ts',
   'src/bounces/mime.ts', 'src/html.ts', 'src/campaigns/lifecycle.ts', 'src/domain-error.ts',
-  'src/audience/segment-filter.ts',
+  'src/audience/segment-filter.ts', 'src/engagement/links.ts', 'src/engagement/scanners.ts',
   'src/audience/import-parse.ts', 'src/audience/import-map.ts', 'src/audience/import-values.ts',
+  'src/webhooks/schedule.ts', 'src/webhooks/urls.ts',
 ].map((p) => path.resolve(root, p));
 const IO = /from ['"](node:)?(fs|fs\/promises|net|http|https|child_process|dgram|pg|pg-boss|express|smtp-server)['"]|from ['"][./]*\/?platform\//;
 
@@ -80,6 +81,13 @@ const OWNERS: Record<string, string> = {
   imports: 'src/audience/imports.ts', // CSV import jobs: the row, its progress and report
   import_chunks: 'src/audience/imports.ts', // the uploaded file in ~1 MiB chunks until the job ends
   form_hits: 'src/consent/forms.ts', // accepted public-form posts per keyed IP hash (FORM_PER_IP_PER_HOUR/DAY)
+  events: 'src/events/feed.ts', // the tenant's event feed (issue 17): rows from migration 074's triggers and appendEvent
+  engagements: 'src/engagement/store.ts', // recorded clicks and opens of tracked campaign mail (issue 17)
+  campaign_stats_hours: 'src/campaigns/stats.ts', // campaign figures per UTC hour (written only by migration 077's triggers)
+  campaign_stats_links: 'src/campaigns/stats.ts', // campaign clicks per link (written only by migration 077's triggers)
+  webhook_endpoints: 'src/webhooks/store.ts', // webhook endpoints: URL, types, secret, feed cursor (issue 17)
+  webhook_deliveries: 'src/webhooks/store.ts', // the webhook outbox: one row per (endpoint, event, replay)
+  webhook_attempts: 'src/webhooks/store.ts', // the delivery log: every POST's status, duration, error, answer
 };
 
 /** Files that may read and write any table. */
@@ -110,6 +118,7 @@ const READ_VIEWS: { folder: string; tables: string[]; reason: string }[] = [
   { folder: 'src/unsubscribe', tables: ['contacts', 'lists', 'subscriptions', 'campaigns'], reason: 'a token\'s target: its contact, the campaign\'s lists, the preference page' },
   { folder: 'src/audience', tables: ['contacts', 'subscriptions', 'lists'], reason: 'a segment count and the compiled segment predicate read contacts and their subscriptions to lists not deleted' },
   { folder: 'src/platform', tables: ['send_queue'], reason: 'readiness: the schema is migrated (LIMIT 0, no row read)' },
+  { folder: 'src/webhooks', tables: ['events'], reason: 'the fan-out inserts deliveries from the feed in one statement; the claim builds the payload from the event row at send time (an erased event is never sent)' },
 ];
 
 const rel = (f: string) => path.relative(root, f).split(path.sep).join('/');

@@ -39,6 +39,8 @@ const sendAt = z.iso.datetime({ offset: true }).transform((v) => new Date(v))
 const listIds = z.array(uuid).min(1).max(50).refine((ids) => new Set(ids.map((i) => i.toLowerCase())).size === ids.length, 'lists must not repeat');
 const templateVersion = z.number().int().min(1).max(2_147_483_647).describe('Pins this version of the template; without it the campaign takes the latest version when it starts');
 const segmentId = uuid.describe('A segment (POST /api/segments) narrowing the lists\' audience');
+const trackClicks = z.boolean().nullable().describe('Rewrite links to signed /c/ redirects; null: the tenant\'s trackClicks');
+const trackOpens = z.boolean().nullable().describe('Add an open pixel (/o/); null: the tenant\'s trackOpens');
 const createBody = z.strictObject({
   name: bodyText(MAX_NAME).min(1),
   subject: subjectText(998).min(1).optional(),
@@ -48,6 +50,8 @@ const createBody = z.strictObject({
   segmentId: segmentId.optional(),
   replyTo: replyTo.optional(),
   sendAt: sendAt.optional(),
+  trackClicks: trackClicks.optional(),
+  trackOpens: trackOpens.optional(),
 });
 const patchBody = z.strictObject({
   name: bodyText(MAX_NAME).min(1).optional(),
@@ -59,6 +63,8 @@ const patchBody = z.strictObject({
   segmentId: segmentId.nullable().optional(),
   replyTo: replyTo.nullable().describe('null: the tenant\'s reply-to').optional(),
   sendAt: sendAt.nullable().describe('A scheduled campaign moves to this time; a draft keeps it for POST /schedule').optional(),
+  trackClicks: trackClicks.optional(),
+  trackOpens: trackOpens.optional(),
 }).refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 const scheduleBody = z.strictObject({ sendAt: sendAt.optional() });
 const testBody = z.strictObject({ emails: z.array(email).min(1).max(10) });
@@ -66,7 +72,7 @@ const listQuery = z.strictObject(pagination);
 
 const campaignView = z.object({
   id, name: z.string(), subject: z.string(), templateId: id, templateVersion: z.number().int(), templatePinned: z.boolean(),
-  listIds: z.array(id), segmentId: id.nullable(),
+  listIds: z.array(id), segmentId: id.nullable(), trackClicks: z.boolean().nullable(), trackOpens: z.boolean().nullable(),
   replyTo: z.string(), sendAt: timestamp.nullable(), status: z.enum(['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled']),
   pausedReason: z.string().nullable(), startedAt: timestamp.nullable(), completedAt: timestamp.nullable(), cancelledAt: timestamp.nullable(),
   createdAt: timestamp, updatedAt: timestamp,
@@ -85,7 +91,7 @@ type CampaignView = ReturnType<typeof viewOf>;
 function viewOf(c: Campaign, tenant: Tenant) {
   return {
     id: c.id, name: c.name, subject: c.subject, templateId: c.templateId, templateVersion: c.templateVersion, templatePinned: c.templatePinned,
-    listIds: c.listIds, segmentId: c.segmentId,
+    listIds: c.listIds, segmentId: c.segmentId, trackClicks: c.trackClicks, trackOpens: c.trackOpens,
     replyTo: c.replyTo ?? tenant.replyTo, sendAt: c.sendAt, status: c.status, pausedReason: c.pausedReason,
     startedAt: c.startedAt, completedAt: c.completedAt, cancelledAt: c.cancelledAt, createdAt: c.createdAt, updatedAt: c.updatedAt,
   };
@@ -178,6 +184,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
           name: body.name, subject: body.subject ?? t.subject, templateId: t.id, templateVersion: t.version,
           listIds: body.listIds, replyTo: body.replyTo ?? null, sendAt: body.sendAt ?? null,
           segmentId: body.segmentId ?? null, templatePinned: body.templateVersion !== undefined,
+          trackClicks: body.trackClicks ?? null, trackOpens: body.trackOpens ?? null,
         });
         const l = { campaign: created, tenant: (await getTenant(c, tenantId)) as Tenant };
         return { campaign: body.sendAt ? await schedule(c, l, body.sendAt) : created, tenant: l.tenant };

@@ -17,6 +17,8 @@ export interface Campaign {
   segmentId: string | null;
   /** true: templateVersion is pinned; false: until it starts, templateVersion is the template's latest (taken at start). */
   templatePinned: boolean;
+  /** Engagement tracking of this campaign's mail (issue 17); null: the tenant's trackClicks / trackOpens. */
+  trackClicks: boolean | null; trackOpens: boolean | null;
 }
 
 /**
@@ -28,20 +30,22 @@ const EFFECTIVE_VERSION = `CASE WHEN NOT campaigns.template_pinned AND campaigns
   ELSE campaigns.template_version END`;
 
 const COLUMNS = `id, tenant_id AS "tenantId", name, subject, template_id AS "templateId", ${EFFECTIVE_VERSION} AS "templateVersion",
-  segment_id AS "segmentId", template_pinned AS "templatePinned",
+  segment_id AS "segmentId", template_pinned AS "templatePinned", track_clicks AS "trackClicks", track_opens AS "trackOpens",
   list_ids AS "listIds", reply_to AS "replyTo", send_at AS "sendAt", status, paused_reason AS "pausedReason",
   start_job_id AS "startJobId", audience_ready_at AS "audienceReadyAt", excluded, started_at AS "startedAt",
   completed_at AS "completedAt", cancelled_at AS "cancelledAt", created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export interface NewCampaign {
   name: string; subject: string; templateId: string; templateVersion: number; listIds: string[]; replyTo: string | null; sendAt: Date | null;
-  segmentId?: string | null; templatePinned?: boolean;
+  segmentId?: string | null; templatePinned?: boolean; trackClicks?: boolean | null; trackOpens?: boolean | null;
 }
 
 export async function insertCampaign(c: Queryable, tenantId: string, n: NewCampaign): Promise<Campaign> {
-  const r = await c.query<Campaign>(`INSERT INTO campaigns (tenant_id, name, subject, template_id, template_version, list_ids, reply_to, send_at, segment_id, template_pinned)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
-  [tenantId, n.name, n.subject, n.templateId, n.templateVersion, n.listIds, n.replyTo, n.sendAt, n.segmentId ?? null, n.templatePinned === true]);
+  const r = await c.query<Campaign>(`INSERT INTO campaigns (tenant_id, name, subject, template_id, template_version, list_ids, reply_to, send_at, segment_id, template_pinned,
+      track_clicks, track_opens)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ${COLUMNS}`,
+  [tenantId, n.name, n.subject, n.templateId, n.templateVersion, n.listIds, n.replyTo, n.sendAt, n.segmentId ?? null, n.templatePinned === true,
+    n.trackClicks ?? null, n.trackOpens ?? null]);
   return r.rows[0];
 }
 
@@ -49,6 +53,7 @@ export async function insertCampaign(c: Queryable, tenantId: string, n: NewCampa
 export interface DraftContent {
   name: string; subject: string; templateId: string; templateVersion: number; templatePinned: boolean;
   listIds: string[]; segmentId: string | null; replyTo: string | null; sendAt: Date | null;
+  trackClicks: boolean | null; trackOpens: boolean | null;
 }
 
 /**
@@ -57,9 +62,9 @@ export interface DraftContent {
  */
 export async function updateDraft(c: Queryable, id: string, d: DraftContent): Promise<Campaign | null> {
   const r = await c.query<Campaign>(`UPDATE campaigns SET name = $2, subject = $3, template_id = $4, template_version = $5, template_pinned = $6,
-      list_ids = $7, segment_id = $8, reply_to = $9, send_at = $10, updated_at = now()
+      list_ids = $7, segment_id = $8, reply_to = $9, send_at = $10, track_clicks = $11, track_opens = $12, updated_at = now()
     WHERE id = $1 AND status IN ('draft', 'scheduled') AND started_at IS NULL RETURNING ${COLUMNS}`,
-  [id, d.name, d.subject, d.templateId, d.templateVersion, d.templatePinned, d.listIds, d.segmentId, d.replyTo, d.sendAt]);
+  [id, d.name, d.subject, d.templateId, d.templateVersion, d.templatePinned, d.listIds, d.segmentId, d.replyTo, d.sendAt, d.trackClicks, d.trackOpens]);
   return r.rows[0] ?? null;
 }
 

@@ -12,6 +12,7 @@ import { getTemplate } from './templates-store.js';
 export interface DraftPatch {
   name?: string; subject?: string; templateId?: string; templateVersion?: number; templatePinned?: boolean;
   listIds?: string[]; segmentId?: string | null; replyTo?: string | null; sendAt?: Date | null;
+  trackClicks?: boolean | null; trackOpens?: boolean | null;
 }
 
 /** Statuses whose content may still change: nothing was sent yet. */
@@ -72,6 +73,7 @@ export async function resolvePatch(c: Queryable, cur: Campaign, p: DraftPatch, s
     name: p.name ?? cur.name, subject: p.subject ?? cur.subject, ...template,
     listIds: p.listIds ?? cur.listIds, segmentId: p.segmentId === undefined ? cur.segmentId : p.segmentId,
     replyTo: p.replyTo === undefined ? cur.replyTo : p.replyTo, sendAt: p.sendAt === undefined ? cur.sendAt : p.sendAt,
+    trackClicks: p.trackClicks === undefined ? cur.trackClicks : p.trackClicks, trackOpens: p.trackOpens === undefined ? cur.trackOpens : p.trackOpens,
   };
 }
 
@@ -99,6 +101,6 @@ export async function cloneContent(c: Queryable, src: Campaign): Promise<DraftCo
   return {
     name: copyName(src.name), subject: src.subject, templateId: src.templateId,
     templateVersion: latest?.version ?? src.templateVersion, templatePinned: src.templatePinned,
-    listIds: live, segmentId: src.segmentId, replyTo: src.replyTo, sendAt: null,
+    listIds: live, segmentId: src.segmentId, replyTo: src.replyTo, sendAt: null, trackClicks: src.trackClicks, trackOpens: src.trackOpens,
   };
 }

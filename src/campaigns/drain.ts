@@ -24,6 +24,7 @@ import { isTransientError, retryThroughOutage } from './outage.js';
 import { pruneWindows, release, reserve } from './rate-limit.js';
 import { campaignJob, campaignRender, type BatchContext } from './recipient.js';
 import { getTemplate } from './templates-store.js';
+import { LinkSigner, resolveTracking } from '../engagement/links.js';
 
 export interface DrainConfig {
   publicUrl: string; bounceDomain: string; leaseSeconds: number;
@@ -132,6 +133,7 @@ export class CampaignDrain {
       const ctx: BatchContext = {
         tenant, campaign: { id: campaign.id, name: campaign.name }, replyTo: campaign.replyTo ?? tenant.replyTo, compiled, dkim, domains,
         fromDomain: domain, publicUrl: config.publicUrl, bounceDomain: config.bounceDomain, tokens: this.deps.tokens,
+        tracking: { ...resolveTracking(campaign, tenant), signer: new LinkSigner(this.deps.tokens) },
       };
       return { kind: 'batch', ctx, rows };
     });

@@ -5,6 +5,7 @@ import os from 'node:os';
 import type { AppDeps, Module } from '../deps.js';
 import { Semaphore } from './batching.js';
 import { campaignRoutes } from './campaigns-api.js';
+import { campaignStatsRoutes } from './stats-api.js';
 import { campaignTemplates } from './content.js';
 import { CampaignDrain } from './drain.js';
 import { CampaignJobs } from './jobs.js';
@@ -53,6 +54,7 @@ export function campaignsModule(deps: AppDeps): Module {
     routes(api, pages) {
       templateRoutes(api, deps);
       campaignRoutes(api, deps, jobs);
+      campaignStatsRoutes(api, deps);
       testAddressRoutes(api, deps);
       testAddressPages(pages, deps.db, deps.tokens);
     },

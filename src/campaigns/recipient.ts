@@ -11,6 +11,7 @@ import { unsubscribeToken } from '../unsubscribe/links.js';
 import type { ClaimedRow } from '../mail/ledger.js';
 import type { CapabilityLink } from '../mail/capabilities.js';
 import { recipientData, renderChecked, unsubscribeCapabilities, type CheckedMessage } from './content.js';
+import { trackHtml, type LinkSigner } from '../engagement/links.js';
 
 export type { Prepared };
 
@@ -18,6 +19,8 @@ export type { Prepared };
 export interface BatchContext {
   tenant: Tenant; campaign: { id: string; name: string }; replyTo: string; compiled: CompiledTemplate;
   dkim: DkimKey | null; domains: SendingDomains; fromDomain: string; publicUrl: string; bounceDomain: string; tokens: TokenKeys;
+  /** Engagement tracking of this campaign (src/engagement/links.ts); absent or both off: the mail is as rendered. */
+  tracking?: { clicks: boolean; opens: boolean; signer: LinkSigner } | null;
 }
 
 export function feedbackId(campaignId: string, tenantId: string): string {
@@ -63,7 +66,13 @@ export function campaignRender(b: BatchContext, row: ClaimedRow): () => Campaign
       tenant: b.tenant, campaign: b.campaign,
     });
     const out = renderChecked(b.compiled, data, unsubscribeUrl, b.tenant.postalAddress);
-    return { ...out, listUnsubscribe: { url: unsubscribeUrl }, feedbackId: feedbackId(b.campaign.id, b.tenant.id), capabilityLinks: unsubscribeCapabilities(unsubscribeUrl) };
+    const capabilityLinks = unsubscribeCapabilities(unsubscribeUrl);
+    const t = b.tracking;
+    if (t && (t.clicks || t.opens)) { // after the checks: they judge the links as written; capability links are never rewritten
+      const html = trackHtml(out.rendered.html, { publicUrl: b.publicUrl, messageId: row.id, clicks: t.clicks, opens: t.opens, skip: capabilityLinks.map((l) => l.url) }, t.signer);
+      out.rendered = { ...out.rendered, html };
+    }
+    return { ...out, listUnsubscribe: { url: unsubscribeUrl }, feedbackId: feedbackId(b.campaign.id, b.tenant.id), capabilityLinks };
   };
 }
 

@@ -22,6 +22,7 @@ const exportView = z.looseObject({
   consentRecords: z.array(z.record(z.string(), z.unknown())), unsubscribes: z.array(z.record(z.string(), z.unknown())),
   suppression: z.unknown(), messages: z.array(z.record(z.string(), z.unknown())),
   bounces: z.array(z.record(z.string(), z.unknown())), complaints: z.array(z.record(z.string(), z.unknown())),
+  engagements: z.array(z.record(z.string(), z.unknown())).describe('clicks and opens of tracked campaign mail'),
 }).describe('everything held about the person (see the export format in the README)');
 const erasureView = z.object({ id, status: z.literal('erased'), erasedAt: timestamp, counts: z.record(z.string(), z.number().int()) });
 

@@ -11,6 +11,7 @@
 //                   → NULL/{}; SMTP response, reason and a purpose naming the address are scrubbed;
 //                   queued/deferred ones are cancelled and leave the send queue
 //   message_bodies  deleted;  message_events: the address is scrubbed from their detail
+//   engagements     the person's clicks and opens are deleted (with their feed events)
 //   outbox files    (no SMTP_URL) the .eml of each of those messages, after commit: messageIds goes to
 //                   Mailer.forget (platform/outbox.ts), which finds them by the id in their names
 //   bounces         recipient, diagnostic, raw → NULL for their reports, and for any other report
@@ -127,6 +128,8 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   // The feed keeps none of the person's events (they carry the address); the 'erase' record below
   // adds contact.erased, with the contact id only, so the app hears of it.
   await c.query(`DELETE FROM events WHERE contact_id = $1 OR message_id = ANY($2::uuid[])`, [p.id, messageIds]);
+  // Their clicks and opens (src/engagement, migration 076) go too; the links in mail already sent still redirect, unrecorded.
+  await c.query('DELETE FROM engagements WHERE contact_id = $1 OR message_id = ANY($2::uuid[])', [p.id, messageIds]);
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', 'api', $3)`,
     [tenantId, p.id, JSON.stringify({ counts })]);
   return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts, messageIds };

@@ -3,7 +3,8 @@
 // wording it refers to), the unsubscribe events among them, suppression status, whether the address is
 // one of the tenant's test addresses (and its state), every message sent
 // to them (ledger metadata, render data, timeline, body while kept) and every bounce or complaint
-// about them (raw report while kept, with other people's addresses redacted).
+// about them (raw report while kept, with other people's addresses redacted), and their clicks and opens
+// of tracked campaign mail (engagements).
 // Messages and bounces are found by contact id and also by address, so mail sent to the address
 // before or outside the contact record (test sends, notices) is included too.
 import type { Queryable } from '../platform/db.js';
@@ -76,6 +77,12 @@ async function bounces(c: Queryable, contactId: string, emailKey: string, messag
   }));
 }
 
+/** Their clicks and opens of campaign mail (src/engagement; no IP or user agent is kept), oldest first. */
+async function engagements(c: Queryable, contactId: string, messageIds: string[]): Promise<unknown[]> {
+  return (await c.query(`SELECT message_id AS "messageId", campaign_id AS "campaignId", kind, url, at, scanner, scanner_reason AS "scannerReason"
+    FROM engagements WHERE contact_id = $1 OR message_id = ANY($2::uuid[]) ORDER BY at, id`, [contactId, messageIds])).rows;
+}
+
 /** The export document, or null when the contact does not exist (or was erased) in this tenant. */
 export async function exportContact(c: Queryable, tenantId: string, contactId: string): Promise<Record<string, unknown> | null> {
   const contact = await profile(c, contactId);
@@ -98,5 +105,6 @@ export async function exportContact(c: Queryable, tenantId: string, contactId: s
     messages: sent,
     bounces: reports.filter((b) => b.kind !== 'complaint'),
     complaints: reports.filter((b) => b.kind === 'complaint'),
+    engagements: await engagements(c, contactId, sent.map((m) => m.id)),
   };
 }

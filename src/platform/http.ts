@@ -10,8 +10,8 @@ import type { Logger } from './log.js';
 import { requestFingerprint, type IdempotencyStore } from './idempotency.js';
 import { jsonShapeViolation, type ShapeViolation } from './json-shape.js';
 
-export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'admin';
-export const SCOPES: readonly Scope[] = ['subscribers', 'transactional', 'campaigns', 'admin'];
+export type Scope = 'subscribers' | 'transactional' | 'campaigns' | 'events' | 'admin';
+export const SCOPES: readonly Scope[] = ['subscribers', 'transactional', 'campaigns', 'events', 'admin'];
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string, public field: string | null = null, public extra: Record<string, unknown> = {}) {

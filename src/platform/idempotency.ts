@@ -82,6 +82,17 @@ export async function releaseIdempotencyKey(c: Queryable, tenantId: string, key:
   await c.query(`DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND fingerprint = $3 AND status = 'in_progress'`, [tenantId, key, fingerprint]);
 }
 
+/**
+ * The ids in the stored 2xx responses of `key` for these paths (a message looked up by the
+ * Idempotency-Key its POST carried); [] when none is kept (expired after IDEMPOTENCY_TTL_HOURS).
+ */
+export async function idempotentResponseIds(c: Queryable, tenantId: string, key: string, paths: readonly string[]): Promise<string[]> {
+  const r = await c.query<{ id: string }>(`SELECT response_body::jsonb->>'id' AS id FROM idempotency_keys
+    WHERE tenant_id = $1 AND key = $2 AND path = ANY($3::text[]) AND status = 'completed' AND response_status BETWEEN 200 AND 299
+      AND expires_at > now() AND response_body IS NOT NULL`, [tenantId, key, paths]);
+  return r.rows.map((x) => x.id).filter((x): x is string => typeof x === 'string');
+}
+
 /** Erasure: forgets every stored response that mentions one of these values (a contact's id or address). */
 export async function forgetIdempotentResponses(c: Queryable, needles: readonly string[]): Promise<number> {
   const values = needles.filter((n) => n.length >= 3);

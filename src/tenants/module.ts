@@ -17,11 +17,14 @@ export const tenantPatchSchema = z.object({
   bounceDomain: domainName.nullable().optional(),   // strict (policy/domains isDomainName), normalised
   requireDkim: z.boolean().optional(),
   sendRatePerSecond: z.number().int().min(1).max(100_000).nullable().optional(),
+  trackClicks: z.boolean().describe('Rewrite links of campaign mail to signed /c/ redirects (a campaign may override); default false').optional(),
+  trackOpens: z.boolean().describe('Add an open pixel (/o/) to campaign mail (a campaign may override); default false').optional(),
 }).strict();
 
 const tenantView = z.object({
   id, name: z.string(), fromEmail: z.string(), fromName: z.string(), replyTo: z.string(), postalAddress: z.string().nullable(),
   bounceDomain: z.string().nullable(), requireDkim: z.boolean(), sendRatePerSecond: z.number().int().nullable(),
+  trackClicks: z.boolean(), trackOpens: z.boolean(),
 });
 
 export function tenantsModule(deps: AppDeps): Module {

@@ -5,13 +5,15 @@ import { createDefaultList } from '../consent/lists.js';
 export interface Tenant {
   id: string; name: string; fromEmail: string; fromName: string; replyTo: string; postalAddress: string | null;
   bounceDomain: string | null; requireDkim: boolean; sendRatePerSecond: number | null;
+  /** Engagement tracking of campaign mail (issue 17; a campaign may override): click links, open pixel. Default off. */
+  trackClicks: boolean; trackOpens: boolean;
 }
 export interface NewTenant { name: string; fromEmail: string; fromName: string; replyTo: string; postalAddress?: string | null }
 export type { DkimKey } from './dkim.js';
 
 const TENANT_COLUMNS = `id, name, from_email AS "fromEmail", from_name AS "fromName", reply_to AS "replyTo",
   postal_address AS "postalAddress", bounce_domain AS "bounceDomain", require_dkim AS "requireDkim",
-  send_rate_per_second AS "sendRatePerSecond"`;
+  send_rate_per_second AS "sendRatePerSecond", track_clicks AS "trackClicks", track_opens AS "trackOpens"`;
 
 export async function getTenant(c: Queryable, id: string): Promise<Tenant | null> {
   const r = await c.query<Tenant>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`, [id]);
@@ -35,10 +37,12 @@ export async function createTenant(db: Db, t: NewTenant, id: string): Promise<Te
 export interface TenantPatch {
   name?: string; fromEmail?: string; fromName?: string; replyTo?: string; postalAddress?: string | null;
   bounceDomain?: string | null; requireDkim?: boolean; sendRatePerSecond?: number | null;
+  trackClicks?: boolean; trackOpens?: boolean;
 }
 const PATCH_COLUMNS: Record<keyof TenantPatch, string> = {
   name: 'name', fromEmail: 'from_email', fromName: 'from_name', replyTo: 'reply_to', postalAddress: 'postal_address',
   bounceDomain: 'bounce_domain', requireDkim: 'require_dkim', sendRatePerSecond: 'send_rate_per_second',
+  trackClicks: 'track_clicks', trackOpens: 'track_opens',
 };
 
 export async function updateTenant(c: Queryable, id: string, patch: TenantPatch): Promise<Tenant | null> {

@@ -62,7 +62,11 @@ function decodeCursor(s: string): Cursor {
 }
 
 /** Newest first; `nextCursor` continues after the last item (null at the end). */
-export async function listMessages(c: Queryable, tenantId: string, q: MessagesQuery): Promise<{ items: MessageRecord[]; nextCursor: string | null }> {
+/**
+ * `idempotentIds`: with q.idempotencyKey, the ids of the messages whose POST carried that
+ * Idempotency-Key (from the idempotency store); the key also matches the notice purpose notice:<key>.
+ */
+export async function listMessages(c: Queryable, tenantId: string, q: MessagesQuery, idempotentIds: readonly string[] = []): Promise<{ items: MessageRecord[]; nextCursor: string | null }> {
   const where: string[] = ['tenant_id = $1'];
   const params: unknown[] = [tenantId];
   const add = (sql: (p: string) => string, v: unknown) => { params.push(v); where.push(sql(`$${params.length}`)); };
@@ -73,6 +77,12 @@ export async function listMessages(c: Queryable, tenantId: string, q: MessagesQu
   if (q.recipient) add((p) => `lower(recipient) = lower(${p})`, q.recipient.trim());
   if (q.since) add((p) => `created_at >= ${p}::timestamptz`, q.since);
   if (q.until) add((p) => `created_at < ${p}::timestamptz`, q.until);
+  if (q.purpose) add((p) => `purpose = ${p}`, q.purpose);
+  if (q.idempotencyKey) {
+    add((p) => `(purpose = 'notice:' || ${p}`, q.idempotencyKey);
+    params.push(idempotentIds.filter(isUuid));
+    where[where.length - 1] += ` OR id = ANY($${params.length}::uuid[]))`;
+  }
   if (q.cursor) {
     const cur = decodeCursor(q.cursor);
     params.push(cur.at, cur.id);

@@ -10,6 +10,9 @@ import { notFound, type Api } from '../platform/http.js';
 import { createInvoice } from './invoices.js';
 import { createNotice } from './notices.js';
 import { messageDetail, listMessages, toRecord } from './communications.js';
+import { idempotentResponseIds } from '../platform/idempotency.js';
+import { messageTimeline } from '../events/feed.js';
+import { feedItem, toFeedItem } from '../events/events-api.js';
 import { invoiceSchema, messagesQuery, noticeSchema } from './requests.js';
 
 const messageRecord = z.object({
@@ -52,9 +55,17 @@ export function transactionalRoutes(api: Api, db: Db): void {
 
   api.route({
     method: 'get', path: '/api/messages', scope: 'transactional', query: messagesQuery,
-    summary: 'The record of communications, newest first: filter by kind, status, contactId, campaignId, recipient, since/until',
-    response: page(messageRecord),
-  }, async ({ tenantId, query }) => ({ body: await db.withTenant(tenantId, (c) => listMessages(c, tenantId, query)) }));
+    summary: 'The record of communications, newest first: filter by kind, status, contactId, campaignId, recipient, since/until, purpose or idempotencyKey',
+    description: 'Looked up by purpose (invoice:<transactionId>, notice:<key>) or idempotencyKey, each message also carries its timeline: its events as GET /api/events gives them.',
+    response: page(messageRecord.extend({ timeline: z.array(feedItem).optional() })),
+  }, async ({ tenantId, query }) => ({ body: await db.withTenant(tenantId, async (c) => {
+    const ids = query.idempotencyKey ? await idempotentResponseIds(c, tenantId, query.idempotencyKey, ['/api/invoices', '/api/messages']) : [];
+    const found = await listMessages(c, tenantId, query, ids);
+    if (!query.purpose && !query.idempotencyKey) return found;
+    const items = [];
+    for (const m of found.items) items.push({ ...m, timeline: (await messageTimeline(c, m.id)).map(toFeedItem) });
+    return { ...found, items };
+  }) }));
 
   api.route({
     method: 'get', path: '/api/messages/:id', scope: 'transactional',

@@ -172,6 +172,8 @@ export const messagesQuery = z.strictObject({
   recipient: z.string().max(320).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
+  purpose: z.string().min(1).max(300).optional().describe('the ledger purpose, e.g. invoice:<transactionId> or notice:<key>; items then carry their timeline'),
+  idempotencyKey: idempotencyKey.optional().describe('a notice\'s key or an Idempotency-Key header given to POST /api/invoices or /api/messages; items then carry their timeline'),
   ...pagination,
 });
 export type MessagesQuery = z.infer<typeof messagesQuery>;
