@@ -62,7 +62,7 @@ BEGIN
            'messageId', m.id, 'purpose', m.purpose, 'kind', m.kind, 'campaignId', m.campaign_id,
            'contactId', m.contact_id, 'recipient', m.recipient,
            'bounceKind', CASE n.type WHEN 'bounced' THEN 'hard' WHEN 'soft_bounce' THEN 'soft' WHEN 'blocked' THEN 'blocked' END,
-           'reason', coalesce(n.detail->>'reason', n.detail->>'classification'),
+           'reason', coalesce(n.detail->>'classification', n.detail->>'reason'),
            'stage', n.detail->>'stage', 'status', n.detail->>'status', 'feedbackType', n.detail->>'feedbackType',
            'action', n.detail->>'action', 'bounceId', n.detail->>'bounceId', 'diagnostic', n.detail->>'diagnostic',
            'smtpResponse', CASE WHEN n.type IN ('sent', 'deferred', 'failed') THEN left(m.smtp_response, 300) END))
@@ -78,27 +78,35 @@ END $$;
 CREATE TRIGGER message_events_feed AFTER INSERT ON message_events
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_from_message_events();
 
--- consent_events → contact.*: an opt-in or confirmation of a list the contact had opted out of is
--- `contact.resubscribed`; other opt-ins, registrations and imported rows are not feed events.
+-- consent_events → contact.*: an opt-in to a list the contact had opted out of is
+-- `contact.resubscribed` (its confirmation, if one is needed, is `contact.confirmed`); other opt-ins,
+-- registrations and imported rows are not feed events.
 CREATE FUNCTION events_from_consent_events() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
   INSERT INTO events (tenant_id, type, at, contact_id, campaign_id, data)
-  SELECT n.tenant_id, x.type, n.at, n.contact_id,
-         CASE WHEN (n.detail->>'campaignId') ~ '^[0-9a-f-]{36}$' THEN (n.detail->>'campaignId')::uuid END,
+  SELECT n.tenant_id, x.type, n.at, n.contact_id, k.campaign_id,
          jsonb_strip_nulls(jsonb_build_object(
            'contactId', n.contact_id, 'listId', n.list_id, 'source', n.source,
            'recipient', CASE WHEN x.type <> 'contact.erased' THEN c.email END,
            'reason', n.detail->>'reason', 'scope', n.detail->>'scope',
-           'campaignId', n.detail->>'campaignId', 'messageId', n.detail->>'messageId'))
+           'campaignId', k.campaign_id, 'messageId', n.detail->>'messageId'))
   FROM new_rows n
   CROSS JOIN LATERAL (SELECT c.email FROM contacts c WHERE c.id = n.contact_id OFFSET 0) c
+  -- The campaign: named by the record (an unsubscribe link), else the campaign of the message it
+  -- names (a complaint about a campaign message).
+  CROSS JOIN LATERAL (SELECT coalesce(
+      CASE WHEN (n.detail->>'campaignId') ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (n.detail->>'campaignId')::uuid END,
+      (SELECT m.campaign_id FROM messages m
+        WHERE (n.detail->>'messageId') ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+          AND m.id = (n.detail->>'messageId')::uuid OFFSET 0)) AS campaign_id) k
   CROSS JOIN LATERAL (SELECT CASE
-      WHEN n.action = 'opt_out' THEN 'contact.unsubscribed'
+      -- An opt-out that changed nothing (already unsubscribed) is on record, but is no event.
+      WHEN n.action = 'opt_out' AND NOT (n.detail ? 'alreadyUnsubscribed') THEN 'contact.unsubscribed'
       WHEN n.action = 'suppress' THEN 'contact.suppressed'
       WHEN n.action = 'unsuppress' THEN 'contact.unsuppressed'
       WHEN n.action = 'erase' THEN 'contact.erased'
-      WHEN n.action IN ('opt_in', 'confirm') AND n.list_id IS NOT NULL AND EXISTS (
+      WHEN n.action = 'opt_in' AND n.list_id IS NOT NULL AND EXISTS (
         SELECT 1 FROM consent_events p WHERE p.contact_id = n.contact_id AND p.list_id = n.list_id
           AND p.action = 'opt_out' AND p.id < n.id) THEN 'contact.resubscribed'
       WHEN n.action = 'confirm' THEN 'contact.confirmed'
@@ -121,7 +129,7 @@ BEGIN
   INSERT INTO events (tenant_id, type, campaign_id, data)
   VALUES (NEW.tenant_id, t, NEW.id, jsonb_strip_nulls(jsonb_build_object(
     'campaignId', NEW.id, 'from', OLD.status, 'reason', CASE WHEN NEW.status = 'paused' THEN NEW.paused_reason END,
-    'sendAt', CASE WHEN NEW.status = 'scheduled' THEN NEW.send_at END)));
+    'sendAt', CASE WHEN NEW.status = 'scheduled' THEN to_char(NEW.send_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END)));
   PERFORM pg_notify('postgate_events', NEW.tenant_id::text);
   RETURN NULL;
 END $$;

@@ -16,6 +16,8 @@ CREATE TABLE webhook_endpoints (
   types text[] NOT NULL,                    -- event types, or {*} for every type
   description text,
   secret text NOT NULL,                     -- Standard Webhooks whsec_<base64>; shown once, needed to sign
+  previous_secret text,                     -- the secret before the last rotation: also signs until previous_secret_until
+  previous_secret_until timestamptz,        -- the rotation + 24 h
   enabled boolean NOT NULL DEFAULT true,
   disabled_reason text,                     -- why the endpoint was disabled automatically (persistent failure)
   disabled_at timestamptz,
@@ -45,6 +47,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (tenant_id, next_attempt_at) WHERE status IN ('pending', 'sending');
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id DESC);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id); -- erasure deletes an event's deliveries
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, next_attempt_at) WHERE status IN ('pending', 'sending');
 
 CREATE TABLE webhook_attempts (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -86,3 +90,17 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_te
 $$;
 REVOKE ALL ON FUNCTION webhook_tenants_with_work(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION webhook_tenants_with_work(integer) TO postgate_app;
+
+-- Retention of the delivery log (the maintenance cron, EVENTS_RETENTION_DAYS like the feed): finished
+-- deliveries (delivered, failed, dropped) older than the retention go, their attempts with them. A
+-- system sweep sees no tenant's rows, hence a definer function; pending deliveries always stay.
+CREATE FUNCTION purge_webhook_deliveries(p_days int) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+  WITH d AS (
+    DELETE FROM webhook_deliveries
+     WHERE status IN ('delivered', 'failed', 'dropped') AND coalesce(finished_at, created_at) < now() - make_interval(days => p_days)
+    RETURNING 1)
+  SELECT count(*) FROM d
+$$;
+REVOKE EXECUTE ON FUNCTION purge_webhook_deliveries(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION purge_webhook_deliveries(int) TO postgate_app;

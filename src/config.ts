@@ -77,6 +77,7 @@ export const configSchema = z.object({
     'must be a comma list of waits like 5s,30s,2m,1h (units ms, s, m, h, d; 1 to 50 steps, each at most 7d)'),
   WEBHOOK_POLL_MS: int(50, 60_000),
   WEBHOOK_CONCURRENCY: int(1, 256),
+  WEBHOOK_ENDPOINT_CONCURRENCY: int(1, 256),
   BODY_RETENTION_DAYS: int(0, 3650),
   BOUNCE_RAW_RETENTION_DAYS: int(0, 3650),
   EVENTS_RETENTION_DAYS: int(1, 3650),

@@ -24,7 +24,9 @@ export type DomainErrorCode =
   // API keys
   | 'last_admin_key'
   // segments (issue 16)
-  | 'invalid_segment' | 'segment_name_taken' | 'segment_in_use' | 'segment_count_timeout';
+  | 'invalid_segment' | 'segment_name_taken' | 'segment_in_use' | 'segment_count_timeout'
+  // webhooks (issue 17)
+  | 'endpoint_disabled';
 
 export class DomainError extends Error {
   constructor(

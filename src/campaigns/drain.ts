@@ -8,7 +8,7 @@ import type { Logger } from '../platform/log.js';
 import type { SendOutcome } from '../platform/smtp.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import type { Delivery, PermanentOutcome } from '../mail/delivery.js';
-import { recordOutcomes, renewLeases } from '../mail/ledger.js';
+import { cancelCampaignMessages, recordOutcomes, renewLeases } from '../mail/ledger.js';
 import { TemplateBusyError, type CompiledTemplate } from '../mail/render.js';
 import { getTenant } from '../tenants/store.js';
 import { signingSetup } from '../tenants/domains.js';
@@ -57,8 +57,22 @@ export class CampaignDrain {
   async run(tenantId: string, campaignId: string, opts: RunOptions): Promise<DrainResult> {
     const lanes = Array.from({ length: this.deps.config.lanes }, () => this.lane(tenantId, campaignId, opts));
     const ends = await Promise.all(lanes);
-    if (ends.includes('stopped')) return { kind: 'stopped' };
+    if (ends.includes('stopped')) {
+      await this.sweepCancelled(tenantId, campaignId);
+      return { kind: 'stopped' };
+    }
     return this.settle(tenantId, campaignId, ends.includes('deadline'));
+  }
+
+  /**
+   * A row in flight when the campaign was cancelled comes back 'deferred' after the cancel took the
+   * others, and nobody would ever claim it: once the lanes have recorded their outcomes, such rows of
+   * a cancelled campaign are cancelled too.
+   */
+  private async sweepCancelled(tenantId: string, campaignId: string): Promise<void> {
+    await this.deps.db.withTenant(tenantId, async (c) => {
+      if ((await getCampaign(c, campaignId))?.status === 'cancelled') await cancelCampaignMessages(c, campaignId);
+    }).catch((err: unknown) => this.deps.log.warn({ campaignId, err: (err as Error).message }, 'cancelling the rows a cancelled campaign left deferred failed'));
   }
 
   private async lane(tenantId: string, campaignId: string, opts: RunOptions): Promise<LaneEnd> {
@@ -79,6 +93,7 @@ export class CampaignDrain {
   private async settle(tenantId: string, campaignId: string, timeUp: boolean): Promise<DrainResult> {
     return retryThroughOutage(() => this.deps.db.withTenant(tenantId, async (c) => {
       const campaign = await getCampaign(c, campaignId);
+      if (campaign?.status === 'cancelled') await cancelCampaignMessages(c, campaignId); // see sweepCancelled
       if (!campaign || campaign.status !== 'running') return { kind: 'stopped' } as const;
       const w = await openWork(c, campaignId);
       if (w.open === 0) return (await completeIfDone(c, campaignId)) ? { kind: 'completed' } as const : { kind: 'stopped' } as const;

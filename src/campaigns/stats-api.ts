@@ -16,7 +16,7 @@ const hourView = z.object({
   opens: count, uniqueOpens: count, clicks: count, uniqueClicks: count, scannerClicks: count,
 });
 const linkView = z.object({
-  url: z.string(), total: count.describe('Human clicks'), unique: count.describe('Messages with a human click on this link'),
+  url: z.string().describe('The link as counted: scheme://host/path, without query, fragment or user info'), total: count.describe('Human clicks'), unique: count.describe('Messages with a human click on this link'),
   scanner: count.describe('Clicks by link scanners, never in total or unique'), uniqueRate: rate,
 });
 export const statsView = z.object({
@@ -32,7 +32,7 @@ export const statsView = z.object({
     total: count, unique: count, scanner: count,
     machineOpensPossible: z.literal(true).describe('Mail clients (Apple Mail Privacy Protection) load images unread: opens are an upper bound'),
   }),
-  clicks: z.object({ total: count, unique: count, scanner: count, links: z.array(linkView) }),
+  clicks: z.object({ total: count, unique: count.describe('Messages with at least one human click on any link'), scanner: count, links: z.array(linkView) }),
   rates: z.object({ delivered: rate, bounced: rate, hardBounced: rate, complaints: rate, unsubscribes: rate, uniqueOpens: rate, uniqueClicks: rate }),
   series: z.array(hourView).describe('Per UTC hour with activity, oldest first; sums to the totals'),
 });

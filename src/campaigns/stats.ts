@@ -10,7 +10,11 @@ export interface HourFigures {
   opens: number; uniqueOpens: number; clicks: number; uniqueClicks: number; scannerClicks: number;
 }
 
-/** One link of a campaign: human clicks (total, unique = first human click of a message on it), scanner clicks apart. */
+/**
+ * One link of a campaign (url: scheme://host/path, without query, fragment or user info: see
+ * engagement/links.ts statsLink): human clicks (total, unique = first human click of a message on
+ * it), scanner clicks apart.
+ */
 export interface LinkFigures { url: string; total: number; unique: number; scanner: number; uniqueRate: number | null }
 
 /** A ratio over the messages sent; null while nothing was sent. */
@@ -35,6 +39,7 @@ export interface CampaignStats {
   unsubscribes: number;
   /** Opens of the tracking image; machineOpensPossible: a mail client (Apple Mail Privacy Protection) may load it unread. */
   opens: { total: number; unique: number; scanner: number; machineOpensPossible: true };
+  /** Human clicks; unique: messages with at least one human click on any link (so rates.uniqueClicks ≤ 1); scanner clicks apart. */
   clicks: { total: number; unique: number; scanner: number; links: LinkFigures[] };
   rates: {
     delivered: Rate; bounced: Rate; hardBounced: Rate; complaints: Rate; unsubscribes: Rate; uniqueOpens: Rate; uniqueClicks: Rate;

@@ -11,7 +11,8 @@
 //                   → NULL/{}; SMTP response, reason and a purpose naming the address are scrubbed;
 //                   queued/deferred ones are cancelled and leave the send queue
 //   message_bodies  deleted;  message_events: the address is scrubbed from their detail
-//   engagements     the person's clicks and opens are deleted (with their feed events)
+//   engagements     the person's clicks and opens are deleted (with their feed events); campaign
+//                   figures per link whose link names the address get it replaced by [erased]
 //   outbox files    (no SMTP_URL) the .eml of each of those messages, after commit: messageIds goes to
 //                   Mailer.forget (platform/outbox.ts), which finds them by the id in their names
 //   bounces         recipient, diagnostic, raw → NULL for their reports, and for any other report
@@ -30,6 +31,7 @@ import { addSuppression, forgetSuppressedAddress } from '../consent/suppressions
 import { lockAddress } from '../consent/activation.js';
 import { eraseContactBounces } from '../bounces/store.js';
 import { forgetTestAddress } from '../campaigns/test-addresses.js';
+import { forgetEventDeliveries } from '../webhooks/store.js';
 
 export interface ErasureCounts {
   messages: number; cancelledMessages: number; bodies: number; messageEvents: number; bounces: number;
@@ -109,6 +111,19 @@ async function rewriteConsent(c: PoolClient, tenantId: string, p: Person, re: st
   return { consentEvents: rows.length, consentTexts: texts.rowCount ?? 0 };
 }
 
+/**
+ * Campaign figures per link (migration 077) of the person's campaigns whose link names their address
+ * (as written or percent-encoded, e.g. in a path /u/ann@x.example) are merged into one row with the
+ * address replaced by [erased]: the totals stay exact.
+ */
+async function scrubLinkFigures(c: PoolClient, messageIds: string[], email: string, re: string): Promise<void> {
+  if (messageIds.length === 0) return;
+  const encoded = encodeURIComponent(email);
+  const pattern = encoded === email ? re : `${re}|${literalPattern(encoded)}`;
+  await c.query(`SELECT campaign_stats_links_erase(ARRAY(SELECT DISTINCT campaign_id FROM messages
+    WHERE id = ANY($1::uuid[]) AND campaign_id IS NOT NULL), $2)`, [messageIds, pattern]);
+}
+
 /** Erases the contact's personal data; null when there is no such (unerased) contact in this tenant. */
 export async function eraseContact(c: PoolClient, tenantId: string, contactId: string): Promise<ErasureResult | null> {
   const p = await lockPerson(c, tenantId, contactId);
@@ -127,9 +142,12 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };
   // The feed keeps none of the person's events (they carry the address); the 'erase' record below
   // adds contact.erased, with the contact id only, so the app hears of it.
-  await c.query(`DELETE FROM events WHERE contact_id = $1 OR message_id = ANY($2::uuid[])`, [p.id, messageIds]);
+  const gone = await c.query<{ id: string }>(`DELETE FROM events WHERE contact_id = $1 OR message_id = ANY($2::uuid[]) RETURNING id::text`, [p.id, messageIds]);
+  // Their webhook deliveries go with them: the attempts log keeps the receiver's answer, which may echo the address.
+  await forgetEventDeliveries(c, gone.rows.map((r) => r.id));
   // Their clicks and opens (src/engagement, migration 076) go too; the links in mail already sent still redirect, unrecorded.
   await c.query('DELETE FROM engagements WHERE contact_id = $1 OR message_id = ANY($2::uuid[])', [p.id, messageIds]);
+  await scrubLinkFigures(c, messageIds, p.email, re);
   await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', 'api', $3)`,
     [tenantId, p.id, JSON.stringify({ counts })]);
   return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts, messageIds };

@@ -12,8 +12,10 @@
 //   pointed elsewhere. Links do not expire (mail is read years later).
 //
 // Rewriting is one linear pass over the HTML per message: every <a … href="http(s)://…"> except
-// Postgate's own links (capability links such as unsubscribe, preferences, confirm, and anything
-// else under PUBLIC_URL) and mailto:. The text part is left as it is.
+// mailto: and any href that IS or CONTAINS one of Postgate's own links (the message's capability
+// links such as unsubscribe, preferences, confirm, or anything naming PUBLIC_URL's host and path,
+// in any case, percent-encoded or not: https://x.example/?u={{unsubscribeUrl}} stays as written, so
+// no capability token reaches a click event or the figures). The text part is left as it is.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { verpKidTag, type TokenKeys } from '../policy/tokens.js';
 import { isUuid } from '../policy/ids.js';
@@ -138,6 +140,19 @@ export function decodeAttribute(v: string): string | null {
   return unknown ? null : out;
 }
 
+/**
+ * The link a click is counted under in campaign figures: the canonical URL without its query,
+ * fragment and user info (scheme://host[:port]/path), so a personalised query (`?e={{email}}`)
+ * neither splits one link into one per recipient nor puts an address into the counters. Null when
+ * `url` is not an http(s) URL. PURE.
+ */
+export function statsLink(url: string): string | null {
+  const c = canonicalUrl(url);
+  if (c === null) return null;
+  const u = new URL(c);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
+
 /** The URL as a browser would follow it (WHATWG canonical form), when it is http(s); else null. */
 export function canonicalUrl(raw: string): string | null {
   const t = raw.trim();
@@ -163,27 +178,55 @@ export interface TrackOptions {
 const ANCHOR = /<a\b[^>]*>/gi;
 const HREF = /(\shref\s*=\s*)(?:"([^"]*)"|'([^']*)')/i;
 
-/** Whether `url` is under PUBLIC_URL (Postgate's own pages: unsubscribe, preferences, confirm, forms). */
-function underBase(url: string, publicUrl: string): boolean {
-  return url.length > publicUrl.length && url[publicUrl.length] === '/' && url.slice(0, publicUrl.length).toLowerCase() === publicUrl.toLowerCase();
+/**
+ * `text` lower-cased with its percent-escapes decoded, up to three rounds (a URL inside a query
+ * parameter inside another is encoded twice): what containment checks compare. Never throws (an
+ * escape that is not UTF-8 decodes byte by byte).
+ */
+function unescaped(text: string): string {
+  let s = text.toLowerCase();
+  for (let i = 0; i < 3 && /%[0-9a-f]{2}/.test(s); i++) s = s.replace(/%([0-9a-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return s;
 }
 
-/** The target of an href value: decoded, canonical, http(s), not under PUBLIC_URL; else null. */
+/**
+ * Whether `text` contains PUBLIC_URL's host and path anywhere (either scheme, any case, percent-encoded
+ * or not), followed by its end or `/`, `?`, `#`: an href that is, or carries, one of Postgate's own links.
+ */
+function containsBase(text: string, publicUrl: string): boolean {
+  const needle = unescaped(publicUrl).replace(/^[a-z][a-z0-9+.-]*:/, ''); // "//host[:port][/path]"
+  const s = unescaped(text);
+  for (let at = s.indexOf(needle); at >= 0; at = s.indexOf(needle, at + 1)) {
+    const next = s[at + needle.length];
+    if (next === undefined || next === '/' || next === '?' || next === '#' || next === '\\') return true;
+  }
+  return false;
+}
+
+/** Whether `value` (an href as written, or decoded) contains one of this message's capability links, in any case or encoding. */
+function containsCapability(value: string, skip: readonly string[]): boolean {
+  if (skip.length === 0) return false;
+  const s = unescaped(value);
+  return skip.some((link) => s.includes(unescaped(link)));
+}
+
+/** The target of an href value: decoded, canonical, http(s), nowhere carrying PUBLIC_URL; else null. */
 function resolveTarget(value: string, publicUrl: string): Target | null {
   const decoded = decodeAttribute(value);
-  if (decoded === null || underBase(decoded.trim(), publicUrl)) return null;
+  if (decoded === null || containsBase(value, publicUrl) || containsBase(decoded, publicUrl)) return null;
   const url = canonicalUrl(decoded);
-  return url === null || underBase(url, publicUrl) ? null : { url, bytes: Buffer.from(url, 'utf8') };
+  return url === null || containsBase(url, publicUrl) ? null : { url, bytes: Buffer.from(url, 'utf8') };
 }
 
 function rewriteAnchor(tag: string, o: TrackOptions, id: Buffer, signer: LinkSigner): string {
   const h = HREF.exec(tag);
   if (!h) return tag;
   const value = h[2] ?? h[3];
-  // Postgate's own links (capability links are per recipient: never cached) stay as they are.
-  if (underBase(value.trim(), o.publicUrl) || o.skip.includes(value)) return tag;
+  // Postgate's own links, and links that carry one (capability links are per recipient: never
+  // cached), stay as they are.
+  if (containsCapability(value, o.skip) || containsCapability(decodeAttribute(value) ?? value, o.skip)) return tag;
   const target = signer.target(value, o.publicUrl);
-  if (target === null || o.skip.includes(target.url)) return tag;
+  if (target === null || containsCapability(target.url, o.skip)) return tag;
   return `${tag.slice(0, h.index)}${h[1]}"${o.publicUrl}/c/${signer.clickOf(id, target)}"${tag.slice(h.index + h[0].length)}`;
 }
 

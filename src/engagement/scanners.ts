@@ -19,6 +19,11 @@ export const SCANNER_AGENTS: readonly string[] = [
   'trendmicro', 'fortiguard', 'sophos', 'cisco', 'ironport', 'zscaler', 'checkpoint', 'paloalto',
   'curl/', 'wget/', 'python-requests', 'python-urllib', 'go-http-client', 'okhttp', 'java/', 'libwww-perl',
   'node-fetch', 'axios/', 'undici', 'headlesschrome', 'phantomjs', 'bot/', 'bot;', 'spider', 'crawler', 'slurp', 'preview',
+  // Link-preview fetchers of chat apps and social sites (a recipient pasting or forwarding the link):
+  // iMessage previews as "facebookexternalhit/1.1 Facebot Twitterbot/1.0". Their in-app browsers
+  // (FBAN/FBIOS, Instagram, Line, …) are people and carry none of these.
+  'slackbot', 'facebookexternalhit', 'facebot', 'telegrambot', 'twitterbot', 'discordbot', 'whatsapp/', 'linkedinbot',
+  'skypeuripreview', 'applebot', 'redditbot', 'pinterestbot', 'embedly', 'vkshare', 'mastodon/',
 ];
 
 export interface Hit {

@@ -5,6 +5,7 @@ import type { Db, Queryable } from '../platform/db.js';
 import { getMessage } from '../mail/ledger.js';
 import { appendEvent } from '../events/feed.js';
 import { scannerReason, type ScannerReason } from './scanners.js';
+import { statsLink } from './links.js';
 
 export type EngagementKind = 'click' | 'open';
 
@@ -27,7 +28,7 @@ export interface HitInput {
 
 /** What became of a hit: recorded (with its scanner verdict and uniqueness), or why not. */
 export type HitOutcome =
-  | { recorded: true; scanner: ScannerReason | null; unique: boolean }
+  | { recorded: true; scanner: ScannerReason | null; unique: boolean; firstClick?: boolean }
   | { recorded: false; why: 'unknown_message' | 'erased' | 'not_marketing' | 'capped' };
 
 /** The tenant of a message, across tenants (message_tenant(), a definer function of 001); null when there is none. */
@@ -36,21 +37,34 @@ async function tenantOfMessage(c: Queryable, messageId: string): Promise<string 
   return r.rows[0]?.t ?? null;
 }
 
-interface Seen { scanners: number; humans: number }
+/**
+ * What this message already has: hits on this exact url (scanners', people's: the cap), whether a
+ * person already hit this link (statsLink: per-link unique) and whether a person already clicked
+ * any link (firstClick). Serialised per message and kind, so both verdicts hold under concurrency.
+ */
+interface Seen { scanners: number; humans: number; humanOnLink: boolean; humanAny: boolean }
 
-/** Hits already recorded for this message and link, scanners' and people's (each at most the cap). Serialised per link. */
-async function seen(c: Queryable, h: HitInput): Promise<Seen> {
-  await c.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`engagement:${h.kind}`, `${h.messageId}:${h.url ?? ''}`]);
-  const r = await c.query<Seen>(`SELECT count(*) FILTER (WHERE scanner)::int AS scanners, count(*) FILTER (WHERE NOT scanner)::int AS humans
-    FROM engagements WHERE message_id = $1 AND kind = $2 AND ${h.url === null ? 'url IS NULL AND $3::text IS NULL' : 'url = $3'}`,
-  [h.messageId, h.kind, h.url]);
-  return r.rows[0];
+async function seen(c: Queryable, h: HitInput, link: string | null): Promise<Seen> {
+  await c.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`engagement:${h.kind}`, h.messageId]);
+  const r = await c.query<{ url: string | null; scanner: boolean; n: number }>(`SELECT url, scanner, count(*)::int AS n
+    FROM engagements WHERE message_id = $1 AND kind = $2 GROUP BY url, scanner`, [h.messageId, h.kind]);
+  const s: Seen = { scanners: 0, humans: 0, humanOnLink: false, humanAny: false };
+  for (const row of r.rows) {
+    if (row.url === h.url) { if (row.scanner) s.scanners = row.n; else s.humans = row.n; }
+    if (row.scanner) continue;
+    s.humanAny = true;
+    if (row.url === h.url || (link !== null && row.url !== null && statsLink(row.url) === link)) s.humanOnLink = true;
+  }
+  return s;
 }
 
 /**
  * Records one hit on a click or open link: the row and its feed event, in one transaction, unless
  * the message is unknown, erased (no recipient) or not marketing mail, or the link already has
- * MAX_HITS_PER_LINK hits of the same verdict (scanner or person). `unique` is the first non-scanner hit of this message on this link.
+ * MAX_HITS_PER_LINK hits of the same verdict (scanner or person). Decided under one lock per message:
+ * `unique`, the first non-scanner hit of this message on this link (clicks: the same statsLink, so
+ * a link's figures count each message once); `firstClick` (clicks), its first non-scanner click on
+ * any link (the campaign's unique clicks). The click event carries the full `url` and its `link`.
  * Scanner verdict: scanners.ts with `scannerSeconds` (ENGAGEMENT_SCANNER_SECONDS).
  */
 export async function recordHit(db: Db, h: HitInput, scannerSeconds: number): Promise<HitOutcome> {
@@ -62,20 +76,22 @@ export async function recordHit(db: Db, h: HitInput, scannerSeconds: number): Pr
     if (m.recipient === null) return { recorded: false, why: 'erased' };
     if (m.kind !== 'marketing') return { recorded: false, why: 'not_marketing' };
     const scanner = scannerReason({ method: h.method, userAgent: h.userAgent, now: h.now, sentAt: m.sentAt?.getTime() ?? null }, scannerSeconds);
-    const before = await seen(c, h);
+    const link = h.url === null ? null : statsLink(h.url);
+    const before = await seen(c, h, link);
     if ((scanner ? before.scanners : before.humans) >= MAX_HITS_PER_LINK) return { recorded: false, why: 'capped' };
-    const unique = scanner === null && before.humans === 0;
+    const unique = scanner === null && !before.humanOnLink;
+    const firstClick = scanner === null && !before.humanAny;
     await c.query(`INSERT INTO engagements (tenant_id, message_id, campaign_id, contact_id, kind, url, scanner, scanner_reason)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [tenantId, m.id, m.campaignId, m.contactId, h.kind, h.url, scanner !== null, scanner]);
     await appendEvent(c, tenantId, {
       type: h.kind === 'click' ? 'message.clicked' : 'message.opened', messageId: m.id, contactId: m.contactId, campaignId: m.campaignId,
       data: {
         messageId: m.id, campaignId: m.campaignId, contactId: m.contactId, recipient: m.recipient,
-        ...(h.kind === 'click' ? { url: h.url } : { machineOpenPossible: true }),
+        ...(h.kind === 'click' ? { url: h.url, link, firstClick } : { machineOpenPossible: true }),
         unique, scanner: scanner !== null, ...(scanner ? { scannerReason: scanner } : {}),
       },
     });
-    return { recorded: true, scanner, unique };
+    return h.kind === 'click' ? { recorded: true, scanner, unique, firstClick } : { recorded: true, scanner, unique };
   });
 }
 

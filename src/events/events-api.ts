@@ -5,7 +5,7 @@ import { DomainError } from '../domain-error.js';
 import type { Db } from '../platform/db.js';
 import type { Api } from '../platform/http.js';
 import { timestamp } from '../platform/responses.js';
-import { decodeCursor, encodeCursor, FEED_START, readFeed, type FeedEvent, type FeedPosition } from './feed.js';
+import { cursorInFeed, decodeCursor, encodeCursor, FEED_START, readFeed, type FeedEvent, type FeedPosition } from './feed.js';
 import { EVENT_TYPES, isEventType, type EventType } from './types.js';
 
 export const eventsQuery = z.strictObject({
@@ -56,7 +56,10 @@ export function eventRoutes(api: Api, db: Db): void {
   }, async ({ tenantId, query }) => {
     const after = afterPosition(query.after);
     const types = parseTypes(query.types);
-    const r = await db.withTenant(tenantId, (c) => readFeed(c, { after, types, limit: query.limit }));
+    const r = await db.withTenant(tenantId, async (c) => {
+      if (query.after !== undefined && !(await cursorInFeed(c, after))) throw new DomainError('invalid', 'query.after: beyond the end of the feed: not a cursor returned by GET /api/events', 'query.after');
+      return readFeed(c, { after, types, limit: query.limit });
+    });
     return { body: { items: r.events.map(toFeedItem), nextCursor: encodeCursor(r.next) } };
   });
 }

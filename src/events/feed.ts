@@ -51,12 +51,29 @@ export function encodeCursor(p: FeedPosition): string {
   return Buffer.from(`${p.txid}.${p.id}`).toString('base64url');
 }
 
-/** Reads a cursor made by encodeCursor; null for anything else (the caller names the field at fault). */
+/**
+ * Reads a cursor made by encodeCursor, in its canonical form only (re-encoding gives the same text);
+ * null for anything else (the caller names the field at fault). Whether it lies inside the feed is
+ * cursorInFeed's question.
+ */
 export function decodeCursor(s: string): FeedPosition | null {
   if (s.length > 64 || !/^[A-Za-z0-9_-]+$/.test(s)) return null;
   const parts = Buffer.from(s, 'base64url').toString('latin1').split('.');
   if (parts.length !== 2 || !parts.every(isInt8)) return null;
-  return { txid: parts[0], id: parts[1] };
+  const p = { txid: parts[0], id: parts[1] };
+  return encodeCursor(p) === s ? p : null;
+}
+
+/**
+ * Whether a position can have been given by the feed: its txid below events_horizon() (every cursor
+ * handed out is) and its id at most the last id the events sequence gave (any tenant). A corrupted or
+ * made-up cursor beyond the end (which would silently skip every later event) is false. One row read
+ * of the sequence, no scan.
+ */
+export async function cursorInFeed(c: Queryable, p: FeedPosition): Promise<boolean> {
+  const r = await c.query<{ ok: boolean }>(`SELECT $1::bigint < events_horizon()
+    AND $2::bigint <= (SELECT last_value FROM events_id_seq) AS ok`, [p.txid, p.id]);
+  return r.rows[0].ok;
 }
 
 /** What readFeed reads: after a position (exclusive), of these types (null or empty: all), at most `limit` events. */

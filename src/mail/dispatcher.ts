@@ -1,9 +1,9 @@
 // Wakes on NOTIFY postgate_send (sent by enqueueMessage at commit) and on a 1 s tick, claims due
 // rows of send_queue with SKIP LOCKED under a lease, and runs them through the Sender. No state is
 // shared between processes: any number of dispatchers may run against one database.
-import pg from 'pg';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
+import { NotificationListener } from '../platform/listen.js';
 import type { Sender } from './sender.js';
 
 export interface DispatcherOptions { url: string; concurrency: number; leaseSeconds: number; tickMs?: number }
@@ -14,43 +14,16 @@ export class Dispatcher {
   private again = false;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
-  private listener: pg.Client | null = null;
+  private listener: NotificationListener | null = null;
   private readonly idle = new Set<() => void>();
 
   constructor(private readonly db: Db, private readonly sender: Sender, private readonly log: Logger, private readonly opts: DispatcherOptions) {}
 
   async start(): Promise<void> {
-    await this.listen();
+    this.listener = new NotificationListener({ url: this.opts.url, channel: 'postgate_send', onWake: () => this.wake(), log: this.log, name: 'dispatcher' });
+    await this.listener.start();
     this.timer = setInterval(() => this.wake(), this.opts.tickMs ?? 1000);
     this.wake();
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.opts.url }); // the runtime login
-    client.on('notification', () => this.wake());
-    // A dying connection emits more than one error (the server's notice, then the closed socket), and a
-    // failed connect may be followed by one: reconnect once per client, or every outage would add one
-    // more listening connection. Meanwhile the 1 s tick keeps dispatching.
-    let retried = false;
-    const retry = (why: string, err: Error) => {
-      if (retried) return;
-      retried = true;
-      this.log.warn({ err: err.message }, why);
-      if (this.listener === client) this.listener = null;
-      void client.end().catch(() => undefined);
-      setTimeout(() => void this.listen().catch(() => undefined), 1000);
-    };
-    client.on('error', (err) => retry('dispatcher listener lost; reconnecting', err));
-    try {
-      await client.connect();
-      await client.query('LISTEN postgate_send');
-      if (this.stopped) { await client.end().catch(() => undefined); return; }
-      this.listener = client;
-      this.wake(); // whatever was queued while not listening
-    } catch (err) {
-      retry('dispatcher cannot listen yet; retrying', err as Error);
-    }
   }
 
   wake(): void {
@@ -101,6 +74,6 @@ export class Dispatcher {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.inflight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
-    await this.listener?.end().catch(() => undefined);
+    await this.listener?.stop();
   }
 }

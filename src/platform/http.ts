@@ -32,6 +32,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   unverified_domain: 422, domain_taken: 409, selector_exists: 409, too_many_pending: 409,
   last_admin_key: 409,
   invalid_segment: 422, segment_name_taken: 409, segment_in_use: 409, segment_count_timeout: 503,
+  endpoint_disabled: 409,
 };
 
 export function domainStatus(code: DomainErrorCode): number {

@@ -5,7 +5,7 @@
 // runs outside any transaction; its outcome is written fenced by the attempt number. Nothing is shared
 // between processes but PostgreSQL: any number of workers may run it; only a crash (lease expiry)
 // sends a delivery twice, with the same webhook-id.
-import pg from 'pg';
+import { NotificationListener } from '../platform/listen.js';
 import type { Db, PoolClient } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { appendEvent } from '../events/feed.js';
@@ -17,6 +17,8 @@ interface PendingOutcome { tenantId: string; outcome: Outcome; resolve(): void; 
 
 export interface WebhookDispatcherOptions {
   pollMs: number; concurrency: number; timeoutMs: number; schedule: readonly number[];
+  /** Deliveries in flight per endpoint, all worker processes together (WEBHOOK_ENDPOINT_CONCURRENCY; default 4). */
+  endpointConcurrency?: number;
 }
 
 /** Events read per fan-out transaction. */
@@ -37,7 +39,7 @@ export class WebhookDispatcher {
   /** Tenants whose last claim took all the room: claimed again as soon as a quarter of it is free. */
   private readonly hot = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
-  private listener: pg.Client | null = null;
+  private listener: NotificationListener | null = null;
   private readonly sends = new Set<Promise<void>>();
   private readonly outcomes: PendingOutcome[] = [];
   private flushing = false;
@@ -48,7 +50,8 @@ export class WebhookDispatcher {
   get leaseMs(): number { return this.opts.timeoutMs * 2 + 5000; }
 
   async start(): Promise<void> {
-    await this.listen();
+    this.listener = new NotificationListener({ url: this.db.url, channel: 'postgate_events', onWake: () => this.wake(), log: this.log, name: 'webhook' });
+    await this.listener.start();
     this.timer = setInterval(() => this.wake(), this.opts.pollMs);
     this.wake();
   }
@@ -57,9 +60,7 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    const l = this.listener;
-    this.listener = null;
-    await l?.end().catch(() => undefined);
+    await this.listener?.stop();
     const all = Promise.allSettled([...this.sends]);
     let t: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => { t = setTimeout(r, STOP_WAIT_MS); })]);
@@ -67,30 +68,6 @@ export class WebhookDispatcher {
     this.client.abort();
     await all;
     this.client.close();
-  }
-
-  private async listen(): Promise<void> {
-    if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.db.url }); // the runtime login
-    client.on('notification', () => this.wake());
-    let retried = false;
-    const retry = (why: string, err: Error) => {
-      if (retried) return;
-      retried = true;
-      this.log.warn({ err: err.message }, why);
-      if (this.listener === client) this.listener = null;
-      void client.end().catch(() => undefined);
-      setTimeout(() => void this.listen().catch(() => undefined), 1000);
-    };
-    client.on('error', (err) => retry('webhook listener lost; reconnecting', err));
-    try {
-      await client.connect();
-      await client.query('LISTEN postgate_events');
-      if (this.stopped) { await client.end().catch(() => undefined); return; }
-      this.listener = client;
-    } catch (err) {
-      if (!this.stopped) retry('webhook listener cannot listen yet; retrying', err as Error);
-    }
   }
 
   /** Runs a full pass now (or right after the one running): discovery, fan-out, claims. */
@@ -118,17 +95,28 @@ export class WebhookDispatcher {
         const full = this.full;
         this.full = false;
         const tenants = full ? await this.db.withSystem((c) => tenantsWithWork(c, TENANTS_PER_WAKE)) : [...this.hot];
-        for (const t of tenants) {
-          if (this.stopped) break;
-          if (full) await this.fanOut(t);
-          if (this.opts.concurrency - this.inflight <= 0) { this.hot.add(t); continue; }
-          if (await this.claim(t)) this.hot.add(t); else this.hot.delete(t);
-        }
+        if (full) for (const t of tenants) { if (!this.stopped) await this.fanOut(t); }
+        await this.claimRound(tenants);
       } while (this.again && !this.stopped);
     } catch (err) {
       if (!this.stopped) this.log.warn({ err: (err as Error).message }, 'webhook pass failed');
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /**
+   * Shares the free slots across the tenants: each claim takes at most an equal share of what is left
+   * (at least one), in turn; a tenant that took its whole share stays `hot` and is claimed again when
+   * slots free up. With the per-endpoint cap, one slow receiver never takes every slot.
+   */
+  private async claimRound(tenants: readonly string[]): Promise<void> {
+    for (let i = 0; i < tenants.length && !this.stopped; i++) {
+      const t = tenants[i];
+      const room = this.opts.concurrency - this.inflight;
+      if (room <= 0) { this.hot.add(t); continue; }
+      const share = Math.max(1, Math.ceil(room / (tenants.length - i)));
+      if (await this.claim(t, share)) this.hot.add(t); else this.hot.delete(t);
     }
   }
 
@@ -143,12 +131,12 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Claims as many due deliveries of the tenant as there is room for and starts their POSTs. True when the room was filled (more may be due). */
-  private async claim(tenantId: string): Promise<boolean> {
-    const room = this.opts.concurrency - this.inflight;
+  /** Claims up to `share` due deliveries of the tenant (within the free slots) and starts their POSTs. True when the share was filled (more may be due). */
+  private async claim(tenantId: string, share: number): Promise<boolean> {
+    const room = Math.min(share, this.opts.concurrency - this.inflight);
     if (room <= 0) return false;
     const claimed = await this.db.withTenant(tenantId, async (c) => {
-      const rows = await claimDeliveries(c, tenantId, room, this.leaseMs);
+      const rows = await claimDeliveries(c, tenantId, room, this.leaseMs, this.opts.endpointConcurrency ?? 4);
       for (const d of rows) if (!d.event) await dropDelivery(c, d.id, d.attempt);
       return rows.filter((d) => d.event);
     });
@@ -178,7 +166,7 @@ export class WebhookDispatcher {
   /** POSTs one claimed delivery, calls `posted`, and records the attempt (batched with the other outcomes ready by then). */
   private async deliver(tenantId: string, d: ClaimedDelivery, posted: () => void): Promise<void> {
     const e = d.event as NonNullable<ClaimedDelivery['event']>;
-    const attempt = await this.client.post(d.url, d.secret, webhookId(d.eventId), payloadOf({ id: d.eventId, ...e }));
+    const attempt = await this.client.post(d.url, d.secret, webhookId(d.eventId), payloadOf({ id: d.eventId, ...e }), d.previousSecret);
     posted();
     const delivered = isDelivered(attempt.statusCode);
     const wait = delivered ? null : retryDelayMs(this.opts.schedule, d.attempt, Math.random());

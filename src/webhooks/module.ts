@@ -16,7 +16,7 @@ export function webhooksModule(deps: AppDeps): Module {
       const c = deps.config;
       const client = new WebhookClient({ allowPrivate: c.WEBHOOK_ALLOW_PRIVATE, timeoutMs: c.WEBHOOK_TIMEOUT_MS });
       dispatcher = new WebhookDispatcher(deps.db, client, deps.log, {
-        pollMs: c.WEBHOOK_POLL_MS, concurrency: c.WEBHOOK_CONCURRENCY, timeoutMs: c.WEBHOOK_TIMEOUT_MS, schedule: parseSchedule(c.WEBHOOK_RETRY_SCHEDULE),
+        pollMs: c.WEBHOOK_POLL_MS, concurrency: c.WEBHOOK_CONCURRENCY, endpointConcurrency: c.WEBHOOK_ENDPOINT_CONCURRENCY, timeoutMs: c.WEBHOOK_TIMEOUT_MS, schedule: parseSchedule(c.WEBHOOK_RETRY_SCHEDULE),
       });
       await dispatcher.start();
     },

@@ -36,15 +36,18 @@ export class WebhookClient {
   }
 
   /**
-   * POSTs `payload` to `url`, signed with `secret` for `msgId`, and reports the attempt: the status
+   * POSTs `payload` to `url`, signed with `secret` for `msgId` (and with `previousSecret` too, when
+   * given: Standard Webhooks' space-separated signatures, for a secret rotation), and reports the attempt: the status
    * code (null without an answer), the time to the answer in ms, an error (timeout, ssrf_refused,
    * redirect_not_followed, http_<status>, connection_error:<code>) and the answer's first bytes. Never throws.
    */
-  async post(url: string, secret: string, msgId: string, payload: string): Promise<AttemptResult> {
+  async post(url: string, secret: string, msgId: string, payload: string, previousSecret: string | null = null): Promise<AttemptResult> {
     const t0 = performance.now();
     const now = new Date();
     let signature: string;
-    try { signature = new Webhook(secret).sign(msgId, now, payload); } catch (err) {
+    try {
+      signature = [secret, ...(previousSecret ? [previousSecret] : [])].map((s) => new Webhook(s).sign(msgId, now, payload)).join(' ');
+    } catch (err) {
       return { statusCode: null, durationMs: 0, error: `signing_failed: ${(err as Error).message}`.slice(0, 300), response: null };
     }
     const headers = {

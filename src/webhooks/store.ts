@@ -27,6 +27,9 @@ function endpointOf(r: EndpointRow): Endpoint {
   };
 }
 
+/** How long a rotated-out secret still signs, in hours. */
+export const PREVIOUS_SECRET_HOURS = 24;
+
 export interface NewEndpoint { url: string; types: string[]; description: string | null; enabled: boolean; secret: string }
 
 /**
@@ -69,9 +72,14 @@ export async function updateEndpoint(c: Queryable, id: string, p: EndpointPatch)
   return r.rows[0] ? endpointOf(r.rows[0]) : null;
 }
 
-/** Replaces an endpoint's secret (signing uses the new one from the next attempt on). False when not found. */
+/**
+ * Replaces an endpoint's secret. The old one is kept for PREVIOUS_SECRET_HOURS: attempts meanwhile are
+ * signed with both (two space-separated signatures), so a receiver deploying the new secret late still
+ * verifies. False when not found.
+ */
 export async function setEndpointSecret(c: Queryable, id: string, secret: string): Promise<boolean> {
-  const r = await c.query(`UPDATE webhook_endpoints SET secret = $2, updated_at = now() WHERE id::text = $1`, [id, secret]);
+  const r = await c.query(`UPDATE webhook_endpoints SET previous_secret = secret,
+      previous_secret_until = now() + $3 * interval '1 hour', secret = $2, updated_at = now() WHERE id::text = $1`, [id, secret, PREVIOUS_SECRET_HOURS]);
   return (r.rowCount ?? 0) > 0;
 }
 
@@ -123,32 +131,57 @@ export async function fanOutStep(c: Queryable, tenantId: string, endpointId: str
 /** A claimed delivery with what its POST needs; `event` is null when the event no longer exists (erased). */
 export interface ClaimedDelivery {
   id: string; endpointId: string; eventId: string; attempt: number; url: string; secret: string;
+  /** The secret before the last rotation, while it still signs (PREVIOUS_SECRET_HOURS); else null. */
+  previousSecret: string | null;
   event: { type: string; at: string; data: Record<string, unknown> } | null;
 }
 
 /**
  * Claims up to `limit` due deliveries of the tenant's enabled endpoints (pending and due, or 'sending'
  * whose lease ran out: a crashed worker's), oldest due first, SKIP LOCKED: status 'sending', attempt
- * + 1, leased for `leaseMs`. Returns them with the endpoint's URL and secret and the event (read now).
+ * + 1, leased for `leaseMs`. Per endpoint at most `perEndpoint` minus its deliveries in flight (rows
+ * 'sending' under a live lease, any worker process); the endpoint row is locked (SKIP LOCKED) while
+ * counting, so two workers never both fill the same room. Returns them with the endpoint's URL and
+ * secret and the event (read now).
  */
-export async function claimDeliveries(c: Queryable, tenantId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(c: Queryable, tenantId: string, limit: number, leaseMs: number, perEndpoint = 4): Promise<ClaimedDelivery[]> {
   const r = await c.query<{ id: string; endpoint_id: string; event_id: string; attempts: number; url: string; secret: string;
-    type: string | null; at: Date | null; data: Record<string, unknown> | null }>(`WITH due AS (
-      SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-      WHERE d.tenant_id = $3 AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
-      ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED),
+    previous_secret: string | null; type: string | null; at: Date | null; data: Record<string, unknown> | null }>(`WITH eps AS MATERIALIZED (
+      SELECT w.id FROM webhook_endpoints w WHERE w.tenant_id = $3 AND w.enabled ORDER BY w.id FOR NO KEY UPDATE SKIP LOCKED),
+    room AS MATERIALIZED (
+      SELECT eps.id, $4::int - (SELECT count(*) FROM webhook_deliveries s WHERE s.endpoint_id = eps.id
+        AND s.status = 'sending' AND s.next_attempt_at > now())::int AS n FROM eps),
+    due AS (
+      SELECT x.id FROM room, LATERAL (
+        SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+        WHERE d.endpoint_id = room.id AND d.status IN ('pending', 'sending') AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at LIMIT greatest(room.n, 0) FOR UPDATE OF d SKIP LOCKED) x
+      WHERE room.n > 0 ORDER BY x.next_attempt_at LIMIT $1),
     claimed AS (
       UPDATE webhook_deliveries d SET status = 'sending', attempts = d.attempts + 1,
         next_attempt_at = now() + $2 * interval '1 millisecond', first_attempt_at = coalesce(d.first_attempt_at, now())
       FROM due WHERE d.id = due.id
       RETURNING d.id, d.endpoint_id, d.event_id, d.attempts)
-    SELECT k.id, k.endpoint_id, k.event_id, k.attempts, w.url, w.secret, e.type, e.at, e.data
+    SELECT k.id, k.endpoint_id, k.event_id, k.attempts, w.url, w.secret,
+      CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret, e.type, e.at, e.data
     FROM claimed k JOIN webhook_endpoints w ON w.id = k.endpoint_id LEFT JOIN events e ON e.id = k.event_id`,
-  [limit, leaseMs, tenantId]);
+  [limit, leaseMs, tenantId, perEndpoint]);
   return r.rows.map((x) => ({
     id: x.id, endpointId: x.endpoint_id, eventId: x.event_id, attempt: x.attempts, url: x.url, secret: x.secret,
+    previousSecret: x.previous_secret,
     event: x.type === null || x.at === null ? null : { type: x.type, at: x.at.toISOString(), data: x.data ?? {} },
   }));
+}
+
+/**
+ * Deletes every delivery (of any endpoint, with its attempts: the log keeps the receiver's answer,
+ * which may echo the payload) of the given events, in the caller's transaction. Erasure calls it with
+ * the ids of the person's events it deleted. Returns how many deliveries went.
+ */
+export async function forgetEventDeliveries(c: Queryable, eventIds: readonly string[]): Promise<number> {
+  if (eventIds.length === 0) return 0;
+  const r = await c.query('DELETE FROM webhook_deliveries WHERE event_id = ANY($1::bigint[])', [eventIds]);
+  return r.rowCount ?? 0;
 }
 
 /** Marks a claimed delivery whose event no longer exists (erased) 'dropped': it is never sent. */
@@ -272,4 +305,10 @@ export async function replay(c: Queryable, tenantId: string, endpointId: string,
   [tenantId, endpointId, one, one ? sel.eventId : null, one ? null : sel.since, one ? null : sel.until, cap]);
   const n = Number(r.rows[0].n);
   return { created: Number(r.rows[0].created), tooMany: n > cap };
+}
+
+/** Deletes finished deliveries (and their attempts) older than `days` days, every tenant (definer function of migration 075); returns how many. */
+export async function purgeFinishedDeliveries(c: Queryable, days: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_webhook_deliveries($1)::text AS n', [days]);
+  return Number(r.rows[0].n);
 }

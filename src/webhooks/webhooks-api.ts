@@ -124,7 +124,7 @@ export function webhookRoutes(api: Api, deps: AppDeps): void {
   });
 
   api.route({ method: 'post', path: '/api/webhooks/:id/rotate-secret', scope: 'events', response: withSecret,
-    summary: 'Replace the signing secret; the new one is in this answer only', description: 'Attempts from now on are signed with the new secret.',
+    summary: 'Replace the signing secret; the new one is in this answer only', description: 'Attempts from now on are signed with the new secret and, for 24 hours, also with the previous one (two space-separated signatures in webhook-signature), so a receiver may switch late.',
     replayBody: (b) => ({ ...(b as Record<string, unknown>), secret: null }) },
   async ({ tenantId, params }) => {
     const secret = newSecret();
@@ -146,10 +146,11 @@ export function webhookRoutes(api: Api, deps: AppDeps): void {
 
   api.route({ method: 'post', path: '/api/webhooks/:id/replay', scope: 'events', body: replayBody, response: replayView, success: [202],
     summary: 'Deliver one event, or the events of a time range, again',
-    description: `New deliveries, sent like any other (same webhook-id as the first delivery). At most ${REPLAY_CAP} events per range (422 on since beyond). An unknown eventId is 404.` },
+    description: `New deliveries, sent like any other (same webhook-id as the first delivery). At most ${REPLAY_CAP} events per range (422 on since beyond). An unknown eventId is 404. A disabled endpoint is 409 endpoint_disabled: re-enable it first (PATCH enabled: true).` },
   async ({ tenantId, params, body }) => {
     const sel = selection(body);
-    await find(tenantId, params.id);
+    const ep = await find(tenantId, params.id);
+    if (!ep.enabled) throw new DomainError('endpoint_disabled', 'enabled: the endpoint is disabled; re-enable it first (PATCH enabled: true), then replay', 'enabled');
     const r = await db.withTenant(tenantId, (c) => replay(c, tenantId, params.id, sel, REPLAY_CAP));
     if (r.tooMany) throw new DomainError('invalid', `since: the range holds more than ${REPLAY_CAP} events; narrow it`, 'since');
     if ('eventId' in sel && r.created === 0) throw notFound('event');

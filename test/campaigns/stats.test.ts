@@ -7,6 +7,7 @@
 // kept apart, and another tenant's 404.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { appendEvent } from '../../src/events/feed.js';
+import { statsLink } from '../../src/engagement/links.js';
 import type { NewEvent } from '../../src/events/feed.js';
 import { useApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
@@ -23,6 +24,8 @@ const tracked = tenant({ name: 'Tracked' });
 const RAW = { 'content-type': 'message/rfc822' };
 const LINK_A = 'https://acme.example/a?utm=1';
 const LINK_B = 'https://acme.example/b';
+/** LINK_A as the figures count it: without its query. */
+const LINK_A_COUNTED = 'https://acme.example/a';
 
 interface Row { id: string; recipient: string; contact_id: string; message_id_header: string }
 let templateId: string;
@@ -64,12 +67,13 @@ async function oneClick(r: Row): Promise<void> {
 }
 
 /** An engagement event as src/engagement/store.ts recordHit appends it. */
-function hit(campaignId: string, r: Row, kind: 'click' | 'open', o: { url?: string; unique: boolean; scanner: boolean }): NewEvent {
+function hit(campaignId: string, r: Row, kind: 'click' | 'open', o: { url?: string; unique: boolean; scanner: boolean; firstClick?: boolean }): NewEvent {
   return {
     type: kind === 'click' ? 'message.clicked' : 'message.opened', messageId: r.id, contactId: r.contact_id, campaignId,
     data: {
       messageId: r.id, campaignId, contactId: r.contact_id, recipient: r.recipient, unique: o.unique, scanner: o.scanner,
-      ...(kind === 'click' ? { url: o.url } : { machineOpenPossible: true }), ...(o.scanner ? { scannerReason: 'user_agent' } : {}),
+      ...(kind === 'click' ? { url: o.url, link: statsLink(o.url as string), firstClick: o.firstClick ?? false } : { machineOpenPossible: true }),
+      ...(o.scanner ? { scannerReason: 'user_agent' } : {}),
     },
   };
 }
@@ -96,11 +100,11 @@ describe('campaign figures', () => {
     await oneClick(unsub); // again: one unsubscribe
     await app.pg.deps.db.withTenant(t.id, async (c) => {
       for (const e of [
-        hit(first.id, clicker, 'click', { url: LINK_A, unique: true, scanner: false }),
+        hit(first.id, clicker, 'click', { url: LINK_A, unique: true, scanner: false, firstClick: true }),
         hit(first.id, clicker, 'click', { url: LINK_A, unique: false, scanner: false }),
         hit(first.id, clicker, 'click', { url: LINK_B, unique: false, scanner: true }),
-        hit(first.id, clicker2, 'click', { url: LINK_A, unique: true, scanner: false }),
-        hit(first.id, clicker2, 'click', { url: LINK_B, unique: true, scanner: false }),
+        hit(first.id, clicker2, 'click', { url: LINK_A, unique: true, scanner: false, firstClick: true }),
+        hit(first.id, clicker2, 'click', { url: LINK_B, unique: true, scanner: false }), // unique on B, not the message's first click
         hit(first.id, clicker, 'open', { unique: true, scanner: false }),
         hit(first.id, clicker, 'open', { unique: false, scanner: false }),
         hit(first.id, clicker2, 'open', { unique: false, scanner: true }),
@@ -113,19 +117,19 @@ describe('campaign figures', () => {
       bounced: { total: 2, hard: 1, soft: 1, blocked: 0 }, complaints: 1, unsubscribes: 1,
       opens: { total: 2, unique: 1, scanner: 1, machineOpensPossible: true },
       clicks: {
-        total: 4, unique: 3, scanner: 1, links: [
-          { url: LINK_A, total: 3, unique: 2, scanner: 0, uniqueRate: 2 / 8 },
+        total: 4, unique: 2, scanner: 1, links: [ // unique: messages with a human click (2), not the per-link sum (3)
+          { url: LINK_A_COUNTED, total: 3, unique: 2, scanner: 0, uniqueRate: 2 / 8 },
           { url: LINK_B, total: 1, unique: 1, scanner: 1, uniqueRate: 1 / 8 },
         ],
       },
-      rates: { delivered: 0, bounced: 2 / 8, hardBounced: 1 / 8, complaints: 1 / 8, unsubscribes: 1 / 8, uniqueOpens: 1 / 8, uniqueClicks: 3 / 8 },
+      rates: { delivered: 0, bounced: 2 / 8, hardBounced: 1 / 8, complaints: 1 / 8, unsubscribes: 1 / 8, uniqueOpens: 1 / 8, uniqueClicks: 2 / 8 },
     });
     const sum = (k: string) => s.series.reduce((a: number, h: Record<string, number>) => a + h[k], 0);
     expect(s.series.length).toBeGreaterThan(0);
     for (const h of s.series) expect(h.hour).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/);
     expect({ sent: sum('sent'), bounced: sum('bounced'), complaints: sum('complaints'), unsubscribes: sum('unsubscribes'),
       opens: sum('opens'), uniqueOpens: sum('uniqueOpens'), clicks: sum('clicks'), uniqueClicks: sum('uniqueClicks'), scannerClicks: sum('scannerClicks') })
-      .toEqual({ sent: 8, bounced: 2, complaints: 1, unsubscribes: 1, opens: 2, uniqueOpens: 1, clicks: 4, uniqueClicks: 3, scannerClicks: 1 });
+      .toEqual({ sent: 8, bounced: 2, complaints: 1, unsubscribes: 1, opens: 2, uniqueOpens: 1, clicks: 4, uniqueClicks: 2, scannerClicks: 1 });
   });
 
   it('counts a message as delivered only once its send hour is STATS_DELIVERED_AFTER_HOURS past', async () => {
@@ -170,12 +174,24 @@ describe('campaign figures', () => {
     });
   });
 
-  it('counts real clicks and opens through the signed /c/ and /o/ links, HEAD hits as scanners', async () => {
+  it('counts a bounce against the hour its message.sent event counted the send in (one clock)', async () => {
+    const c = await sentCampaign(t, 'clock', 2);
+    const [bounced] = c.rows;
+    // The ledger's sent_at (transaction start) in another hour than the event's clock_timestamp, as around an hour boundary.
+    await ownerQuery(app.db.url, `UPDATE messages SET sent_at = sent_at - interval '10 hours' WHERE id = $1`, [bounced.id]);
+    await inbound(dsn({ to: mailTo(bounced).envelopeFrom, finalRecipient: bounced.recipient, messageId: bounced.message_id_header }), 'hard');
+    expect(await stats(t, c.id)).toMatchObject({ sent: 2, bounced: { total: 1 }, delivered: 0, pending: 1 });
+    expect(await ownerQuery(app.db.url, `SELECT hour, sum(sent - bounced_of_sent)::int AS n FROM campaign_stats_hours
+      WHERE campaign_id = $1 GROUP BY hour HAVING sum(sent - bounced_of_sent) < 0`, [c.id])).toEqual([]);
+  });
+
+  it('counts real clicks and opens through the signed /c/ and /o/ links: per link without its query, unique per message, HEAD hits as scanners', async () => {
     expect((await tracked.api('PATCH', '/api/tenant', { trackClicks: true, trackOpens: true })).status).toBe(200);
     const list = await given(app, tracked).list('tracked list');
     await given(app, tracked).contacts({ prefix: 'trk', n: 2, listId: list });
     const tpl = await given(app, tracked).template({ name: 'Links', subject: 'Links', mjml: `<mjml><mj-body><mj-section><mj-column>
-      <mj-text>Hello {{name}}: <a href="${LINK_A}">A</a> and <a href="${LINK_B}">B</a>.</mj-text>
+      <mj-text>Hello {{name}}: <a href="${LINK_A}">A</a> and <a href="${LINK_B}">B</a>, <a href="https://acme.example/p?e={{email}}">yours</a>,
+        <a href="https://acme.example/u/{{email}}">your page</a>, <a href="https://x.example/share?u={{unsubscribeUrl}}">share</a>.</mj-text>
       <mj-text><a href="{{unsubscribeUrl}}">Unsubscribe</a></mj-text></mj-column></mj-section></mj-body></mjml>` });
     const c = await given(app, tracked).campaign(tpl, [list], { name: 'Tracked', subject: 'Links' });
     expect((await tracked.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
@@ -184,28 +200,52 @@ describe('campaign figures', () => {
     const links = (r: Row) => {
       const html = String(mailTo(r).parsed.html);
       const found = (kind: 'c' | 'o') => [...html.matchAll(new RegExp(`https://postgate\\.test/${kind}/[A-Za-z0-9_.-]+`, 'g'))].map((m) => m[0].replace('https://postgate.test', app.url));
-      return { clicks: found('c'), open: found('o')[0] };
+      return { html, clicks: found('c'), open: found('o')[0] };
     };
     const hitLink = async (url: string, method: 'GET' | 'HEAD') => (await fetch(url, { method, redirect: 'manual' })).status;
     const one = links(rows[0]);
     const two = links(rows[1]);
-    expect(one.clicks).toHaveLength(2); // A and B; never the unsubscribe link
+    expect(one.clicks).toHaveLength(4); // A, B, yours, your page; never the unsubscribe link, nor the link that carries it
+    expect(one.html).toMatch(/href="https:\/\/x\.example\/share\?u=https:\/\/postgate\.test\/u\//);
     expect(await hitLink(one.clicks[0], 'GET')).toBe(302);
     expect(await hitLink(one.clicks[0], 'GET')).toBe(302);
     expect(await hitLink(one.clicks[1], 'HEAD')).toBe(302);
+    expect(await hitLink(one.clicks[2], 'GET')).toBe(302);
+    expect(await hitLink(one.clicks[3], 'GET')).toBe(302);
     expect(await hitLink(two.clicks[0], 'GET')).toBe(302);
+    expect(await hitLink(two.clicks[2], 'GET')).toBe(302);
     expect(await hitLink(one.open, 'GET')).toBe(200);
     expect(await hitLink(two.open, 'HEAD')).toBe(200);
-    expect(await stats(tracked, c.id)).toMatchObject({
+    const page = `https://acme.example/u/${rows[0].recipient}`;
+    const before = await stats(tracked, c.id);
+    expect(before).toMatchObject({
       sent: 2,
       opens: { total: 1, unique: 1, scanner: 1, machineOpensPossible: true },
       clicks: {
-        total: 3, unique: 2, scanner: 1, links: [
-          { url: LINK_A, total: 3, unique: 2, scanner: 0, uniqueRate: 1 },
+        total: 6, unique: 2, scanner: 1, links: [ // unique: the 2 messages with a human click, not 2 + 2 + 1 per link
+          { url: LINK_A_COUNTED, total: 3, unique: 2, scanner: 0, uniqueRate: 1 },
+          { url: 'https://acme.example/p', total: 2, unique: 2, scanner: 0, uniqueRate: 1 },
+          { url: page, total: 1, unique: 1, scanner: 0, uniqueRate: 1 / 2 },
           { url: LINK_B, total: 0, unique: 0, scanner: 1, uniqueRate: 0 },
         ],
       },
       rates: { uniqueOpens: 1 / 2, uniqueClicks: 1 },
     });
+    expect(before.clicks.links).toHaveLength(4);
+    expect(before.series.reduce((a: number, h: { uniqueClicks: number }) => a + h.uniqueClicks, 0)).toBe(2);
+    // The person's event keeps the full target; the counters never do (no query, so no address there).
+    const clicked = await ownerQuery<{ data: Record<string, unknown> }>(app.db.url, `SELECT data FROM events WHERE message_id = $1 AND type = 'message.clicked'
+      AND data->>'link' = 'https://acme.example/p'`, [rows[1].id]);
+    expect(clicked).toEqual([{ data: expect.objectContaining({ url: `https://acme.example/p?e=${rows[1].recipient}`, unique: true, firstClick: false }) }]);
+    const stored = async () => (await ownerQuery<{ url: string }>(app.db.url, 'SELECT url FROM campaign_stats_links WHERE campaign_id = $1', [c.id])).map((x) => x.url);
+    expect((await stored()).filter((u) => u.includes(rows[1].recipient))).toEqual([]);
+    expect((await stored()).filter((u) => u.includes(rows[0].recipient))).toEqual([page]); // in the path: until erasure
+
+    // Erasure scrubs the address out of the link figures; the totals stay exact.
+    expect((await tracked.api('DELETE', `/api/contacts/${rows[0].contact_id}`)).status).toBe(200);
+    expect((await stored()).filter((u) => u.toLowerCase().includes(rows[0].recipient.toLowerCase()))).toEqual([]);
+    const after = await stats(tracked, c.id);
+    expect(after.clicks.links).toContainEqual({ url: 'https://acme.example/u/[erased]', total: 1, unique: 1, scanner: 0, uniqueRate: 1 / 2 });
+    expect({ ...after, clicks: { ...after.clicks, links: [] } }).toEqual({ ...before, clicks: { ...before.clicks, links: [] } });
   });
 });

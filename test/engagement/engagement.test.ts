@@ -100,11 +100,13 @@ describe('engagement tracking', () => {
       { kind: 'click', url: 'https://shop.example/buy', scanner: false, scanner_reason: null },
     ]);
     const events = await feed(messageId);
-    expect(events.map((e) => [e.data.unique, e.data.scanner, e.data.scannerReason ?? null])).toEqual([
-      [false, true, 'too_soon'], [false, true, 'head'], [false, true, 'user_agent'], [true, false, null], [false, false, null], [true, false, null],
+    // unique: the first human click of the message on that link; firstClick: on any link (the campaign's unique clicks)
+    expect(events.map((e) => [e.data.unique, e.data.firstClick, e.data.scanner, e.data.scannerReason ?? null])).toEqual([
+      [false, false, true, 'too_soon'], [false, false, true, 'head'], [false, false, true, 'user_agent'], [true, true, false, null],
+      [false, false, false, null], [true, false, false, null],
     ]);
     expect(events[3]).toEqual({ type: 'message.clicked', data: expect.objectContaining({
-      messageId, contactId, recipient: mail.envelopeTo[0], url: 'https://shop.example/sale?a=1&b=2', unique: true, scanner: false }) });
+      messageId, contactId, recipient: mail.envelopeTo[0], url: 'https://shop.example/sale?a=1&b=2', link: 'https://shop.example/sale', unique: true, scanner: false }) });
     expect(events[3].data.campaignId).toMatch(/^[0-9a-f-]{36}$/);
 
     // Tampered: one character changed; another target under the old MAC; junk. 400, no redirect.
@@ -173,6 +175,15 @@ describe('engagement tracking', () => {
     for (let i = 0; i < MAX_HITS_PER_LINK + 3; i++) outcomes.push(await recordHit(app.pg.deps.db, { ...h, now: Date.now() }, 10));
     expect(outcomes.filter((o) => o.recorded)).toHaveLength(MAX_HITS_PER_LINK);
     expect(outcomes.at(-1)).toEqual({ recorded: false, why: 'capped' });
-    expect(await recordHit(app.pg.deps.db, { ...h, method: 'HEAD', now: Date.now() }, 10)).toEqual({ recorded: true, scanner: 'head', unique: false });
+    expect(await recordHit(app.pg.deps.db, { ...h, method: 'HEAD', now: Date.now() }, 10)).toEqual({ recorded: true, scanner: 'head', unique: false, firstClick: false });
+  });
+
+  it('decides firstClick once per message when clicks on different links arrive at once, and unique per link without its query', async () => {
+    const { messageId } = await send(t);
+    await ownerQuery(app.db.url, `UPDATE messages SET sent_at = now() - interval '1 minute' WHERE id = $1`, [messageId]);
+    const urls = ['https://shop.example/a', 'https://shop.example/b', 'https://shop.example/c?x=1', 'https://shop.example/c?x=2', 'https://shop.example/d'];
+    const outcomes = await Promise.all(urls.map((url) => recordHit(app.pg.deps.db, { kind: 'click', messageId, url, method: 'GET', userAgent: BROWSER, now: Date.now() }, 10)));
+    expect(outcomes.filter((o) => o.recorded && o.firstClick)).toHaveLength(1);
+    expect(outcomes.filter((o) => o.recorded && o.unique)).toHaveLength(4); // a, b, d, and one of the two c?x=
   });
 });

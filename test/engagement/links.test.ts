@@ -1,7 +1,7 @@
 // Click and open tokens and the rewriting of a message's HTML (pure unit tests), and the cost of
 // tracking per message on a newsletter-sized HTML.
 import { describe, expect, it } from 'vitest';
-import { canonicalUrl, decodeAttribute, LinkSigner, trackHtml, verifyLink, type TrackOptions } from '../../src/engagement/links.js';
+import { canonicalUrl, decodeAttribute, LinkSigner, statsLink, trackHtml, verifyLink, type TrackOptions } from '../../src/engagement/links.js';
 import { isScannerAgent, scannerReason } from '../../src/engagement/scanners.js';
 
 const KEYS = { current: 'k2', keys: { k2: 'second-secret-0123456789', k1: 'first-secret-0123456789' } };
@@ -79,6 +79,34 @@ describe('trackHtml', () => {
     expect(trackHtml(html, { ...BASE, clicks: false, opens: false }, new LinkSigner(KEYS))).toBe(html);
   });
 
+  it('never rewrites a link that carries a capability link or PUBLIC_URL inside it (any case, percent-encoded)', () => {
+    const unsub = 'https://pg.example/u/UNSUBTOKEN0123456789';
+    const nested = [
+      `https://x.example/?u=${unsub}`, // {{unsubscribeUrl}} inside another link, as rendered
+      `https://x.example/?u=${encodeURIComponent(unsub)}`,
+      `https://x.example/?u=${encodeURIComponent(encodeURIComponent(unsub))}`,
+      `https://x.example/?u=${unsub.toUpperCase()}`,
+      'https://x.example/r?to=HTTPS%3A%2F%2FPG.EXAMPLE%2Ff%2Fform', // PUBLIC_URL percent-encoded, in upper case
+      'https://x.example/r?to=http://pg.example', // the other scheme, PUBLIC_URL at the end
+      'HTTPS://PG.EXAMPLE/c/whatever',
+    ];
+    const page = `<body>${nested.map((h) => `<a href="${h.replace(/&/g, '&amp;')}">n</a>`).join('')}<a href="https://pg.example.shop.example/x">other host</a></body>`;
+    const out = trackHtml(page, BASE, new LinkSigner(KEYS));
+    for (const h of nested) expect(out).toContain(`href="${h.replace(/&/g, '&amp;')}"`);
+    expect(tokenOf(out, 'c').map((t) => verifyLink(KEYS, 'click', t))).toEqual([{ ok: true, messageId: MSG, url: 'https://pg.example.shop.example/x' }]);
+    expect(out).not.toMatch(/\/c\/[^"]*UNSUBTOKEN/);
+    // A capability link on another base is still found inside a link.
+    const other = trackHtml('<a href="https://x.example/?t=https%3A%2F%2Fcap.example%2Fk%2FSECRET">x</a>', { ...BASE, skip: ['https://cap.example/k/SECRET'] }, new LinkSigner(KEYS));
+    expect(tokenOf(other, 'c')).toEqual([]);
+  });
+
+  it('counts a click under its link without query, fragment or user info (statsLink)', () => {
+    expect(statsLink('https://Shop.Example/p?e=ann%40x.example#top')).toBe('https://shop.example/p');
+    expect(statsLink('https://user:pw@shop.example:8443/a/b/?x=1')).toBe('https://shop.example:8443/a/b/');
+    expect(statsLink('http://shop.example')).toBe('http://shop.example/');
+    expect(statsLink('mailto:ann@x.example')).toBeNull();
+  });
+
   it('decodes character references and canonicalises targets', () => {
     expect(decodeAttribute('a&amp;b&#x3D;c&#61;d&quot;')).toBe('a&b=c=d"');
     expect(decodeAttribute('?a=1&b=2&c')).toBe('?a=1&b=2&c');
@@ -120,5 +148,16 @@ describe('scanners', () => {
     }
     for (const ua of [human, 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0',
       'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148']) expect(isScannerAgent(ua)).toBe(false);
+  });
+
+  it('counts link-preview fetchers of chat apps and social sites as scanners, not their in-app browsers', () => {
+    for (const ua of ['Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)',
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_11_1) AppleWebKit/601.2.4 (KHTML, like Gecko) Version/9.0.1 Safari/601.2.4 facebookexternalhit/1.1 Facebot Twitterbot/1.0',
+      'TelegramBot (like TwitterBot)', 'Twitterbot/1.0', 'Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)', 'WhatsApp/2.23.20.0 A',
+      'LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)', 'Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5',
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)',
+    ]) expect(isScannerAgent(ua), ua).toBe(true);
+    for (const ua of ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/470.0.0.38.109;FBBV/600000000;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/17.5;FBSS/3;FBCR/;FBID/phone;FBLC/en_US;FBOP/5]',
+      'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.122 Mobile Safari/537.36']) expect(isScannerAgent(ua), ua).toBe(false);
   });
 });

@@ -70,7 +70,11 @@ describe('the event feed', () => {
   });
 
   it('refuses a bad cursor, an unknown type and a bad limit with 422 naming the field', async () => {
-    for (const after of ['nope', encodeCursor({ txid: '-1', id: '3' }), Buffer.from('1.2.3').toString('base64url'), Buffer.from('99999999999999999999.1').toString('base64url')]) {
+    // not canonical ('1.23' with its unused low bits set), beyond the end (a future txid; an id never given)
+    const loose = `${encodeCursor({ txid: '1', id: '23' }).slice(0, -1)}x`;
+    expect(Buffer.from(loose, 'base64url').toString()).toBe('1.23');
+    const beyond = [encodeCursor({ txid: '9999999999', id: '0' }), encodeCursor({ txid: '1', id: '999999999999' }), loose];
+    for (const after of ['nope', encodeCursor({ txid: '-1', id: '3' }), Buffer.from('1.2.3').toString('base64url'), Buffer.from('99999999999999999999.1').toString('base64url'), ...beyond]) {
       const r = await t.api('GET', `/api/events?after=${encodeURIComponent(after)}`);
       expect(r.status, after).toBe(422);
       expect(r.body.error).toMatchObject({ code: 'invalid', field: 'query.after' });

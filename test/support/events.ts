@@ -1,6 +1,7 @@
 // The event feed in tests: reading GET /api/events to its end, waiting for events, and
 // `produceEveryEvent(app, t)`, which drives real flows (API, SMTP sink, inbound reports, campaigns,
-// imports, erasure) until the tenant's feed holds every type the triggers of migration 074 produce.
+// imports, erasure, tracked links) until the tenant's feed holds every type the triggers of migration
+// 074 and the engagement links produce (all of EVENTS_TYPES but webhook.disabled).
 //
 // produceEveryEvent needs the app's SMTP sink to refuse some recipients; start the app with
 // EVENTS_APP (or spread it into your own options):
@@ -15,6 +16,7 @@ import { given } from './given.js';
 import { consent } from './mail.js';
 import type { SinkOptions } from './smtp-sink.js';
 import { waitFor } from './wait.js';
+import { ownerQuery } from './db.js';
 import { arf, dsn } from '../bounces/helpers.js';
 
 /** Addresses the sink refuses with 451 (a temporary failure: Postgate defers and retries) while they are here. */
@@ -73,7 +75,7 @@ async function waitForStatus(t: TestTenant, id: string, ok: (s: string) => boole
 export interface ProducedEvents {
   /** The expected (type → a data subset) of every event type it produced, one each at least. */
   expected: { type: EventType; data: Record<string, unknown> }[];
-  messages: Record<'sent' | 'failed' | 'hard' | 'soft' | 'complained' | 'feedback' | 'suppressedInvoice' | 'cancelled', string>;
+  messages: Record<'sent' | 'failed' | 'hard' | 'soft' | 'complained' | 'feedback' | 'suppressedInvoice' | 'cancelled' | 'receipt' | 'engaged', string>;
   contacts: Record<'bounced' | 'optIn' | 'manual' | 'erased', string>;
   campaigns: Record<'paused' | 'cancelled' | 'scheduled', string>;
   importId: string;
@@ -82,6 +84,9 @@ export interface ProducedEvents {
 }
 
 const RAW = { 'content-type': 'message/rfc822' };
+/** The tracked campaign's one link, and the browser that follows it (a scanner's user agent would not count). */
+const ENGAGED_LINK = 'https://shop.example/events?from=mail';
+const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 
 /**
  * Drives, for tenant `t`, every event type the triggers produce (message queued, sent, deferred,
@@ -191,9 +196,39 @@ export async function produceEveryEvent(app: TestApp, t: TestTenant): Promise<Pr
     expect(up.status, JSON.stringify(view)).toBe(202);
     return view.id;
   };
+  const deliveredPart = async () => {
+    // message.delivery_report: an RFC 3464 report whose Action is `delivered`, for a sent message
+    const m = await sentNotice(addr('receipt'));
+    await inbound(dsn({ to: m.envelopeFrom, finalRecipient: addr('receipt'), messageId: m.header, action: 'delivered', status: '2.0.0',
+      diagnostic: 'smtp; 250 2.0.0 Ok: queued as 4Xb7' }));
+    return m.id;
+  };
+  const engagementPart = async () => {
+    // message.clicked and message.opened: a tracked campaign's /c/ link and /o/ pixel, followed by a
+    // browser after the scanner window (its message backdated a minute, as the owner)
+    const list = await g.list(`Engaged ${tag}`);
+    const reader = addr('engaged');
+    await g.subscribedContact(reader, { lists: [list] });
+    const template = await g.template({ mjml: `<mjml><mj-body><mj-section><mj-column><mj-text>Hello {{name}}, see
+      <a href="${ENGAGED_LINK}">our news</a>.</mj-text></mj-column></mj-section></mj-body></mjml>` });
+    const c = await g.campaign(template, [list], { trackClicks: true, trackOpens: true });
+    expect((await t.api('POST', `/api/campaigns/${c.id}/start`)).status).toBe(202);
+    const sentEvent = await waitForEvent(t, (e) => e.type === 'message.sent' && e.data.recipient === reader, 'message.sent (tracked campaign)');
+    const html = String((await waitFor(() => app.sink.received.find((r) => r.envelopeTo.includes(reader)))).parsed.html);
+    const link = (kind: 'c' | 'o') => new RegExp(`https://postgate\\.test/${kind}/[A-Za-z0-9_.-]+`).exec(html)?.[0];
+    const [click, open] = [link('c'), link('o')];
+    expect(click && open, html).toBeTruthy();
+    const messageId = sentEvent.data.messageId as string;
+    await ownerQuery(app.db.url, `UPDATE messages SET sent_at = now() - interval '1 minute' WHERE id = $1`, [messageId]);
+    for (const url of [click, open] as string[]) {
+      const r = await fetch(url.replace('https://postgate.test', app.url), { redirect: 'manual', headers: { 'user-agent': BROWSER } });
+      expect(r.status).toBeLessThan(400);
+    }
+    return { campaignId: c.id as string, messageId };
+  };
   const transactionId = `T-${tag}`;
-  const [{ sent, failedId }, { bouncedContact, hard, invoiceId }, { soft, complained, feedback }, { list, optIn, manual, erased }, c1, c2, importId] =
-    await Promise.all([messagesPart(), hardPart(), reportsPart(), contactsPart(), pausedPart(), cancelledPart(), importPart()]);
+  const [{ sent, failedId }, { bouncedContact, hard, invoiceId }, { soft, complained, feedback }, { list, optIn, manual, erased }, c1, c2, importId, receiptId, engaged] =
+    await Promise.all([messagesPart(), hardPart(), reportsPart(), contactsPart(), pausedPart(), cancelledPart(), importPart(), deliveredPart(), engagementPart()]);
   const c3 = await g.campaign(tpl, [c2.list], { sendAt: new Date(Date.now() + 86_400_000).toISOString() });
 
   const expected: ProducedEvents['expected'] = [
@@ -222,6 +257,10 @@ export async function produceEveryEvent(app: TestApp, t: TestTenant): Promise<Pr
     { type: 'campaign.cancelled', data: { campaignId: c2.id, from: 'running' } },
     { type: 'campaign.scheduled', data: { campaignId: c3.id, sendAt: expect.any(String) } },
     { type: 'import.finished', data: { importId, status: 'completed', counts: expect.any(Object) } },
+    { type: 'message.delivery_report', data: { messageId: receiptId, action: 'delivered', status: '2.0.0' } },
+    { type: 'message.clicked', data: { messageId: engaged.messageId, campaignId: engaged.campaignId, url: ENGAGED_LINK,
+      link: 'https://shop.example/events', unique: true, firstClick: true, scanner: false } },
+    { type: 'message.opened', data: { messageId: engaged.messageId, campaignId: engaged.campaignId, unique: true, scanner: false, machineOpenPossible: true } },
   ];
   let missing: unknown[] = [];
   await waitFor(async () => {
@@ -233,7 +272,7 @@ export async function produceEveryEvent(app: TestApp, t: TestTenant): Promise<Pr
   return {
     expected,
     messages: { sent: sent.id, failed: failedId, hard: hard.id, soft: soft.id, complained: complained.id, feedback: feedback.id,
-      suppressedInvoice: invoiceId, cancelled: c2.messageId },
+      suppressedInvoice: invoiceId, cancelled: c2.messageId, receipt: receiptId, engaged: engaged.messageId },
     contacts: { bounced: bouncedContact.id, optIn: optIn.id, manual: manual.id, erased: erased.id },
     campaigns: { paused: c1.id, cancelled: c2.id, scheduled: c3.id },
     importId, transactionId,

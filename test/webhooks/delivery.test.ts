@@ -9,6 +9,7 @@ import { ownerQuery } from '../support/db.js';
 import { given } from '../support/given.js';
 import { waitFor } from '../support/wait.js';
 import { appendEvent } from '../../src/events/feed.js';
+import { purgeFinishedDeliveries } from '../../src/webhooks/store.js';
 import type { EventType } from '../../src/events/types.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
@@ -159,6 +160,30 @@ describe('delivery', () => {
     expect((await t.api('POST', `/api/webhooks/${ep.id}/replay`, { eventId: '999999999' })).status).toBe(404);
     const bad = await t.api('POST', `/api/webhooks/${ep.id}/replay`, { since: t0 });
     expect([bad.status, bad.body.error.field]).toEqual([422, 'until']);
+    // a disabled endpoint sends nothing: a replay there is refused (409), not accepted and left pending
+    expect((await t.api('PATCH', `/api/webhooks/${ep.id}`, { enabled: false })).status).toBe(200);
+    const off = await t.api('POST', `/api/webhooks/${ep.id}/replay`, { eventId: a });
+    expect([off.status, off.body.error.code, off.body.error.field]).toEqual([409, 'endpoint_disabled', 'enabled']);
+    await t.api('DELETE', `/api/webhooks/${ep.id}`);
+  });
+
+  it('signs with the new and the previous secret for a while after a rotation', async () => {
+    const ep = await endpoint(t, { url: rx.url, types: ['campaign.resumed'] });
+    const rotated = await t.api('POST', `/api/webhooks/${ep.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    const eventId = await event(t.id, 'campaign.resumed', { campaignId: 'rot', from: 'paused' });
+    const x = await waitFor(() => from(`evt_${eventId}`)[0]);
+    expect(x.signature.split(' ')).toHaveLength(2);
+    for (const secret of [ep.secret, rotated.body.secret]) {
+      const body = new Webhook(secret).verify(x.body, { 'webhook-id': x.id, 'webhook-timestamp': x.timestamp, 'webhook-signature': x.signature });
+      expect(body).toMatchObject({ type: 'campaign.resumed' });
+    }
+    // once the grace period is over, only the new secret signs
+    await ownerQuery(app.db.url, `UPDATE webhook_endpoints SET previous_secret_until = now() - interval '1 second' WHERE id = $1`, [ep.id]);
+    const later = await event(t.id, 'campaign.resumed', { campaignId: 'rot2', from: 'paused' });
+    const y = await waitFor(() => from(`evt_${later}`)[0]);
+    expect(y.signature.split(' ')).toHaveLength(1);
+    expect(() => new Webhook(ep.secret).verify(y.body, { 'webhook-id': y.id, 'webhook-timestamp': y.timestamp, 'webhook-signature': y.signature })).toThrow();
     await t.api('DELETE', `/api/webhooks/${ep.id}`);
   });
 
@@ -201,5 +226,24 @@ describe('delivery', () => {
     expect(back.body).toMatchObject({ enabled: true, disabledReason: null, disabledAt: null });
     await t.api('DELETE', `/api/webhooks/${ep.id}`);
     await t.api('DELETE', `/api/webhooks/${notices.id}`);
+  });
+});
+
+describe('retention', () => {
+  it('the maintenance sweep deletes finished deliveries older than EVENTS_RETENTION_DAYS, with their attempts, and keeps pending ones', async () => {
+    const ep = await endpoint(t, { url: `${rx.url}?retention`, types: ['contact.suppressed'] });
+    const old = await event(t.id, 'contact.suppressed', { contactId: 'r1' });
+    await waitFor(() => from(`evt_${old}`).length === 1);
+    await waitFor(async () => (await ownerQuery(app.db.url, "SELECT 1 FROM webhook_deliveries WHERE event_id = $1 AND status = 'delivered'", [old])).length === 1);
+    await t.api('PATCH', `/api/webhooks/${ep.id}`, { enabled: false });
+    const pending = await event(t.id, 'contact.suppressed', { contactId: 'r2' });
+    await ownerQuery(app.db.url, `INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, created_at) VALUES ($1, $2, $3, now() - interval '400 days')`, [t.id, ep.id, pending]);
+    await ownerQuery(app.db.url, `UPDATE webhook_deliveries SET finished_at = now() - interval '31 days' WHERE event_id = $1`, [old]);
+    const n = await app.pg.deps.db.withSystem((c) => purgeFinishedDeliveries(c, app.pg.config.EVENTS_RETENTION_DAYS));
+    expect(n).toBe(1);
+    const left = await ownerQuery<{ event_id: string; status: string }>(app.db.url, 'SELECT event_id::text, status FROM webhook_deliveries WHERE endpoint_id = $1', [ep.id]);
+    expect(left).toEqual([{ event_id: pending, status: 'pending' }]);
+    expect(await ownerQuery(app.db.url, 'SELECT 1 FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1', [old])).toEqual([]);
+    await t.api('DELETE', `/api/webhooks/${ep.id}`);
   });
 });
