@@ -3,6 +3,7 @@
 // `events` only inside statements that join it (a declared read view): the fan-out, the payload at
 // send time, the log's event types and the replay.
 import type { Queryable } from '../platform/db.js';
+import { DomainError } from '../domain-error.js';
 import { feedEnd } from '../events/feed.js';
 
 export interface Endpoint {
@@ -32,11 +33,20 @@ export const PREVIOUS_SECRET_HOURS = 24;
 
 export interface NewEndpoint { url: string; types: string[]; description: string | null; enabled: boolean; secret: string }
 
+/** Endpoints per tenant: each gets every event it names, so the count multiplies outgoing requests. */
+export const MAX_ENDPOINTS = 20;
+
 /**
  * Creates an endpoint. Its cursor starts at the feed's current end (feedEnd): every event committed
- * later is delivered, none before (a replay sends history).
+ * later is delivered, none before (a replay sends history). A tenant's 21st is DomainError 'conflict'.
  */
 export async function createEndpoint(c: Queryable, tenantId: string, e: NewEndpoint): Promise<Endpoint> {
+  // Counted under a per-tenant lock, so concurrent requests cannot pass the cap together.
+  await c.query(`SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0))`, [tenantId]);
+  const n = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM webhook_endpoints');
+  if (n.rows[0].n >= MAX_ENDPOINTS) {
+    throw new DomainError('conflict', `a tenant has at most ${MAX_ENDPOINTS} webhook endpoints (each one receives every event it names): delete one first`, 'url');
+  }
   const start = await feedEnd(c);
   const r = await c.query<EndpointRow>(`INSERT INTO webhook_endpoints (tenant_id, url, types, description, enabled, secret, cursor_txid, cursor_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${ENDPOINT_COLUMNS}`,

@@ -13,7 +13,11 @@ export const MAX_URL_LENGTH = 2000;
 function literalRange(hostname: string): string | null {
   const h = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   if (!ipaddr.isValid(h)) return null;
-  return ipaddr.process(h).range();
+  const a = ipaddr.process(h);
+  // ::a.b.c.d, the deprecated IPv4-compatible form (RFC 4291 2.5.5.1), is 'unicast' to ipaddr.js
+  // whatever IPv4 address it carries: never a public target.
+  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).parts.slice(0, 6).every((p) => p === 0)) return a.range() === 'unicast' ? 'ipv4Compatible' : a.range();
+  return a.range();
 }
 
 /**

@@ -89,9 +89,9 @@ export function webhookRoutes(api: Api, deps: AppDeps): void {
     return e;
   };
 
-  api.route({ method: 'post', path: '/api/webhooks', scope: 'events', body: newEndpoint, response: withSecret, success: [201],
+  api.route({ method: 'post', path: '/api/webhooks', scope: 'events', body: newEndpoint, response: withSecret, success: [201], errors: [409],
     summary: 'Add a webhook endpoint; its signing secret is in this answer only',
-    description: `${URL_HELP} ${TYPES_HELP} The endpoint gets the events committed from now on (a replay sends earlier ones).`,
+    description: `${URL_HELP} ${TYPES_HELP} The endpoint gets the events committed from now on (a replay sends earlier ones). At most 20 endpoints per tenant (409 conflict beyond).`,
     replayBody: (b) => ({ ...(b as Record<string, unknown>), secret: null }) },
   async ({ tenantId, body }) => {
     const e = { url: checkEndpointUrl(body.url, allowPrivate), types: checkEventTypes(body.types), description: body.description ?? null,

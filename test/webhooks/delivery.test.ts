@@ -9,7 +9,7 @@ import { ownerQuery } from '../support/db.js';
 import { given } from '../support/given.js';
 import { waitFor } from '../support/wait.js';
 import { appendEvent } from '../../src/events/feed.js';
-import { purgeFinishedDeliveries } from '../../src/webhooks/store.js';
+import { MAX_ENDPOINTS, purgeFinishedDeliveries } from '../../src/webhooks/store.js';
 import type { EventType } from '../../src/events/types.js';
 import { startReceiver, type Receiver } from './receiver.js';
 
@@ -19,6 +19,7 @@ const { app, t, tenant } = useApp({ config: {
 const other = tenant({ name: 'Other' });
 const feedOnly = tenant({ name: 'Feed', scopes: ['events'] });
 const mailOnly = tenant({ name: 'Mail', scopes: ['transactional'] });
+const capped = tenant({ name: 'Capped' });
 
 let rx: Receiver;
 beforeAll(async () => { rx = await startReceiver(); });
@@ -61,6 +62,15 @@ describe('endpoints', () => {
     expect((await feedOnly.api('DELETE', `/api/webhooks/${own.body.id}`)).status).toBe(204);
     expect((await t.api('DELETE', `/api/webhooks/${r.body.id}`)).status).toBe(204);
     expect((await t.api('GET', `/api/webhooks/${r.body.id}`)).status).toBe(404);
+  });
+
+  it('keeps a tenant to MAX_ENDPOINTS endpoints (409 beyond, even when asked at once), so one event cannot fan out without bound', async () => {
+    const made = await Promise.all(Array.from({ length: MAX_ENDPOINTS + 3 }, (_, i) => capped.api('POST', '/api/webhooks', { url: `${rx.url}?cap=${i}`, types: ['*'] })));
+    expect(made.filter((r) => r.status === 201)).toHaveLength(MAX_ENDPOINTS);
+    for (const r of made.filter((x) => x.status !== 201)) expect(r).toMatchObject({ status: 409, body: { error: { code: 'conflict', field: 'url' } } });
+    const list = await capped.api('GET', '/api/webhooks');
+    expect(list.body.items).toHaveLength(MAX_ENDPOINTS);
+    for (const e of list.body.items) await capped.api('DELETE', `/api/webhooks/${e.id}`);
   });
 
   it('refuses a bad URL or event type with 422 naming the field, writing nothing', async () => {

@@ -19,6 +19,7 @@ describe('SSRF', () => {
     ['loopback', 'https://127.0.0.1/hook'],
     ['loopback IPv6', 'https://[::1]/hook'],
     ['IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/hook'],
+    ['IPv4-compatible loopback (deprecated ::a.b.c.d)', 'https://[::127.0.0.1]:8443/hook'],
     ['private', 'https://10.1.2.3/hook'],
     ['link-local (cloud metadata)', 'https://169.254.169.254/latest/meta-data'],
     ['unspecified', 'https://0.0.0.0/hook'],
