@@ -24,7 +24,10 @@ export class NotificationListener {
   private client: pg.Client | null = null;
   private stopped = false;
 
-  constructor(private readonly o: ListenOptions) {}
+  /** Throws if `channel` is not a plain lower-case identifier (it is written into the LISTEN statement as is). */
+  constructor(private readonly o: ListenOptions) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(o.channel)) throw new Error(`not a channel name: ${o.channel}`);
+  }
 
   /** Connects and LISTENs; never throws (a failure is logged and retried). */
   async start(): Promise<void> {
@@ -43,7 +46,7 @@ export class NotificationListener {
     client.on('error', (err) => retry('listener lost; reconnecting', err));
     try {
       await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(this.o.channel)}`);
+      await client.query(`LISTEN ${this.o.channel}`);
       if (this.stopped) { await client.end().catch(() => undefined); return; }
       this.client = client;
       this.o.onWake(); // whatever was written while not listening
