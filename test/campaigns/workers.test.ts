@@ -126,8 +126,10 @@ describe('campaign workers', () => {
       FROM message_events e JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = $1 AND e.type = 'sent' GROUP BY 1`, [c.id]);
     expect(byWorker).toHaveLength(2); // both processes sent part of it
     expect(byWorker.every((w) => w.n > 0)).toBe(true);
-    // Fan-out is a few drain jobs per campaign, never one job per recipient.
+    // Fan-out is a few drain jobs per campaign (the first fan-out, hand-overs, a recovery sweep on a slow
+    // machine), never one job per recipient.
     const jobs = await ownerQuery<{ n: number }>(app.db.url, "SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'campaign-drain' AND data->>'campaignId' = $1", [c.id]);
-    expect(jobs[0].n).toBeLessThanOrEqual(3 * DRAINS_PER_CAMPAIGN);
+    expect(jobs[0].n).toBeGreaterThanOrEqual(DRAINS_PER_CAMPAIGN);
+    expect(jobs[0].n).toBeLessThan(emails.length / 5);
   }, 120_000);
 });
