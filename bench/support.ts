@@ -16,14 +16,18 @@ export async function freePort(): Promise<number> {
 
 export interface BenchCluster { url: string; dir: string; stop(): Promise<void> }
 
-export async function startBenchPostgres(database: string): Promise<BenchCluster> {
+/** Options of a bench cluster: `durable` keeps fsync, synchronous_commit and full-page writes on (production-like). */
+export interface BenchPostgresOptions { durable?: boolean; flags?: string[] }
+
+export async function startBenchPostgres(database: string, opts: BenchPostgresOptions = {}): Promise<BenchCluster> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-pg-'));
   const port = await freePort();
   const server = new EmbeddedPostgres({
     databaseDir: dir, user: 'postgres', password: 'postgres', port, persistent: false, createPostgresUser: true,
     onLog: () => undefined, onError: () => undefined,
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    postgresFlags: [...(opts.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      '-c', 'max_connections=200', ...(opts.flags ?? [])],
   });
   await server.initialise();
   await server.start();

@@ -1,135 +1,313 @@
-// Invoice latency: from the API's 202 to the SMTP server's acceptance, at 20 requests per second.
-// Starts its own embedded PostgreSQL (fsync off), a real Postgate (web + worker roles) and an SMTP
-// sink over TCP, all in this process (one clock). Requests are fired open-loop on a fixed schedule;
-// each message is matched at the sink by its X-Postgate-Message header (the ledger id the 202 returns).
+// Invoice latency and CPU: from the API's 202 to the SMTP sink's acceptance (end of DATA), with DKIM
+// (RSA-2048) on, at fixed request rates for a fixed time each. Postgate (web + worker roles) runs in
+// this process against its own embedded PostgreSQL (fsync off); the load generator and the SMTP sink
+// run together in a child process, so the CPU this process uses is Postgate's alone, and 202 and
+// acceptance are stamped by the same clock. Requests are fired open-loop on a fixed schedule; each
+// message is matched at the sink by its X-Postgate-Message header (the ledger id the 202 returns).
+//
+// Printed per rate: invoices answered and delivered, the achieved rate (delivered / time from the
+// first request to the last acceptance), p50/p95/p99 202 → SMTP, request latency, and CPU ms per
+// invoice of this process and of PostgreSQL (all its processes, /proc). Then a sequential phase (one
+// invoice in flight at a time) splits this process's CPU per invoice by stage (src/platform/stages.ts),
+// with the nodemailer build and DKIM signature measured apart on a captured invoice (same options).
+//
+//   TX_BENCH_RATES=20,100,300   request rates (per second), each one phase
+//   TX_BENCH_SECONDS=10         seconds per phase
+//   TX_BENCH_SPLIT_N=200        invoices of the sequential stage-split phase (0: skip it)
+//   TX_BENCH_SHOW_SQL=0         how many of the most frequent statements of that phase to print (per invoice)
+//   TX_BENCH_CONCURRENCY, TX_BENCH_POOL, TX_BENCH_DB_POOL   SEND_CONCURRENCY, SMTP_POOL_SIZE, DB pool (default: config)
+// CPU profile: NODE_OPTIONS=--cpu-prof npx tsx bench/run.ts transactional, then
+//   npx tsx bench/profile-top.ts <the .cpuprofile written in the working directory>
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { startBenchPostgres } from './support.js';
+import { fileURLToPath } from 'node:url';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
+import { startBenchPostgres } from './support.js';
 import { loadConfig } from '../src/config.js';
-import { startPostgate } from '../src/main.js';
+import { startPostgate, type Postgate } from '../src/main.js';
 import { createLogger } from '../src/platform/log.js';
+import { enterStage, startStageClock, stopStageClock, type Stage } from '../src/platform/stages.js';
 import { createTenant } from '../src/tenants/store.js';
 import { vouchDomain } from '../src/tenants/domains.js';
+import { generateDkimKey, insertDkimKey } from '../src/tenants/dkim.js';
 import { createApiKey } from '../src/tenants/api-keys.js';
 import { upsertContact } from '../src/consent/contacts.js';
 
-const RATE = 20;            // requests per second
-const SECONDS = 15;
+const SELF = fileURLToPath(import.meta.url);
+const CHILD_FLAG = '--transactional-bench-client';
 const CONTACTS = 50;
-const HEADROOM_RATE = 100;  // a second, informative phase: how it behaves at 5× the target rate
-const HEADROOM_SECONDS = 5;
+const env = (name: string, fallback: string) => process.env[name] ?? fallback;
+const RATES = env('TX_BENCH_RATES', '20,100,300').split(',').map(Number).filter((n) => n > 0);
+const SECONDS = Number(env('TX_BENCH_SECONDS', '10'));
+const SPLIT_N = Number(env('TX_BENCH_SPLIT_N', '200'));
+const optionalInt = (name: string) => (process.env[name] ? { [name.replace('TX_BENCH_', '')]: Number(process.env[name]) } : {});
 
-type Sent = { id: string; at: number; requestMs: number };
-type Post = (i: number | string) => Promise<Sent | null>;
+// ---- the child: load generator and SMTP sink -----------------------------------------------------
 
-/** Fires rate × seconds invoices open-loop on a fixed schedule and reports 202 → SMTP acceptance. */
-async function phase(post: Post, accepted: Map<string, number>, rate: number, seconds: number, prefix: string, target: boolean): Promise<void> {
-  const total = rate * seconds;
-  const started = performance.now();
-  const inflight: Promise<Sent | null>[] = [];
-  for (let i = 0; i < total; i++) {
-    const wait = started + (i * 1000) / rate - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    inflight.push(post(`${prefix}${i}`));
-  }
-  const results = (await Promise.all(inflight)).filter((r): r is Sent => r !== null);
-  const deadline = performance.now() + 30_000;
-  while (results.some((r) => !accepted.has(r.id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const latencies = results.filter((r) => accepted.has(r.id)).map((r) => (accepted.get(r.id) as number) - r.at).sort((a, b) => a - b);
-  console.log(`${total} invoices at ${rate}/s over ${seconds} s; ${results.length} answered 202; ${latencies.length} accepted by the SMTP sink`);
-  console.log(summary('  202 → SMTP acceptance', latencies));
-  console.log(summary('  POST /api/invoices → 202', results.map((r) => r.requestMs)));
-  if (target) {
-    const ok = latencies.length === total && pct(latencies, 50) < 300 && pct(latencies, 95) < 1000;
-    console.log(`  target p50 < 300 ms and p95 < 1 s with every message delivered: ${ok ? 'met' : 'NOT met'}`);
-  }
+/** Wall clock in ms shared by both processes of one machine. */
+const clockMs = () => performance.timeOrigin + performance.now();
+
+interface PhaseRequest { cmd: 'phase'; url: string; key: string; rate: number; seconds: number; prefix: string; sequential: boolean }
+interface PhaseResult {
+  total: number; answered: number; delivered: number; firstPostAt: number; lastAcceptAt: number;
+  latencies: number[]; requestMs: number[]; errors: string[];
 }
 
-/** A sink that notes when it accepted each message (end of DATA), keyed by X-Postgate-Message. */
-async function startSink(onAccepted: (ledgerId: string, at: number) => void): Promise<{ url: string; close(): Promise<void> }> {
+function invoiceBody(id: string, n: number): string {
+  return JSON.stringify({
+    transactionId: id, contact: `buyer${n % CONTACTS}@example.org`, currency: 'EUR', locale: n % 2 ? 'de-DE' : 'en', issuedAt: '2024-05-31',
+    lines: [{ description: 'Annual plan', quantity: 1, unitAmount: 100_000 }, { description: 'Extra seat', quantity: 2, unitAmount: 11_725 }],
+    taxes: [{ name: 'VAT', rate: 20, amount: 24_690 }], total: 148_140,
+  });
+}
+
+async function runClient(): Promise<void> {
+  const accepted = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
   const server = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false,
+    authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], logger: false, maxClients: 200,
     onData(stream, _session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      let head = '';
+      stream.on('data', (c: Buffer) => { if (head.length < 16_384) head += c.toString('latin1'); });
       stream.on('end', () => {
-        const at = performance.now();
-        const head = Buffer.concat(chunks).toString('latin1', 0, 64 * 1024);
+        const at = clockMs();
         const m = /^X-Postgate-Message:\s*([0-9a-f-]{36})/im.exec(head);
-        if (m) onAccepted(m[1], at);
+        if (m) { accepted.set(m[1], at); waiters.get(m[1])?.(); }
         cb();
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.server.address() as net.AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  process.send?.({ port: (server.server.address() as net.AddressInfo).port });
+  process.on('message', (req: PhaseRequest) => { void phase(req, accepted, waiters).then((r) => process.send?.(r)); });
 }
+
+async function post(req: PhaseRequest, i: number): Promise<{ id: string; at: number; ms: number } | string> {
+  const t0 = clockMs();
+  const res = await fetch(`${req.url}/api/invoices`, {
+    method: 'POST', headers: { authorization: `Bearer ${req.key}`, 'content-type': 'application/json' }, body: invoiceBody(`${req.prefix}-${i}`, i),
+  });
+  const at = clockMs();
+  const body = await res.json() as { id?: string };
+  return res.status === 202 && body.id ? { id: body.id, at, ms: at - t0 } : `HTTP ${res.status}`;
+}
+
+async function phase(req: PhaseRequest, accepted: Map<string, number>, waiters: Map<string, () => void>): Promise<PhaseResult> {
+  const total = req.sequential ? req.rate : Math.round(req.rate * req.seconds);
+  const started = clockMs();
+  const inflight: Promise<{ id: string; at: number; ms: number } | string>[] = [];
+  for (let i = 0; i < total; i++) {
+    if (req.sequential) {
+      const r = await post(req, i);
+      if (typeof r !== 'string' && !accepted.has(r.id)) await new Promise<void>((resolve) => { waiters.set(r.id, resolve); setTimeout(resolve, 10_000); });
+      inflight.push(Promise.resolve(r));
+      continue;
+    }
+    const wait = started + (i * 1000) / req.rate - clockMs();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(post(req, i).catch((err: Error) => err.message));
+  }
+  const results = await Promise.all(inflight);
+  const ok = results.filter((r): r is { id: string; at: number; ms: number } => typeof r !== 'string');
+  const deadline = clockMs() + 60_000;
+  while (ok.some((r) => !accepted.has(r.id)) && clockMs() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const done = ok.filter((r) => accepted.has(r.id));
+  return {
+    total, answered: ok.length, delivered: done.length, firstPostAt: started,
+    lastAcceptAt: Math.max(...done.map((r) => accepted.get(r.id) as number)),
+    latencies: done.map((r) => (accepted.get(r.id) as number) - r.at), requestMs: ok.map((r) => r.ms),
+    errors: [...new Set(results.filter((r): r is string => typeof r === 'string'))].slice(0, 5),
+  };
+}
+
+class Client {
+  private constructor(private readonly child: ChildProcess, readonly smtpUrl: string) {}
+
+  static async start(): Promise<Client> {
+    const child = fork(SELF, [CHILD_FLAG], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
+    return new Client(child, `smtp://127.0.0.1:${port}`);
+  }
+
+  run(req: Omit<PhaseRequest, 'cmd'>): Promise<PhaseResult> {
+    return new Promise((resolve) => { this.child.once('message', (m: PhaseResult) => resolve(m)); this.child.send({ cmd: 'phase', ...req }); });
+  }
+
+  stop(): void { this.child.kill('SIGTERM'); }
+}
+
+// ---- CPU of PostgreSQL ---------------------------------------------------------------------------
+
+const TICK_MS = 10; // USER_HZ 100 on Linux
+
+/** CPU ms used so far by the postmaster whose data directory is `dir`, and its live children (/proc). */
+async function postgresCpuMs(dir: string): Promise<number> {
+  const stats: { pid: number; ppid: number; ms: number; cmd: string }[] = [];
+  for (const p of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = (await readFile(`/proc/${p}/cmdline`, 'utf8')).replace(/\0/g, ' ');
+      stats.push({ pid: Number(p), ppid: Number(f[1]), ms: (Number(f[11]) + Number(f[12])) * TICK_MS, cmd });
+    } catch { /* gone */ }
+  }
+  const master = stats.find((s) => s.cmd.includes(dir) && /postgres/.test(s.cmd));
+  if (!master) return NaN;
+  return stats.filter((s) => s.pid === master.pid || s.ppid === master.pid).reduce((a, s) => a + s.ms, 0);
+}
+
+// ---- figures -------------------------------------------------------------------------------------
 
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const fmt = (v: number) => `${v.toFixed(1)} ms`;
-
 function summary(label: string, values: number[]): string {
   const s = [...values].sort((a, b) => a - b);
-  return `${label}: n=${s.length} p50=${fmt(pct(s, 50))} p95=${fmt(pct(s, 95))} p99=${fmt(pct(s, 99))} max=${fmt(s[s.length - 1] ?? NaN)}`;
+  const f = (v: number) => `${v.toFixed(1)} ms`;
+  return `${label}: n=${s.length} p50=${f(pct(s, 50))} p95=${f(pct(s, 95))} p99=${f(pct(s, 99))} max=${f(s[s.length - 1] ?? NaN)}`;
+}
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+interface Rig { app: Postgate; client: Client; key: string; pgDir: string }
+
+/** One open-loop phase at `rate` per second: latencies, achieved rate, CPU per invoice. */
+async function ratePhase(rig: Rig, rate: number, prefix: string): Promise<void> {
+  const pg0 = await postgresCpuMs(rig.pgDir);
+  const cpu0 = process.cpuUsage();
+  const r = await rig.client.run({ url: rig.app.url as string, key: rig.key, rate, seconds: SECONDS, prefix, sequential: false });
+  const cpu = cpuMs(process.cpuUsage(cpu0));
+  const pgMs = (await postgresCpuMs(rig.pgDir)) - pg0;
+  const lat = [...r.latencies].sort((a, b) => a - b);
+  const achieved = r.delivered / ((r.lastAcceptAt - r.firstPostAt) / 1000);
+  console.log(`${r.total} invoices at ${rate}/s over ${SECONDS} s: ${r.answered} answered 202, ${r.delivered} delivered; achieved ${achieved.toFixed(1)}/s${r.errors.length ? `; errors: ${r.errors.join(', ')}` : ''}`);
+  console.log(summary('  202 → SMTP acceptance', lat));
+  console.log(summary('  POST /api/invoices → 202', r.requestMs));
+  console.log(`  CPU per invoice: Postgate process ${(cpu / r.total).toFixed(2)} ms, PostgreSQL ${(pgMs / r.total).toFixed(2)} ms`);
+  const ok = r.delivered === r.total && pct(lat, 95) < 1000;
+  console.log(`  p95 < 1 s with every invoice delivered: ${ok ? 'met' : 'NOT met'}`);
+}
+
+/**
+ * nodemailer's build alone and build + DKIM of one captured invoice, CPU ms each (mean of n). A
+ * message composed as finished `raw` bytes (the pre-encoded builder signs in compose) is built and
+ * signed inside the compose stage: then both are 0 here and compose holds them.
+ */
+async function buildAndDkim(mail: SendMailOptions, n: number): Promise<{ build: number; dkim: number }> {
+  if (mail.raw) return { build: 0, dkim: 0 };
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  const { dkim: _dkim, ...plain } = mail as SendMailOptions & { dkim?: unknown };
+  const time = async (m: SendMailOptions) => {
+    await transport.sendMail(m);
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) await transport.sendMail(m);
+    return cpuMs(process.cpuUsage(t0)) / n;
+  };
+  const build = await time(plain);
+  return { build, dkim: (await time(mail)) - build };
+}
+
+/** One invoice in flight at a time; this process's CPU charged to the stage running. */
+async function splitPhase(rig: Rig, captured: SendMailOptions[]): Promise<void> {
+  const server = rig.app.httpServer as import('node:http').Server;
+  const [listener] = server.listeners('request') as ((req: unknown, res: import('node:http').ServerResponse) => void)[];
+  const wrapped = (req: unknown, res: import('node:http').ServerResponse) => { enterStage('http'); res.once('finish', () => enterStage('other')); listener(req, res); };
+  server.removeListener('request', listener);
+  server.on('request', wrapped);
+  // Round trips to PostgreSQL: every query a pooled client sends (the LISTEN connections' too).
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  let queries = 0;
+  const kinds = new Map<string, number>();
+  proto.query = function counted(this: unknown, ...args: unknown[]) {
+    queries++;
+    const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown } | null)?.text ?? '?');
+    const k = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    return query.apply(this, args);
+  };
+  startStageClock();
+  const cpu0 = process.cpuUsage();
+  const r = await rig.client.run({ url: rig.app.url as string, key: rig.key, rate: SPLIT_N, seconds: 0, prefix: 'S', sequential: true });
+  const total = cpuMs(process.cpuUsage(cpu0));
+  const micros = stopStageClock();
+  proto.query = query;
+  server.removeListener('request', wrapped);
+  server.on('request', listener);
+  const per = (s: Stage) => micros[s] / 1000 / r.total;
+  const { build, dkim } = captured[0] ? await buildAndDkim(captured[0], 200) : { build: NaN, dkim: NaN };
+  const raw = Boolean(captured[0]?.raw);
+  console.log(`stage split (sequential, ${r.delivered}/${r.total} delivered; CPU ms per invoice of the Postgate process, total ${(total / r.total).toFixed(2)}):`);
+  const rows: [string, number][] = [
+    ['HTTP and validation (auth, body, zod, response)', per('http')],
+    ['ledger transaction (request: contact, enqueue)', per('ledger')],
+    ['claim (dispatcher)', per('claim')],
+    ['prepare (message, tenant, facts, markSending)', per('prepare')],
+    ['render', per('render')],
+    [raw ? 'compose (headers, VERP, MIME build and DKIM: raw)' : 'compose (headers, VERP)', per('compose')],
+    ...(raw ? [] : [['nodemailer MIME build (measured apart)', build], ['DKIM (measured apart)', dkim]] as [string, number][]),
+    ['SMTP (hand-over, less build and DKIM)', per('smtp') - build - dkim],
+    ['record outcome (sent, body, dequeue)', per('record')],
+    ['other (timers, wake-ups, between stages)', per('other')],
+  ];
+  for (const [label, ms] of rows) console.log(`  ${label.padEnd(50)} ${ms.toFixed(3)} ms`);
+  console.log(`  PostgreSQL round trips per invoice: ${(queries / r.total).toFixed(1)}; the most frequent statements:`);
+  for (const [k, n] of [...kinds].sort((x, y) => y[1] - x[1]).slice(0, Number(env('TX_BENCH_SHOW_SQL', '0')))) console.log(`    ${(n / r.total).toFixed(2)}  ${k}`);
+  console.log(summary('  202 → SMTP (sequential)', r.latencies));
 }
 
 export default async function bench(): Promise<void> {
   const db = await startBenchPostgres('bench');
-  const accepted = new Map<string, number>();
-  const sink = await startSink((id, at) => accepted.set(id, at));
+  const client = await Client.start();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
   const config = loadConfig({}, {
-    DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.bench', SMTP_URL: sink.url,
+    DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.bench', SMTP_URL: client.smtpUrl,
     LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:bench-secret-key-0123456789', INBOUND_SMTP_PORT: 0,
     BOUNCE_DOMAIN: 'bounces.postgate.bench', SMTP_REQUIRE_TLS: false, // the bench sink is plain SMTP
+    ...optionalInt('TX_BENCH_SEND_CONCURRENCY'), ...optionalInt('TX_BENCH_SMTP_POOL_SIZE'),
   });
   const app = await startPostgate(config, { web: true, worker: true, inbound: false }, { log: createLogger('silent', false) });
+  const captured: SendMailOptions[] = [];
+  const send = app.deps.mailer.send.bind(app.deps.mailer);
+  app.deps.mailer.send = (m) => { if (!captured.length) captured.push(m); return send(m); }; // keeps one composed invoice for the build/DKIM split
   try {
     const tenantId = randomUUID();
     await createTenant(app.deps.db, { name: 'Bench', fromEmail: 'billing@bench.org', fromName: 'Bench', replyTo: 'help@bench.org', postalAddress: '1 Main St' }, tenantId);
-    await app.deps.db.withTenant(tenantId, (c) => vouchDomain(c, tenantId, 'bench.org')); // the operator vouches (sending domains)
+    const pair = await generateDkimKey();
+    await app.deps.db.withTenant(tenantId, async (c) => {
+      await vouchDomain(c, tenantId, 'bench.org'); // the operator vouches (sending domains)
+      await insertDkimKey(c, tenantId, 'bench.org', 'bench', pair, { activate: true });
+    });
+    const owner = new pg.Client({ connectionString: db.url });
+    await owner.connect();
+    await owner.query('UPDATE tenants SET require_dkim = true WHERE id = $1', [tenantId]);
+    await owner.end();
     const { key } = await app.deps.db.withTenant(tenantId, (c) => createApiKey(c, tenantId, ['transactional']));
     await app.deps.db.withTenant(tenantId, async (c) => {
       for (let i = 0; i < CONTACTS; i++) await upsertContact(c, tenantId, { email: `buyer${i}@example.org`, name: `Buyer ${i}`, attributes: {} });
     });
-    const post: Post = async (i) => {
-      const n = Math.abs(Number.parseInt(String(i).replace(/\D/g, ''), 10) || 0);
-      const t0 = performance.now();
-      const res = await fetch(`${app.url}/api/invoices`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          transactionId: `B-${i}`, contact: `buyer${n % CONTACTS}@example.org`, currency: 'EUR', locale: n % 2 ? 'de-DE' : 'en', issuedAt: '2024-05-31',
-          lines: [{ description: 'Annual plan', quantity: 1, unitAmount: 100_000 }, { description: 'Extra seat', quantity: 2, unitAmount: 11_725 }],
-          taxes: [{ name: 'VAT', rate: 20, amount: 24_690 }], total: 148_140,
-        }),
-      });
-      const at = performance.now();
-      const body = await res.json() as { id?: string };
-      if (res.status !== 202 || !body.id) { console.log(`request ${i}: HTTP ${res.status}`); return null; }
-      return { id: body.id, at, requestMs: at - t0 };
-    };
-
-    // Warm-up (connections, template compilation), not measured.
-    const warm = await Promise.all([post('W1'), post('W2')]);
-    const warmUntil = performance.now() + 10_000;
-    while (warm.some((w) => w && !accepted.has(w.id)) && performance.now() < warmUntil) await new Promise((r) => setTimeout(r, 20));
-
-    await phase(post, accepted, RATE, SECONDS, 'B', true);
-    await phase(post, accepted, HEADROOM_RATE, HEADROOM_SECONDS, 'H', false);
+    const rig: Rig = { app, client, key, pgDir: db.dir };
+    console.log(`${os.availableParallelism()} cores; DKIM RSA-2048; SEND_CONCURRENCY ${config.SEND_CONCURRENCY}, SMTP_POOL_SIZE ${config.SMTP_POOL_SIZE}`);
+    // Warm-up (connections, template compilation, JIT), not measured.
+    await client.run({ url: app.url as string, key, rate: 20, seconds: 0, prefix: 'W', sequential: true });
+    if (!captured[0]?.dkim && !/^DKIM-Signature:/im.test(String(captured[0]?.raw ?? ''))) console.log('  (warning: the captured invoice is not DKIM-signed)');
+    for (const rate of RATES) await ratePhase(rig, rate, `R${rate}`);
+    if (SPLIT_N > 0) await splitPhase(rig, captured);
   } finally {
     await app.stop();
-    await sink.close();
+    client.stop();
     await db.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
+
+if (process.argv.includes(CHILD_FLAG)) void runClient();

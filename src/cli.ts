@@ -103,6 +103,7 @@ async function serve(config: Config, roles: Roles): Promise<void> {
   for (const l of config.insecureLinks) lines.push(`  Warning:        ${l.variable} ${l.problem} (allowed by ALLOW_INSECURE_LINKS)`);
   lines.push(pg.deps.mailer.mode === 'outbox'
     ? `  Sent mail:      ${config.PUBLIC_URL}/outbox  (files in ${config.DATA_DIR}/outbox; set SMTP_URL to deliver)`
+    : config.SMTP_URLS ? '  Sent mail:      relayed through the relays of SMTP_URLS (weights, rates, failover)'
     : `  Sent mail:      relayed through SMTP_URL (${config.SMTP_URL?.startsWith('smtps:') ? 'TLS' : config.SMTP_REQUIRE_TLS ? 'STARTTLS required' : 'STARTTLS when offered, else in clear'})`);
   if (!config.DATABASE_URL) lines.push(`  Data:           ${config.DATA_DIR}`);
   const first = await ensureDefaultTenant(pg.deps.db, config);

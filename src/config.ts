@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isDomainName } from './policy/domains.js';
 import { parseSchedule } from './webhooks/schedule.js';
+import { parseDomainLimits, parseRelayUrls } from './relays/policy.js';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const rate = z.coerce.number().min(0).max(1);
@@ -36,10 +37,25 @@ export const configSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   /** The migration (owner) role, when DATABASE_URL is the runtime login (split mode; README "External PostgreSQL"). */
   DATABASE_OWNER_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** The runtime login straight to PostgreSQL, for session connections (LISTEN, pg-boss) when DATABASE_URL goes through PgBouncer; unset: DATABASE_URL. */
+  DATABASE_DIRECT_URL: url(['postgres:', 'postgresql:']).optional(),
   DATA_DIR: z.string().min(1),
   PORT: int(0, 65535),
   PUBLIC_URL: url(['http:', 'https:']).refine(hostWithoutTrailingDot, 'must not end its host name with a dot').optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  /** Several relays (src/relays): comma list of smtp(s):// URLs with ?weight=&rate=&connections=&name=; instead of SMTP_URL. */
+  SMTP_URLS: z.string().superRefine((v, ctx) => {
+    try { parseRelayUrls(v, 1); } catch (err) { ctx.addIssue({ code: 'custom', message: `must be a comma list of smtp:// or smtps:// URLs: ${(err as Error).message}` }); }
+  }).optional(),
+  RELAY_PAUSE_AFTER_FAILURES: int(1, 1000),
+  RELAY_COOLDOWN_SECONDS: int(1, 86_400),
+  RELAY_STATE_REFRESH_MS: int(50, 60_000),
+  DOMAIN_CONCURRENCY: int(1, 10_000),
+  DOMAIN_CONCURRENCY_OVERRIDES: z.string().superRefine((v, ctx) => {
+    try { parseDomainLimits(v); } catch (err) { ctx.addIssue({ code: 'custom', message: `must be a comma list of domain=limit: ${(err as Error).message}` }); }
+  }).optional(),
+  DOMAIN_BACKOFF_BASE_SECONDS: z.coerce.number().min(0.05).max(86_400),
+  DOMAIN_BACKOFF_MAX_SECONDS: z.coerce.number().min(0.05).max(7 * 86_400),
   HOST: z.string().refine((v) => isIP(v) !== 0 || (HOSTNAME.test(v) && !/^[\d.]+$/.test(v)), 'must be an IP address or a host name').optional(),
   ALLOW_INSECURE_LINKS: flag,
   SMTP_REQUIRE_TLS: flag,
@@ -81,6 +97,10 @@ export const configSchema = z.object({
   BODY_RETENTION_DAYS: int(0, 3650),
   BOUNCE_RAW_RETENTION_DAYS: int(0, 3650),
   EVENTS_RETENTION_DAYS: int(1, 3650),
+  /** The maintenance sweep's rows per purge statement (each its own transaction; src/retention.ts). */
+  RETENTION_BATCH_ROWS: int(100, 100_000),
+  /** The longest one maintenance sweep purges before leaving the rest to the next (cron every 15 minutes). */
+  RETENTION_BUDGET_SECONDS: int(1, 840),
   SOFT_BOUNCE_LIMIT: int(1, 100),
   SOFT_BOUNCE_WINDOW_DAYS: int(1, 365),
   COMPLAINT_PAUSE_RATE: rate,
@@ -149,7 +169,7 @@ export function insecureLinks(c: { SMTP_URL?: string; PUBLIC_URL: string; BOUNCE
 
 export class ConfigError extends Error {}
 
-const SECRET_KEYS = new Set(['DATABASE_URL', 'DATABASE_OWNER_URL', 'SMTP_URL', 'TOKEN_KEYS']);
+const SECRET_KEYS = new Set(['DATABASE_URL', 'DATABASE_OWNER_URL', 'DATABASE_DIRECT_URL', 'SMTP_URL', 'SMTP_URLS', 'TOKEN_KEYS']);
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -191,13 +211,15 @@ export function loadConfig(env: Record<string, string | undefined>, overrides: P
   const dataDir = path.resolve(c.DATA_DIR);
   const publicUrl = (c.PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, '');
   checkTlsFiles(c);
-  const insecure = insecureLinks({ SMTP_URL: c.SMTP_URL, PUBLIC_URL: publicUrl, BOUNCE_DOMAIN: c.BOUNCE_DOMAIN });
+  if (c.SMTP_URL && c.SMTP_URLS) throw new ConfigError('invalid configuration: SMTP_URLS is set together with SMTP_URL; set one of them (SMTP_URLS may list a single relay)');
+  // Relaying through several relays (SMTP_URLS) is relaying: the same checks as SMTP_URL.
+  const insecure = insecureLinks({ SMTP_URL: c.SMTP_URL ?? c.SMTP_URLS, PUBLIC_URL: publicUrl, BOUNCE_DOMAIN: c.BOUNCE_DOMAIN });
   if (insecure.length > 0 && !c.ALLOW_INSECURE_LINKS) {
     const first = insecure[0];
     const got = first.variable === 'PUBLIC_URL' ? publicUrl : c.BOUNCE_DOMAIN;
     throw new ConfigError(`invalid configuration: ${first.variable} ${first.problem}; relayed mail (SMTP_URL is set) needs ${first.variable === 'PUBLIC_URL' ? 'an https URL on a public host' : 'a public domain'} (got ${JSON.stringify(got)}; ALLOW_INSECURE_LINKS=1 allows it, for staging)`);
   }
-  const host = c.HOST ?? (c.SMTP_URL ? '0.0.0.0' : '127.0.0.1');
+  const host = c.HOST ?? (c.SMTP_URL || c.SMTP_URLS ? '0.0.0.0' : '127.0.0.1');
   return { ...c, DATA_DIR: dataDir, PUBLIC_URL: publicUrl, HOST: host, insecureLinks: insecure };
 }
 

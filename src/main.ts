@@ -7,7 +7,7 @@ import express from 'express';
 import { ConfigError, loadConfig, projectRoot, type Config, type RawConfig } from './config.js';
 import type { AppDeps, Module, Roles } from './deps.js';
 import { createDb, type Db } from './platform/db.js';
-import { databaseLogins, prepareDatabase, type DatabaseLogins } from './platform/roles.js';
+import { databaseLogins, prepareRuntime, type DatabaseLogins } from './platform/roles.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-postgres.js';
 import { warmTemplatePool } from './mail/template-pool.js';
 import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, requestLog } from './platform/http.js';
@@ -18,7 +18,9 @@ import { opsRouter } from './platform/ops.js';
 import { startQueue, type Boss } from './platform/queue.js';
 import { loadTokenKeys } from './platform/secrets.js';
 import { createDnsLookup, parseDnsServers } from './platform/dns.js';
-import { createOutboxMailer, createSmtpMailer, type Mailer } from './platform/smtp.js';
+import { createOutboxMailer, createSmtpMailer, type Mailer, type RelayTls } from './platform/smtp.js';
+import { createRelayMailer, type RelayMailerConfig } from './relays/mailer.js';
+import { parseDomainLimits, parseRelayUrls } from './relays/policy.js';
 import { Dispatcher } from './mail/dispatcher.js';
 import { RendererRegistry } from './mail/renderers.js';
 import { Delivery } from './mail/delivery.js';
@@ -51,7 +53,8 @@ export interface Database extends DatabaseLogins { embedded: EmbeddedHandle | nu
 /** DATABASE_URL when set; otherwise the embedded cluster under DATA_DIR (started, or reused if running). */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   if (config.DATABASE_OWNER_URL && !config.DATABASE_URL) throw new ConfigError('invalid configuration: DATABASE_OWNER_URL is set but DATABASE_URL (the runtime login) is not');
-  if (config.DATABASE_URL) return { ...await databaseLogins(config.DATABASE_URL, config.DATABASE_OWNER_URL), embedded: null };
+  if (config.DATABASE_DIRECT_URL && !config.DATABASE_URL) throw new ConfigError('invalid configuration: DATABASE_DIRECT_URL is set but DATABASE_URL (the pooled login) is not');
+  if (config.DATABASE_URL) return { ...await databaseLogins(config.DATABASE_URL, config.DATABASE_OWNER_URL, config.DATABASE_DIRECT_URL), embedded: null };
   const embedded = await startEmbeddedPostgres(config.DATA_DIR, log);
   return { ownerUrl: embedded.url, runtimeUrl: null, embedded };
 }
@@ -61,16 +64,27 @@ export interface Postgate {
   stop(): Promise<void>;
 }
 
-function createMailer(config: Config): Mailer {
+function createMailer(config: Config, db: Db, log: Logger): Mailer {
+  const tls = { requireTls: config.SMTP_REQUIRE_TLS, ca: config.SMTP_TLS_CA ? readFileSync(config.SMTP_TLS_CA) : undefined };
+  if (config.SMTP_URLS) return createRelayMailer(relayMailerConfig(config, tls), { db: db.pool, log });
   if (!config.SMTP_URL) return createOutboxMailer(config.DATA_DIR);
-  return createSmtpMailer(config.SMTP_URL, config.SMTP_POOL_SIZE,
-    { requireTls: config.SMTP_REQUIRE_TLS, ca: config.SMTP_TLS_CA ? readFileSync(config.SMTP_TLS_CA) : undefined });
+  return createSmtpMailer(config.SMTP_URL, config.SMTP_POOL_SIZE, tls);
+}
+
+/** SMTP_URLS and the RELAY_* and DOMAIN_* settings as the relay mailer takes them (src/relays). */
+function relayMailerConfig(config: Config, tls: RelayTls): RelayMailerConfig {
+  return {
+    relays: parseRelayUrls(config.SMTP_URLS as string, config.SMTP_POOL_SIZE), tls,
+    pauseAfterFailures: config.RELAY_PAUSE_AFTER_FAILURES, cooldownSeconds: config.RELAY_COOLDOWN_SECONDS, refreshMs: config.RELAY_STATE_REFRESH_MS,
+    domainConcurrency: config.DOMAIN_CONCURRENCY, domainLimits: parseDomainLimits(config.DOMAIN_CONCURRENCY_OVERRIDES),
+    backoffBaseSeconds: config.DOMAIN_BACKOFF_BASE_SECONDS, backoffMaxSeconds: config.DOMAIN_BACKOFF_MAX_SECONDS,
+  };
 }
 
 /** Logs, at every start, each insecure setting ALLOW_INSECURE_LINKS lets through, and mail to the relay in clear. */
 function warnInsecure(config: Config, log: Logger): void {
   for (const l of config.insecureLinks) log.warn({ variable: l.variable }, `insecure links allowed by ALLOW_INSECURE_LINKS: ${l.variable} ${l.problem}`);
-  if (config.SMTP_URL?.startsWith('smtp:') && !config.SMTP_REQUIRE_TLS) log.warn('SMTP_REQUIRE_TLS=false: mail goes to the relay in clear when it does not offer STARTTLS');
+  if ((config.SMTP_URL ?? config.SMTP_URLS)?.startsWith('smtp:') && !config.SMTP_REQUIRE_TLS) log.warn('SMTP_REQUIRE_TLS=false: mail goes to the relay in clear when it does not offer STARTTLS');
 }
 
 function buildApp(deps: AppDeps, modules: Module[]): express.Express {
@@ -202,14 +216,15 @@ async function assemble(config: Config, roles: Roles, log: Logger, opts: { datab
   warnInsecure(config, log);
   const database = opts.database ?? await openDatabase(config, log);
   parts.database = database;
-  // Migrations and pg-boss's schema as the owner; every run-time connection as the runtime login.
-  const runtimeUrl = await prepareDatabase(database, MIGRATIONS_DIR, log);
-  const tokens = await loadTokenKeys(runtimeUrl, config.TOKEN_KEYS);
-  const db = createDb(runtimeUrl, { max: roles.worker ? 20 : 10, log });
+  // Migrations and pg-boss's schema as the owner; every run-time connection as the runtime login:
+  // the pool's transactions on the pooled URL (PgBouncer), session connections (LISTEN, pg-boss) direct.
+  const runtime = await prepareRuntime(database, MIGRATIONS_DIR, log);
+  const tokens = await loadTokenKeys(runtime.pooled, config.TOKEN_KEYS);
+  const db = createDb(runtime.pooled, { max: roles.worker ? 20 : 10, log, directUrl: runtime.direct });
   parts.db = db;
-  const boss = await startQueue(runtimeUrl, log, { supervise: roles.worker, schedule: roles.worker, migrate: false });
+  const boss = await startQueue(runtime.direct, log, { supervise: roles.worker, schedule: roles.worker, migrate: false });
   parts.boss = boss;
-  const mailer = createMailer(config);
+  const mailer = createMailer(config, db, log);
   parts.mailer = mailer;
   const metrics = createMetrics();
   const renderers = new RendererRegistry();
@@ -235,7 +250,7 @@ async function assemble(config: Config, roles: Roles, log: Logger, opts: { datab
   let dispatcher: Dispatcher | null = null;
   if (roles.worker) {
     for (const m of modules) await m.workers?.();
-    dispatcher = new Dispatcher(db, sender, log, { url: runtimeUrl, concurrency: config.SEND_CONCURRENCY, leaseSeconds: config.SEND_LEASE_SECONDS });
+    dispatcher = new Dispatcher(db, sender, log, { url: db.directUrl, concurrency: config.SEND_CONCURRENCY, leaseSeconds: config.SEND_LEASE_SECONDS });
     parts.dispatcher = dispatcher;
     await dispatcher.start();
   }

@@ -11,11 +11,11 @@ const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => {
 });
 const PURE = [
   ...walk(path.join(root, 'src/policy')),
-  'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/bounces/classify.ts', 'src/bounces/reasons.ts',
+  'src/consent/state.ts', 'src/mail/render.ts', 'src/mail/compose.ts', 'src/mail/mime.ts', 'src/bounces/classify.ts', 'src/bounces/reasons.ts',
   'src/bounces/mime.ts', 'src/html.ts', 'src/campaigns/lifecycle.ts', 'src/domain-error.ts',
   'src/audience/segment-filter.ts', 'src/engagement/links.ts', 'src/engagement/scanners.ts',
   'src/audience/import-parse.ts', 'src/audience/import-map.ts', 'src/audience/import-values.ts',
-  'src/webhooks/schedule.ts', 'src/webhooks/urls.ts',
+  'src/webhooks/schedule.ts', 'src/webhooks/urls.ts', 'src/relays/policy.ts',
 ].map((p) => path.resolve(root, p));
 const IO = /from ['"](node:)?(fs|fs\/promises|net|http|https|child_process|dgram|pg|pg-boss|express|smtp-server)['"]|from ['"][./]*\/?platform\//;
 
@@ -88,6 +88,9 @@ const OWNERS: Record<string, string> = {
   webhook_endpoints: 'src/webhooks/store.ts', // webhook endpoints: URL, types, secret, feed cursor (issue 17)
   webhook_deliveries: 'src/webhooks/store.ts', // the webhook outbox: one row per (endpoint, event, replay)
   webhook_attempts: 'src/webhooks/store.ts', // the delivery log: every POST's status, duration, error, answer
+  relay_health: 'src/relays/store.ts', // each relay's failures in a row and pause (issue 18, SMTP_URLS)
+  relay_rate_windows: 'src/relays/store.ts', // sends per relay per second, shared by every process (rate=)
+  domain_throttles: 'src/relays/store.ts', // destination domains in back-off after a 421 or 4.7.x
 };
 
 /** Files that may read and write any table. */

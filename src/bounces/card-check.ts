@@ -7,7 +7,7 @@
 // - 'capability_link': the report still quotes a confirm (/a/<token>) or unsubscribe (/u/<token>)
 //   link of the original message in some part (process.ts has already replaced the plainly written
 //   ones): whoever reads the raw report could act for the recipient, so it is not kept.
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 import { containsCardNumber } from '../policy/cards.js';
 
 export type RawWithheld = 'card_data' | 'capability_link';
@@ -35,8 +35,22 @@ function headerTexts(parsed: ParsedMail): string[] {
   return out;
 }
 
+type SimpleParser = typeof import('mailparser').simpleParser;
+let parserLoading: Promise<SimpleParser> | null = null;
+
+/**
+ * mailparser's simpleParser, loaded at the first call (half a second of CPU: processes that never
+ * check a report, the CLI say, never pay for it). The classify worker calls it at boot, outside any
+ * report's time budget. A failure to load rejects (it is not taken for an unreadable report).
+ */
+export function loadMailparser(): Promise<SimpleParser> {
+  parserLoading ??= import('mailparser').then((m) => m.simpleParser);
+  return parserLoading;
+}
+
 /** The decoded texts of a message and of every message attached to it (to MAX_NESTING levels). */
 async function decode(raw: Buffer, depth: number, into: Decoded): Promise<void> {
+  const simpleParser = await loadMailparser();
   const parsed = await simpleParser(raw, PARSE_OPTIONS);
   into.texts.push(parsed.subject ?? '', parsed.text ?? '', typeof parsed.html === 'string' ? parsed.html : '', ...headerTexts(parsed));
   for (const a of parsed.attachments) {
@@ -60,6 +74,7 @@ export async function rawWithheldReason(raw: Buffer): Promise<RawWithheld | null
   const bytes = raw.toString('latin1');
   if (containsCardNumber(bytes)) return 'card_data';
   const decoded: Decoded = { texts: [], other: [] };
+  await loadMailparser();
   try {
     await decode(raw, 0, decoded);
   } catch {

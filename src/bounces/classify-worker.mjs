@@ -7,7 +7,9 @@
 import { tsImport } from 'tsx/esm/api';
 
 const { classifyMessage } = await tsImport('./classify.ts', import.meta.url);
-const { rawWithheldReason } = await tsImport('./card-check.ts', import.meta.url);
+const { rawWithheldReason, loadMailparser } = await tsImport('./card-check.ts', import.meta.url);
+// card-check.ts loads mailparser lazily; a pool thread loads it at boot, outside any report's time budget.
+await loadMailparser();
 
 export default async function run({ op, raw, port }) {
   port?.postMessage('start');

@@ -123,3 +123,13 @@ export async function bounceRaw(c: Queryable, id: string): Promise<{ raw: Buffer
 export async function eraseContactBounces(c: Queryable, contactId: string): Promise<void> {
   await c.query(`UPDATE bounces SET recipient = NULL, diagnostic = NULL, raw = NULL, raw_expires_at = NULL WHERE contact_id = $1`, [contactId]);
 }
+
+/**
+ * Retention: empties the raw report of at most `limit` bounces past raw_expires_at
+ * (BOUNCE_RAW_RETENTION_DAYS), keeping the metadata, through purge_expired_bounces() (migration 079).
+ * Returns how many.
+ */
+export async function purgeExpiredRawBounces(c: Queryable, limit: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_expired_bounces($1)::text AS n', [limit]);
+  return Number(r.rows[0].n);
+}

@@ -17,9 +17,21 @@ export function sqlAddressHash(saltExpr: string, addressExpr: string): string {
   return `encode(sha256(${saltExpr} || convert_to(lower(btrim(${addressExpr})), 'UTF8')), 'hex')`;
 }
 
+/**
+ * Tenants' salts already read. A salt is set when its tenant is created and never changed
+ * (migration 001: no statement updates hash_salt), so each process may keep what it read: one
+ * round trip fewer per single message. Bounded: emptied when it reaches SALT_CACHE_MAX tenants.
+ */
+const salts = new Map<string, Buffer>();
+const SALT_CACHE_MAX = 10_000;
+
 async function saltOf(c: Queryable, tenantId: string): Promise<Buffer> {
+  const known = salts.get(tenantId);
+  if (known) return known;
   const r = await c.query<{ hash_salt: Buffer }>('SELECT hash_salt FROM tenants WHERE id = $1', [tenantId]);
   if (!r.rows[0]) throw new Error('tenant not visible in this transaction');
+  if (salts.size >= SALT_CACHE_MAX) salts.clear();
+  salts.set(tenantId, r.rows[0].hash_salt);
   return r.rows[0].hash_salt;
 }
 

@@ -157,10 +157,11 @@ export async function messageTimeline(c: Queryable, messageId: string): Promise<
 }
 
 /**
- * Retention: deletes every tenant's events older than `days` days (EVENTS_RETENTION_DAYS), through
- * purge_expired_events() (migration 074: a system sweep sees no tenant's rows). Returns how many.
+ * Retention: deletes every tenant's events older than `days` days (EVENTS_RETENTION_DAYS), at most
+ * `limit` of them (oldest first; omitted: all), through purge_expired_events() (migrations 074, 079:
+ * a system sweep sees no tenant's rows; rows another transaction holds are skipped). Returns how many.
  */
-export async function purgeExpiredEvents(c: Queryable, days: number): Promise<number> {
-  const r = await c.query<{ n: string }>('SELECT purge_expired_events($1)::text AS n', [days]);
+export async function purgeExpiredEvents(c: Queryable, days: number, limit?: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_expired_events($1, $2)::text AS n', [days, limit ?? null]);
   return Number(r.rows[0].n);
 }

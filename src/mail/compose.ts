@@ -17,6 +17,7 @@ import {
   addressLookalike, HeaderInjectionError, hasBidiControl, hasEncodedWord, hasFormatCharacter, hasHeaderInjection, stripBidiControls, stripFormatCharacters,
 } from '../policy/addresses.js';
 import type { MessageKind } from '../policy/kinds.js';
+import { buildRaw } from './mime.js';
 
 export { HeaderInjectionError };
 
@@ -129,8 +130,25 @@ function dkimOptions(dkim: NonNullable<ComposeInput['dkim']>): NonNullable<SendM
   return { domainName: dkim.domainName, keySelector: dkim.keySelector, privateKey: dkim.privateKey, headerFieldNames: DKIM_SIGNED_HEADERS };
 }
 
-/** Builds nodemailer SendMailOptions. Validates first (see assertComposable); the subject goes out without bidi controls or other format characters. */
+/**
+ * Builds nodemailer SendMailOptions carrying the finished message as `raw` bytes (mail/mime.ts:
+ * pre-encoded lines, DKIM signed here, relaxed/relaxed over DKIM_SIGNED_HEADERS), plus the fields it
+ * was built from (from, to, subject, html, text, messageId, headers, envelope) for callers that read
+ * them; nodemailer sends `raw` as is and only uses the envelope. No `dkim` option: already signed.
+ * Validates first (see assertComposable); the subject goes out without bidi controls or other format
+ * characters. Throws HeaderInjectionError, or an Error when the DKIM key cannot sign.
+ */
 export function composeMessage(input: ComposeInput): SendMailOptions {
+  const mail = composeForNodemailer(input);
+  delete mail.dkim;
+  return { ...mail, raw: buildRaw(mail, input.dkim ? { ...input.dkim, headerFieldNames: DKIM_SIGNED_HEADERS } : null) };
+}
+
+/**
+ * The same message as nodemailer options for nodemailer to build and sign itself (no `raw`; `dkim`
+ * set when the input has a key): the reference the raw builder is compared against (tests, bench).
+ */
+export function composeForNodemailer(input: ComposeInput): SendMailOptions {
   assertComposable(input);
   const mail: SendMailOptions = {
     from: { name: input.from.name, address: input.from.address },

@@ -21,6 +21,7 @@ import type { DkimKey, Tenant } from '../tenants/store.js';
 import { composeMessage, messageIdHeader } from './compose.js';
 import { TemplateBusyError, type RenderedMessage } from './render.js';
 import { redactPart, type CapabilityLink } from './capabilities.js';
+import { stageSync } from '../platform/stages.js';
 
 export type PermanentOutcome = Extract<SendOutcome, { kind: 'permanent' }>;
 /** Bounce handling of a 5xx at send time; called once the ledger says 'failed'. */
@@ -112,6 +113,19 @@ export interface Settled {
   status: 'sent' | 'deferred' | 'failed'; reason: string | null; response: string; retryInSeconds: number; detail: Record<string, unknown>;
 }
 
+/**
+ * A throttle's deferral (src/relays: a domain in back-off, every relay paused): for as long as the
+ * throttle says (plus up to 10 % jitter), under its reason. When the relay was never asked
+ * (`attempted: false`) it never fails the message, and the ledger does not count the attempt.
+ */
+function settleBackoff(o: Extract<SendOutcome, { kind: 'temporary' }>, attempt: number, maxAttempts: number): Settled | null {
+  const b = o.backoff;
+  if (!b || (b.attempted && attempt >= maxAttempts)) return null;
+  const delay = Math.max(0.05, b.seconds) * (1 + Math.random() * 0.1);
+  return { status: 'deferred', reason: b.reason, response: o.response, retryInSeconds: delay,
+    detail: { response: o.response, attempt, retryInSeconds: Math.round(delay), reason: b.reason } };
+}
+
 /** How envelopes are signed: the VERP key and the default bounce domain. */
 export interface Signer { tokens: TokenKeys; bounceDomain: string }
 
@@ -155,7 +169,7 @@ function finish<C extends Content>(job: DeliveryJob<C>, content: C, signer: Sign
   if (!d.allow) return { kind: 'refused', reason: d.reason };
   const e = job.envelope;
   try {
-    const mail = composeMessage({
+    const mail = stageSync('compose', () => composeMessage({
       messageId: e.messageId, kind: e.kind,
       from: { name: e.tenant.fromName, address: e.tenant.fromEmail },
       replyTo: e.replyTo, to: e.to,
@@ -163,7 +177,7 @@ function finish<C extends Content>(job: DeliveryJob<C>, content: C, signer: Sign
       envelopeFrom: verpAddress(signer.tokens, e.tenant, e.messageId, signer.bounceDomain),
       listUnsubscribe: content.listUnsubscribe ?? null, feedbackId: content.feedbackId ?? null, listId: content.listId ?? null,
       dkim: e.dkim ? { domainName: e.dkim.domain, keySelector: e.dkim.selector, privateKey: e.dkim.privateKey } : null,
-    });
+    }));
     return {
       // The subject is recorded (messages.subject): a capability link a template put there is not, nor a card number.
       kind: 'mail', mail, subject: redactCardNumbers(redactPart(content.rendered.subject, content.capabilityLinks ?? [], false)), messageIdHeader: messageIdHeader(e.messageId, e.fromDomain),
@@ -227,6 +241,8 @@ export class Delivery {
       counters?.sent(kind);
       return { status: 'sent', reason: null, response: o.response, retryInSeconds: 0, detail: { response: o.response, attempt, ...detail } };
     }
+    const held = o.kind === 'temporary' ? settleBackoff(o, attempt, config.maxAttempts) : null;
+    if (held) { counters?.deferred(kind); return held; }
     if (o.kind === 'temporary' && attempt < config.maxAttempts) {
       counters?.deferred(kind);
       const delay = backoffSeconds(attempt, config.retryBaseSeconds);

@@ -102,14 +102,15 @@ export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ mes
   const ins = await c.query<LedgerMessage & EventRow>(`WITH m AS (
       INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
-    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING})
-    SELECT ${MESSAGE_COLUMNS}, e.* FROM m JOIN e ON e.event_message = m.id`,
-  [m.tenantId, m.purpose, m.kind, m.contactId, m.campaignId ?? null, m.recipient, m.template, m.templateVersion ?? 1, JSON.stringify(m.data), m.requestHash ?? null]);
+    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING}),
+    q AS (INSERT INTO send_queue (message_id, tenant_id, due_at) SELECT id, tenant_id, coalesce($11::timestamptz, now()) FROM m RETURNING message_id)
+    SELECT ${MESSAGE_COLUMNS}, e.*, pg_notify('postgate_send', '') AS send_notified FROM m JOIN e ON e.event_message = m.id JOIN q ON q.message_id = m.id`,
+  [m.tenantId, m.purpose, m.kind, m.contactId, m.campaignId ?? null, m.recipient, m.template, m.templateVersion ?? 1, JSON.stringify(m.data), m.requestHash ?? null,
+    m.notBefore ?? null]);
+  // One statement: the row, its 'queued' event, its send_queue entry, and the dispatchers' wake-up at commit.
   if (ins.rows[0]) {
     const msg = messageOf(ins.rows[0]);
     publish(c, ins.rows);
-    await c.query('INSERT INTO send_queue (message_id, tenant_id, due_at) VALUES ($1, $2, coalesce($3::timestamptz, now()))', [msg.id, m.tenantId, m.notBefore ?? null]);
-    await c.query("SELECT pg_notify('postgate_send', '')");
     return { message: msg, created: true };
   }
   const existing = await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND purpose = $2`, [m.tenantId, m.purpose]);
@@ -119,6 +120,7 @@ export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ mes
 function messageOf(row: LedgerMessage & Partial<EventRow>): LedgerMessage {
   const { event_id: _i, event_tenant: _t, event_message: _m, event_type: _y, event_detail: _d, ...message } = row as LedgerMessage & EventRow & { event_notified?: unknown };
   delete (message as { event_notified?: unknown }).event_notified;
+  delete (message as { send_notified?: unknown }).send_notified;
   return message;
 }
 
@@ -146,11 +148,13 @@ export async function recordRefusal(c: Queryable, s: RefusedMessage, reason: str
   return existing.rows[0];
 }
 
-/** The first placeholder a CampaignChunk's segment predicate may use ($1–$6 are queueCampaignRecipients' own). */
-export const CAMPAIGN_SEGMENT_FIRST_PARAM = 7;
+/** The first placeholder a CampaignChunk's segment predicate may use ($1–$7 are queueCampaignRecipients' own). */
+export const CAMPAIGN_SEGMENT_FIRST_PARAM = 8;
 
 export interface CampaignChunk {
   tenantId: string; campaignId: string; listIds: readonly string[]; templateVersion: number; after: string | null; limit: number;
+  /** Inclusive upper bound of contact ids (a key range of a parallel materialisation); null or absent: none. */
+  through?: string | null;
   /** The campaign's segment as a predicate over contacts `ct`, compiled by src/audience/segment-filter.ts compileSegment from CAMPAIGN_SEGMENT_FIRST_PARAM (never other SQL). */
   segment?: { sql: string; params: unknown[] };
 }
@@ -163,8 +167,11 @@ export interface CampaignChunk {
 export async function queueCampaignRecipients(c: Queryable, k: CampaignChunk): Promise<{ scanned: number; inserted: number; last: string | null }> {
   const r = await c.query<{ scanned: number; inserted: number; last: string | null }>(`WITH chunk AS (
       SELECT ct.id, ct.email FROM contacts ct
-      WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
-        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
+      WHERE ($3::uuid IS NULL OR ct.id > $3::uuid) AND ($7::uuid IS NULL OR ct.id <= $7::uuid) AND ct.email IS NOT NULL AND ct.status <> 'erased'
+        -- The repeated bound lets the subscriptions scan start at the chunk, not at the first contact
+        -- (without it a merge join read every earlier subscription again: quadratic over a million).
+        AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.contact_id = ct.id AND ($3::uuid IS NULL OR s.contact_id > $3::uuid)
+          AND s.list_id = ANY($2::uuid[]) AND s.status = 'subscribed')
         AND (${k.segment?.sql ?? 'true'})
       ORDER BY ct.id LIMIT $4),
     ins AS (
@@ -173,7 +180,7 @@ export async function queueCampaignRecipients(c: Queryable, k: CampaignChunk): P
       ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING 1)
     SELECT (SELECT count(*) FROM chunk)::int AS scanned, (SELECT count(*) FROM ins)::int AS inserted,
       (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last`,
-  [k.campaignId, k.listIds, k.after, k.limit, k.tenantId, k.templateVersion, ...k.segment?.params ?? []]);
+  [k.campaignId, k.listIds, k.after, k.limit, k.tenantId, k.templateVersion, k.through ?? null, ...k.segment?.params ?? []]);
   return r.rows[0];
 }
 
@@ -228,12 +235,21 @@ export async function markSent(c: Queryable, m: Ref, s: { response: string; atte
   [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt })]);
 }
 
-/** sending → deferred: due again after `delaySeconds`. */
-export async function markDeferred(c: Queryable, m: Ref, s: { response: string; attempt: number; delaySeconds: number }): Promise<void> {
-  await changeWithEvents(c, `UPDATE messages SET status = 'deferred', smtp_response = $2, lease_until = NULL,
+/**
+ * Reasons of a deferral in which no relay was asked (src/relays: the destination domain was already
+ * in back-off, every relay was paused): the attempt the claim counted is given back.
+ */
+export const NOT_ATTEMPTED_REASONS: readonly string[] = ['domain_backoff', 'relays_paused'];
+
+/** sending → deferred: due again after `delaySeconds`; `reason` (a throttle's) is kept, and one of NOT_ATTEMPTED_REASONS gives the attempt back. */
+export async function markDeferred(c: Queryable, m: Ref, s: { response: string; attempt: number; delaySeconds: number; reason?: string | null }): Promise<void> {
+  const reason = s.reason ?? null;
+  await changeWithEvents(c, `UPDATE messages SET status = 'deferred', smtp_response = $2, lease_until = NULL, reason = $5,
+      attempts = CASE WHEN $5 = ANY($6::text[]) THEN greatest(attempts - 1, 0) ELSE attempts END,
       next_attempt_at = now() + $3 * interval '1 second', updated_at = now() WHERE id = $1
     RETURNING id, tenant_id, 'deferred'::text AS type, $4::jsonb AS detail`,
-  [m.id, s.response, s.delaySeconds, JSON.stringify({ response: s.response, attempt: s.attempt, retryInSeconds: Math.round(s.delaySeconds) })]);
+  [m.id, s.response, s.delaySeconds, JSON.stringify({ response: s.response, attempt: s.attempt, retryInSeconds: Math.round(s.delaySeconds), ...(reason ? { reason } : {}) }),
+    reason, NOT_ATTEMPTED_REASONS]);
 }
 
 /**
@@ -287,6 +303,28 @@ export async function storeBody(c: Queryable, m: Ref, body: { html: string; text
   const text = redactCardNumbers(kept.text);
   await c.query(`INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 day')
     ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at`, [m.id, m.tenantId, html, text, retentionDays]);
+}
+
+/**
+ * A single message handed over: markSent, storeBody and its removal from send_queue in ONE statement
+ * (one round trip instead of three; same rules as those: a status a DSN already moved on stays, the
+ * body is kept redacted for `retentionDays`, none when 0).
+ */
+export async function recordSent(c: Queryable, m: Ref, s: { response: string; attempt: number },
+  body: { html: string; text: string }, links: readonly CapabilityLink[], retentionDays: number): Promise<void> {
+  const kept = retentionDays > 0 ? redactCapabilities(body, links) : { html: '', text: '' };
+  const r = await c.query<EventRow>(`WITH m AS (
+      UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, sent_at = now(), smtp_response = $2,
+        lease_until = NULL, reason = CASE WHEN status = 'sending' THEN NULL ELSE reason END, updated_at = now() WHERE id = $1
+      RETURNING id, tenant_id, 'sent'::text AS type, $3::jsonb AS detail),
+    b AS (INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at)
+      SELECT $1, $4, $5, $6, now() + $7 * interval '1 day' WHERE $7 > 0
+      ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at),
+    q AS (DELETE FROM send_queue WHERE message_id = $1)
+    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, type, detail FROM m ${EVENT_RETURNING}`,
+  [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt }), m.tenantId,
+    redactCardNumbers(kept.html), redactCardNumbers(kept.text), retentionDays]);
+  publish(c, r.rows);
 }
 
 /* ------------------------------------------------------------------ campaign (batch) transitions */
@@ -372,7 +410,7 @@ export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[])
     u AS (
       UPDATE messages m SET status = CASE WHEN r.status = 'released' THEN 'queued' ELSE r.status END,
         reason = r.reason, smtp_response = coalesce(r.response, m.smtp_response),
-        attempts = CASE WHEN r.status = 'released' THEN greatest(m.attempts - 1, 0) ELSE m.attempts END,
+        attempts = CASE WHEN r.status = 'released' OR (r.status = 'deferred' AND r.reason = ANY($10::text[])) THEN greatest(m.attempts - 1, 0) ELSE m.attempts END,
         sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE m.sent_at END,
         next_attempt_at = CASE WHEN r.status = 'deferred' THEN now() + r.delay * interval '1 second'
                                WHEN r.status = 'released' THEN now() ELSE m.next_attempt_at END,
@@ -381,7 +419,7 @@ export async function recordOutcomes(c: Queryable, outcomes: readonly Outcome[])
       RETURNING m.id, m.tenant_id, r.status, r.detail)
     INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, status, detail FROM u ${EVENT_RETURNING}`,
   [col('id'), col('status'), col('reason'), col('response'), col('retryInSeconds'), col('subject'), col('messageIdHeader'),
-    outcomes.map((o) => JSON.stringify(o.detail)), col('attempt')]);
+    outcomes.map((o) => JSON.stringify(o.detail)), col('attempt'), NOT_ATTEMPTED_REASONS]);
   publish(c, r.rows);
   return r.rowCount ?? 0;
 }
@@ -407,4 +445,14 @@ export async function cancelCampaignMessages(c: Queryable, campaignId: string): 
   return changeWithEvents(c, `UPDATE messages SET status = 'cancelled', reason = 'campaign_cancelled', lease_until = NULL, updated_at = now()
       WHERE campaign_id = $1 AND status IN ('queued', 'deferred')
     RETURNING id, tenant_id, 'cancelled'::text AS type, '{"reason":"campaign_cancelled"}'::jsonb AS detail`, [campaignId]);
+}
+
+/**
+ * Retention: deletes at most `limit` expired bodies (expires_at passed, BODY_RETENTION_DAYS), oldest
+ * first, every tenant, through purge_expired_bodies() (migration 079: rows another transaction holds
+ * are skipped, not waited for). Returns how many; fewer than `limit` means none is left to take.
+ */
+export async function purgeExpiredBodies(c: Queryable, limit: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_expired_bodies($1)::text AS n', [limit]);
+  return Number(r.rows[0].n);
 }

@@ -6,7 +6,7 @@
 // templates runs in worker threads (template-pool.ts), which call compileTemplateSpec; the main thread
 // only turns the spec into functions (templateFromSpec).
 import Handlebars from 'handlebars';
-import mjml2html from 'mjml';
+import type Mjml from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
 import { QuoteType, Tokenizer } from 'htmlparser2';
 import { escapeHtml } from '../html.js';
@@ -818,9 +818,22 @@ function guardContexts(p: Protected, html: string): { html: string; issues: Temp
 
 interface MjmlOutcome { html: string | null; issues: TemplateIssue[]; textSource?: string | null; cards?: TemplateIssue[] }
 
+let mjmlLoading: Promise<typeof Mjml> | null = null;
+
+/**
+ * MJML's compiler, loaded at the first call (a second or more of CPU: only the template pool's
+ * threads compile MJML, so the main thread, the CLI and tests never pay for it). The template worker
+ * calls it at boot so a compilation's time budget never counts the load. Resolves to mjml2html.
+ */
+export function loadMjml(): Promise<typeof Mjml> {
+  mjmlLoading ??= import('mjml').then((m) => m.default);
+  return mjmlLoading;
+}
+
 async function runMjml(src: string, source: TemplateSource = { mjml: src, subject: '' }): Promise<MjmlOutcome> {
   const p = protect(src);
   try {
+    const mjml2html = await loadMjml();
     const result = await mjml2html(p.text, MJML_OPTIONS);
     const cards = cardIssues(source, p, result.html);
     const issues: TemplateIssue[] = result.errors.map((e) => ({

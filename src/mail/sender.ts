@@ -3,7 +3,7 @@
 // (mail/delivery.ts) does gate → render → compose → DKIM → SMTP; the ledger records each step.
 // A dead worker's row stays 'sending' and is reclaimed after its lease: the only re-send, counted.
 // Not an event bus: message events go out on the ledger's channel (mail/ledger.ts subscribe).
-import type { Db, PoolClient } from '../platform/db.js';
+import type { Db, PoolClient, Queryable } from '../platform/db.js';
 import type { GateFacts } from '../policy/gate.js';
 import type { TokenKeys } from '../policy/tokens.js';
 import { suppressionsFor } from '../consent/suppressions.js';
@@ -14,9 +14,10 @@ import { envelopeDomain, type SendingDomains } from '../policy/domains.js';
 import { testAddressState, type TestAddressState } from '../campaigns/test-addresses.js';
 import { backoffSeconds, domainOf, failureText, type Delivery, type Prepared } from './delivery.js';
 import {
-  FINAL_STATUSES, getMessage, markDeferred, markFailed, markSending, markSent, markSuppressed, messageEvents, recordEvent, storeBody, type LedgerMessage,
+  FINAL_STATUSES, getMessage, MESSAGE_COLUMNS, markDeferred, markFailed, markSending, markSuppressed, messageEvents, recordEvent, recordSent, type LedgerMessage,
 } from './ledger.js';
 import type { RendererRegistry, RenderContext, RenderOutput } from './renderers.js';
+import { stage } from '../platform/stages.js';
 
 export { backoffSeconds, domainOf, verpAddress, type SendCounters } from './delivery.js';
 
@@ -36,10 +37,14 @@ export interface SenderDeps { db: Db; delivery: Delivery; tokens: TokenKeys; ren
 
 type Contact = NonNullable<RenderContext['contact']> & { status: ContactStatus };
 
-async function loadContact(c: PoolClient, id: string | null): Promise<Contact | null> {
-  if (!id) return null;
-  const r = await c.query<Contact>('SELECT id, email, name, attributes, status FROM contacts WHERE id = $1', [id]);
-  return r.rows[0] ?? null;
+/** The message (locked) and its contact (null without one), in one round trip. */
+async function loadMessage(c: PoolClient, id: string): Promise<{ message: LedgerMessage; contact: Contact | null } | null> {
+  const r = await c.query<LedgerMessage & { contact: Contact | null }>(`SELECT x.*, (SELECT row_to_json(ct) FROM (
+      SELECT id, email, name, attributes, status FROM contacts WHERE id = x."contactId") ct) AS contact
+    FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE) x`, [id]);
+  if (!r.rows[0]) return null;
+  const { contact, ...message } = r.rows[0];
+  return { message, contact };
 }
 
 /** The gate's facts for a single message, given what its renderer made of it (null before rendering). */
@@ -71,40 +76,39 @@ export class Sender {
     const { db, delivery } = this.deps;
     let ready: Ready | null;
     try {
-      ready = await db.withTenant(tenantId, (c) => this.prepare(c, messageId));
+      ready = await stage('prepare', () => db.withTenant(tenantId, (c) => this.prepare(c, messageId)));
     } catch (err) {
       await this.crashed(tenantId, messageId, err);
       return;
     }
     if (!ready) return;
     const attempt = ready.message.attempts + 1;
-    const outcome = await delivery.send(ready.prepared.mail);
+    const outcome = await stage('smtp', () => delivery.send(ready.prepared.mail));
     const settled = delivery.settle(ready.message.kind, attempt, outcome);
-    await db.withTenant(tenantId, async (c) => {
+    await stage('record', () => db.withTenant(tenantId, async (c) => {
       const m = ready.message;
       if (settled.status === 'sent') {
-        await markSent(c, m, { response: settled.response, attempt });
-        await storeBody(c, m, ready.prepared.rendered, ready.prepared.capabilityLinks, this.deps.config.bodyRetentionDays);
-        await dequeue(c, m.id);
+        await recordSent(c, m, { response: settled.response, attempt }, ready.prepared.rendered, ready.prepared.capabilityLinks, this.deps.config.bodyRetentionDays);
       } else if (settled.status === 'deferred') {
-        await markDeferred(c, m, { response: settled.response, attempt, delaySeconds: settled.retryInSeconds });
+        await markDeferred(c, m, { response: settled.response, attempt, delaySeconds: settled.retryInSeconds, reason: settled.reason });
         await requeue(c, m.id, settled.retryInSeconds);
       } else {
         await markFailed(c, m, { response: settled.response, attempt, reason: settled.reason as string });
         await dequeue(c, m.id);
       }
-    });
+    }));
     if (outcome.kind === 'permanent') await delivery.permanentFailure(tenantId, messageId, outcome);
   }
 
   private async prepare(c: PoolClient, messageId: string): Promise<Ready | null> {
     const { delivery, renderers, config, tokens } = this.deps;
-    const m = await getMessage(c, messageId, true);
+    const loaded = await loadMessage(c, messageId);
+    const m = loaded?.message;
     if (!m || FINAL_STATUSES.includes(m.status)) { await dequeue(c, messageId); return null; }
     if (m.status === 'sending') { await recordEvent(c, m, 'reclaimed', {}); delivery.reclaimed(); }
     const tenant = await getTenant(c, m.tenantId);
     if (!tenant) { await dequeue(c, messageId); return null; }
-    const contact = await loadContact(c, m.contactId);
+    const contact = loaded.contact;
     const suppressed = m.recipient ? await suppressionsFor(c, tenant.id, m.recipient) : { all: false, marketing: false };
     const testAddress = m.kind === 'test' || m.kind === 'verification' ? await testAddressState(c, tenant.id, m.recipient) : null;
     const renderer = renderers.get(m.template);
@@ -118,7 +122,7 @@ export class Sender {
         to: { name: contact?.name ?? null, address: m.recipient as string },
       },
       facts: (out) => singleFacts(tenant, m, contact, suppressed, out, testAddress, domains),
-    }, renderer ? () => inSavepoint(c, () => renderer({ tenant, message: m, contact, publicUrl: config.publicUrl, tokens, db: c })) : null);
+    }, renderer ? () => stage('render', () => inSavepoint(c, (db) => renderer({ tenant, message: m, contact, publicUrl: config.publicUrl, tokens, db }))) : null);
     if (prepared.kind === 'refused') return this.stop(c, m, () => markSuppressed(c, m, prepared.reason), prepared.reason);
     if (prepared.kind === 'failed' && prepared.reason === 'no_renderer') {
       return this.stop(c, m, () => markSuppressed(c, m, 'no_renderer', `no renderer for ${m.template}`), 'no_renderer');
@@ -169,16 +173,23 @@ export class Sender {
 /**
  * Runs a renderer inside a savepoint: a query of its own that fails (a stored template it reads, a
  * list) must not abort the message's transaction, or the failure could not be recorded and the
- * message would come back after every lease.
+ * message would come back after every lease. The savepoint is opened by the renderer's first query
+ * (queued before it on the same connection), so a renderer that reads nothing (an invoice) costs no
+ * round trip for it.
  */
-async function inSavepoint<T>(c: PoolClient, fn: () => Promise<T>): Promise<T> {
-  await c.query('SAVEPOINT render');
+async function inSavepoint<T>(c: PoolClient, fn: (db: Queryable) => Promise<T>): Promise<T> {
+  let opened = false;
+  const run = c.query.bind(c) as (...args: unknown[]) => Promise<unknown>;
+  const query = ((...args: unknown[]) => {
+    if (!opened) { opened = true; void run('SAVEPOINT render').catch(() => undefined); } // its failure fails the query queued after it
+    return run(...args);
+  }) as unknown as PoolClient['query'];
   try {
-    const out = await fn();
-    await c.query('RELEASE SAVEPOINT render');
+    const out = await fn({ query });
+    if (opened) await c.query('RELEASE SAVEPOINT render');
     return out;
   } catch (err) {
-    await c.query('ROLLBACK TO SAVEPOINT render');
+    if (opened) await c.query('ROLLBACK TO SAVEPOINT render');
     throw err;
   }
 }

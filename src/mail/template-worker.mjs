@@ -6,7 +6,9 @@
 // budget counts the work only, not the wait in the queue.
 import { tsImport } from 'tsx/esm/api';
 
-const { compileTemplateSpec, templateFromSpec, renderMessage } = await tsImport('./render.ts', import.meta.url);
+const { compileTemplateSpec, templateFromSpec, renderMessage, loadMjml } = await tsImport('./render.ts', import.meta.url);
+// render.ts loads MJML lazily; a pool thread loads it at boot (warm), outside any template's time budget.
+await loadMjml();
 
 export default async function run({ op, src, data, authored, port }) {
   port?.postMessage('start');

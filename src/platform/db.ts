@@ -18,10 +18,14 @@ export interface Db {
   pool: pg.Pool;
   /** The connection string the pool logs in with (the runtime login's; it holds a password). */
   url: string;
+  /** The same login straight to PostgreSQL, for session connections (LISTEN): DATABASE_DIRECT_URL's, else `url`. */
+  directUrl: string;
   /** A transaction in which only rows of this tenant are visible or writable. */
   withTenant<T>(tenantId: string, fn: (c: PoolClient) => Promise<T>): Promise<T>;
   /** A transaction with no tenant: sees no client rows; for dispatch tables and definer lookups. */
   withSystem<T>(fn: (c: PoolClient) => Promise<T>): Promise<T>;
+  /** One statement with no tenant, in a transaction of its own (one round trip, no BEGIN/COMMIT): a claim, a definer lookup. */
+  systemQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>>;
   close(): Promise<void>;
 }
 
@@ -38,9 +42,10 @@ export function afterCommit(c: Queryable, fn: () => void): void {
  * A pool logging in with `url` as it is: no `-c role=` startup parameter (PgBouncer refuses it, and a
  * session default is left by one SET ROLE NONE). Row-level security holds only when `url` is the
  * runtime login (prepareDatabase in src/platform/roles.ts returns it); an owner or superuser URL sees
- * every tenant's rows.
+ * every tenant's rows. Every query runs in a transaction (or alone), so `url` may go through PgBouncer
+ * in transaction pooling; `opts.directUrl` (default `url`) is where session connections go.
  */
-export function createDb(url: string, opts: { max?: number; log?: Logger } = {}): Db {
+export function createDb(url: string, opts: { max?: number; log?: Logger; directUrl?: string } = {}): Db {
   const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, connectionTimeoutMillis: 10_000 });
   // Once close() has begun, an idle connection closed by the server (a stop shutting the database down) is expected.
   let closing = false;
@@ -57,8 +62,9 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
     const onError = (err: Error) => { broken = err; opts.log?.warn({ err: err.message }, 'database connection lost during a transaction'); };
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
-      if (tenantId !== null) await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
+      // One round trip: BEGIN and the tenant as one simple query (withTenant checked that it is a
+      // UUID, so it is safe to write in; a simple query of two statements passes PgBouncer too).
+      await client.query(tenantId === null ? 'BEGIN' : `BEGIN; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
       const hooks: (() => void)[] = [];
       commitHooks.set(client, hooks);
       const result = await fn(client);
@@ -78,11 +84,14 @@ export function createDb(url: string, opts: { max?: number; log?: Logger } = {})
   return {
     pool,
     url,
+    directUrl: opts.directUrl ?? url,
     withTenant(tenantId, fn) {
       if (!isUuid(tenantId)) return Promise.reject(new NotFound('tenant'));
       return tx(tenantId, fn);
     },
     withSystem: (fn) => tx(null, fn),
+    // A pooled connection outside a transaction has no app.tenant_id (it is only ever set transaction-local).
+    systemQuery: <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => pool.query<R>(sql, params),
     close: () => { closing = true; return pool.end(); },
   };
 }

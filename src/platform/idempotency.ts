@@ -117,3 +117,9 @@ export function idempotencyStore(db: Db): IdempotencyStore {
     release: (tenantId, key, fingerprint) => db.withTenant(tenantId, (c) => releaseIdempotencyKey(c, tenantId, key, fingerprint)),
   };
 }
+
+/** Retention: deletes at most `limit` expired Idempotency-Key rows, every tenant (purge_expired_idempotency_keys(), migration 079); returns how many. */
+export async function purgeExpiredIdempotencyKeys(c: Queryable, limit: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_expired_idempotency_keys($1)::text AS n', [limit]);
+  return Number(r.rows[0].n);
+}

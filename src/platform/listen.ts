@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { Logger } from './log.js';
 
 export interface ListenOptions {
-  /** The runtime login's URL (a session connection: LISTEN does not survive transaction pooling). */
+  /** The runtime login's direct URL (Db.directUrl, DATABASE_DIRECT_URL: a session connection; LISTEN does not survive transaction pooling). */
   url: string;
   channel: string;
   /** Called on every notification, and once each time the listener (re)connects. */

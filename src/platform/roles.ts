@@ -21,8 +21,22 @@ const PREPARE_LOCK = 7403922;
 /** Written on the roles Postgate creates: a role of that name without it is someone else's and left alone. */
 export const RUNTIME_ROLE_COMMENT = 'Postgate runtime login (managed by Postgate: a plain member of postgate_app)';
 
-/** The database's logins: the owner (migrations; null when only the runtime login is given) and the runtime login (null: provisioned). */
-export interface DatabaseLogins { ownerUrl: string | null; runtimeUrl: string | null }
+/**
+ * The database's logins: the owner (migrations; null when only the runtime login is given; a direct
+ * connection: it holds session advisory locks) and the runtime login (null: provisioned).
+ */
+export interface DatabaseLogins {
+  ownerUrl: string | null;
+  /** The runtime login as the pool reaches it (DATABASE_URL: PgBouncer, say); null: provisioned. */
+  runtimeUrl: string | null;
+  /** The runtime login straight to PostgreSQL (DATABASE_DIRECT_URL), for LISTEN and pg-boss; absent or null: runtimeUrl. */
+  runtimeDirectUrl?: string | null;
+  /** Provisioned: DATABASE_URL as given (the owner, maybe through PgBouncer), from which the runtime login's pooled URL is derived; absent or null: ownerUrl. */
+  ownerPooledUrl?: string | null;
+}
+
+/** Where run-time connections go: `pooled` for the pool's transactions, `direct` for session connections (LISTEN, pg-boss); the same login. */
+export interface RuntimeUrls { pooled: string; direct: string }
 
 /** What a login may do beyond postgate_app, read from the catalogs as that login. */
 export interface LoginInspection {
@@ -124,11 +138,16 @@ export async function assertRuntimeLogin(url: string, variable: string): Promise
  * Which logins DATABASE_URL (and DATABASE_OWNER_URL) stand for. With an owner URL: split, checked at
  * prepare. Without: DATABASE_URL is the runtime login itself when it is fit for it (the operator ran
  * `postgate migrate` with the owner), otherwise it is taken as the owner and the login is provisioned.
+ * `directUrl` (DATABASE_DIRECT_URL) is DATABASE_URL's login straight to PostgreSQL when DATABASE_URL
+ * goes through a pooler: the login is inspected there, and a provisioned owner migrates there (its
+ * advisory locks are session locks); the runtime login's direct URL is derived from it.
  */
-export async function databaseLogins(databaseUrl: string, ownerUrl: string | undefined): Promise<DatabaseLogins> {
-  if (ownerUrl) return { ownerUrl, runtimeUrl: databaseUrl };
-  const fit = loginProblem(await connected(databaseUrl, inspectLogin)) === null;
-  return fit ? { ownerUrl: null, runtimeUrl: databaseUrl } : { ownerUrl: databaseUrl, runtimeUrl: null };
+export async function databaseLogins(databaseUrl: string, ownerUrl: string | undefined, directUrl?: string): Promise<DatabaseLogins> {
+  const runtimeDirectUrl = directUrl ?? null;
+  if (ownerUrl) return { ownerUrl, runtimeUrl: databaseUrl, runtimeDirectUrl };
+  const fit = loginProblem(await connected(directUrl ?? databaseUrl, inspectLogin)) === null;
+  return fit ? { ownerUrl: null, runtimeUrl: databaseUrl, runtimeDirectUrl }
+    : { ownerUrl: directUrl ?? databaseUrl, runtimeUrl: null, ownerPooledUrl: databaseUrl };
 }
 
 interface StoredLogin { role: string; password: string }
@@ -137,10 +156,10 @@ interface StoredLogin { role: string; password: string }
  * As the owner (connection `c`, inside PREPARE_LOCK): creates the runtime login if missing, makes
  * it a member of postgate_app, and makes its password the one stored in instance_settings, which is
  * generated once: a second process starting at once reads the same one back, never replaces it.
- * Returns the runtime URL (the owner URL with that user and password). Throws ConfigError when the
- * owner may not create roles, or when a role of that name exists that Postgate did not create.
+ * Returns the login (role and password; the owner URL with them logs in). Throws ConfigError when
+ * the owner may not create roles, or when a role of that name exists that Postgate did not create.
  */
-async function provisionLogin(c: pg.Client, ownerUrl: string): Promise<string> {
+async function provisionLogin(c: pg.Client, ownerUrl: string): Promise<StoredLogin> {
   const { rows: [{ db }] } = await c.query<{ db: string }>('SELECT current_database() AS db');
   const candidate: StoredLogin = { role: runtimeRoleName(db), password: randomBytes(24).toString('base64url') };
   const stored = await storedRuntimeLogin(c, candidate);
@@ -174,7 +193,7 @@ async function provisionLogin(c: pg.Client, ownerUrl: string): Promise<string> {
   // another database sharing this role (a cloned database) is never cut off, and no statement
   // carrying a verifier is run at every start.
   if (!(await logsIn(runtimeUrl))) await c.query(`ALTER ROLE ${ident} PASSWORD ${literal(scramVerifier(stored.password))}`);
-  return runtimeUrl;
+  return stored;
 }
 
 async function logsIn(url: string): Promise<boolean> {
@@ -204,30 +223,43 @@ async function assertMigrated(runtimeUrl: string, migrationsDir: string): Promis
 }
 
 /**
- * Makes the database ready and returns the runtime URL every run-time connection uses. With an
- * owner: under an advisory lock (processes starting together wait for each other), applies the
- * migrations, installs pg-boss's schema and queues, and provisions the runtime login unless given.
- * Then, in every mode, checks the runtime login (ConfigError naming DATABASE_URL otherwise).
+ * Makes the database ready and returns the runtime URL every run-time connection uses (the pooled
+ * one: see prepareRuntime for both).
  */
 export async function prepareDatabase(logins: DatabaseLogins, migrationsDir: string, log?: Logger): Promise<string> {
-  let runtimeUrl = logins.runtimeUrl;
+  return (await prepareRuntime(logins, migrationsDir, log)).pooled;
+}
+
+/**
+ * Makes the database ready and returns the runtime login's URLs: pooled (the pool) and direct
+ * (LISTEN, pg-boss; the same as pooled unless DATABASE_DIRECT_URL is set). With an owner: under a
+ * session advisory lock on the owner's (direct) connection (processes starting together wait for
+ * each other), applies the migrations, installs pg-boss's schema and queues, and provisions the
+ * runtime login unless given. Then, in every mode, checks the runtime login on both URLs
+ * (ConfigError naming DATABASE_URL or DATABASE_DIRECT_URL otherwise).
+ */
+export async function prepareRuntime(logins: DatabaseLogins, migrationsDir: string, log?: Logger): Promise<RuntimeUrls> {
+  let urls = logins.runtimeUrl ? { pooled: logins.runtimeUrl, direct: logins.runtimeDirectUrl ?? logins.runtimeUrl } : null;
   const ownerUrl = logins.ownerUrl;
   if (ownerUrl) {
-    runtimeUrl = await connected(ownerUrl, async (c) => {
+    urls = await connected(ownerUrl, async (c) => {
       await c.query('SELECT pg_advisory_lock($1)', [PREPARE_LOCK]);
       try {
         await migrate(ownerUrl, migrationsDir, log);
         await installQueue(ownerUrl, log);
-        return logins.runtimeUrl ?? await provisionLogin(c, ownerUrl);
+        if (urls) return urls;
+        const login = await provisionLogin(c, ownerUrl);
+        return { pooled: withLogin(logins.ownerPooledUrl ?? ownerUrl, login.role, login.password), direct: withLogin(ownerUrl, login.role, login.password) };
       } finally {
         await c.query('SELECT pg_advisory_unlock($1)', [PREPARE_LOCK]).catch(() => undefined);
       }
     });
-  } else if (runtimeUrl) {
-    await assertMigrated(runtimeUrl, migrationsDir);
+  } else if (urls) {
+    await assertMigrated(urls.direct, migrationsDir);
   }
-  if (!runtimeUrl) throw new ConfigError('DATABASE_URL is required');
-  await assertRuntimeLogin(runtimeUrl, 'DATABASE_URL');
-  log?.info({ login: decodeURIComponent(new URL(runtimeUrl).username) }, 'run-time connections log in as the runtime login');
-  return runtimeUrl;
+  if (!urls) throw new ConfigError('DATABASE_URL is required');
+  await assertRuntimeLogin(urls.pooled, 'DATABASE_URL');
+  if (urls.direct !== urls.pooled) await assertRuntimeLogin(urls.direct, 'DATABASE_DIRECT_URL');
+  log?.info({ login: decodeURIComponent(new URL(urls.pooled).username), direct: urls.direct !== urls.pooled }, 'run-time connections log in as the runtime login');
+  return urls;
 }

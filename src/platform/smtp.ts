@@ -5,7 +5,13 @@ import { redactedPrefix } from '../policy/cards.js';
 
 export type SendOutcome =
   | { kind: 'sent'; response: string }
-  | { kind: 'temporary'; response: string }
+  | {
+    kind: 'temporary'; response: string;
+    /** The session with the relay failed (connect, greeting, TLS, AUTH): the relay took nothing, so another relay may take it at once (src/relays). */
+    session?: boolean;
+    /** Set by a throttle (src/relays): deferred for `seconds` under `reason`; `attempted: false`, the relay was never asked, so no attempt is counted. */
+    backoff?: { seconds: number; reason: string; attempted: boolean };
+  }
   | { kind: 'permanent'; response: string; code: number };
 
 export interface Mailer {
@@ -50,9 +56,13 @@ export function classifySmtpError(err: unknown): SendOutcome {
   // A reply to MAIL FROM judges the sender (envelope domain, relay policy, quota), not the
   // recipient: whatever its code, never the recipient's bounce. Deferred and retried.
   const sender = (e.command ?? '').toUpperCase().startsWith('MAIL');
-  if (e.code === 'ETLS' || auth || sender || (e.command !== undefined && SESSION_COMMANDS.has(e.command))) {
+  // A 421 to a command of the transaction (RCPT, DATA) after a good greeting: nodemailer reports it as
+  // CONN, but it is a reply about this message (a destination throttling), not a failed session.
+  const closedAfterReply = e.code === 'ECONNECTION' && e.responseCode === 421 && (e.message ?? '').startsWith('Server closed the connection');
+  if (!closedAfterReply && (e.code === 'ETLS' || auth || sender || (e.command !== undefined && SESSION_COMMANDS.has(e.command)))) {
     const what = e.code === 'ETLS' ? 'TLS to the relay failed' : auth ? 'authentication with the relay failed' : sender ? 'the relay refused the sender (MAIL FROM)' : 'relay session failed';
-    return { kind: 'temporary', response: keptResponse(`${what}: ${e.message ?? ''}${e.response && !e.message?.includes(e.response) ? ` (${e.response})` : ''}`) };
+    const session = !sender || undefined; // a refused sender is the message's, not the relay's: no failover
+    return { kind: 'temporary', response: keptResponse(`${what}: ${e.message ?? ''}${e.response && !e.message?.includes(e.response) ? ` (${e.response})` : ''}`), ...(session ? { session } : {}) };
   }
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
     return { kind: 'permanent', response, code: e.responseCode };
@@ -74,16 +84,26 @@ export interface RelayTls {
   ca?: string | Buffer;
 }
 
+/** Pool settings beyond SMTP_URL's. */
+export interface SmtpPoolOptions {
+  /**
+   * How often nodemailer's pool silently re-sends a message whose connection closed under it (its
+   * default 5). The relay mailer (src/relays) sets 0: it sees every such failure and decides itself
+   * (another relay, or the destination domain's back-off after a 421).
+   */
+  maxRequeues?: number;
+}
+
 /**
  * The pooled SMTP transport of SMTP_URL (smtp:// with STARTTLS, or smtps:// TLS from the start). The
  * relay's certificate is verified (Node's CAs, or `tls.ca`; TLS 1.2 at least) unless the URL says
  * `?tls_reject_unauthorized=false`; with `tls.requireTls` nothing is ever sent in clear.
  */
-export function createSmtpMailer(url: string, poolSize: number, tls: RelayTls = { requireTls: true }): Mailer {
+export function createSmtpMailer(url: string, poolSize: number, tls: RelayTls = { requireTls: true }, opts: SmtpPoolOptions = {}): Mailer {
   const u = new URL(url);
   const secure = u.protocol === 'smtps:';
   const transport: Transporter = nodemailer.createTransport({
-    pool: true, maxConnections: poolSize, maxMessages: 1000,
+    pool: true, maxConnections: poolSize, maxMessages: 1000, ...(opts.maxRequeues === undefined ? {} : { maxRequeues: opts.maxRequeues }),
     host: u.hostname, port: Number(u.port || (secure ? 465 : 25)),
     secure, requireTLS: !secure && tls.requireTls,
     auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,

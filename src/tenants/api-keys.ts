@@ -45,8 +45,9 @@ const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:
  * @returns null for an unknown, revoked or expired key.
  */
 export async function findApiKey(db: Db, keyHash: Buffer): Promise<AuthContext | null> {
-  const row = await db.withSystem(async (c) => (await c.query<{ tenant_id: string; key_id: string; scopes: Scope[] }>(
-    'SELECT tenant_id, key_id, scopes FROM auth_api_key($1)', [keyHash])).rows[0]);
+  // One statement in a transaction of its own: one round trip per authenticated request.
+  const row = (await db.systemQuery<{ tenant_id: string; key_id: string; scopes: Scope[] }>(
+    'SELECT tenant_id, key_id, scopes FROM auth_api_key($1)', [keyHash])).rows[0];
   return row ? { tenantId: row.tenant_id, keyId: row.key_id, scopes: row.scopes } : null;
 }
 

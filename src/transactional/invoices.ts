@@ -10,6 +10,7 @@ import { type AmountLine, expectedTotal, formatIssuedDate, formatMoney, formatQu
 import type { InvoiceInput } from './requests.js';
 import { refusalError, submitNecessary } from './submit.js';
 import { compiledTemplate } from './templates.js';
+import { stage } from '../platform/stages.js';
 
 /** What an invoice row keeps in its ledger `data` (the renderer's input). */
 export type InvoiceData = Omit<InvoiceInput, 'contact'>;
@@ -32,10 +33,10 @@ export interface InvoiceResult { status: 200 | 202; message: LedgerMessage }
 export async function createInvoice(db: Db, tenantId: string, inv: InvoiceInput): Promise<InvoiceResult> {
   assertTotal(inv);
   const { contact, ...data } = inv;
-  const r = await db.withTenant(tenantId, (c) => submitNecessary(c, {
+  const r = await stage('ledger', () => db.withTenant(tenantId, (c) => submitNecessary(c, {
     tenantId, purpose: `invoice:${inv.transactionId}`, kind: 'invoice', template: 'invoice', contact,
     request: inv, data: { invoice: data }, keyField: 'transactionId',
-  }));
+  })));
   if (r.outcome === 'refused') throw refusalError(r.message);
   return { status: r.outcome === 'created' ? 202 : 200, message: r.message };
 }

@@ -80,6 +80,14 @@ export async function submitNecessary(c: Queryable, s: Submission): Promise<Subm
   const found = await findContact(c, s.contact);
   const contact = found && found.email && found.status !== 'erased' ? found : null;
   const hash = requestHash(resolvedRequest(s.request, contact?.id ?? null));
+  if (contact?.email && !s.prepare) {
+    // Nothing to check first (an invoice): the insert itself finds an existing purpose (ON CONFLICT), one round trip fewer.
+    const { message, created } = await enqueueMessage(c, {
+      tenantId: s.tenantId, purpose: s.purpose, kind: s.kind, contactId: contact.id, recipient: contact.email,
+      template: s.template, templateVersion: s.templateVersion, data: s.data, requestHash: hash,
+    });
+    return created ? { outcome: 'created', message } : replay(message, s, hash);
+  }
   const existing = await byPurpose(c, s.tenantId, s.purpose);
   if (existing) return replay(existing, s, hash);
   const templateVersion = (await s.prepare?.(c))?.templateVersion ?? s.templateVersion;

@@ -50,7 +50,7 @@ export class WebhookDispatcher {
   get leaseMs(): number { return this.opts.timeoutMs * 2 + 5000; }
 
   async start(): Promise<void> {
-    this.listener = new NotificationListener({ url: this.db.url, channel: 'postgate_events', onWake: () => this.wake(), log: this.log, name: 'webhook' });
+    this.listener = new NotificationListener({ url: this.db.directUrl, channel: 'postgate_events', onWake: () => this.wake(), log: this.log, name: 'webhook' });
     await this.listener.start();
     this.timer = setInterval(() => this.wake(), this.opts.pollMs);
     this.wake();
@@ -94,7 +94,8 @@ export class WebhookDispatcher {
         this.again = false;
         const full = this.full;
         this.full = false;
-        const tenants = full ? await this.db.withSystem((c) => tenantsWithWork(c, TENANTS_PER_WAKE)) : [...this.hot];
+        // One statement on a pooled connection outside any transaction (no tenant): one round trip per wake, not three.
+        const tenants = full ? await tenantsWithWork(this.db.pool, TENANTS_PER_WAKE) : [...this.hot];
         if (full) for (const t of tenants) { if (!this.stopped) await this.fanOut(t); }
         await this.claimRound(tenants);
       } while (this.again && !this.stopped);

@@ -317,8 +317,11 @@ export async function replay(c: Queryable, tenantId: string, endpointId: string,
   return { created: Number(r.rows[0].created), tooMany: n > cap };
 }
 
-/** Deletes finished deliveries (and their attempts) older than `days` days, every tenant (definer function of migration 075); returns how many. */
-export async function purgeFinishedDeliveries(c: Queryable, days: number): Promise<number> {
-  const r = await c.query<{ n: string }>('SELECT purge_webhook_deliveries($1)::text AS n', [days]);
+/**
+ * Deletes finished deliveries (and their attempts) older than `days` days, every tenant, at most
+ * `limit` of them (oldest first; omitted: all) (definer function of migrations 075, 079); returns how many.
+ */
+export async function purgeFinishedDeliveries(c: Queryable, days: number, limit?: number): Promise<number> {
+  const r = await c.query<{ n: string }>('SELECT purge_webhook_deliveries($1, $2)::text AS n', [days, limit ?? null]);
   return Number(r.rows[0].n);
 }

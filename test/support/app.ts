@@ -14,6 +14,7 @@ import { vouchDomain } from '../../src/tenants/domains.js';
 import { addressDomain } from '../../src/policy/domains.js';
 import type { Scope } from '../../src/platform/http.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { appDatabaseEnv } from './external-pg.js';
 import { startSmtpSink, type SinkOptions, type SmtpSink } from './smtp-sink.js';
 
 export interface TestApp {
@@ -35,7 +36,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const sink = await startSmtpSink(opts.sink);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-app-'));
   const config = loadConfig({}, {
-    DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.test', SMTP_URL: opts.smtp === false ? undefined : sink.url,
+    ...appDatabaseEnv(db.url), DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.test', SMTP_URL: opts.smtp === false ? undefined : sink.url,
     BOUNCE_DOMAIN: 'bounces.postgate.test', SMTP_REQUIRE_TLS: false, // the plain sink offers no STARTTLS (test/relay-tls.test.ts covers TLS)
     LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:test-secret-key-0123456789', INBOUND_SMTP_PORT: 0, RETRY_BASE_SECONDS: 0.2,
     ...opts.config,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { runtimeRoleName } from '../../src/platform/roles.js';
+import { ownerClause } from './external-pg.js';
 
 export interface TestDatabase { url: string; name: string; drop(): Promise<void> }
 
@@ -12,7 +13,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject('pgTemplate')}${ownerClause()}`);
   } finally {
     await admin.end();
   }

@@ -13,6 +13,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/platform/db.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
+import { externalPg, setupExternal } from './external-pg.js';
 
 declare module 'vitest' {
   export interface ProvidedContext { pgAdminUrl: string; pgTemplate: string }
@@ -27,6 +28,9 @@ async function freePort(): Promise<number> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // A standalone server behind PgBouncer when the environment names one (test/support/external-pg.ts).
+  const external = externalPg();
+  if (external) return setupExternal(project, external);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'postgate-test-pg-'));
   const port = await freePort();
   const server = new EmbeddedPostgresClass({

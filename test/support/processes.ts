@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { configSchema, projectRoot } from '../../src/config.js';
+import { appDatabaseEnv } from './external-pg.js';
 
 export const TEST_TOKEN_KEYS = 'k1:test-secret-key-0123456789';
 const BIN = path.join(projectRoot, 'bin', 'postgate.js');
@@ -74,7 +75,7 @@ export async function startProcess(role: Role, o: StartOptions): Promise<Postgat
   for (const k of CONFIG_KEYS) delete env[k];
   const port = role === 'worker' ? 0 : await freePort();
   Object.assign(env, {
-    DATABASE_URL: o.databaseUrl, DATA_DIR: await mkdtemp(path.join(os.tmpdir(), `postgate-${role}-`)), PORT: String(port),
+    ...appDatabaseEnv(o.databaseUrl), DATA_DIR: await mkdtemp(path.join(os.tmpdir(), `postgate-${role}-`)), PORT: String(port),
     PUBLIC_URL: 'https://postgate.test', LOG_LEVEL: 'warn', TOKEN_KEYS: TEST_TOKEN_KEYS, INBOUND_SMTP_PORT: '0',
     BOUNCE_DOMAIN: 'bounces.postgate.test', SMTP_REQUIRE_TLS: 'false', // test relays are plain SMTP
     RETRY_BASE_SECONDS: '0.2', NODE_ENV: 'test',
