@@ -9,6 +9,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { describe, expect, it } from 'vitest';
 import { composeForNodemailer, composeMessage, type ComposeInput } from '../../src/mail/compose.js';
+import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 import { buildRaw, LineCodec } from '../../src/mail/mime.js';
 
 const ID = '6d1f0a52-8c0e-4a8b-b7a5-2f2b0c9d7e41';
@@ -120,6 +121,27 @@ describe('raw MIME builder interoperability', () => {
     expect(codec.line('  <p style="margin:0;   padding:0">Hello Bob,</p>')).toEqual({
       qp: '  <p style=3D"margin:0;   padding:0">Hello Bob,</p>', canon: ' <p style=3D"margin:0; padding:0">Hello Bob,</p>',
     });
+  });
+
+  it('a codec warm with other texts of the same or another shape encodes a text as a fresh codec does', () => {
+    const warm = new LineCodec();
+    const page = (name: string, extra = '') => Array.from({ length: 40 }, (_, n) => (n % 9 === 4 ? `<p>Hi ${name}, line ${n}</p>` : `<td style="a:b;  c:d">static ${n}\t</td>`)).join('\n') + extra;
+    const texts = [
+      page('Ann'), page('Bob'), page('Zoë ☀'), page('Ann', '\n'), page('Cy\nshifted'), page('Dee', `\n${'x='.repeat(3000)}`),
+      page('Eve').replace(/\n/g, '\r\n'), page('Flo').replace(/\n/, '\r'), `${page('Gus')}\r\n\r\n`, '', 'one line', page('Hal'), page('Ann'),
+    ];
+    for (const text of texts) expect(warm.part(text)).toEqual(new LineCodec().part(text));
+  });
+
+  it('encodes a line as nodemailer\'s qp.encode + qp.wrap at 76 do (ASCII fast path and UTF-8)', () => {
+    const alphabet = ['a', 'Z', '3', 'D', ' ', '\t', '=', '.', '~', '<', '>', '\x00', '\x1f', '\x7f', 'é', '山', '😀'];
+    let seed = 42;
+    const next = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+    for (let n = 0; n < 5000; n++) {
+      const ascii = n % 3 === 0 ? 14 : alphabet.length;
+      const line = Array.from({ length: next(n % 10 === 0 ? 300 : 40) }, () => alphabet[next(ascii)]).join('');
+      expect(new LineCodec().line(line).qp).toBe(qpWrap(qpEncode(line), 76));
+    }
   });
 
   it('reports a key that cannot sign as an error of composing', () => {
