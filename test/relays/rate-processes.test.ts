@@ -41,9 +41,11 @@ describe('relay rate across worker processes', () => {
       // A message granted at the very end of a database second may reach the relay in the next one:
       // one slice (a quarter of the rate) of slack for that edge.
       expect(Math.max(...counts)).toBeLessThanOrEqual(RATE + Math.ceil(RATE / 4));
-      // Over the whole run the rate holds: N messages need at least N / RATE − 1 seconds.
+      // Over the whole run the rate holds: N messages need ceil(N / RATE) one-second windows, and the
+      // first may be used at its very end and the last at its very start: more than windows − 2 seconds.
       const span = (Math.max(...relay.accepted.map((a) => a.at)) - Math.min(...relay.accepted.map((a) => a.at))) / 1000;
-      expect(span).toBeGreaterThanOrEqual(N / RATE - 1);
+      expect(span).toBeGreaterThan(Math.ceil(N / RATE) - 2);
+      expect(counts.length).toBeGreaterThanOrEqual(Math.ceil(N / RATE));
       // Both processes sent (each 'sent' event names its worker).
       const workers = await query<{ worker: string }>(app.db.url, `SELECT DISTINCT e.detail->>'worker' AS worker FROM message_events e
         JOIN messages m ON m.id = e.message_id WHERE m.campaign_id = $1 AND e.type = 'sent'`, [id]);
