@@ -15,7 +15,7 @@ import type { ClaimedRow } from '../src/campaigns/claim.js';
 import { DKIM_SIGNED_HEADERS } from '../src/mail/compose.js';
 import { buildRaw, LineCodec } from '../src/mail/mime.js';
 import type { Tenant } from '../src/tenants/store.js';
-import { NEWSLETTER_MJML } from './campaign.bench.js';
+import { NEWSLETTER_MJML } from './newsletter.js';
 
 const TENANT: Tenant = {
   id: '11111111-1111-4111-8111-111111111111', name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org',

