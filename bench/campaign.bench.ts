@@ -3,9 +3,10 @@
 // pool size, same DKIM, same in-flight window) to the same sink in the same run; then peak RSS of a
 // worker process for 20,000 and 100,000 recipients. Its own embedded PostgreSQL (fsync off).
 // The sink runs in a child process (counts only, no parsing), so it does not share the sender's CPU.
-// Run: npx tsx bench/run.ts campaign   (CAMPAIGN_BENCH_N / CAMPAIGN_BENCH_RSS override the sizes)
+// Run: npx tsx bench/run.ts campaign   (CAMPAIGN_BENCH_N / CAMPAIGN_BENCH_RSS override the sizes;
+// CAMPAIGN_BENCH_BASELINE=0 runs Postgate alone, for a profile: node --cpu-prof --import tsx bench/run.ts campaign)
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -220,6 +221,18 @@ async function measureRss(dbUrl: string, sink: Sink, c: Prepared): Promise<RssFi
 
 // ---- the benchmark -----------------------------------------------------------------------------------
 
+/** CPU ms of one RSA-2048 PKCS#1 v1.5 SHA-256 signature (a DKIM signature's cost), median of 5 runs of 100. */
+function rsaSignatureMs(): number {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const data = Buffer.alloc(1024, 'h');
+  const runs = Array.from({ length: 5 }, () => {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < 100; i++) sign('sha256', data, privateKey);
+    return cpuSeconds(c0) * 1000 / 100;
+  });
+  return runs.sort((a, b) => a - b)[2];
+}
+
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const cpuSeconds = (since: NodeJS.CpuUsage) => { const u = process.cpuUsage(since); return (u.user + u.system) / 1e6; };
 
@@ -251,6 +264,7 @@ async function postgateRound(p: Postgate, c: Prepared, n: number, sink: Sink, ma
 export default async function campaignBench(): Promise<void> {
   const n = Number(process.env.CAMPAIGN_BENCH_N ?? 20_000);
   const rssSizes = (process.env.CAMPAIGN_BENCH_RSS ?? '20000,100000').split(',').filter(Boolean).map(Number);
+  const withBaseline = process.env.CAMPAIGN_BENCH_BASELINE !== '0';
   console.log(`cpus: ${os.cpus().length}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; SMTP pool ${POOL_SIZE}, `
     + `in flight ${POOL_SIZE * IN_FLIGHT_PER_CONNECTION}, DKIM rsa-2048 on, MJML newsletter, text part derived per recipient`);
   const cluster = await startBenchPostgres('postgate_bench');
@@ -266,6 +280,13 @@ export default async function campaignBench(): Promise<void> {
     const campaign = await db.withTenant(c.tenantId, async (tx) => applyCampaignEvent(tx, c.campaignId, { type: 'start' }));
     await materialiseAudience(db, campaign!);
     const materialiseSeconds = (Date.now() - m0) / 1000;
+    if (!withBaseline) { // profiling Postgate alone (CAMPAIGN_BENCH_BASELINE=0): no nodemailer rounds, no ratio
+      const alone = await postgateRound(p, c, n, sink, materialiseSeconds);
+      const rsa = rsaSignatureMs();
+      console.log(`postgate campaign ${alone.rate.toFixed(0)} msg/s (${alone.seconds.toFixed(1)} s); CPU per message: postgate ${(alone.cpu * 1000 / n).toFixed(2)} ms `
+        + `= ${(alone.cpu * 1000 / n / rsa).toFixed(2)} RSA-2048 signatures of ${rsa.toFixed(2)} ms in this run (no baseline run)`);
+      return;
+    }
     const messages = await renderAll(p, c);
     const bytes = messages.reduce((a, m) => a + String(m.html).length + String(m.text).length, 0) / messages.length;
     console.log(`${n} recipients, ~${(bytes / 1024).toFixed(0)} KiB of HTML + text each; audience materialised in ${materialiseSeconds.toFixed(2)} s`);
@@ -285,6 +306,8 @@ export default async function campaignBench(): Promise<void> {
     const cpuPg = pg1.cpu * 1000 / n;
     console.log(`CPU per message: nodemailer ${cpuBase.toFixed(2)} ms, postgate ${cpuPg.toFixed(2)} ms; `
       + `ratio nodemailer / postgate: ${(cpuBase / cpuPg).toFixed(2)} (goal >= 1.9, postgate <= 3 ms)`);
+    const rsa = rsaSignatureMs(); // the machine's speed now: under load every figure above grows, this one too
+    console.log(`one RSA-2048 signature: ${rsa.toFixed(2)} ms in this run; postgate spends ${(cpuPg / rsa).toFixed(2)} of them per message, nodemailer ${(cpuBase / rsa).toFixed(2)}`);
 
     await p.stop(); // from here on, only the measured worker process may take campaign jobs
     p = null;

@@ -7,7 +7,9 @@
 //
 // Printed per rate: invoices answered and delivered, the achieved rate (delivered / time from the
 // first request to the last acceptance), p50/p95/p99 202 → SMTP, request latency, and CPU ms per
-// invoice of this process and of PostgreSQL (all its processes, /proc). Then a sequential phase (one
+// invoice of this process and of PostgreSQL (all its processes, /proc), and PostgreSQL round trips and
+// commits per invoice (group commit of requests and batched sending make them fall as the rate
+// grows: src/transactional/batch.ts, mail/sender.ts processMany). Then a sequential phase (one
 // invoice in flight at a time) splits this process's CPU per invoice by stage (src/platform/stages.ts),
 // with the nodemailer build and DKIM signature measured apart on a captured invoice (same options).
 //
@@ -15,7 +17,10 @@
 //   TX_BENCH_SECONDS=10         seconds per phase
 //   TX_BENCH_SPLIT_N=200        invoices of the sequential stage-split phase (0: skip it)
 //   TX_BENCH_SHOW_SQL=0         how many of the most frequent statements of that phase to print (per invoice)
-//   TX_BENCH_CONCURRENCY, TX_BENCH_POOL, TX_BENCH_DB_POOL   SEND_CONCURRENCY, SMTP_POOL_SIZE, DB pool (default: config)
+//   TX_BENCH_SEND_CONCURRENCY, TX_BENCH_SMTP_POOL_SIZE   SEND_CONCURRENCY, SMTP_POOL_SIZE (default: config)
+//   TX_BENCH_WORKERS=0          0: the web and worker roles in this process; N: this process is the web
+//                               role only and N `worker`-role processes send (one core each; their CPU,
+//                               read from /proc, is added to the Postgate figure; no stage split then)
 // CPU profile: NODE_OPTIONS=--cpu-prof npx tsx bench/run.ts transactional, then
 //   npx tsx bench/profile-top.ts <the .cpuprofile written in the working directory>
 import { fork, type ChildProcess } from 'node:child_process';
@@ -29,7 +34,7 @@ import nodemailer, { type SendMailOptions } from 'nodemailer';
 import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { startBenchPostgres } from './support.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, type RawConfig } from '../src/config.js';
 import { startPostgate, type Postgate } from '../src/main.js';
 import { createLogger } from '../src/platform/log.js';
 import { enterStage, startStageClock, stopStageClock, type Stage } from '../src/platform/stages.js';
@@ -46,6 +51,8 @@ const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const RATES = env('TX_BENCH_RATES', '20,100,300').split(',').map(Number).filter((n) => n > 0);
 const SECONDS = Number(env('TX_BENCH_SECONDS', '10'));
 const SPLIT_N = Number(env('TX_BENCH_SPLIT_N', '200'));
+const WORKERS = Number(env('TX_BENCH_WORKERS', '0'));
+const WORKER_FLAG = '--transactional-bench-worker';
 const optionalInt = (name: string) => (process.env[name] ? { [name.replace('TX_BENCH_', '')]: Number(process.env[name]) } : {});
 
 // ---- the child: load generator and SMTP sink -----------------------------------------------------
@@ -163,6 +170,41 @@ async function postgresCpuMs(dir: string): Promise<number> {
   return stats.filter((s) => s.pid === master.pid || s.ppid === master.pid).reduce((a, s) => a + s.ms, 0);
 }
 
+/** CPU ms used so far by process `pid` (/proc; NaN once it is gone). */
+async function pidCpuMs(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+  } catch { return NaN; }
+}
+
+// ---- worker-role processes (TX_BENCH_WORKERS) ----------------------------------------------------
+
+/** The child: a Postgate with the worker role only, on the bench's configuration; stops on any message. */
+async function runWorker(): Promise<void> {
+  const config = loadConfig({}, JSON.parse(process.env.TX_BENCH_WORKER_CONFIG ?? '{}') as Partial<RawConfig>);
+  const app = await startPostgate(config, { web: false, worker: true, inbound: false }, { log: createLogger('silent', false) });
+  process.once('message', () => { void app.stop().then(() => process.exit(0)); });
+  process.send?.({ ready: true });
+}
+
+/** Starts one worker-role process and waits until it is sending. */
+async function startWorker(raw: Partial<RawConfig>): Promise<ChildProcess> {
+  const child = fork(SELF, [WORKER_FLAG], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, TX_BENCH_WORKER_CONFIG: JSON.stringify(raw) } });
+  await new Promise<void>((resolve, reject) => { child.once('message', () => resolve()); child.once('exit', (code) => reject(new Error(`bench worker exited (${code})`))); });
+  return child;
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.send('stop');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
 // ---- figures -------------------------------------------------------------------------------------
 
 function pct(sorted: number[], p: number): number {
@@ -178,21 +220,55 @@ function summary(label: string, values: number[]): string {
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
-interface Rig { app: Postgate; client: Client; key: string; pgDir: string }
+interface Rig { app: Postgate; client: Client; key: string; pgDir: string; workers: ChildProcess[] }
 
-/** One open-loop phase at `rate` per second: latencies, achieved rate, CPU per invoice. */
+/** CPU ms used so far by the worker-role processes. */
+async function workersCpuMs(rig: Rig): Promise<number> {
+  let ms = 0;
+  for (const w of rig.workers) ms += await pidCpuMs(w.pid as number);
+  return ms;
+}
+
+/**
+ * Round trips to PostgreSQL from now until stop(): every query a pg client of this process sends (the
+ * LISTEN connections' too), `commits` the COMMITs among them, `kinds` counted by the statement's first 60 characters.
+ */
+function countQueries(): { kinds: Map<string, number>; stop(): { queries: number; commits: number } } {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  let queries = 0;
+  const kinds = new Map<string, number>();
+  proto.query = function counted(this: unknown, ...args: unknown[]) {
+    queries++;
+    const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown } | null)?.text ?? '?');
+    const k = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    return query.apply(this, args);
+  };
+  return { kinds, stop: () => { proto.query = query; return { queries, commits: kinds.get('COMMIT') ?? 0 }; } };
+}
+
+/** One open-loop phase at `rate` per second: latencies, achieved rate, CPU and round trips per invoice. */
 async function ratePhase(rig: Rig, rate: number, prefix: string): Promise<void> {
   const pg0 = await postgresCpuMs(rig.pgDir);
+  const w0 = await workersCpuMs(rig);
   const cpu0 = process.cpuUsage();
+  const counter = countQueries();
   const r = await rig.client.run({ url: rig.app.url as string, key: rig.key, rate, seconds: SECONDS, prefix, sequential: false });
   const cpu = cpuMs(process.cpuUsage(cpu0));
+  const { queries, commits } = counter.stop();
+  const workersMs = (await workersCpuMs(rig)) - w0;
   const pgMs = (await postgresCpuMs(rig.pgDir)) - pg0;
   const lat = [...r.latencies].sort((a, b) => a - b);
   const achieved = r.delivered / ((r.lastAcceptAt - r.firstPostAt) / 1000);
   console.log(`${r.total} invoices at ${rate}/s over ${SECONDS} s: ${r.answered} answered 202, ${r.delivered} delivered; achieved ${achieved.toFixed(1)}/s${r.errors.length ? `; errors: ${r.errors.join(', ')}` : ''}`);
   console.log(summary('  202 → SMTP acceptance', lat));
   console.log(summary('  POST /api/invoices → 202', r.requestMs));
-  console.log(`  CPU per invoice: Postgate process ${(cpu / r.total).toFixed(2)} ms, PostgreSQL ${(pgMs / r.total).toFixed(2)} ms`);
+  const split = rig.workers.length ? ` (web ${(cpu / r.total).toFixed(2)}, ${rig.workers.length} worker${rig.workers.length > 1 ? 's' : ''} ${(workersMs / r.total).toFixed(2)})` : '';
+  console.log(`  CPU per invoice: Postgate process${rig.workers.length ? 'es' : ''} ${((cpu + workersMs) / r.total).toFixed(2)} ms${split}, PostgreSQL ${(pgMs / r.total).toFixed(2)} ms`);
+  // Group commit of requests and batched sending: fewer statements and commits per invoice as the rate grows.
+  // Counted in this process: with worker processes, the web role's only.
+  console.log(`  PostgreSQL per invoice${rig.workers.length ? ' (web role only)' : ''}: ${(queries / r.total).toFixed(2)} round trips, ${(commits / r.total).toFixed(2)} commits`);
   const ok = r.delivered === r.total && pct(lat, 95) < 1000;
   console.log(`  p95 < 1 s with every invoice delivered: ${ok ? 'met' : 'NOT met'}`);
 }
@@ -223,24 +299,14 @@ async function splitPhase(rig: Rig, captured: SendMailOptions[]): Promise<void> 
   const wrapped = (req: unknown, res: import('node:http').ServerResponse) => { enterStage('http'); res.once('finish', () => enterStage('other')); listener(req, res); };
   server.removeListener('request', listener);
   server.on('request', wrapped);
-  // Round trips to PostgreSQL: every query a pooled client sends (the LISTEN connections' too).
-  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = proto.query;
-  let queries = 0;
-  const kinds = new Map<string, number>();
-  proto.query = function counted(this: unknown, ...args: unknown[]) {
-    queries++;
-    const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: unknown } | null)?.text ?? '?');
-    const k = text.replace(/\s+/g, ' ').trim().slice(0, 60);
-    kinds.set(k, (kinds.get(k) ?? 0) + 1);
-    return query.apply(this, args);
-  };
+  const counter = countQueries();
+  const { kinds } = counter;
   startStageClock();
   const cpu0 = process.cpuUsage();
   const r = await rig.client.run({ url: rig.app.url as string, key: rig.key, rate: SPLIT_N, seconds: 0, prefix: 'S', sequential: true });
   const total = cpuMs(process.cpuUsage(cpu0));
   const micros = stopStageClock();
-  proto.query = query;
+  const queries = counter.stop().queries;
   server.removeListener('request', wrapped);
   server.on('request', listener);
   const per = (s: Stage) => micros[s] / 1000 / r.total;
@@ -269,13 +335,15 @@ export default async function bench(): Promise<void> {
   const db = await startBenchPostgres('bench');
   const client = await Client.start();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-bench-'));
-  const config = loadConfig({}, {
+  const raw: Partial<RawConfig> = {
     DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: 0, PUBLIC_URL: 'https://postgate.bench', SMTP_URL: client.smtpUrl,
     LOG_LEVEL: 'silent', TOKEN_KEYS: 'k1:bench-secret-key-0123456789', INBOUND_SMTP_PORT: 0,
     BOUNCE_DOMAIN: 'bounces.postgate.bench', SMTP_REQUIRE_TLS: false, // the bench sink is plain SMTP
     ...optionalInt('TX_BENCH_SEND_CONCURRENCY'), ...optionalInt('TX_BENCH_SMTP_POOL_SIZE'),
-  });
-  const app = await startPostgate(config, { web: true, worker: true, inbound: false }, { log: createLogger('silent', false) });
+  };
+  const config = loadConfig({}, raw);
+  const app = await startPostgate(config, { web: true, worker: WORKERS === 0, inbound: false }, { log: createLogger('silent', false) });
+  const workers: ChildProcess[] = [];
   const captured: SendMailOptions[] = [];
   const send = app.deps.mailer.send.bind(app.deps.mailer);
   app.deps.mailer.send = (m) => { if (!captured.length) captured.push(m); return send(m); }; // keeps one composed invoice for the build/DKIM split
@@ -295,14 +363,17 @@ export default async function bench(): Promise<void> {
     await app.deps.db.withTenant(tenantId, async (c) => {
       for (let i = 0; i < CONTACTS; i++) await upsertContact(c, tenantId, { email: `buyer${i}@example.org`, name: `Buyer ${i}`, attributes: {} });
     });
-    const rig: Rig = { app, client, key, pgDir: db.dir };
-    console.log(`${os.availableParallelism()} cores; DKIM RSA-2048; SEND_CONCURRENCY ${config.SEND_CONCURRENCY}, SMTP_POOL_SIZE ${config.SMTP_POOL_SIZE}`);
+    for (let i = 0; i < WORKERS; i++) workers.push(await startWorker(raw));
+    const rig: Rig = { app, client, key, pgDir: db.dir, workers };
+    console.log(`${os.availableParallelism()} cores; DKIM RSA-2048; SEND_CONCURRENCY ${config.SEND_CONCURRENCY}, SMTP_POOL_SIZE ${config.SMTP_POOL_SIZE}; `
+      + (WORKERS ? `web role in this process, ${WORKERS} worker-role process${WORKERS > 1 ? 'es' : ''}` : 'web and worker roles in this process'));
     // Warm-up (connections, template compilation, JIT), not measured.
     await client.run({ url: app.url as string, key, rate: 20, seconds: 0, prefix: 'W', sequential: true });
-    if (!captured[0]?.dkim && !/^DKIM-Signature:/im.test(String(captured[0]?.raw ?? ''))) console.log('  (warning: the captured invoice is not DKIM-signed)');
+    if (!WORKERS && !captured[0]?.dkim && !/^DKIM-Signature:/im.test(String(captured[0]?.raw ?? ''))) console.log('  (warning: the captured invoice is not DKIM-signed)');
     for (const rate of RATES) await ratePhase(rig, rate, `R${rate}`);
-    if (SPLIT_N > 0) await splitPhase(rig, captured);
+    if (SPLIT_N > 0 && !WORKERS) await splitPhase(rig, captured);
   } finally {
+    await Promise.all(workers.map(stopWorker));
     await app.stop();
     client.stop();
     await db.stop();
@@ -311,3 +382,4 @@ export default async function bench(): Promise<void> {
 }
 
 if (process.argv.includes(CHILD_FLAG)) void runClient();
+if (process.argv.includes(WORKER_FLAG)) void runWorker();

@@ -228,9 +228,10 @@ async function assemble(config: Config, roles: Roles, log: Logger, opts: { datab
   parts.mailer = mailer;
   const metrics = createMetrics();
   const renderers = new RendererRegistry();
-  // MJML takes seconds to load: the compile thread starts now, not at the first template. Its idle
-  // thread does not keep the process alive, and it is shared by every Postgate of this process.
-  if (roles.web || roles.worker) warmTemplatePool();
+  // MJML takes seconds to load: for the API the compile thread starts now, not at the first template.
+  // A worker-only process compiles each template version once: its thread boots then and exits when
+  // idle (~80 MB of RSS). The idle thread does not keep the process alive; it is shared by every Postgate of this process.
+  if (roles.web) warmTemplatePool();
   // A 5xx at send time goes to the modules that handle it (bounces), passed in here: explicit wiring, no event bus.
   let modules: Module[] = [];
   const delivery = new Delivery({ mailer, tokens, log, counters: metrics.sendCounters,

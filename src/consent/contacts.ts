@@ -18,6 +18,19 @@ export function emailKey(address: string): string {
   return address.trim().toLowerCase();
 }
 
+/** findContact for many references in one round trip (transactional group commit): results in the order of `refs`. */
+export async function findContacts(c: Queryable, refs: readonly { id?: string; email?: string }[]): Promise<(ContactRow | null)[]> {
+  const ids = refs.flatMap((r) => (r.id !== undefined && isUuid(r.id) ? [r.id] : []));
+  const keys = refs.flatMap((r) => (r.id === undefined && r.email !== undefined ? [emailKey(r.email)] : []));
+  if (!ids.length && !keys.length) return refs.map(() => null);
+  const r = await c.query<ContactRow & { key: string | null }>(`SELECT ${CONTACT_COLUMNS}, email_key AS key FROM contacts
+    WHERE id = ANY($1::uuid[]) OR email_key = ANY($2::text[])`, [ids, keys]);
+  const byId = new Map(r.rows.map(({ key: _k, ...row }) => [row.id, row]));
+  const byKey = new Map(r.rows.flatMap(({ key, ...row }) => (key === null ? [] : [[key, row] as const])));
+  return refs.map((ref) => (ref.id !== undefined ? byId.get(ref.id.toLowerCase()) ?? null
+    : ref.email !== undefined ? byKey.get(emailKey(ref.email)) ?? null : null));
+}
+
 /** A contact by id, or by email (case-insensitive via email_key); null when absent or not a uuid. */
 export async function findContact(c: Queryable, ref: { id?: string; email?: string }, forUpdate = false): Promise<ContactRow | null> {
   const lock = forUpdate ? ' FOR UPDATE' : '';

@@ -29,12 +29,34 @@ function replaceAll(text: string, find: string, by: string): string {
   return find ? text.split(find).join(by) : text;
 }
 
+/** An http(s) URL of characters no spelling (spellings) or URL parsing (secretsOf) changes, but ':' and '/'. */
+const PLAIN_URL = /^https?:\/\/[A-Za-z0-9_~.:/-]*$/;
+
+/**
+ * True when `text` cannot hold any spelling or secret of `url`, decided without parsing it: for an
+ * http(s) URL of PLAIN_URL characters, every secret is one of its '/'-separated pieces of 16 characters or
+ * more, and every spelling holds each such piece without ':' verbatim; when the text holds none of
+ * these pieces (and there is one without ':'), nothing in it would be replaced. False: look closely.
+ */
+function plainlyAbsent(text: string, url: string): boolean {
+  if (!PLAIN_URL.test(url)) return false;
+  let anchored = false;
+  for (const piece of url.split('/')) {
+    if (piece.length < 16) continue;
+    if (text.includes(piece)) return false;
+    if (!piece.includes(':')) anchored = true;
+  }
+  return anchored;
+}
+
 /**
  * One rendered part with every capability link replaced by its placeholder: first each whole URL
  * (longest first, so `/u/<t>/preferences` is not cut to `/u/<t>`), then any token left over in
- * another spelling. `escape` HTML-escapes the placeholder (for the HTML part).
+ * another spelling. `escape` HTML-escapes the placeholder (for the HTML part). A text that plainly
+ * holds none of them (plainlyAbsent: a subject, most often) is returned as it is, unparsed.
  */
 export function redactPart(text: string, links: readonly CapabilityLink[], escape: boolean): string {
+  if (links.every((l) => plainlyAbsent(text, l.url))) return text;
   const ordered = [...links].sort((a, b) => b.url.length - a.url.length);
   let out = text;
   for (const link of ordered) {

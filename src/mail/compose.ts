@@ -17,7 +17,7 @@ import {
   addressLookalike, HeaderInjectionError, hasBidiControl, hasEncodedWord, hasFormatCharacter, hasHeaderInjection, stripBidiControls, stripFormatCharacters,
 } from '../policy/addresses.js';
 import type { MessageKind } from '../policy/kinds.js';
-import { buildRaw } from './mime.js';
+import { buildMessage } from './mime.js';
 
 export { HeaderInjectionError };
 
@@ -131,17 +131,28 @@ function dkimOptions(dkim: NonNullable<ComposeInput['dkim']>): NonNullable<SendM
 }
 
 /**
- * Builds nodemailer SendMailOptions carrying the finished message as `raw` bytes (mail/mime.ts:
+ * Builds nodemailer SendMailOptions carrying the finished message as `raw` bytes (and `smtpData`, see ComposedMail) (mail/mime.ts:
  * pre-encoded lines, DKIM signed here, relaxed/relaxed over DKIM_SIGNED_HEADERS), plus the fields it
  * was built from (from, to, subject, html, text, messageId, headers, envelope) for callers that read
  * them; nodemailer sends `raw` as is and only uses the envelope. No `dkim` option: already signed.
  * Validates first (see assertComposable); the subject goes out without bidi controls or other format
  * characters. Throws HeaderInjectionError, or an Error when the DKIM key cannot sign.
  */
-export function composeMessage(input: ComposeInput): SendMailOptions {
+export function composeMessage(input: ComposeInput): ComposedMail {
   const mail = composeForNodemailer(input);
   delete mail.dkim;
-  return { ...mail, raw: buildRaw(mail, input.dkim ? { ...input.dkim, headerFieldNames: DKIM_SIGNED_HEADERS } : null) };
+  const built = buildMessage(mail, input.dkim ? { ...input.dkim, headerFieldNames: DKIM_SIGNED_HEADERS } : null);
+  return { ...mail, raw: built.raw, ...(built.smtpData ? { smtpData: { raw: built.raw, data: built.smtpData } } : {}) };
+}
+
+/**
+ * A composed message: nodemailer options with the finished `raw` bytes and, beside them, the same
+ * bytes as the SMTP DATA phase sends them (dot-stuffed, terminated: mime.ts buildMessage), tied to
+ * that `raw` Buffer. A sender uses `smtpData.data` only while `raw` is still `smtpData.raw` (the
+ * options were not given other bytes) and no `dkim` option asks for signing (platform/smtp.ts).
+ */
+export interface ComposedMail extends SendMailOptions {
+  smtpData?: { raw: Buffer; data: Buffer };
 }
 
 /**

@@ -1,11 +1,18 @@
 // Wakes on NOTIFY postgate_send (sent by enqueueMessage at commit) and on a 1 s tick, claims due
-// rows of send_queue with SKIP LOCKED under a lease, and runs them through the Sender. No state is
-// shared between processes: any number of dispatchers may run against one database.
+// rows of send_queue with SKIP LOCKED under a lease (up to MAX_BATCH in one statement), and hands each
+// tenant's claimed rows to the Sender as one batch (processMany: one transaction to prepare them, one
+// to record them). No state is shared between processes: any number of dispatchers may run against one database.
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/log.js';
 import { NotificationListener } from '../platform/listen.js';
 import { stage } from '../platform/stages.js';
 import type { Sender } from './sender.js';
+
+/**
+ * Most messages claimed (and sent as one batch per tenant) at a time: bounded so that, with a high
+ * SEND_CONCURRENCY, one batch is being prepared while others are at SMTP or being recorded.
+ */
+export const MAX_BATCH = 16;
 
 export interface DispatcherOptions { url: string; concurrency: number; leaseSeconds: number; tickMs?: number }
 
@@ -42,9 +49,10 @@ export class Dispatcher {
         // While sends are in flight, claim in batches (a quarter of the slots at least): one round trip
         // per batch instead of one per finished send. Idle, the first due message is claimed at once.
         if (room <= 0 || (this.inflight > 0 && room < Math.ceil(this.opts.concurrency / 4))) break;
-        const claimed = await this.claim(room);
-        for (const row of claimed) this.run(row.tenant_id, row.message_id);
-        if (claimed.length === room) this.again = true;
+        const limit = Math.min(room, MAX_BATCH);
+        const claimed = await this.claim(limit);
+        for (const [tenantId, ids] of byTenant(claimed)) this.run(tenantId, ids);
+        if (claimed.length === limit) this.again = true;
       } while (this.again && !this.stopped);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'dispatch claim failed');
@@ -62,12 +70,13 @@ export class Dispatcher {
        RETURNING message_id, tenant_id`, [limit, this.opts.leaseSeconds])).rows);
   }
 
-  private run(tenantId: string, messageId: string): void {
-    this.inflight++;
-    this.sender.process(tenantId, messageId)
-      .catch((err: Error) => this.log.error({ err: err.message, messageId }, 'send failed unexpectedly; lease will expire and retry'))
+  /** One tenant's claimed messages, sent as one batch (mail/sender.ts processMany); their slots are held until it is recorded. */
+  private run(tenantId: string, messageIds: string[]): void {
+    this.inflight += messageIds.length;
+    this.sender.processMany(tenantId, messageIds)
+      .catch((err: Error) => this.log.error({ err: err.message, messageIds }, 'send failed unexpectedly; lease will expire and retry'))
       .finally(() => {
-        this.inflight--;
+        this.inflight -= messageIds.length;
         if (this.inflight === 0) for (const done of this.idle) done();
         this.wake();
       });
@@ -80,4 +89,14 @@ export class Dispatcher {
     if (this.inflight > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
     await this.listener?.stop();
   }
+}
+
+/** Claimed rows grouped by tenant, in claim order (due first). */
+function byTenant(rows: readonly { message_id: string; tenant_id: string }[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const r of rows) {
+    const ids = groups.get(r.tenant_id);
+    if (ids) ids.push(r.message_id); else groups.set(r.tenant_id, [r.message_id]);
+  }
+  return groups;
 }

@@ -117,6 +117,41 @@ export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ mes
   return { message: existing.rows[0], created: false };
 }
 
+/**
+ * enqueueMessage for many messages of ONE tenant in one statement (group commit of requests; purposes
+ * distinct): each new purpose becomes a row with its 'queued' event and send_queue entry (due now),
+ * the dispatchers woken at commit; an existing purpose is returned untouched (created false), read
+ * in a second statement only when there is one. Results in the order of `ms`.
+ */
+export async function enqueueMessages(c: Queryable, tenantId: string, ms: readonly Omit<NewMessage, 'tenantId' | 'campaignId' | 'notBefore'>[]):
+Promise<{ message: LedgerMessage; created: boolean }[]> {
+  if (!ms.length) return [];
+  const ins = await c.query<LedgerMessage & EventRow>(`WITH r AS (
+      SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[], $8::jsonb[], $9::text[]) WITH ORDINALITY
+        AS r(purpose, kind, contact_id, recipient, template, template_version, data, request_hash, n)),
+    m AS (
+      INSERT INTO messages (tenant_id, purpose, kind, contact_id, recipient, template, template_version, data, request_hash)
+      SELECT $1, purpose, kind, contact_id, recipient, template, template_version, data, request_hash FROM r ORDER BY n
+      ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
+    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING}),
+    q AS (INSERT INTO send_queue (message_id, tenant_id, due_at) SELECT id, tenant_id, now() FROM m RETURNING message_id)
+    SELECT ${MESSAGE_COLUMNS}, e.*, pg_notify('postgate_send', '') AS send_notified FROM m JOIN e ON e.event_message = m.id JOIN q ON q.message_id = m.id`,
+  [tenantId, ms.map((m) => m.purpose), ms.map((m) => m.kind), ms.map((m) => m.contactId), ms.map((m) => m.recipient), ms.map((m) => m.template),
+    ms.map((m) => m.templateVersion ?? 1), ms.map((m) => JSON.stringify(m.data)), ms.map((m) => m.requestHash ?? null)]);
+  publish(c, ins.rows);
+  const created = new Map(ins.rows.map((row) => [row.purpose, messageOf(row)]));
+  const missing = ms.filter((m) => !created.has(m.purpose)).map((m) => m.purpose);
+  const existing = missing.length ? await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND purpose = ANY($2::text[])`, [tenantId, missing]) : null;
+  const old = new Map((existing?.rows ?? []).map((row) => [row.purpose, row]));
+  return ms.map((m) => {
+    const made = created.get(m.purpose);
+    if (made) return { message: made, created: true };
+    const found = old.get(m.purpose);
+    if (!found) throw new Error(`message ${m.purpose} neither inserted nor found`);
+    return { message: found, created: false };
+  });
+}
+
 function messageOf(row: LedgerMessage & Partial<EventRow>): LedgerMessage {
   const { event_id: _i, event_tenant: _t, event_message: _m, event_type: _y, event_detail: _d, ...message } = row as LedgerMessage & EventRow & { event_notified?: unknown };
   delete (message as { event_notified?: unknown }).event_notified;
@@ -324,6 +359,53 @@ export async function recordSent(c: Queryable, m: Ref, s: { response: string; at
     INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, type, detail FROM m ${EVENT_RETURNING}`,
   [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt }), m.tenantId,
     redactCardNumbers(kept.html), redactCardNumbers(kept.text), retentionDays]);
+  publish(c, r.rows);
+}
+
+/* ------------------------------------------------------------------ single messages in batches (transactional) */
+
+/** One message of a batch going out: its attempt number and the composed headers to keep. */
+export interface SendingMark { id: string; attempt: number; subject: string; messageIdHeader: string }
+
+/**
+ * markSending for many messages in ONE statement: each row → 'sending', attempt counted, subject and
+ * Message-ID kept, leased for `leaseSeconds`, with its 'sending' event (detail {attempt}) — the same
+ * as markSending once per message. The caller holds the rows locked (the sender's load FOR UPDATE).
+ * Returns how many rows changed.
+ */
+export async function markSendingMany(c: Queryable, marks: readonly SendingMark[], leaseSeconds: number): Promise<number> {
+  if (!marks.length) return 0;
+  return changeWithEvents(c, `UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, subject = r.subject, message_id_header = r.mid,
+      lease_until = now() + $4 * interval '1 second', updated_at = now()
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $5::int[]) AS r(id, subject, mid, attempt) WHERE m.id = r.id
+    RETURNING m.id, m.tenant_id, 'sending'::text AS type, jsonb_build_object('attempt', r.attempt) AS detail`,
+  [marks.map((k) => k.id), marks.map((k) => k.subject), marks.map((k) => k.messageIdHeader), leaseSeconds, marks.map((k) => k.attempt)]);
+}
+
+/** A message handed over, as recordSentMany records it. */
+export interface SentRecord { id: string; tenantId: string; response: string; attempt: number; body: { html: string; text: string }; links: readonly CapabilityLink[] }
+
+/**
+ * recordSent for many messages in ONE statement (ids distinct): each row → 'sent' (a status a DSN
+ * already moved on stays), its body kept redacted for `retentionDays` (none when 0), its send_queue
+ * entry removed, and its 'sent' event ({response, attempt}). Same rules as recordSent.
+ */
+export async function recordSentMany(c: Queryable, sent: readonly SentRecord[], retentionDays: number): Promise<void> {
+  if (!sent.length) return;
+  const kept = sent.map((s) => (retentionDays > 0 ? redactCapabilities(s.body, s.links) : { html: '', text: '' }));
+  const r = await c.query<EventRow>(`WITH r AS (
+      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::text[]) WITH ORDINALITY AS r(id, tenant_id, response, detail, html, text, n)),
+    m AS (
+      UPDATE messages m SET status = CASE WHEN m.status = 'sending' THEN 'sent' ELSE m.status END, sent_at = now(), smtp_response = r.response,
+        lease_until = NULL, reason = CASE WHEN m.status = 'sending' THEN NULL ELSE m.reason END, updated_at = now() FROM r WHERE m.id = r.id
+      RETURNING m.id, m.tenant_id, 'sent'::text AS type, r.detail, r.n),
+    b AS (INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at)
+      SELECT r.id, r.tenant_id, r.html, r.text, now() + $7 * interval '1 day' FROM r WHERE $7 > 0
+      ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at),
+    q AS (DELETE FROM send_queue WHERE message_id IN (SELECT id FROM r))
+    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, type, detail FROM m ORDER BY n ${EVENT_RETURNING}`,
+  [sent.map((s) => s.id), sent.map((s) => s.tenantId), sent.map((s) => s.response), sent.map((s) => JSON.stringify({ response: s.response, attempt: s.attempt })),
+    kept.map((k) => redactCardNumbers(k.html)), kept.map((k) => redactCardNumbers(k.text)), retentionDays]);
   publish(c, r.rows);
 }
 

@@ -10,8 +10,8 @@
 // - Bodies: each part (text/plain, text/html) is quoted-printable, utf-8. QP soft line breaks depend
 //   on the column, so a chunk's encoding must not depend on what precedes it: the chunks are the
 //   part's source LINES. Every source line ends in a hard line break (CRLF), which resets the column,
-//   so a line's encoding (nodemailer's qp.encode + qp.wrap at 76, trailing whitespace encoded; an
-//   ASCII line is escaped on the string, no Buffer round trip) and its DKIM relaxed canonical form
+//   so a line's encoding (nodemailer's qp.encode, done on the string with no Buffer round trip, +
+//   qp.wrap at 76, trailing whitespace encoded) and its DKIM relaxed canonical form
 //   (RFC 6376 3.4.4: runs of SP/HTAB become one SP; QP output has no trailing whitespace) depend on
 //   the line alone. A text is compared with the last text of the same number of lines, block by
 //   block (8 lines) and, in a block that differs, line by line: only the lines that differ (a name,
@@ -21,13 +21,18 @@
 //   the h= list given, rsa-sha256 through node:crypto) over the header block: no second pass over
 //   the body. Private keys are parsed once (a small cache of KeyObjects). The RSA-2048 operation
 //   (~0.9 ms) is most of what is left.
+// - The multipart boundary's random part comes from a pooled random buffer, and the values of steady
+//   header fields (From, Reply-To, List-Id, Feedback-ID …) are encoded once by nodemailer's own
+//   encodeHeaderValue and memoised.
 //
-// The result goes to nodemailer as `raw` (with the envelope): it sends the bytes as they are.
-import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+// The result goes to nodemailer as `raw` (with the envelope): it sends the bytes as they are. Beside
+// it, buildMessage gives the same bytes dot-stuffed and terminated for the SMTP DATA phase, which
+// platform/smtp.ts hands to nodemailer's pool without its per-byte DataStream pass.
+import { createHash, createPrivateKey, randomFillSync, type KeyObject } from 'node:crypto';
 import type { SendMailOptions } from 'nodemailer';
 import MimeNode from 'nodemailer/lib/mime-node';
 import sign from 'nodemailer/lib/dkim/sign';
-import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
+import { wrap as qpWrap } from 'nodemailer/lib/qp';
 
 /** A source line as it goes out: quoted-printable (soft breaks inside, no final CRLF) and its relaxed canonical form. */
 interface EncodedLine { qp: string; canon: string }
@@ -45,28 +50,45 @@ const WSP_RUN = /[ \t]+/g;
 
 const HEX = '0123456789ABCDEF';
 
-/**
- * nodemailer's qp.encode of a line of ASCII (no CR or LF), on the string: every character but TAB,
- * SP to '~' without '=' becomes =XX, and so does whitespace at the line's end; null when the line
- * holds a non-ASCII character (qp.encode then works on its UTF-8 bytes).
- */
-function qpEncodeAscii(line: string): string | null {
-  let out = '';
-  let from = 0;
-  const last = line.length - 1;
-  for (let i = 0; i <= last; i++) {
-    const c = line.charCodeAt(i);
-    if (c > 0x7e) { if (c > 0x7f) return null; }
-    else if (c === 0x3d || (c < 0x20 && c !== 0x09)) { /* escaped below */ }
-    else if (i < last || (c !== 0x20 && c !== 0x09)) continue;
-    out += `${line.slice(from, i)}=${HEX[c >> 4]}${HEX[c & 15]}`;
-    from = i + 1;
+/** `=XX` for one byte. */
+const escaped = (b: number): string => `=${HEX[b >> 4]}${HEX[b & 15]}`;
+
+/** The UTF-8 bytes of the character at `i` (a surrogate pair whole; a lone surrogate as U+FFFD, as Buffer.from does), each as =XX; and how many UTF-16 units it took. */
+function escapedUtf8(line: string, i: number): [string, number] {
+  let cp = line.charCodeAt(i);
+  let units = 1;
+  if (cp >= 0xd800 && cp <= 0xdfff) {
+    const lo = line.charCodeAt(i + 1);
+    if (cp <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); units = 2; } else cp = 0xfffd;
   }
-  return from === 0 ? line : out + line.slice(from);
+  if (cp < 0x800) return [escaped(0xc0 | (cp >> 6)) + escaped(0x80 | (cp & 63)), units];
+  if (cp < 0x10000) return [escaped(0xe0 | (cp >> 12)) + escaped(0x80 | ((cp >> 6) & 63)) + escaped(0x80 | (cp & 63)), units];
+  return [escaped(0xf0 | (cp >> 18)) + escaped(0x80 | ((cp >> 12) & 63)) + escaped(0x80 | ((cp >> 6) & 63)) + escaped(0x80 | (cp & 63)), units];
+}
+
+/** What qp.encode escapes in a line: every UTF-16 unit but TAB and SP to '~' without '=' (a surrogate pair matched whole). */
+const QP_ESCAPE = /[\ud800-\udbff][\udc00-\udfff]|[^\t\x20-\x3c\x3e-\x7e]/g;
+const ESCAPED_ASCII = Array.from({ length: 128 }, (_, c) => escaped(c));
+
+/** `=XX` for each UTF-8 byte of one match of QP_ESCAPE (a lone surrogate as U+FFFD, as Buffer.from does). */
+function escapeMatch(m: string): string {
+  const c = m.charCodeAt(0);
+  return c < 0x80 ? ESCAPED_ASCII[c] : escapedUtf8(m, 0)[0];
+}
+
+/**
+ * nodemailer's qp.encode of a line (no CR or LF), on the string: TAB and SP to '~' but '=' stay,
+ * whitespace at the line's end and every other byte of its UTF-8 form become =XX. One native
+ * regex pass, no Buffer round trip; the same output as qp.encode(line) (test/mail/mime.test.ts).
+ */
+function qpEncodeLine(line: string): string {
+  const out = line.replace(QP_ESCAPE, escapeMatch);
+  const last = out.charCodeAt(out.length - 1);
+  return last === 0x20 || last === 0x09 ? out.slice(0, -1) + ESCAPED_ASCII[last] : out;
 }
 
 function encodeLine(line: string): EncodedLine {
-  const qp = qpWrap(qpEncodeAscii(line) ?? qpEncode(line), 76);
+  const qp = qpWrap(qpEncodeLine(line), 76);
   return { qp, canon: qp.replace(WSP_RUN, ' ') };
 }
 
@@ -245,12 +267,39 @@ type NormalizeKey = (this: MimeNode, key: string) => string;
 const baseNormalizeKey = (MimeNode.prototype as unknown as { _normalizeHeaderKey?: NormalizeKey })._normalizeHeaderKey;
 const normalizedKeys = new Map<string, string>();
 
+type EncodeValue = (this: MimeNode, key: string, value: unknown) => string;
+const baseEncodeValue = (MimeNode.prototype as unknown as { encodeHeaderValue?: EncodeValue }).encodeHeaderValue;
+/** Header fields whose value is usually the same in every message of a sender (From, Reply-To, list and feedback ids): their encoded values are memoised. */
+const STEADY_FIELDS = new Set(['from', 'sender', 'reply-to', 'list-id', 'feedback-id', 'mime-version', 'auto-submitted', 'list-unsubscribe-post']);
+const encodedValues = new Map<string, string>();
+
+/** The memo key of a header value: a string, or an address as compose gives it ({ name, address }); null for anything else (not memoised). */
+function valueKey(key: string, value: unknown): string | null {
+  if (!STEADY_FIELDS.has(key.toLowerCase())) return null;
+  if (typeof value === 'string') return `${key}\u0000${value}`;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const { name, address, ...rest } = value as Record<string, unknown>;
+    if (typeof name === 'string' && typeof address === 'string' && Object.keys(rest).length === 0) return `${key}\u0000${name}\u0000${address}`;
+  }
+  return null;
+}
+
+/** 8 random bytes as hex, the shared part of a message's multipart boundary, drawn from a pooled buffer (one random fill per 512 messages). */
+const boundaryPool = Buffer.alloc(4096);
+let boundaryAt = boundaryPool.length;
+function baseBoundary(): string {
+  if (boundaryAt >= boundaryPool.length) { randomFillSync(boundaryPool); boundaryAt = 0; }
+  boundaryAt += 8;
+  return boundaryPool.toString('hex', boundaryAt - 8, boundaryAt);
+}
+
 /**
  * A root MimeNode whose header names are normalised once per process (at most 256 names kept): the
- * same names, the same result, without the regexes on every call. Plain MimeNode if nodemailer no
- * longer has the method.
+ * same names, the same result, without the regexes on every call; and whose steady header values
+ * (STEADY_FIELDS) are encoded once (at most 512 kept): encodeHeaderValue of the root node depends on
+ * the field and value alone. Plain MimeNode if nodemailer no longer has these methods.
  */
-const HeaderNode: typeof MimeNode = typeof baseNormalizeKey !== 'function' ? MimeNode : class extends MimeNode {
+const HeaderNode: typeof MimeNode = typeof baseNormalizeKey !== 'function' || typeof baseEncodeValue !== 'function' ? MimeNode : class extends MimeNode {
   _normalizeHeaderKey(key: string): string {
     if (typeof key !== 'string') return baseNormalizeKey.call(this, key);
     let k = normalizedKeys.get(key);
@@ -260,6 +309,18 @@ const HeaderNode: typeof MimeNode = typeof baseNormalizeKey !== 'function' ? Mim
       normalizedKeys.set(key, k);
     }
     return k;
+  }
+
+  override encodeHeaderValue(key: string, value: unknown): string {
+    const memoKey = typeof key === 'string' ? valueKey(key, value) : null;
+    if (memoKey === null) return baseEncodeValue.call(this, key, value);
+    let v = encodedValues.get(memoKey);
+    if (v === undefined) {
+      if (encodedValues.size >= 512) encodedValues.clear();
+      v = baseEncodeValue.call(this, key, value);
+      encodedValues.set(memoKey, v);
+    }
+    return v;
   }
 };
 
@@ -276,7 +337,7 @@ const ROOT_FIELDS: ReadonlyArray<[string, keyof SendMailOptions]> = [
  * folds and adds Date, Message-ID, MIME-Version) but alone: no child nodes, no bodies.
  */
 function rootHeaders(mail: SendMailOptions, multipart: boolean, single: 'plain' | 'html'): { block: string; boundary: string | null } {
-  const root = new HeaderNode(multipart ? 'multipart/alternative' : `text/${single}`, { disableFileAccess: true, disableUrlAccess: true });
+  const root = new HeaderNode(multipart ? 'multipart/alternative' : `text/${single}`, { disableFileAccess: true, disableUrlAccess: true, baseBoundary: baseBoundary() });
   if (mail.headers) root.addHeader(mail.headers as Parameters<MimeNode['addHeader']>[0]);
   for (const [field, option] of ROOT_FIELDS) {
     const value = mail[option];
@@ -299,6 +360,33 @@ function rootHeaders(mail: SendMailOptions, multipart: boolean, single: 'plain' 
  * that). Throws when signing fails (an unusable key).
  */
 export function buildRaw(mail: SendMailOptions, dkim: RawDkim | null, codec: LineCodec = lineCodec): Buffer {
+  return buildMessage(mail, dkim, codec).raw;
+}
+
+/** A message as buildRaw makes it, and as the SMTP DATA phase sends it. */
+export interface BuiltMessage {
+  raw: Buffer;
+  /**
+   * `raw` ready for DATA (RFC 5321 4.5.2): every "." that starts a line doubled, the final "." line
+   * appended. Null when the header block is not CRLF-only (it is by construction; checked, so a
+   * bare CR or LF never goes out unrepaired: the sender then takes nodemailer's repairing path).
+   */
+  smtpData: Buffer | null;
+}
+
+/** True when every CR of `s` is followed by LF and every LF preceded by CR. */
+function crlfOnly(s: string): boolean {
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) if (i === 0 || s.charCodeAt(i - 1) !== 0x0d) return false;
+  for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) if (s.charCodeAt(i + 1) !== 0x0a) return false;
+  return true;
+}
+
+/**
+ * buildRaw, and the same bytes dot-stuffed for SMTP. The body is CRLF-only by construction (source
+ * lines are split at every CR, LF and CRLF; quoted-printable escapes control characters), so only
+ * the header block is checked; the message ends with CRLF, so the final line is ".".
+ */
+export function buildMessage(mail: SendMailOptions, dkim: RawDkim | null, codec: LineCodec = lineCodec): BuiltMessage {
   const html = typeof mail.html === 'string' ? mail.html : '';
   const text = typeof mail.text === 'string' ? mail.text : '';
   const parts: Array<{ type: 'plain' | 'html'; body: EncodedLine }> = [];
@@ -315,5 +403,8 @@ export function buildRaw(mail: SendMailOptions, dkim: RawDkim | null, codec: Lin
     if (signature === false) throw new Error('DKIM signing failed: the private key cannot sign');
     head = `${signature}\r\n${block}`;
   }
-  return Buffer.from(`${head}\r\n\r\n${body.qp}`, 'latin1');
+  const whole = `${head}\r\n\r\n${body.qp}`;
+  const raw = Buffer.from(whole, 'latin1');
+  if (!crlfOnly(head)) return { raw, smtpData: null };
+  return { raw, smtpData: Buffer.from(`${whole.charCodeAt(0) === 0x2e ? '.' : ''}${whole.replaceAll('\r\n.', '\r\n..')}.\r\n`, 'latin1') };
 }

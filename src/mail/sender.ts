@@ -6,15 +6,16 @@
 import type { Db, PoolClient, Queryable } from '../platform/db.js';
 import type { GateFacts } from '../policy/gate.js';
 import type { TokenKeys } from '../policy/tokens.js';
-import { suppressionsFor } from '../consent/suppressions.js';
+import { sqlAddressHash } from '../consent/suppressions.js';
 import type { ContactStatus } from '../consent/state.js';
-import { getTenant, type Tenant } from '../tenants/store.js';
+import { getTenant, type DkimKey, type Tenant } from '../tenants/store.js';
 import { signingSetup } from '../tenants/domains.js';
 import { envelopeDomain, type SendingDomains } from '../policy/domains.js';
 import { testAddressState, type TestAddressState } from '../campaigns/test-addresses.js';
-import { backoffSeconds, domainOf, failureText, type Delivery, type Prepared } from './delivery.js';
+import { backoffSeconds, domainOf, failureText, type Delivery, type Prepared, type Settled } from './delivery.js';
+import type { SendOutcome } from '../platform/smtp.js';
 import {
-  FINAL_STATUSES, getMessage, MESSAGE_COLUMNS, markDeferred, markFailed, markSending, markSuppressed, messageEvents, recordEvent, recordSent, type LedgerMessage,
+  FINAL_STATUSES, getMessage, MESSAGE_COLUMNS, markDeferred, markFailed, markSendingMany, markSuppressed, messageEvents, recordEvent, recordSentMany, type LedgerMessage,
 } from './ledger.js';
 import type { RendererRegistry, RenderContext, RenderOutput } from './renderers.js';
 import { stage } from '../platform/stages.js';
@@ -37,14 +38,25 @@ export interface SenderDeps { db: Db; delivery: Delivery; tokens: TokenKeys; ren
 
 type Contact = NonNullable<RenderContext['contact']> & { status: ContactStatus };
 
-/** The message (locked) and its contact (null without one), in one round trip. */
-async function loadMessage(c: PoolClient, id: string): Promise<{ message: LedgerMessage; contact: Contact | null } | null> {
-  const r = await c.query<LedgerMessage & { contact: Contact | null }>(`SELECT x.*, (SELECT row_to_json(ct) FROM (
-      SELECT id, email, name, attributes, status FROM contacts WHERE id = x."contactId") ct) AS contact
-    FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = $1 FOR UPDATE) x`, [id]);
-  if (!r.rows[0]) return null;
-  const { contact, ...message } = r.rows[0];
-  return { message, contact };
+type Suppressed = GateFacts['suppressed'];
+/** A message as the sender loads it: the row (locked), its contact (null without one) and its suppression facts. */
+interface Loaded { message: LedgerMessage; contact: Contact | null; suppressed: Suppressed }
+
+/**
+ * The messages (locked, in id order, so two workers cannot deadlock), each with its contact and the
+ * suppression facts of its recipient, in ONE round trip. The address hash is computed in SQL
+ * (consent/suppressions sqlAddressHash, as the campaign claim does). A missing id is left out.
+ */
+async function loadMessages(c: PoolClient, ids: readonly string[]): Promise<Loaded[]> {
+  const r = await c.query<LedgerMessage & { contact: Contact | null; suppressedAll: boolean; suppressedMarketing: boolean }>(`SELECT x.*,
+      (SELECT row_to_json(ct) FROM (SELECT id, email, name, attributes, status FROM contacts WHERE id = x."contactId") ct) AS contact,
+      coalesce(sp.all_scope, false) AS "suppressedAll", coalesce(sp.marketing_scope, false) AS "suppressedMarketing"
+    FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) x
+    LEFT JOIN LATERAL (SELECT bool_or(s.scope = 'all') AS all_scope, bool_or(s.scope IN ('all', 'marketing')) AS marketing_scope
+      FROM tenants t JOIN suppressions s ON s.tenant_id = t.id AND s.address_hash = ${sqlAddressHash('t.hash_salt', 'x.recipient')}
+      WHERE t.id = x."tenantId" AND x.recipient IS NOT NULL) sp ON true`, [ids]);
+  return r.rows.map(({ contact, suppressedAll, suppressedMarketing, ...message }) => (
+    { message, contact, suppressed: { all: suppressedAll, marketing: suppressedMarketing || suppressedAll } }));
 }
 
 /** The gate's facts for a single message, given what its renderer made of it (null before rendering). */
@@ -67,54 +79,107 @@ export function singleFacts(tenant: Tenant, m: LedgerMessage, contact: Contact |
 }
 
 type Ready = { message: LedgerMessage; prepared: Extract<Prepared, { kind: 'mail' }> };
+/** What every message of one tenant's batch shares, read once per batch: the tenant, its sending domains and DKIM key. */
+interface TenantSetup { tenant: Tenant; fromDomain: string; dkim: DkimKey | null; domains: SendingDomains }
+/** A message handed to SMTP: the attempt, the relay's answer, and what the ledger records of it. */
+interface Handed { ready: Ready; attempt: number; outcome: SendOutcome; settled: Settled }
+
+/** Messages a batch prepares between two turns of the event loop (render, compose and DKIM are CPU: ~3 ms each). */
+const YIELD_EVERY = 4;
 
 export class Sender {
   constructor(private readonly deps: SenderDeps) {}
 
   /** Sends one queued message end to end. Safe to call twice: the ledger decides. */
   async process(tenantId: string, messageId: string): Promise<void> {
+    await this.processMany(tenantId, [messageId]);
+  }
+
+  /**
+   * Sends queued messages of one tenant end to end, as a batch: ONE transaction loads them all
+   * (locked, with contacts and suppression facts), gates, renders and composes each, and marks the
+   * ready ones 'sending' in one statement; they are handed to SMTP side by side; ONE transaction
+   * records the outcomes (every 'sent' in one statement). Safe to call twice: the ledger decides.
+   * If preparing the batch throws (other than a transient database error), each message is tried
+   * alone, so one bad message cannot hold up the others; alone, a failure is counted (crashed).
+   */
+  async processMany(tenantId: string, messageIds: readonly string[]): Promise<void> {
     const { db, delivery } = this.deps;
-    let ready: Ready | null;
+    const ids = [...new Set(messageIds)];
+    let ready: Ready[];
     try {
-      ready = await stage('prepare', () => db.withTenant(tenantId, (c) => this.prepare(c, messageId)));
+      ready = await stage('prepare', () => db.withTenant(tenantId, (c) => this.prepareMany(c, tenantId, ids)));
     } catch (err) {
-      await this.crashed(tenantId, messageId, err);
+      if (ids.length === 1) { await this.crashed(tenantId, ids[0], err); return; }
+      if (isTransient(err)) throw err;
+      await Promise.all(ids.map((id) => this.processMany(tenantId, [id])));
       return;
     }
-    if (!ready) return;
+    if (!ready.length) return;
+    const handed = await Promise.all(ready.map((r) => this.handOver(r)));
+    await stage('record', () => db.withTenant(tenantId, (c) => this.record(c, handed)));
+    for (const h of handed) if (h.outcome.kind === 'permanent') await delivery.permanentFailure(tenantId, h.ready.message.id, h.outcome);
+  }
+
+  /** One message to SMTP. A hand-over that throws is a temporary failure of this message alone (retried later), never the batch's. */
+  private async handOver(ready: Ready): Promise<Handed> {
+    const { delivery } = this.deps;
     const attempt = ready.message.attempts + 1;
-    const outcome = await stage('smtp', () => delivery.send(ready.prepared.mail));
-    const settled = delivery.settle(ready.message.kind, attempt, outcome);
-    await stage('record', () => db.withTenant(tenantId, async (c) => {
-      const m = ready.message;
-      if (settled.status === 'sent') {
-        await recordSent(c, m, { response: settled.response, attempt }, ready.prepared.rendered, ready.prepared.capabilityLinks, this.deps.config.bodyRetentionDays);
-      } else if (settled.status === 'deferred') {
+    const outcome = await stage('smtp', () => delivery.send(ready.prepared.mail))
+      .catch((err: unknown): SendOutcome => ({ kind: 'temporary', response: `hand-over failed: ${failureText(err)}` }));
+    return { ready, attempt, outcome, settled: delivery.settle(ready.message.kind, attempt, outcome) };
+  }
+
+  /** The outcomes of one batch: every 'sent' in one statement (recordSentMany), deferrals and failures one by one. */
+  private async record(c: PoolClient, handed: readonly Handed[]): Promise<void> {
+    const sent = handed.filter((h) => h.settled.status === 'sent').map(({ ready: { message: m, prepared: p }, attempt, settled }) => (
+      { id: m.id, tenantId: m.tenantId, response: settled.response, attempt, body: p.rendered, links: p.capabilityLinks }));
+    await recordSentMany(c, sent, this.deps.config.bodyRetentionDays);
+    for (const { ready: { message: m }, attempt, settled } of handed) {
+      if (settled.status === 'deferred') {
         await markDeferred(c, m, { response: settled.response, attempt, delaySeconds: settled.retryInSeconds, reason: settled.reason });
         await requeue(c, m.id, settled.retryInSeconds);
-      } else {
+      } else if (settled.status === 'failed') {
         await markFailed(c, m, { response: settled.response, attempt, reason: settled.reason as string });
         await dequeue(c, m.id);
       }
-    }));
-    if (outcome.kind === 'permanent') await delivery.permanentFailure(tenantId, messageId, outcome);
+    }
   }
 
-  private async prepare(c: PoolClient, messageId: string): Promise<Ready | null> {
-    const { delivery, renderers, config, tokens } = this.deps;
-    const loaded = await loadMessage(c, messageId);
-    const m = loaded?.message;
-    if (!m || FINAL_STATUSES.includes(m.status)) { await dequeue(c, messageId); return null; }
-    if (m.status === 'sending') { await recordEvent(c, m, 'reclaimed', {}); delivery.reclaimed(); }
-    const tenant = await getTenant(c, m.tenantId);
-    if (!tenant) { await dequeue(c, messageId); return null; }
-    const contact = loaded.contact;
-    const suppressed = m.recipient ? await suppressionsFor(c, tenant.id, m.recipient) : { all: false, marketing: false };
-    const testAddress = m.kind === 'test' || m.kind === 'verification' ? await testAddressState(c, tenant.id, m.recipient) : null;
-    const renderer = renderers.get(m.template);
+  /** Loads, gates, renders and composes a batch; marks the ready ones 'sending' (one statement). */
+  private async prepareMany(c: PoolClient, tenantId: string, ids: readonly string[]): Promise<Ready[]> {
+    const loaded = await loadMessages(c, ids);
+    const tenant = await getTenant(c, tenantId);
+    const found = new Set(loaded.map((l) => l.message.id));
+    for (const id of ids) if (!found.has(id)) await dequeue(c, id);
+    if (!tenant) { for (const l of loaded) await dequeue(c, l.message.id); return []; }
+    const setup = await this.setupOf(c, tenant);
+    const ready: Ready[] = [];
+    for (const [i, l] of loaded.entries()) {
+      if (i > 0 && i % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const r = await this.prepareOne(c, l, setup);
+      if (r) ready.push(r);
+    }
+    await markSendingMany(c, ready.map(({ message: m, prepared: p }) => (
+      { id: m.id, attempt: m.attempts + 1, subject: p.subject, messageIdHeader: String(p.mail.messageId) })), this.deps.config.leaseSeconds);
+    return ready;
+  }
+
+  private async setupOf(c: PoolClient, tenant: Tenant): Promise<TenantSetup> {
     const fromDomain = domainOf(tenant.fromEmail);
     const { verified, dkim } = await signingSetup(c, fromDomain); // one round trip: verified domains and the signing key
-    const domains: SendingDomains = { verified, envelope: envelopeDomain(tenant.bounceDomain, delivery.config.bounceDomain) };
+    return { tenant, fromDomain, dkim, domains: { verified, envelope: envelopeDomain(tenant.bounceDomain, this.deps.delivery.config.bounceDomain) } };
+  }
+
+  /** Gate, render, compose one loaded message; a refusal or failure is recorded here (null), a ready one returned. */
+  private async prepareOne(c: PoolClient, l: Loaded, setup: TenantSetup): Promise<Ready | null> {
+    const { delivery, renderers, config, tokens } = this.deps;
+    const { message: m, contact, suppressed } = l;
+    if (FINAL_STATUSES.includes(m.status)) { await dequeue(c, m.id); return null; }
+    if (m.status === 'sending') { await recordEvent(c, m, 'reclaimed', {}); delivery.reclaimed(); }
+    const { tenant, fromDomain, dkim, domains } = setup;
+    const testAddress = m.kind === 'test' || m.kind === 'verification' ? await testAddressState(c, tenant.id, m.recipient) : null;
+    const renderer = renderers.get(m.template);
     const prepared = await delivery.prepareAsync<RenderOutput>({
       envelope: {
         messageId: m.id, kind: m.kind, tenant, fromDomain, dkim,
@@ -132,7 +197,6 @@ export class Sender {
       const extra = { stage: prepared.stage ?? 'render', error: prepared.error };
       return this.stop(c, m, () => markFailed(c, m, { response: null, attempt: m.attempts + 1, reason: prepared.reason, extra }), prepared.reason);
     }
-    await markSending(c, m, { attempt: m.attempts + 1, subject: prepared.subject, messageIdHeader: String(prepared.mail.messageId), leaseSeconds: config.leaseSeconds });
     return { message: m, prepared };
   }
 

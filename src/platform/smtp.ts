@@ -1,6 +1,9 @@
 // Mail out: a pooled SMTP transport (SMTP_URL), or a capture outbox that writes every message as
 // .eml under DATA_DIR/outbox for a newcomer to read. Both sign with DKIM when the message says so.
+import { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+import MimeNode from 'nodemailer/lib/mime-node';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { redactedPrefix } from '../policy/cards.js';
 
 export type SendOutcome =
@@ -110,14 +113,140 @@ export function createSmtpMailer(url: string, poolSize: number, tls: RelayTls = 
     tls: { rejectUnauthorized: u.searchParams.get('tls_reject_unauthorized') !== 'false', minVersion: 'TLSv1.2', ...(tls.ca ? { ca: tls.ca } : {}) },
     connectionTimeout: 15_000, greetingTimeout: 15_000, socketTimeout: 60_000,
   });
+  const direct = directPool(transport);
   return {
     mode: 'smtp',
     async send(msg) {
-      try { return acceptedOutcome(await transport.sendMail(msg)); } catch (err) { return classifySmtpError(err); }
+      try {
+        const prepared = direct ? preparedFor(msg) : null;
+        return acceptedOutcome(await (prepared && direct ? direct(prepared) : transport.sendMail(msg)));
+      } catch (err) { return classifySmtpError(err); }
     },
     close: () => transport.close(),
     // nodemailer's pool takes { force } (its typings do not say so): busy connections are closed too and their sends fail.
     abort: () => (transport.close as (this: Transporter, o: { force: boolean }) => void).call(transport, { force: true }),
+  };
+}
+
+// ---- the direct hand-over of a finished message to the pool ----------------------------------------
+// A message composeMessage built (mail/mime.ts: `raw` bytes, already DKIM-signed, an envelope) needs
+// nothing of nodemailer's message machinery: sendMail would wrap it in a MailMessage, compile it
+// through MailComposer into a MimeNode and stream it out through stream.pipeline stages (each one an
+// AbortController, and a DOMException when it ends), then SMTPConnection pushes every byte through
+// DataStream's per-byte loop (dot-stuffing, bare CR/LF repair). Here the bytes are made ready for
+// the DATA phase once, on the string (RFC 5321 4.5.2 dot-stuffing, the final "." line), and handed
+// to nodemailer's own pool (SMTPPool.send): its connections, requeueing, TLS, AUTH, rate limit and
+// replies are unchanged, and so is the outcome classification above.
+
+/** What nodemailer's pool reads of a message (SMTPPool.send, PoolResource.send): its data options, envelope, Message-ID and content stream. */
+interface PoolMessage {
+  data: Record<string, never>;
+  message: { getEnvelope(): { from: string | false; to: string[] }; messageId(): string; getHeader(key: string): string | undefined; createReadStream(): Readable };
+}
+type SentInfo = Parameters<typeof acceptedOutcome>[0];
+type PoolSend = (message: PoolMessage) => Promise<SentInfo>;
+
+/** A message that can go to the pool directly: its SMTP DATA bytes (stuffed and terminated), the raw bytes, the envelope and Message-ID. */
+interface Prepared { data: Buffer; raw: Buffer; envelope: { from: string; to: string }; messageId: string }
+
+/**
+ * `raw` as the DATA phase sends it (RFC 5321 4.5.2): a "." that starts a line doubled, the
+ * terminating "." line appended. Null when the bytes are not CRLF-only (a bare CR or LF) or do not
+ * end with CRLF: such bytes go through nodemailer's DataStream, which repairs them (a bare CR or
+ * LF ends a line on some servers: left alone, "\r.\r" could end the data early, SMTP smuggling).
+ */
+export function smtpData(raw: Buffer): Buffer | null {
+  const s = raw.toString('latin1'); // one byte per character, both ways: the bytes are kept as they are
+  if (!s.endsWith('\r\n') || !crlfOnly(s)) return null;
+  return Buffer.from(`${s.charCodeAt(0) === 0x2e ? '.' : ''}${s.replaceAll('\r\n.', '\r\n..')}.\r\n`, 'latin1');
+}
+
+/** True when every CR is followed by LF and every LF preceded by CR. */
+function crlfOnly(s: string): boolean {
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) if (i === 0 || s.charCodeAt(i - 1) !== 0x0d) return false;
+  for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) if (s.charCodeAt(i + 1) !== 0x0a) return false;
+  return true;
+}
+
+/** The direct form of `msg`, or null when it needs nodemailer's sendMail (no raw bytes, a DKIM option to apply, no plain envelope, bytes to repair). */
+function preparedFor(msg: SendMailOptions): Prepared | null {
+  const env = msg.envelope as { from?: unknown; to?: unknown } | undefined;
+  if (!Buffer.isBuffer(msg.raw) || msg.dkim || !env || typeof env.from !== 'string' || typeof env.to !== 'string') return null;
+  const data = composedData(msg) ?? smtpData(msg.raw);
+  return data ? { data, raw: msg.raw, envelope: { from: env.from, to: env.to }, messageId: typeof msg.messageId === 'string' ? msg.messageId : '' } : null;
+}
+
+/** The DATA bytes composeMessage made beside `raw` (mail/compose.ts ComposedMail), when they belong to this very `raw` Buffer. */
+function composedData(msg: SendMailOptions): Buffer | null {
+  const made = (msg as { smtpData?: { raw?: unknown; data?: unknown } }).smtpData;
+  return made && made.raw === msg.raw && Buffer.isBuffer(made.data) ? made.data : null;
+}
+
+/** A DataStream step that passes prepared bytes through as they are (no per-byte loop) and adds no final "." line: they carry one. */
+function passPrepared(this: DataStream, chunk: Buffer, _encoding: BufferEncoding, done: (err: null, out: Buffer) => void): void {
+  this.inByteCount += chunk.length;
+  this.outByteCount += chunk.length;
+  this.lastByte = chunk[chunk.length - 1];
+  done(null, chunk);
+}
+function flushNothing(done: () => void): void { done(); }
+
+/**
+ * The content stream of a prepared message: one chunk. Piped into SMTPConnection's DataStream it
+ * sends the prepared DATA bytes unchanged; piped anywhere else (a nodemailer that no longer uses
+ * DataStream) it sends the raw bytes, for that stream to stuff and terminate.
+ */
+export class PreparedStream extends Readable {
+  private chunk: Buffer;
+  /** `raw`: the message; `data`: smtpData(raw). */
+  constructor(raw: Buffer, private readonly data: Buffer) { super(); this.chunk = raw; }
+
+  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
+    if (dest instanceof DataStream) {
+      Object.assign(dest, { _transform: passPrepared, _flush: flushNothing });
+      this.chunk = this.data;
+    }
+    return super.pipe(dest, options);
+  }
+
+  override _read(): void { this.push(this.chunk); this.push(null); }
+}
+
+/** An address nodemailer's envelope conversion leaves as it is: a dot-atom of [A-Za-z0-9_+-] and a lowercase LDH domain (no A-label to check). */
+const PLAIN_ADDRESS = /^[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?!xn--)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.(?!xn--)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$/;
+const envelopeNode = new MimeNode();
+
+/**
+ * The SMTP envelope of one message as sendMail makes it (nodemailer's MimeNode.setEnvelope: address
+ * parsing, IDN domains to punycode, quoting): plain addresses (PLAIN_ADDRESS, which that conversion
+ * returns unchanged) as they are, any other through one reused MimeNode.
+ */
+export function smtpEnvelope(from: string, to: string): { from: string | false; to: string[] } {
+  if (PLAIN_ADDRESS.test(from) && PLAIN_ADDRESS.test(to)) return { from, to: [to] };
+  return envelopeNode.setEnvelope({ from, to }).getEnvelope() as { from: string | false; to: string[] };
+}
+
+/**
+ * Sends prepared messages through the transport's own SMTPPool (null when the transport is not one:
+ * every message then goes through sendMail). The envelope is converted as sendMail converts it (smtpEnvelope).
+ */
+function directPool(transport: Transporter): ((p: Prepared) => Promise<SentInfo>) | null {
+  const pool = (transport as unknown as { transporter?: { send?: unknown } }).transporter;
+  if (!pool || typeof pool.send !== 'function') return null;
+  const poolSend = pool.send.bind(pool) as (m: PoolMessage, cb: (err: Error | null, info?: SentInfo) => void) => boolean;
+  const send: PoolSend = (message) => new Promise((resolve, reject) => {
+    poolSend(message, (err, info) => (err ? reject(err) : resolve(info ?? {})));
+  });
+  return (p) => {
+    const envelope = smtpEnvelope(p.envelope.from, p.envelope.to);
+    return send({
+      data: {},
+      message: {
+        getEnvelope: () => envelope, messageId: () => p.messageId,
+        getHeader: (key) => (key.toLowerCase() === 'message-id' ? p.messageId : undefined),
+        createReadStream: () => new PreparedStream(p.raw, p.data),
+      },
+    });
   };
 }
 

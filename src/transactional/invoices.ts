@@ -2,15 +2,14 @@
 // in minor units), the request is idempotent on transactionId (ledger purpose invoice:<id>), and the
 // renderer formats every amount with Intl for the invoice's locale and currency.
 import { DomainError } from '../domain-error.js';
-import type { Db } from '../platform/db.js';
 import { renderMessage } from '../mail/render.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import { type AmountLine, expectedTotal, formatIssuedDate, formatMoney, formatQuantity, formatRate, isSafe } from './money.js';
 import type { InvoiceInput } from './requests.js';
-import { refusalError, submitNecessary } from './submit.js';
+import { refusalError } from './submit.js';
+import type { SubmissionBatcher } from './batch.js';
 import { compiledTemplate } from './templates.js';
-import { stage } from '../platform/stages.js';
 
 /** What an invoice row keeps in its ledger `data` (the renderer's input). */
 export type InvoiceData = Omit<InvoiceInput, 'contact'>;
@@ -30,13 +29,14 @@ export function assertTotal(inv: { lines: readonly AmountLine[]; taxes: readonly
 
 export interface InvoiceResult { status: 200 | 202; message: LedgerMessage }
 
-export async function createInvoice(db: Db, tenantId: string, inv: InvoiceInput): Promise<InvoiceResult> {
+/** Queues the invoice email (group commit with concurrent requests: transactional/batch.ts); 202 created, 200 replayed; 409/422 as DomainError. */
+export async function createInvoice(batcher: SubmissionBatcher, tenantId: string, inv: InvoiceInput): Promise<InvoiceResult> {
   assertTotal(inv);
   const { contact, ...data } = inv;
-  const r = await stage('ledger', () => db.withTenant(tenantId, (c) => submitNecessary(c, {
+  const r = await batcher.submit({
     tenantId, purpose: `invoice:${inv.transactionId}`, kind: 'invoice', template: 'invoice', contact,
     request: inv, data: { invoice: data }, keyField: 'transactionId',
-  })));
+  });
   if (r.outcome === 'refused') throw refusalError(r.message);
   return { status: r.outcome === 'created' ? 202 : 200, message: r.message };
 }

@@ -9,6 +9,7 @@ import { isUuid } from '../policy/ids.js';
 import { notFound, type Api } from '../platform/http.js';
 import { createInvoice } from './invoices.js';
 import { createNotice } from './notices.js';
+import { SubmissionBatcher } from './batch.js';
 import { messageDetail, listMessages, toRecord } from './communications.js';
 import { idempotentResponseIds } from '../platform/idempotency.js';
 import { messageTimeline } from '../events/feed.js';
@@ -31,12 +32,13 @@ const NOTICE_DESCRIPTION = 'Idempotency: the body field idempotencyKey, or else 
   + 'A built-in notice needs data.body and accepts only the data keys its template prints (subject, preview, body, actionUrl, actionLabel; ticketId for support).';
 
 export function transactionalRoutes(api: Api, db: Db): void {
+  const batcher = new SubmissionBatcher(db); // this process's group commit of invoice and notice requests
   api.route({
     method: 'post', path: '/api/invoices', scope: 'transactional', body: invoiceSchema, maxBodyBytes: 1024 * 1024, // up to 500 lines
     summary: 'Queue the invoice email of a completed transaction (idempotent on transactionId: 202 first, 200 on replay, 409 on a different payload)',
     response: messageRecord, success: [202, 200], errors: [409],
   }, async ({ tenantId, body }) => {
-    const r = await createInvoice(db, tenantId, body);
+    const r = await createInvoice(batcher, tenantId, body);
     return { status: r.status, body: toRecord(r.message) };
   });
 
@@ -49,7 +51,7 @@ export function transactionalRoutes(api: Api, db: Db): void {
     if (idempotencyKey !== null && body.idempotencyKey !== undefined && body.idempotencyKey !== idempotencyKey) {
       throw new DomainError('invalid', 'idempotencyKey differs from the Idempotency-Key header: give one of them, or the same key in both', 'idempotencyKey');
     }
-    const r = await createNotice(db, tenantId, { ...body, idempotencyKey: body.idempotencyKey ?? idempotencyKey ?? undefined });
+    const r = await createNotice(batcher, tenantId, { ...body, idempotencyKey: body.idempotencyKey ?? idempotencyKey ?? undefined });
     return { status: r.status, body: toRecord(r.message) };
   });
 

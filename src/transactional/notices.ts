@@ -7,25 +7,27 @@
 // templates): the notice is pinned to its current version (ledger template notice:stored:<id>,
 // template_version), so a later edit does not change what a queued or retried notice says.
 import { randomUUID } from 'node:crypto';
-import type { Db, Queryable } from '../platform/db.js';
+import type { Queryable } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
 import type { LedgerMessage } from '../mail/ledger.js';
 import { renderMessage } from '../mail/render.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import { SUBJECT_INJECTION, subjectBoundInjection, type NoticeInput } from './requests.js';
-import { refusalError, submitNecessary } from './submit.js';
+import { refusalError } from './submit.js';
+import type { SubmissionBatcher } from './batch.js';
 import { compiledStored, compiledTemplate, STORED_PREFIX, storedTemplate } from './templates.js';
 
 /** What a notice row keeps in its ledger `data`; the sender reads `replyTo` from there. */
 export interface NoticeData { vars: Record<string, unknown>; replyTo?: string }
 
-export async function createNotice(db: Db, tenantId: string, n: NoticeInput): Promise<{ status: 200 | 202; message: LedgerMessage }> {
+/** Queues a notice (group commit with concurrent requests: transactional/batch.ts); 202 created, 200 replayed; 409/422 as DomainError. */
+export async function createNotice(batcher: SubmissionBatcher, tenantId: string, n: NoticeInput): Promise<{ status: 200 | 202; message: LedgerMessage }> {
   const purpose = `notice:${n.idempotencyKey ?? randomUUID()}`;
   const data: NoticeData = { vars: n.data, ...(n.replyTo ? { replyTo: n.replyTo } : {}) };
-  const r = await db.withTenant(tenantId, (c) => submitNecessary(c, {
+  const r = await batcher.submit({
     tenantId, purpose, kind: n.kind, template: n.stored ? `${STORED_PREFIX}${n.template}` : `notice:${n.template}`, contact: n.contact,
     request: n, data: { ...data }, keyField: 'idempotencyKey', prepare: n.stored ? (tx) => pinStored(tx, n) : undefined,
-  }));
+  });
   if (r.outcome === 'refused') throw refusalError(r.message);
   return { status: r.outcome === 'created' ? 202 : 200, message: r.message };
 }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
-import { findContact } from '../consent/contacts.js';
+import { findContact, type ContactRow } from '../consent/contacts.js';
 import { enqueueMessage, MESSAGE_COLUMNS, recordRefusal as recordRefusedMessage, type LedgerMessage } from '../mail/ledger.js';
 import type { MessageKind } from '../policy/kinds.js';
 import { canonicalJson, type ContactRef } from './requests.js';
@@ -47,7 +47,8 @@ async function byPurpose(c: Queryable, tenantId: string, purpose: string): Promi
   return r.rows[0] ?? null;
 }
 
-function replay(existing: LedgerMessage, s: Submission, hash: string): Submitted {
+/** The first message of this purpose, or 409 idempotency_conflict (DomainError) when it came from a different request. */
+export function replay(existing: LedgerMessage, s: Submission, hash: string): Submitted {
   if (existing.requestHash !== hash) {
     throw new DomainError('idempotency_conflict',
       `${s.keyField} was already used for a different request; the first message stands`, s.keyField, { messageId: existing.id });
@@ -69,6 +70,12 @@ function resolvedRequest(request: unknown, contactId: string | null): unknown {
   return { ...(request as Record<string, unknown>), contact: { id: contactId } };
 }
 
+/** The contact a submission names if mail may go to it (null: none, no address, or erased), and the request's hash with that contact resolved. */
+export function resolveSubmission(s: Submission, found: ContactRow | null): { contact: ContactRow | null; hash: string } {
+  const contact = found && found.email && found.status !== 'erased' ? found : null;
+  return { contact, hash: requestHash(resolvedRequest(s.request, contact?.id ?? null)) };
+}
+
 /**
  * First time: queues the message (created). Same purpose and same request again: the first message
  * (replayed). Same purpose, different request: 409 idempotency_conflict. No such contact: refused.
@@ -77,9 +84,7 @@ function resolvedRequest(request: unknown, contactId: string | null): unknown {
  * one insert wins, the others wait for it and replay it.
  */
 export async function submitNecessary(c: Queryable, s: Submission): Promise<Submitted> {
-  const found = await findContact(c, s.contact);
-  const contact = found && found.email && found.status !== 'erased' ? found : null;
-  const hash = requestHash(resolvedRequest(s.request, contact?.id ?? null));
+  const { contact, hash } = resolveSubmission(s, await findContact(c, s.contact));
   if (contact?.email && !s.prepare) {
     // Nothing to check first (an invoice): the insert itself finds an existing purpose (ON CONFLICT), one round trip fewer.
     const { message, created } = await enqueueMessage(c, {

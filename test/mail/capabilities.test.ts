@@ -30,3 +30,33 @@ describe('redactCapabilities', () => {
     expect(redactPart(`<a href="${unsubscribe}&amp;x">`, unsubscribeCapabilities(unsubscribe), true)).not.toContain(TOKEN);
   });
 });
+
+describe('redactPart without a capability in sight (the quick check before any parsing)', () => {
+  const unsubscribe = `https://pg.example/u/${TOKEN}`;
+  const links = unsubscribeCapabilities(unsubscribe);
+  /** A link the quick check cannot judge (not http): with it in the list, every link takes the full redaction; it replaces nothing itself. */
+  const FULL = { url: 'mailto:x y', name: 'none' };
+
+  it('returns a text that holds none of them as it is, and still redacts one that holds a token in any spelling', () => {
+    const subject = 'Your weekly digest, Ann';
+    expect(redactPart(subject, links, false)).toBe(subject);
+    for (const form of [unsubscribe, TOKEN, encodeURIComponent(unsubscribe), `${unsubscribe}/preferences`, `&quot;${unsubscribe}&quot;`]) {
+      expect(redactPart(`Hi ${form}!`, links, false), form).not.toContain(TOKEN);
+    }
+  });
+
+  it('gives what the full redaction gives, whatever the URL (dot segments, other schemes, queries, odd characters, long hosts)', () => {
+    const odd = [
+      ...links, { url: `https://pg.example/${TOKEN}/../x`, name: 'a' }, { url: `foo:${TOKEN}/rest`, name: 'b' },
+      { url: `https://pg.example/u/${TOKEN}?q=1`, name: 'c' }, { url: `https://pg.example/u/${TOKEN} x`, name: 'd' },
+      { url: 'https://pg.example/short', name: 'e' }, { url: `https://${'h'.repeat(20)}.example/a`, name: 'f' },
+      { url: `https://pg.example:8443/${TOKEN}`, name: 'g' }, { url: `http://pg.example/./${TOKEN}/.`, name: 'h' },
+    ];
+    const texts = (url: string) => [`x ${TOKEN} y`, 'nothing here', `see ${url}`, `${'h'.repeat(20)}.example`, encodeURIComponent(url), TOKEN.split('.')[0], `pg.example:8443/${TOKEN}`];
+    for (const link of odd) {
+      for (const text of texts(link.url)) {
+        for (const escape of [false, true]) expect(redactPart(text, [link], escape), `${link.url} in ${text}`).toBe(redactPart(text, [link, FULL], escape));
+      }
+    }
+  });
+});
