@@ -8,12 +8,8 @@
 // hours on a small machine: the time for the whole campaign is extrapolated from the window's rate.
 // The cluster is durable (fsync, synchronous_commit, full_page_writes on) with max_wal_size=2GB.
 // Materialisation runs as the runtime login (row-level security on), as the start job does.
-// Baseline in the same run (MILLION_BENCH_BASELINE=1, the default): the audience is first materialised
-// for a second campaign with row security on the ledger as it was before migration 081 (the policy
-// evaluated per row), then the
-// ledger is emptied and the schema restored; the ratio of rows/s and PostgreSQL's CPU µs per row are printed.
 // Run: npx tsx bench/run.ts million   (MILLION_BENCH_N, default 1000000; MILLION_BENCH_SECONDS, default 60;
-// MILLION_BENCH_LANES, default MATERIALISE_LANES: key ranges materialised at once; MILLION_BENCH_BASELINE, default 1;
+// MILLION_BENCH_LANES, default MATERIALISE_LANES: key ranges materialised at once;
 // MILLION_BENCH_WORKER_NODE_OPTIONS: NODE_OPTIONS of the worker process, e.g. a V8 heap limit)
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,10 +61,6 @@ function sampleRss(pid: number): { stop(): Promise<number[]> } {
 
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-/** Row security on the ledger as before migration 081 (evaluated per row), and back (the bench's baseline; run on an empty ledger). */
-const PRE_081 = 'ALTER POLICY tenant_isolation ON messages USING (tenant_id = app_tenant()) WITH CHECK (tenant_id = app_tenant())';
-const POST_081 = 'ALTER POLICY tenant_isolation ON messages USING (tenant_id = (SELECT app_tenant())) WITH CHECK (tenant_id = (SELECT app_tenant()))';
-
 interface Materialised { rows: number; seconds: number; cpuUsPerRow: number; line: string }
 
 /** Materialises `campaign`'s audience in `lanes` key ranges, timed, with PostgreSQL's CPU per row. */
@@ -82,18 +74,6 @@ async function timedMaterialise(p: Postgate, clusterDir: string, campaign: Campa
   const cpuUsPerRow = ((split.cpu.postgres ?? 0) * 1e6) / Math.max(1, rows);
   return { rows, seconds, cpuUsPerRow, line: `${rows} rows in ${seconds.toFixed(1)} s (${(rows / seconds).toFixed(0)} rows/s; `
     + `${((seconds * 1_000_000) / Math.max(1, rows)).toFixed(1)} s per million at this rate); PostgreSQL ${cpuUsPerRow.toFixed(0)} µs CPU per row; CPU: ${cpuSplit(split)}` };
-}
-
-/** The baseline: a second campaign of the audience materialised on the pre-081 schema; the ledger is emptied and the schema restored after. */
-async function baseline(p: Postgate, db: ReturnType<typeof createDb>, url: string, clusterDir: string, audience: Awaited<ReturnType<typeof bulkAudience>>, lanes: number): Promise<Materialised> {
-  const other = await markRunning(db, await createCampaign(db, audience));
-  await owner(url, PRE_081);
-  try { return await timedMaterialise(p, clusterDir, other, lanes); } finally {
-    await owner(url, 'TRUNCATE messages CASCADE; TRUNCATE campaign_stats_hours');
-    await owner(url, 'DELETE FROM campaigns WHERE id = $1', [other.id]);
-    await owner(url, POST_081);
-    await owner(url, 'CHECKPOINT');
-  }
 }
 
 export default async function millionBench(): Promise<void> {
@@ -116,13 +96,10 @@ export default async function millionBench(): Promise<void> {
     [worker] = await startWorkers(1, cluster.url, sink.url, nodeOptions ? { NODE_OPTIONS: nodeOptions } : {});
     if (nodeOptions) console.log(`worker NODE_OPTIONS: ${nodeOptions}`);
     const campaign = await markRunning(db, await createCampaign(db, audience));
-    const before = process.env.MILLION_BENCH_BASELINE === '0' ? null : await baseline(p, db, cluster.url, cluster.dir, audience, lanes);
-    if (before) console.log(`baseline, row security as before migration 081 (evaluated per row), ${lanes} key ranges at once: ${before.line}`);
     const empty = await tableBytes(cluster.url);
     const m = await timedMaterialise(p, cluster.dir, campaign, lanes);
     const materialised = m.rows;
-    console.log(`audience materialised (${lanes} key ranges at once): ${m.line}; goal < 30 s for 1,000,000`
-      + (before ? `; ${((m.rows / m.seconds) / (before.rows / before.seconds)).toFixed(2)}× the baseline's rows/s, ${(m.cpuUsPerRow / before.cpuUsPerRow).toFixed(2)}× its CPU per row` : ''));
+    console.log(`audience materialised (${lanes} key ranges at once): ${m.line}; goal < 30 s for 1,000,000`);
     const afterMaterialise = await tableBytes(cluster.url);
     console.log(`database per recipient, materialised: ${perRow(afterMaterialise, empty, materialised)}`);
 
