@@ -375,7 +375,8 @@ export interface BuiltMessage {
 }
 
 /** True when every CR of `s` is followed by LF and every LF preceded by CR. */
-function crlfOnly(s: string): boolean {
+/** True when every CR of `s` is followed by LF and every LF preceded by CR. PURE. */
+export function crlfOnly(s: string): boolean {
   for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) if (i === 0 || s.charCodeAt(i - 1) !== 0x0d) return false;
   for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) if (s.charCodeAt(i + 1) !== 0x0a) return false;
   return true;
@@ -406,5 +407,13 @@ export function buildMessage(mail: SendMailOptions, dkim: RawDkim | null, codec:
   const whole = `${head}\r\n\r\n${body.qp}`;
   const raw = Buffer.from(whole, 'latin1');
   if (!crlfOnly(head)) return { raw, smtpData: null };
-  return { raw, smtpData: Buffer.from(`${whole.charCodeAt(0) === 0x2e ? '.' : ''}${whole.replaceAll('\r\n.', '\r\n..')}.\r\n`, 'latin1') };
+  return { raw, smtpData: dotStuffed(whole) };
+}
+
+/**
+ * A CRLF-only message (one character per byte, ending in CRLF) as the SMTP DATA phase sends it
+ * (RFC 5321 4.5.2): a "." that starts a line doubled, the terminating "." line appended. PURE.
+ */
+export function dotStuffed(message: string): Buffer {
+  return Buffer.from(`${message.charCodeAt(0) === 0x2e ? '.' : ''}${message.replaceAll('\r\n.', '\r\n..')}.\r\n`, 'latin1');
 }

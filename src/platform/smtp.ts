@@ -5,6 +5,7 @@ import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import MimeNode from 'nodemailer/lib/mime-node';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { redactedPrefix } from '../policy/cards.js';
+import { crlfOnly, dotStuffed } from '../mail/mime.js';
 
 export type SendOutcome =
   | { kind: 'sent'; response: string }
@@ -157,15 +158,7 @@ interface Prepared { data: Buffer; raw: Buffer; envelope: { from: string; to: st
  */
 export function smtpData(raw: Buffer): Buffer | null {
   const s = raw.toString('latin1'); // one byte per character, both ways: the bytes are kept as they are
-  if (!s.endsWith('\r\n') || !crlfOnly(s)) return null;
-  return Buffer.from(`${s.charCodeAt(0) === 0x2e ? '.' : ''}${s.replaceAll('\r\n.', '\r\n..')}.\r\n`, 'latin1');
-}
-
-/** True when every CR is followed by LF and every LF preceded by CR. */
-function crlfOnly(s: string): boolean {
-  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) if (i === 0 || s.charCodeAt(i - 1) !== 0x0d) return false;
-  for (let i = s.indexOf('\r'); i >= 0; i = s.indexOf('\r', i + 1)) if (s.charCodeAt(i + 1) !== 0x0a) return false;
-  return true;
+  return s.endsWith('\r\n') && crlfOnly(s) ? dotStuffed(s) : null;
 }
 
 /** The direct form of `msg`, or null when it needs nodemailer's sendMail (no raw bytes, a DKIM option to apply, no plain envelope, bytes to repair). */
