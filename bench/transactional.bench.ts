@@ -317,7 +317,7 @@ async function splitPhase(rig: Rig, captured: SendMailOptions[]): Promise<void> 
     ['HTTP and validation (auth, body, zod, response)', per('http')],
     ['ledger transaction (request: contact, enqueue)', per('ledger')],
     ['claim (dispatcher)', per('claim')],
-    ['prepare (message, tenant, facts, markSending)', per('prepare')],
+    ['prepare (message, tenant, facts, markSendingMany)', per('prepare')],
     ['render', per('render')],
     [raw ? 'compose (headers, VERP, MIME build and DKIM: raw)' : 'compose (headers, VERP)', per('compose')],
     ...(raw ? [] : [['nodemailer MIME build (measured apart)', build], ['DKIM (measured apart)', dkim]] as [string, number][]),

@@ -96,48 +96,36 @@ export interface NewMessage {
 /**
  * Records a message once. Returns the row and whether this call created it; an existing row for the
  * same purpose is returned untouched (idempotency). A new row (and its 'queued' event, same
- * statement) is queued for dispatch in the same transaction and the dispatchers are woken when it commits.
+ * statement) is queued for dispatch in the same transaction and the dispatchers are woken when it
+ * commits. enqueueMessages with one message.
  */
 export async function enqueueMessage(c: Queryable, m: NewMessage): Promise<{ message: LedgerMessage; created: boolean }> {
-  const ins = await c.query<LedgerMessage & EventRow>(`WITH m AS (
-      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
-    e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING}),
-    q AS (INSERT INTO send_queue (message_id, tenant_id, due_at) SELECT id, tenant_id, coalesce($11::timestamptz, now()) FROM m RETURNING message_id)
-    SELECT ${MESSAGE_COLUMNS}, e.*, pg_notify('postgate_send', '') AS send_notified FROM m JOIN e ON e.event_message = m.id JOIN q ON q.message_id = m.id`,
-  [m.tenantId, m.purpose, m.kind, m.contactId, m.campaignId ?? null, m.recipient, m.template, m.templateVersion ?? 1, JSON.stringify(m.data), m.requestHash ?? null,
-    m.notBefore ?? null]);
-  // One statement: the row, its 'queued' event, its send_queue entry, and the dispatchers' wake-up at commit.
-  if (ins.rows[0]) {
-    const msg = messageOf(ins.rows[0]);
-    publish(c, ins.rows);
-    return { message: msg, created: true };
-  }
-  const existing = await c.query<LedgerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND purpose = $2`, [m.tenantId, m.purpose]);
-  return { message: existing.rows[0], created: false };
+  return (await enqueueMessages(c, m.tenantId, [m]))[0];
 }
 
 /**
- * enqueueMessage for many messages of ONE tenant in one statement (group commit of requests; purposes
- * distinct): each new purpose becomes a row with its 'queued' event and send_queue entry (due now),
- * the dispatchers woken at commit; an existing purpose is returned untouched (created false), read
- * in a second statement only when there is one. Results in the order of `ms`.
+ * Records many messages of ONE tenant in one statement (group commit of requests; purposes distinct):
+ * each new purpose becomes a row with its 'queued' event and send_queue entry (due at its notBefore,
+ * else now), the dispatchers woken at commit; an existing purpose is returned untouched (created
+ * false), read in a second statement only when there is one. Results in the order of `ms`.
  */
-export async function enqueueMessages(c: Queryable, tenantId: string, ms: readonly Omit<NewMessage, 'tenantId' | 'campaignId' | 'notBefore'>[]):
+export async function enqueueMessages(c: Queryable, tenantId: string, ms: readonly Omit<NewMessage, 'tenantId'>[]):
 Promise<{ message: LedgerMessage; created: boolean }[]> {
   if (!ms.length) return [];
   const ins = await c.query<LedgerMessage & EventRow>(`WITH r AS (
-      SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[], $8::jsonb[], $9::text[]) WITH ORDINALITY
-        AS r(purpose, kind, contact_id, recipient, template, template_version, data, request_hash, n)),
+      SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[], $8::jsonb[], $9::text[], $10::uuid[], $11::timestamptz[])
+        WITH ORDINALITY AS r(purpose, kind, contact_id, recipient, template, template_version, data, request_hash, campaign_id, not_before, n)),
     m AS (
-      INSERT INTO messages (tenant_id, purpose, kind, contact_id, recipient, template, template_version, data, request_hash)
-      SELECT $1, purpose, kind, contact_id, recipient, template, template_version, data, request_hash FROM r ORDER BY n
+      INSERT INTO messages (tenant_id, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash)
+      SELECT $1, purpose, kind, contact_id, campaign_id, recipient, template, template_version, data, request_hash FROM r ORDER BY n
       ON CONFLICT (tenant_id, purpose) DO NOTHING RETURNING *),
     e AS (INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, 'queued', '{}' FROM m ${EVENT_RETURNING}),
-    q AS (INSERT INTO send_queue (message_id, tenant_id, due_at) SELECT id, tenant_id, now() FROM m RETURNING message_id)
+    q AS (INSERT INTO send_queue (message_id, tenant_id, due_at)
+      SELECT m.id, m.tenant_id, coalesce(r.not_before, now()) FROM m JOIN r ON r.purpose = m.purpose RETURNING message_id)
     SELECT ${MESSAGE_COLUMNS}, e.*, pg_notify('postgate_send', '') AS send_notified FROM m JOIN e ON e.event_message = m.id JOIN q ON q.message_id = m.id`,
   [tenantId, ms.map((m) => m.purpose), ms.map((m) => m.kind), ms.map((m) => m.contactId), ms.map((m) => m.recipient), ms.map((m) => m.template),
-    ms.map((m) => m.templateVersion ?? 1), ms.map((m) => JSON.stringify(m.data)), ms.map((m) => m.requestHash ?? null)]);
+    ms.map((m) => m.templateVersion ?? 1), ms.map((m) => JSON.stringify(m.data)), ms.map((m) => m.requestHash ?? null),
+    ms.map((m) => m.campaignId ?? null), ms.map((m) => m.notBefore ?? null)]);
   publish(c, ins.rows);
   const created = new Map(ins.rows.map((row) => [row.purpose, messageOf(row)]));
   const missing = ms.filter((m) => !created.has(m.purpose)).map((m) => m.purpose);
@@ -254,22 +242,6 @@ export async function recordEvent(c: Queryable, m: Ref, type: string, detail: Re
   publish(c, r.rows);
 }
 
-/** queued/deferred (or a lapsed 'sending') → sending: attempt counted, composed headers kept, leased. */
-export async function markSending(c: Queryable, m: Ref, s: { attempt: number; subject: string; messageIdHeader: string; leaseSeconds: number }): Promise<void> {
-  await changeWithEvents(c, `UPDATE messages SET status = 'sending', attempts = attempts + 1, subject = $2, message_id_header = $3,
-      lease_until = now() + $4 * interval '1 second', updated_at = now() WHERE id = $1
-    RETURNING id, tenant_id, 'sending'::text AS type, $5::jsonb AS detail`,
-  [m.id, s.subject, s.messageIdHeader, s.leaseSeconds, JSON.stringify({ attempt: s.attempt })]);
-}
-
-/** sending → sent. A DSN processed before this commit may already have moved the row on (bounced): that stays. */
-export async function markSent(c: Queryable, m: Ref, s: { response: string; attempt: number }): Promise<void> {
-  await changeWithEvents(c, `UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, sent_at = now(), smtp_response = $2,
-      lease_until = NULL, reason = CASE WHEN status = 'sending' THEN NULL ELSE reason END, updated_at = now() WHERE id = $1
-    RETURNING id, tenant_id, 'sent'::text AS type, $3::jsonb AS detail`,
-  [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt })]);
-}
-
 /**
  * Reasons of a deferral in which no relay was asked (src/relays: the destination domain was already
  * in back-off, every relay was paused): the attempt the claim counted is given back.
@@ -322,44 +294,6 @@ async function afterDelivery(c: Queryable, m: Ref, status: 'bounced' | 'complain
   await changeWithEvents(c, `UPDATE messages SET status = $2, reason = $3, updated_at = now() WHERE id = $1
     RETURNING id, tenant_id, $2::text AS type, $4::jsonb AS detail`,
   [m.id, status, reason, JSON.stringify({ ...detail, reason })]);
-}
-
-/**
- * Keeps a sent message's body for `retentionDays`. Capability links (confirm, unsubscribe,
- * preferences) exist only on the wire: each one the renderer named is replaced by its placeholder
- * here, so neither the API nor the data export can hand one to anyone but the mailbox. And, as the
- * last line behind the template and request checks, any payment-card number in either part (merge
- * data a template printed) is redacted (policy/cards.ts redactCardNumbers): Postgate never stores one.
- */
-export async function storeBody(c: Queryable, m: Ref, body: { html: string; text: string }, links: readonly CapabilityLink[], retentionDays: number): Promise<void> {
-  if (retentionDays <= 0) return;
-  const kept = redactCapabilities(body, links);
-  const html = redactCardNumbers(kept.html);
-  const text = redactCardNumbers(kept.text);
-  await c.query(`INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 day')
-    ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at`, [m.id, m.tenantId, html, text, retentionDays]);
-}
-
-/**
- * A single message handed over: markSent, storeBody and its removal from send_queue in ONE statement
- * (one round trip instead of three; same rules as those: a status a DSN already moved on stays, the
- * body is kept redacted for `retentionDays`, none when 0).
- */
-export async function recordSent(c: Queryable, m: Ref, s: { response: string; attempt: number },
-  body: { html: string; text: string }, links: readonly CapabilityLink[], retentionDays: number): Promise<void> {
-  const kept = retentionDays > 0 ? redactCapabilities(body, links) : { html: '', text: '' };
-  const r = await c.query<EventRow>(`WITH m AS (
-      UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, sent_at = now(), smtp_response = $2,
-        lease_until = NULL, reason = CASE WHEN status = 'sending' THEN NULL ELSE reason END, updated_at = now() WHERE id = $1
-      RETURNING id, tenant_id, 'sent'::text AS type, $3::jsonb AS detail),
-    b AS (INSERT INTO message_bodies (message_id, tenant_id, html, text, expires_at)
-      SELECT $1, $4, $5, $6, now() + $7 * interval '1 day' WHERE $7 > 0
-      ON CONFLICT (message_id) DO UPDATE SET html = EXCLUDED.html, text = EXCLUDED.text, expires_at = EXCLUDED.expires_at),
-    q AS (DELETE FROM send_queue WHERE message_id = $1)
-    INSERT INTO message_events (tenant_id, message_id, type, detail) SELECT tenant_id, id, type, detail FROM m ${EVENT_RETURNING}`,
-  [m.id, s.response, JSON.stringify({ response: s.response, attempt: s.attempt }), m.tenantId,
-    redactCardNumbers(kept.html), redactCardNumbers(kept.text), retentionDays]);
-  publish(c, r.rows);
 }
 
 /* ------------------------------------------------------------------ single messages in batches (transactional) */

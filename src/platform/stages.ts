@@ -7,7 +7,7 @@
 // it measures this process only.
 
 /** The stages of one invoice: HTTP (and validation), its ledger transaction, the dispatcher's claim,
- * the sender's preparation (gate facts, markSending), render, compose, SMTP hand-over (nodemailer build,
+ * the sender's preparation (gate facts, markSendingMany), render, compose, SMTP hand-over (nodemailer build,
  * DKIM and the SMTP dialogue), recording the outcome; `other`: timers, wake-ups, anything in between. */
 export const STAGES = ['http', 'ledger', 'claim', 'prepare', 'render', 'compose', 'smtp', 'record', 'other'] as const;
 export type Stage = (typeof STAGES)[number];

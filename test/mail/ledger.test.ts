@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../src/platform/db.js';
 import {
-  enqueueMessage, markSending, markSent, MESSAGE_EVENTS_CHANNEL, messageEvents, subscribe, type LedgerEvent,
+  enqueueMessage, markSendingMany, recordSentMany, MESSAGE_EVENTS_CHANNEL, messageEvents, subscribe, type LedgerEvent,
 } from '../../src/mail/ledger.js';
 import { createTenant } from '../../src/tenants/store.js';
 import { createTestDatabase, ownerQuery, type TestDatabase } from '../support/db.js';
@@ -53,12 +53,12 @@ describe('ledger event channel', () => {
       let seenBeforeCommit = -1;
       const message = await db.withTenant(tenantId, async (c) => {
         const { message: m } = await enqueueMessage(c, newMessage(`notice:${randomUUID()}`));
-        await markSending(c, m, { attempt: 1, subject: 'Hello', messageIdHeader: '<x@acme.org>', leaseSeconds: 60 });
+        await markSendingMany(c, [{ id: m.id, attempt: 1, subject: 'Hello', messageIdHeader: '<x@acme.org>' }], 60);
         seenBeforeCommit = heard.length;
         return m;
       });
       expect(seenBeforeCommit).toBe(0);
-      await db.withTenant(tenantId, (c) => markSent(c, message, { response: '250 ok', attempt: 1 }));
+      await db.withTenant(tenantId, (c) => recordSentMany(c, [{ id: message.id, tenantId, response: '250 ok', attempt: 1, body: { html: '', text: '' }, links: [] }], 0));
 
       expect(heard.map((e) => e.type)).toEqual(['queued', 'sending', 'sent']);
       expect(heard.every((e) => e.messageId === message.id && e.tenantId === tenantId)).toBe(true);

@@ -1,5 +1,5 @@
 // The single-message path in few statements (issue 18): enqueueMessage writes the row, its 'queued'
-// event and its send_queue entry in one statement; recordSent writes 'sent', its event and the body
+// event and its send_queue entry in one statement; recordSentMany writes 'sent', its event and the body
 // and drops the queue entry in one; migration 080's feed trigger announces only statements that
 // added feed rows. Over real PostgreSQL, with no dispatcher running (nothing is claimed meanwhile).
 import pg from 'pg';
@@ -8,7 +8,7 @@ import { useApp } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
 import { given } from '../support/given.js';
 import { waitFor } from '../support/wait.js';
-import { getMessage, markSending, recordEvent, recordSent } from '../../src/mail/ledger.js';
+import { getMessage, markSendingMany, recordEvent, recordSentMany } from '../../src/mail/ledger.js';
 
 const { app, t } = useApp({ roles: { worker: false } });
 
@@ -25,8 +25,8 @@ describe('the single-message statements', () => {
     const db = app.pg.deps.db;
     await db.withTenant(t.id, async (c) => {
       const m = (await getMessage(c, id, true))!;
-      await markSending(c, m, { attempt: 1, subject: 'Hi', messageIdHeader: '<x@acme.org>', leaseSeconds: 60 });
-      await recordSent(c, m, { response: '250 OK', attempt: 1 }, { html: '<p>Hello</p>', text: 'Hello' }, [], 30);
+      await markSendingMany(c, [{ id: m.id, attempt: 1, subject: 'Hi', messageIdHeader: '<x@acme.org>' }], 60);
+      await recordSentMany(c, [{ id: m.id, tenantId: m.tenantId, response: '250 OK', attempt: 1, body: { html: '<p>Hello</p>', text: 'Hello' }, links: [] }], 30);
     });
     const [row] = await ownerQuery<{ status: string; smtp_response: string; html: string; text: string }>(app.db.url,
       'SELECT m.status, m.smtp_response, b.html, b.text FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.id = $1', [id]);
@@ -42,8 +42,8 @@ describe('the single-message statements', () => {
     const id = await given(app, t).queuedMessage({ kind: 'account', template: 'notice:account', recipient: 'rt0@example.org', contactId: contact.id, data: {} });
     await app.pg.deps.db.withTenant(t.id, async (c) => {
       const m = (await getMessage(c, id, true))!;
-      await markSending(c, m, { attempt: 1, subject: 'Hi', messageIdHeader: '<y@acme.org>', leaseSeconds: 60 });
-      await recordSent(c, m, { response: '250 OK', attempt: 1 }, { html: '<p>Hello</p>', text: 'Hello' }, [], 0);
+      await markSendingMany(c, [{ id: m.id, attempt: 1, subject: 'Hi', messageIdHeader: '<y@acme.org>' }], 60);
+      await recordSentMany(c, [{ id: m.id, tenantId: m.tenantId, response: '250 OK', attempt: 1, body: { html: '<p>Hello</p>', text: 'Hello' }, links: [] }], 0);
     });
     expect(await ownerQuery(app.db.url, 'SELECT 1 FROM message_bodies WHERE message_id = $1', [id])).toHaveLength(0);
     expect(await queueOf(id)).toBe(0);
