@@ -20,6 +20,7 @@ import { NEWSLETTER_MJML } from './newsletter.js';
 const TENANT: Tenant = {
   id: '11111111-1111-4111-8111-111111111111', name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org',
   postalAddress: 'Acme Ltd, 1 Main St, Springfield', bounceDomain: null, requireDkim: true, sendRatePerSecond: null, trackClicks: false, trackOpens: false,
+  defaultLocale: 'en', logoUrl: null, accentColor: null, privacyUrl: null,
 };
 
 function row(i: number): ClaimedRow {

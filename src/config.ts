@@ -81,6 +81,9 @@ export const configSchema = z.object({
   ACTIVATION_TENANT_PER_HOUR: int(1, 10_000_000),
   FORM_PER_IP_PER_HOUR: int(1, 100_000),
   FORM_PER_IP_PER_DAY: int(1, 1_000_000),
+  /** Self-service data rights (preference page): lifetime of the mailed export and erasure links, and requests per contact per rolling 24 hours. */
+  DATA_RIGHTS_LINK_HOURS: int(1, 720),
+  DATA_RIGHTS_REQUESTS_PER_DAY: int(1, 100),
   TEST_ADDRESS_VERIFY_PER_HOUR: int(1, 10_000),
   TEST_ADDRESS_VERIFY_PER_DAY: int(1, 100),
   TEST_SENDS_PER_HOUR: int(1, 100_000),

@@ -28,9 +28,24 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
   return new Html(out);
 }
 
-export interface Brand { name: string; postalAddress: string | null }
+/**
+ * The sender's brand on a page (issue 20): name, postal address, and optionally a logo (https URL),
+ * an accent colour ('#rrggbb', contrast-checked against white when stored) and a privacy-policy URL.
+ */
+export interface Brand {
+  name: string; postalAddress: string | null;
+  logoUrl?: string | null; accentColor?: string | null; privacyUrl?: string | null;
+}
 
-export interface PageSpec { title: string; brand: Brand | null; body: Html }
+export interface PageSpec {
+  title: string; brand: Brand | null; body: Html;
+  /** BCP 47 language of the page (`<html lang>`); default 'en'. */
+  lang?: string;
+  /** Writing direction (`<html dir>`); default 'ltr'. */
+  dir?: 'ltr' | 'rtl';
+  /** Footer words in the page's language; default English. */
+  labels?: { privacy: string; logo: string };
+}
 
 const STYLE = `body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;background:#f4f4f5;color:#18181b;margin:0;padding:2rem 1rem;line-height:1.5}
 main{max-width:36rem;margin:0 auto;background:#fff;border-radius:8px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}
@@ -46,21 +61,47 @@ legend{font-weight:700;padding:0 .3rem}.option{display:flex;gap:.6rem;align-item
 footer{max-width:36rem;margin:1rem auto 0;color:#52525b;font-size:.85rem;text-align:center}
 input[type=email],input[type=text]{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #71717a;border-radius:6px}
 .option-field{margin:1rem 0}.option-field .error{margin:.3rem 0}
-.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}`;
+.hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}
+.logo{display:block;max-height:48px;width:auto}`;
 
-/** The whole document of a public page around its body. */
+const ACCENT = /^#[0-9a-f]{6}$/i;
+
+/** The tenant's accent colour over the default blue (buttons, links); nothing when unset or malformed. */
+function accentStyle(brand: Brand | null): Html | '' {
+  const c = brand?.accentColor;
+  if (!c || !ACCENT.test(c)) return '';
+  return new Html(`<style>button{border-color:${c};background:${c}}button.secondary{color:${c}}a{color:${c}}</style>`);
+}
+
+function brandHeader(brand: Brand | null, logoLabel: string): Html | '' {
+  if (!brand) return '';
+  const logo = brand.logoUrl?.startsWith('https://')
+    ? html`<img class="logo" src="${brand.logoUrl}" alt="${logoLabel.replace('{name}', brand.name)}" height="48">` : '';
+  return html`<p class="brand">${logo}${logo ? '' : brand.name}</p>`;
+}
+
+function brandFooter(brand: Brand | null, privacyLabel: string): Html | '' {
+  if (!brand || (!brand.postalAddress && !brand.privacyUrl)) return '';
+  const address = brand.postalAddress ? html`<p>${brand.name} · ${brand.postalAddress}</p>` : '';
+  const privacy = brand.privacyUrl && /^https?:\/\//.test(brand.privacyUrl) ? html`<p><a href="${brand.privacyUrl}">${privacyLabel}</a></p>` : '';
+  return html`<footer>${address}${privacy}</footer>`;
+}
+
+/** The whole document of a public page around its body: language and direction, the brand's header, colour and footer. */
 export function renderPage(p: PageSpec): string {
   const title = p.brand ? `${p.title} – ${p.brand.name}` : p.title;
-  const brand = p.brand ? html`<p class="brand">${p.brand.name}</p>` : '';
-  const footer = p.brand?.postalAddress ? html`<footer><p>${p.brand.name} · ${p.brand.postalAddress}</p></footer>` : '';
+  const labels = p.labels ?? { privacy: 'Privacy policy', logo: '{name}' };
+  const brand = brandHeader(p.brand, labels.logo);
+  const footer = brandFooter(p.brand, labels.privacy);
   return html`<!doctype html>
-<html lang="en">
+<html lang="${p.lang ?? 'en'}" dir="${p.dir ?? 'ltr'}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <title>${title}</title>
 <style>${new Html(STYLE)}</style>
+${accentStyle(p.brand)}
 </head>
 <body>
 <main>

@@ -119,6 +119,7 @@ const READ_VIEWS: { folder: string; tables: string[]; reason: string }[] = [
   { folder: 'src/mail', tables: ['contacts', 'tenants', 'subscriptions', 'suppressions'], reason: 'the send path gathers gate facts in its claim' },
   { folder: 'src/transactional', tables: ['messages', 'message_bodies'], reason: 'the record of communications lists the ledger' },
   { folder: 'src/unsubscribe', tables: ['contacts', 'lists', 'subscriptions', 'campaigns'], reason: 'a token\'s target: its contact, the campaign\'s lists, the preference page' },
+  { folder: 'src/unsubscribe', tables: ['messages'], reason: 'a campaign mail\'s link names its ledger message (issue 20: short links): its contact and campaign are read from that row' },
   { folder: 'src/audience', tables: ['contacts', 'subscriptions', 'lists'], reason: 'a segment count and the compiled segment predicate read contacts and their subscriptions to lists not deleted' },
   { folder: 'src/platform', tables: ['send_queue'], reason: 'readiness: the schema is migrated (LIMIT 0, no row read)' },
   { folder: 'src/webhooks', tables: ['events'], reason: 'the fan-out inserts deliveries from the feed in one statement; the claim builds the payload from the event row at send time (an erased event is never sent)' },

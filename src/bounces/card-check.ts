@@ -12,11 +12,12 @@ import { containsCardNumber } from '../policy/cards.js';
 
 export type RawWithheld = 'card_data' | 'capability_link';
 
-// A signed link token (policy/tokens: base64url(payload) "." base64url(HMAC-SHA256), 43 characters)
-// in a confirm, unsubscribe or test-address verification path (/a/, /u/, /t/), the slashes written or percent-encoded (a link-rewriting gateway's
+// A signed link token (policy/tokens: the JSON format, base64url(payload) "." base64url(HMAC-SHA256),
+// or the compact one, 38 or more base64url characters without a dot) in a confirm, unsubscribe or
+// test-address verification path (/a/, /u/, /t/), the slashes written or percent-encoded (a link-rewriting gateway's
 // "?url=https%3A%2F%2F…%2Fa%2F<token>"). Short dotted names ("/a/page.html") are not tokens.
-// Linear: the classes on each side of the '.' exclude it.
-const CAPABILITY_TOKEN = /(?:\/|%2f)[aut](?:\/|%2f)[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}/i;
+// Linear: the classes on each side of the '.' exclude it, and '/' ends every run.
+const CAPABILITY_TOKEN = /(?:\/|%2f)[aut](?:\/|%2f)(?:[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{20,}|[A-Za-z0-9_-]{38,})/i;
 
 /** True when a decoded text holds a confirm, unsubscribe or test-address capability path, `/a/<token>`, `/u/<token>` or `/t/<token>`, its slashes plain or percent-encoded (RFC 3986). */
 export function holdsCapabilityLink(text: string): boolean {

@@ -1,6 +1,7 @@
 // The List-Unsubscribe mailto address: `unsubscribe+<token>@<bounce domain>`. The link tokens of
-// src/unsubscribe/links.ts are ~220 characters, which no MTA accepts as a local part (RFC 5321:
-// 64 octets; smtp-server refuses paths over 253), so this compact form exists alongside them:
+// src/unsubscribe/links.ts are about 60 characters (~220 in the JSON format before issue 20) and
+// case-sensitive: with `unsubscribe+` too long for a local part (RFC 5321: 64 octets), and an MTA may
+// fold its case. So this compact form exists alongside them:
 //   token = base32(contactUuid16 ‖ mac8) "-" kidTag      (39 + 1 + ≤ 12 chars; local part ≤ 64)
 //   mac8  = first 8 bytes of HMAC-SHA256(keys[kid], "unsubscribe-mailto\0" ‖ contactUuid16)
 // Lower-case, so an MTA folding the case of the local part does not break it. The contact id alone

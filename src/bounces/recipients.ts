@@ -33,7 +33,8 @@ export function parseInboundRecipient(keys: TokenKeys, input: string): InboundTa
   const contactId = verifyMailtoToken(keys, m[2]);
   if (contactId) return { kind: 'unsubscribe', address, contactId, tenantId: null, campaignId: null };
   const subject = readUnsubscribeToken(keys, m[2]);
-  return subject ? { kind: 'unsubscribe', address, ...subject } : null;
+  // A message link (campaign mail's, ~60 chars) never fits a local part with `unsubscribe+`: only contact links are taken here.
+  return subject && 'contactId' in subject ? { kind: 'unsubscribe', address, ...subject } : null;
 }
 
 /** Distinct targets of a list of addresses (envelope recipients, or headers naming them). */

@@ -4,7 +4,7 @@
 // An address the tenant names is 'pending' until the person at it confirms: Postgate mails it one
 // 'verification' message (a ledger row, purpose test-address:<row id>:<n>, template 'test-address')
 // holding a single-use capability link (/t/<token>, signed like activation links: policy/tokens.ts,
-// purpose 'test_address', binding tenant, row and message). GET on the link shows a page; only the
+// purpose 'test_address', binding tenant and message; the message's data names the row). GET on the link shows a page; only the
 // POST confirms (mail scanners prefetch GETs). Then the row is 'verified' and test sends may go to it.
 //
 // Nothing is mailed, and no test send goes, to an address any suppression names (hard bounce,
@@ -203,12 +203,15 @@ export function readVerificationData(data: Record<string, unknown>): Verificatio
   return typeof testAddressId === 'string' && isUuid(testAddressId) && typeof expiresAt === 'string' ? { testAddressId, expiresAt } : null;
 }
 
-/** What a valid verification link says: the tenant, the test address row and the mail it came in. */
-export interface VerificationClaim { tenantId: string; testAddressId: string; messageId: string; useId: string }
+/**
+ * What a valid verification link says: the tenant and the mail it came in; the test address row only
+ * in links of the JSON format (mailed before issue 20), else the mail's data names it.
+ */
+export interface VerificationClaim { tenantId: string; testAddressId: string | null; messageId: string; useId: string }
 
-/** The link's token: signed at render time (never stored), expiring when the row's data says; every render of one row gives the same link. */
+/** The link's token (compact: tenant and message): signed at render time (never stored), expiring when the row's data says; every render of one row gives the same link. */
 export function verificationToken(keys: TokenKeys, m: Pick<LedgerMessage, 'id' | 'tenantId'>, d: VerificationData): string {
-  return signToken(keys, 'test_address', m.tenantId, { a: d.testAddressId, m: m.id }, { ttlSeconds: 0, now: Math.floor(Date.parse(d.expiresAt) / 1000) });
+  return signToken(keys, 'test_address', m.tenantId, { m: m.id }, { ttlSeconds: 0, now: Math.floor(Date.parse(d.expiresAt) / 1000) });
 }
 
 export function verificationUrl(publicUrl: string, token: string): string {
@@ -225,8 +228,9 @@ export function readVerificationToken(keys: TokenKeys, token: unknown): { ok: tr
   const r = verifyToken(keys, token, 'test_address');
   if (!r.ok) return { ok: false, error: r.error === 'expired' ? 'expired' : 'invalid' };
   const { t, s } = r.payload;
-  if (!isUuid(t) || !isUuid(s.a ?? '') || !isUuid(s.m ?? '')) return { ok: false, error: 'invalid' };
-  return { ok: true, claim: { tenantId: t, testAddressId: s.a, messageId: s.m, useId: useIdOf(t, s.m) } };
+  const testAddressId = s.a ?? null;
+  if (!isUuid(t) || (testAddressId !== null && !isUuid(testAddressId)) || !isUuid(s.m ?? '')) return { ok: false, error: 'invalid' };
+  return { ok: true, claim: { tenantId: t, testAddressId, messageId: s.m, useId: useIdOf(t, s.m) } };
 }
 
 /** What a link would do now. 'gone': the row was deleted (or erased), the mail never went out, or the address is suppressed. */
@@ -234,11 +238,12 @@ export type VerificationPlan = { ok: true; testAddress: TestAddress } | { ok: fa
 
 /** Reads only: what the link would confirm. A link counts only if its mail was handed to SMTP (a capability of the mailbox). */
 export async function planVerification(c: Queryable, claim: VerificationClaim, forUpdate = false): Promise<VerificationPlan> {
-  const row = await findTestAddress(c, claim.tenantId, claim.testAddressId, forUpdate);
-  if (!row) return { ok: false, reason: 'gone' };
   const m = await c.query<{ data: Record<string, unknown> }>(`SELECT data FROM messages
     WHERE tenant_id = $1 AND id = $2 AND kind = 'verification' AND status NOT IN ('queued', 'failed', 'suppressed', 'cancelled')`, [claim.tenantId, claim.messageId]);
-  if (readVerificationData(m.rows[0]?.data ?? {})?.testAddressId !== row.id) return { ok: false, reason: 'gone' };
+  const named = readVerificationData(m.rows[0]?.data ?? {})?.testAddressId;
+  if (!named || (claim.testAddressId !== null && claim.testAddressId !== named)) return { ok: false, reason: 'gone' };
+  const row = await findTestAddress(c, claim.tenantId, named, forUpdate);
+  if (!row) return { ok: false, reason: 'gone' };
   const s = await suppressionsFor(c, claim.tenantId, row.address);
   if (s.all || s.marketing) return { ok: false, reason: 'gone' };
   if (await isUsed(c, claim.useId)) return { ok: false, reason: 'used' };

@@ -53,7 +53,7 @@ export function campaignRenderer(cache: CompiledCache) {
     });
     const recipient = ctx.message.recipient ?? '';
     const contact = ctx.contact ?? await contactByEmail(ctx.db, recipient);
-    const token = unsubscribeToken(ctx.tokens, { tenantId: ctx.tenant.id, contactId: contact?.id ?? NO_CONTACT, campaignId: campaign.id });
+    const token = unsubscribeToken(ctx.tokens, { tenantId: ctx.tenant.id, messageId: ctx.message.id }); // the page finds the contact at this address, if any
     const url = `${ctx.publicUrl}/u/${token}`;
     const data = recipientData({
       contact: { id: contact?.id ?? NO_CONTACT, email: recipient, name: contact ? contact.name : SAMPLE_NAME, attributes: contact?.attributes ?? {} },

@@ -1,15 +1,19 @@
 // The 'activation' renderer: templates/activation.mjml, compiled once per process, rendered per
-// message with the tenant's branding, the lists to confirm and the signed activation link.
+// message with the tenant's branding, the lists to confirm and the signed activation link, in the
+// contact's language (contacts.locale), else the tenant's default (mail/builtin.ts).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../config.js';
 import { renderMessage, type CompiledTemplate } from '../mail/render.js';
 import { TemplateCache } from '../mail/template-cache.js';
+import { brandView, commonWords, mailTranslator, words } from '../mail/builtin.js';
 import type { RenderContext, RenderOutput } from '../mail/renderers.js';
 import { activationToken, activationUrl, readActivationData } from './activation.js';
 import { listsByIds } from './lists.js';
+import type { Translator } from '../i18n/translate.js';
 
-const SUBJECT = '{{#if verifyAddress}}Confirm your email address for {{tenantName}}{{else}}Confirm your subscription to {{tenantName}}{{/if}}';
+// The subject is formatted in the recipient's language (activationWords) before the render.
+const SUBJECT = '{{subject}}';
 
 const compiled = new TemplateCache(1);
 
@@ -27,13 +31,28 @@ export async function renderActivation(ctx: RenderContext): Promise<RenderOutput
   const token = activationToken(ctx.tokens, ctx.message, data.expiresAt);
   const url = activationUrl(ctx.publicUrl, token);
   const days = Math.max(1, Math.round((Date.parse(data.expiresAt) - new Date(ctx.message.createdAt).getTime()) / 86_400_000));
+  const tr = await mailTranslator(ctx, contact.locale, ctx.tenant.defaultLocale);
+  const i18n = activationWords(tr, { tenant: ctx.tenant.name, name: contact.name, email: contact.email, verifyAddress: data.verifyAddress, lists: lists.length, days });
   const vars = {
-    tenantName: ctx.tenant.name, fromName: ctx.tenant.fromName, postalAddress: ctx.tenant.postalAddress,
-    contactName: contact.name, email: contact.email, verifyAddress: data.verifyAddress,
-    lists: lists.map((l) => l.name), activationUrl: url, expiresDays: days,
-    subject: '', preview: data.verifyAddress ? 'One click to confirm your email address' : 'One click to confirm your subscription',
+    ...brandView(ctx.tenant, tr), i18n, subject: i18n.subject, preview: i18n.preview,
+    contactName: contact.name, email: contact.email, lists: lists.map((l) => l.name), activationUrl: url, expiresDays: days,
   };
-  vars.subject = (await activationTemplate()).subject(vars);
   // The link confirms for whoever holds it: it goes to the mailbox only, never into the kept body.
   return { rendered: renderMessage(await activationTemplate(), vars), capabilityLinks: [{ url, name: 'confirmation link' }] };
+}
+
+interface ActivationFacts { tenant: string; name: string | null; email: string; verifyAddress: boolean; lists: number; days: number }
+
+/** Every word of an activation mail in `tr`'s language: the subject, the preview line, the body and the footer. */
+export function activationWords(tr: Translator, f: ActivationFacts): Record<string, string> {
+  const kind = f.verifyAddress ? 'address' : 'subscription';
+  const intro = !f.verifyAddress ? 'subscription' : f.lists > 0 ? 'addressLists' : 'address';
+  return {
+    ...commonWords(tr, f.name),
+    ...words(tr, {
+      subject: [`mail.activation.subject.${kind}`, { tenant: f.tenant }], preview: [`mail.activation.preview.${kind}`],
+      intro: [`mail.activation.intro.${intro}`, { email: f.email }], button: ['mail.activation.button'],
+      once: ['mail.link.once', { days: f.days }], ignore: ['mail.activation.ignore'], footer: ['mail.footer.reply'],
+    }),
+  };
 }

@@ -7,57 +7,77 @@ import type { TokenKeys } from '../policy/tokens.js';
 import { readActivationToken, type ActivationClaim } from './activation.js';
 import { confirm, confirmationWording, planConfirmation, type Plan, type PlanResult } from './confirm.js';
 import { html, type PageSpec } from '../html.js';
+import { tenantBrand, type BrandSource } from '../tenants/brand.js';
 import { sendPage } from '../platform/http.js';
 import { keptHeaderValue } from '../platform/header-value.js';
+import { pageLanguage, pageTranslator } from '../i18n/pages.js';
+import type { Translator } from '../i18n/translate.js';
 
 const MAX_UA = 500;
 
-export interface ActivationPage { tenantName: string | null; title: string; paragraphs: string[]; items?: string[]; form?: { action: string; button: string } }
+/** `tenant`, when known, brands the page (logo, accent colour, privacy link, postal address); else `tenantName` alone. */
+export interface ActivationPage {
+  tenantName: string | null; tenant?: BrandSource | null; title: string; paragraphs: string[]; items?: string[]; form?: { action: string; button: string };
+  /** The page's language (lang, dir, footer labels); English when absent. */
+  t?: Translator;
+}
 
 /** An activation page in the shared page shell: paragraphs, an optional list and an optional one-button form. */
 export function activationPage(p: ActivationPage): PageSpec {
   const items = p.items && p.items.length > 0 ? html`<ul>${p.items.map((i) => html`<li>${i}</li>`)}</ul>\n` : '';
   const form = p.form ? html`<form method="post" action="${p.form.action}"><button type="submit">${p.form.button}</button></form>\n` : '';
+  const brand = p.tenant ? tenantBrand(p.tenant) : p.tenantName ? { name: p.tenantName, postalAddress: null } : null;
   return {
-    title: p.title, brand: p.tenantName ? { name: p.tenantName, postalAddress: null } : null,
+    title: p.title, brand, ...(p.t ? pageLanguage(p.t, brand?.name) : {}),
     body: html`${p.paragraphs.map((t) => html`<p>${t}</p>\n`)}${items}${form}`,
   };
 }
 
-function sendFailure(res: Response, tenantName: string | null, reason: 'invalid' | 'expired' | 'used' | 'gone'): void {
-  const pages = {
-    invalid: { status: 400, title: 'This link is not valid', text: 'The link is incomplete or has been altered. Copy the whole link from the email, or ask for a new one.' },
-    expired: { status: 410, title: 'This link has expired', text: 'Confirmation links are valid for a limited time. Ask for a new one where you signed up.' },
-    used: { status: 410, title: 'This link was already used', text: 'Each confirmation link works once, and this one has already been used. If you confirmed, there is nothing more to do.' },
-    gone: { status: 410, title: 'This link is no longer valid', text: 'The address this link was sent to can no longer be confirmed.' },
-  }[reason];
-  sendPage(res, pages.status, activationPage({ tenantName, title: pages.title, paragraphs: [pages.text, 'Nothing has been changed.'] }));
+/** A failure's status and message ids (the title is the link's, the text the activation's own where it differs). */
+const FAILURES = {
+  invalid: { status: 400, title: 'page.link.invalid.title', text: 'page.activation.invalid.text' },
+  expired: { status: 410, title: 'page.link.expired.title', text: 'page.activation.expired.text' },
+  used: { status: 410, title: 'page.link.used.title', text: 'page.link.used.text' },
+  gone: { status: 410, title: 'page.link.gone.title', text: 'page.link.gone.text' },
+} as const;
+
+/** The page of a link that cannot be used, in the browser's language (the contact is not known here). */
+function sendFailure(req: Request, res: Response, reason: 'invalid' | 'expired' | 'used' | 'gone'): void {
+  const t = pageTranslator(req, res);
+  const f = FAILURES[reason];
+  sendPage(res, f.status, activationPage({ tenantName: null, t, title: t.t(f.title), paragraphs: [t.t(f.text), t.t('page.common.nothingHasChanged')] }));
 }
 
 function verified(keys: TokenKeys, req: Request, res: Response): ActivationClaim | null {
   const r = readActivationToken(keys, req.params.token);
   if (r.ok) return r.claim;
-  sendFailure(res, null, r.error);
+  sendFailure(req, res, r.error);
   return null;
 }
 
-function previewPage(res: Response, token: string, plan: Plan): void {
-  const title = plan.verify ? 'Confirm your email address' : 'Confirm your subscription';
+/** The translator of a page about this plan's contact: their stored locale, the browser's, the tenant's default. */
+const planTranslator = (req: Request, res: Response, plan: Plan): Translator =>
+  pageTranslator(req, res, { contactLocale: plan.contact.locale, tenant: plan.tenant });
+
+function previewPage(req: Request, res: Response, token: string, plan: Plan): void {
+  const t = planTranslator(req, res, plan);
+  const title = t.t(plan.verify ? 'page.activation.verify.title' : 'page.activation.subscribe.title');
   sendPage(res, 200, activationPage({
-    tenantName: plan.tenant.name, title, paragraphs: [confirmationWording(plan)],
-    items: plan.lists.map((l) => l.name), form: { action: `/a/${token}`, button: 'Confirm' },
+    tenantName: plan.tenant.name, tenant: plan.tenant, t, title, paragraphs: [confirmationWording(plan, t)],
+    items: plan.lists.map((l) => l.name), form: { action: `/a/${token}`, button: t.t('page.common.confirm.button') },
   }));
 }
 
-function donePage(res: Response, plan: Plan): void {
-  const paragraphs = [plan.verify ? `Thank you: ${plan.contact.email} is confirmed.` : `Thank you: ${plan.contact.email} was already confirmed.`];
-  if (plan.lists.length > 0) paragraphs.push('You are now subscribed to:');
-  sendPage(res, 200, activationPage({ tenantName: plan.tenant.name, title: 'Confirmed', paragraphs, items: plan.lists.map((l) => l.name) }));
+function donePage(req: Request, res: Response, plan: Plan): void {
+  const t = planTranslator(req, res, plan);
+  const paragraphs = [t.t(plan.verify ? 'page.activation.done.verified' : 'page.activation.done.already', { email: plan.contact.email })];
+  if (plan.lists.length > 0) paragraphs.push(t.t('page.activation.done.lists'));
+  sendPage(res, 200, activationPage({ tenantName: plan.tenant.name, tenant: plan.tenant, t, title: t.t('page.common.confirmed.title'), paragraphs, items: plan.lists.map((l) => l.name) }));
 }
 
-function answer(res: Response, r: PlanResult, ok: (plan: Plan) => void): void {
+function answer(req: Request, res: Response, r: PlanResult, ok: (plan: Plan) => void): void {
   if (r.ok) ok(r.plan);
-  else sendFailure(res, null, r.reason);
+  else sendFailure(req, res, r.reason);
 }
 
 export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
@@ -65,14 +85,16 @@ export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
     const claim = verified(keys, req, res);
     if (!claim) return;
     const r = await db.withTenant(claim.tenantId, (c) => planConfirmation(c, claim));
-    answer(res, r, (plan) => previewPage(res, String(req.params.token), plan));
+    answer(req, res, r, (plan) => previewPage(req, res, String(req.params.token), plan));
   });
   pages.post('/a/:token', async (req, res) => {
     const claim = verified(keys, req, res);
     if (!claim) return;
     // The User-Agent's bytes read as UTF-8, controls blanked, card numbers redacted (platform/header-value).
     const who = { ip: req.ip ?? null, userAgent: keptHeaderValue(req.get('user-agent'), MAX_UA) };
-    const r = await db.withTenant(claim.tenantId, (c) => confirm(c, claim, who));
-    answer(res, r, (plan) => donePage(res, plan));
+    // The wording stored as the proof is the one the preview showed: in the same language.
+    const wording = (plan: Plan): string => confirmationWording(plan, planTranslator(req, res, plan));
+    const r = await db.withTenant(claim.tenantId, (c) => confirm(c, claim, who, wording));
+    answer(req, res, r, (plan) => donePage(req, res, plan));
   });
 }

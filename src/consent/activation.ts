@@ -1,8 +1,9 @@
 // Activation (double opt-in) messages: the per-address cap, the ledger row, and the signed link.
-// The token is signed at render time (it never sits in the DB) and binds tenant, contact and the
-// activation message; that row's data holds the list ids the link confirms (immutable), and its id
-// is the link's stable single-use key in token_uses. Every render of one row yields the same link,
-// and the token stays short however many lists it confirms.
+// The token is signed at render time (it never sits in the DB) and binds tenant and the activation
+// message (compact, policy/tokens.ts: about 66 characters, nothing readable); that row names the
+// contact and its data holds the list ids the link confirms (immutable), and its id is the link's
+// stable single-use key in token_uses. Every render of one row yields the same link, and the token
+// stays short however many lists it confirms. Links mailed before issue 20 also name the contact (JSON format).
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../platform/db.js';
 import { rateLimited } from '../domain-error.js';
@@ -23,8 +24,8 @@ export interface ActivationSettings { capPerDay: number; ttlDays: number; tenant
 /** What an activation row carries: the lists its link confirms, when it expires, what the mail says. */
 export interface ActivationData { listIds: string[]; expiresAt: string; verifyAddress: boolean }
 
-/** What a valid activation link says. */
-export interface ActivationClaim { tenantId: string; contactId: string; messageId: string; useId: string }
+/** What a valid activation link says; contactId only in links of the JSON format (else the row names it: activationContactId). */
+export interface ActivationClaim { tenantId: string; contactId: string | null; messageId: string; useId: string }
 
 export type ClaimError = 'invalid' | 'expired';
 
@@ -111,7 +112,7 @@ export function readActivationData(data: Record<string, unknown>): ActivationDat
 export function activationToken(keys: TokenKeys, m: Pick<LedgerMessage, 'id' | 'tenantId' | 'contactId'>, expiresAt: string): string {
   if (!m.contactId) throw new Error('an activation message needs a contact');
   const expires = Math.floor(Date.parse(expiresAt) / 1000);
-  return signToken(keys, 'activation', m.tenantId, { c: m.contactId, m: m.id }, { ttlSeconds: 0, now: expires });
+  return signToken(keys, 'activation', m.tenantId, { m: m.id }, { ttlSeconds: 0, now: expires });
 }
 
 export function activationUrl(publicUrl: string, token: string): string {
@@ -128,8 +129,16 @@ export function readActivationToken(keys: TokenKeys, token: unknown, nowSeconds?
   const r = verifyToken(keys, token, 'activation', nowSeconds);
   if (!r.ok) return { ok: false, error: r.error === 'expired' ? 'expired' : 'invalid' };
   const { t, s } = r.payload;
-  if (!isUuid(t) || !isUuid(s.c ?? '') || !isUuid(s.m ?? '')) return { ok: false, error: 'invalid' };
-  return { ok: true, claim: { tenantId: t, contactId: s.c, messageId: s.m, useId: useIdOf(t, s.m) } };
+  const contactId = s.c ?? null;
+  if (!isUuid(t) || (contactId !== null && !isUuid(contactId)) || !isUuid(s.m ?? '')) return { ok: false, error: 'invalid' };
+  return { ok: true, claim: { tenantId: t, contactId, messageId: s.m, useId: useIdOf(t, s.m) } };
+}
+
+/** The contact a link's activation row names (the claim's own, when its token named one), or null. */
+export async function activationContactId(c: Queryable, claim: ActivationClaim): Promise<string | null> {
+  if (claim.contactId !== null) return claim.contactId;
+  const r = await c.query<{ contactId: string | null }>(`SELECT contact_id AS "contactId" FROM messages WHERE id = $1 AND kind = 'activation'`, [claim.messageId]);
+  return r.rows[0]?.contactId ?? null;
 }
 
 /** What a link's activation row says: the lists it confirms and when it was queued. */
@@ -140,7 +149,7 @@ export interface ActivationRow { listIds: string[]; createdAt: Date }
  * went out (a link is a capability of the mailbox: a row never handed to SMTP, because it is still
  * queued, failed, was suppressed or cancelled, has no link anyone may hold).
  */
-export async function activationRow(c: Queryable, claim: ActivationClaim): Promise<ActivationRow | null> {
+export async function activationRow(c: Queryable, claim: ActivationClaim & { contactId: string }): Promise<ActivationRow | null> {
   const r = await c.query<{ data: Record<string, unknown>; createdAt: Date }>(`SELECT data, created_at AS "createdAt" FROM messages
     WHERE id = $1 AND contact_id = $2 AND kind = 'activation' AND status NOT IN ('queued', 'failed', 'suppressed', 'cancelled')`,
   [claim.messageId, claim.contactId]);
@@ -152,9 +161,11 @@ export async function activationRow(c: Queryable, claim: ActivationClaim): Promi
 
 /**
  * Records the use of a single-use link (purpose: 'activation', or 'test_address' for a test address's
- * verification link); false when it was already used (the caller then changes nothing).
+ * verification link, 'data_erasure' / 'data_export' for the self-service links of src/data-rights);
+ * false when it was already used (the caller then changes nothing).
  */
-export async function claimUse(c: Queryable, tenantId: string, useId: string, purpose: 'activation' | 'test_address' = 'activation'): Promise<boolean> {
+export async function claimUse(c: Queryable, tenantId: string, useId: string,
+  purpose: 'activation' | 'test_address' | 'data_export' | 'data_erasure' = 'activation'): Promise<boolean> {
   const r = await c.query(`INSERT INTO token_uses (tenant_id, token_hash, purpose) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenantId, useId, purpose]);
   return (r.rowCount ?? 0) > 0;
 }

@@ -20,7 +20,7 @@ import { unsubscribeContact } from './unsubscribe.js';
 
 export function contactJson(contact: ContactRow, subs: SubscriptionRow[]) {
   return {
-    ...contact,
+    ...contact, locale: contact.locale ?? null,
     subscriptions: subs.filter((s) => s.contactId === contact.id).map(({ listId, listName, status, createdAt, updatedAt }) => ({ listId, listName, status, createdAt, updatedAt })),
   };
 }
@@ -39,7 +39,9 @@ const subscriptionView = z.object({ listId: id, listName: z.string(), status: z.
 /** A contact as the API shows it, with its subscriptions. */
 export const contactView = z.object({
   id, email: z.string().nullable(), name: z.string().nullable(), attributes: z.record(z.string(), z.unknown()),
-  status: z.enum(CONTACT_STATUSES), createdAt: timestamp, verifiedAt: timestamp.nullable(), subscriptions: z.array(subscriptionView),
+  status: z.enum(CONTACT_STATUSES), createdAt: timestamp, verifiedAt: timestamp.nullable(),
+  locale: z.string().nullable().describe('BCP 47 locale of the person\'s pages and mail; null: their browser\'s, then the tenant\'s default'),
+  subscriptions: z.array(subscriptionView),
 });
 const withActivation = contactView.extend({
   activation: z.object({ messageId: id, status: z.string() }).nullable().describe('the activation email queued by this request, if any'),
@@ -84,7 +86,7 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
     async ({ tenantId, params }) => ({ body: await db.withTenant(tenantId, (c) => contactWithSubscriptions(c, params.id)) }));
 
   api.route({ method: 'patch', path: '/api/contacts/:id', scope: 'subscribers', body: contactPatchSchema, response: contactView, errors: [409],
-    summary: 'Change a contact\'s name (null clears it) and attributes (merged; a null value removes that key); not an erased contact (409)' },
+    summary: 'Change a contact\'s name (null clears it), attributes (merged; a null value removes that key) and locale (null clears it); not an erased contact (409)' },
   async ({ tenantId, params, body }) => ({
     body: await db.withTenant(tenantId, async (c) => {
       if (!(await patchContactProfile(c, params.id, body))) throw notFound('contact');

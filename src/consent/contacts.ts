@@ -9,9 +9,11 @@ import { DomainError } from '../domain-error.js';
 export interface ContactRow {
   id: string; email: string | null; name: string | null; attributes: Record<string, unknown>;
   status: ContactStatus; createdAt: Date; verifiedAt: Date | null;
+  /** The person's BCP 47 locale (issue 20): their pages and mail speak it first; null: the browser's or the tenant's. */
+  locale?: string | null;
 }
 
-export const CONTACT_COLUMNS = `id, email, name, attributes, status, created_at AS "createdAt", verified_at AS "verifiedAt"`;
+export const CONTACT_COLUMNS = `id, email, name, attributes, status, created_at AS "createdAt", verified_at AS "verifiedAt", locale`;
 
 /** The uniqueness key of an (already normalised) address. */
 export function emailKey(address: string): string {
@@ -48,13 +50,13 @@ export async function findContact(c: Queryable, ref: { id?: string; email?: stri
 
 /**
  * Inserts a pending contact, or returns the existing one for that address (never duplicates,
- * never resets it). `created` tells which.
+ * never resets it: an existing contact keeps its locale too). `created` tells which.
  */
-export async function upsertContact(c: Queryable, tenantId: string, v: { email: string; name: string | null; attributes: Record<string, unknown> }):
+export async function upsertContact(c: Queryable, tenantId: string, v: { email: string; name: string | null; attributes: Record<string, unknown>; locale?: string | null }):
 Promise<{ contact: ContactRow; created: boolean }> {
-  const ins = await c.query<ContactRow>(`INSERT INTO contacts (tenant_id, email, email_key, name, attributes)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, email_key) WHERE email_key IS NOT NULL DO NOTHING
-    RETURNING ${CONTACT_COLUMNS}`, [tenantId, v.email, emailKey(v.email), v.name, JSON.stringify(v.attributes)]);
+  const ins = await c.query<ContactRow>(`INSERT INTO contacts (tenant_id, email, email_key, name, attributes, locale)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, email_key) WHERE email_key IS NOT NULL DO NOTHING
+    RETURNING ${CONTACT_COLUMNS}`, [tenantId, v.email, emailKey(v.email), v.name, JSON.stringify(v.attributes), v.locale ?? null]);
   if (ins.rows[0]) return { contact: ins.rows[0], created: true };
   const existing = await findContact(c, { email: v.email }, true);
   if (!existing) throw new Error('contact vanished during upsert');
@@ -173,7 +175,7 @@ export const MAX_ATTRIBUTES_CHARS = 16_384;
  * (contact_not_eligible, 409), as is a merge beyond MAX_ATTRIBUTES_CHARS (invalid, 422, attributes:
  * the caller's transaction must roll back).
  */
-export async function patchContactProfile(c: Queryable, id: string, v: { name?: string | null; attributes?: Record<string, unknown> }): Promise<ContactRow | null> {
+export async function patchContactProfile(c: Queryable, id: string, v: { name?: string | null; attributes?: Record<string, unknown>; locale?: string | null }): Promise<ContactRow | null> {
   const found = await findContact(c, { id }, true);
   if (!found) return null;
   if (found.status === 'erased') throw new DomainError('contact_not_eligible', 'an erased contact cannot be changed', 'id');
@@ -181,8 +183,8 @@ export async function patchContactProfile(c: Queryable, id: string, v: { name?: 
   const set = Object.fromEntries(entries.filter(([, val]) => val !== null));
   const remove = entries.filter(([, val]) => val === null).map(([k]) => k);
   const r = await c.query<ContactRow>(`UPDATE contacts SET name = CASE WHEN $2 THEN $3 ELSE name END,
-      attributes = (attributes - $4::text[]) || $5::jsonb, updated_at = now()
-    WHERE id = $1 RETURNING ${CONTACT_COLUMNS}`, [id, v.name !== undefined, v.name ?? null, remove, JSON.stringify(set)]);
+      attributes = (attributes - $4::text[]) || $5::jsonb, locale = CASE WHEN $6 THEN $7 ELSE locale END, updated_at = now()
+    WHERE id = $1 RETURNING ${CONTACT_COLUMNS}`, [id, v.name !== undefined, v.name ?? null, remove, JSON.stringify(set), v.locale !== undefined, v.locale ?? null]);
   const row = r.rows[0] ?? null;
   if (row && JSON.stringify(row.attributes).length > MAX_ATTRIBUTES_CHARS) {
     throw new DomainError('invalid', `attributes are limited to 16 KiB in all (after the merge)`, 'attributes');

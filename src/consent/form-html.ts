@@ -21,7 +21,13 @@ export interface FormView {
   values?: { email?: string; name?: string };
   /** A field in error and its message (shown next to it, announced). */
   error?: { field: 'email' | 'name'; message: string };
+  /** The hosted page's words in its language (issue 20); English when absent. */
+  labels?: FormLabels;
 }
+
+/** The form's own words: field labels, the honeypot's label and the button. */
+export interface FormLabels { email: string; name: string; honeypot: string; submit: string }
+const ENGLISH: FormLabels = { email: 'Email address', name: 'Name (optional)', honeypot: 'Leave this field empty', submit: 'Subscribe' };
 
 /** The sha-256 (hex) of a wording, as consent_texts keys it. */
 export function wordingHash(wording: string): string {
@@ -38,15 +44,16 @@ function described(v: FormView, field: 'email' | 'name'): Html | string {
 
 /** The hosted page's form (labelled controls, the wording, the honeypot hidden by the .hp class). */
 export function hostedForm(v: FormView): Html {
+  const l = v.labels ?? ENGLISH;
   return html`<form method="post" action="${v.action}">
-<div class="option-field"><label for="email">Email address</label>${errorFor(v, 'email')}
+<div class="option-field"><label for="email">${l.email}</label>${errorFor(v, 'email')}
 <input id="email" name="email" type="email" required maxlength="254" autocomplete="email" value="${v.values?.email ?? ''}"${described(v, 'email')}></div>
-<div class="option-field"><label for="name">Name (optional)</label>${errorFor(v, 'name')}
+<div class="option-field"><label for="name">${l.name}</label>${errorFor(v, 'name')}
 <input id="name" name="name" type="text" maxlength="200" autocomplete="name" value="${v.values?.name ?? ''}"${described(v, 'name')}></div>
 <p class="hint" id="wording">${v.wording}</p>
-<div class="hp" aria-hidden="true"><label for="${HONEYPOT_FIELD}">Leave this field empty</label><input id="${HONEYPOT_FIELD}" name="${HONEYPOT_FIELD}" type="text" tabindex="-1" autocomplete="off"></div>
+<div class="hp" aria-hidden="true"><label for="${HONEYPOT_FIELD}">${l.honeypot}</label><input id="${HONEYPOT_FIELD}" name="${HONEYPOT_FIELD}" type="text" tabindex="-1" autocomplete="off"></div>
 <input type="hidden" name="wording" value="${wordingHash(v.wording)}"><input type="hidden" name="via" value="hosted">
-<button type="submit" aria-describedby="wording">Subscribe</button>
+<button type="submit" aria-describedby="wording">${l.submit}</button>
 </form>
 `;
 }

@@ -6,8 +6,13 @@ import type { Queryable } from '../platform/db.js';
 import { redactCardData } from '../policy/cards.js';
 import { keptHeaderValue } from '../platform/header-value.js';
 
-/** 'import': a row of a CSV import (src/audience), its detail holding the attestation, row number and the source's consent date and IP. */
-export type ConsentAction = 'register' | 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'unsuppress' | 'import';
+/**
+ * 'import': a row of a CSV import (src/audience), its detail holding the attestation, row number and the source's consent date and IP.
+ * 'export_request', 'erasure_request': the person asked on the preference page for their data or its erasure
+ * (src/data-rights/self-service.ts); 'export_download': the mailed link's export was first downloaded.
+ */
+export type ConsentAction = 'register' | 'opt_in' | 'confirm' | 'opt_out' | 'suppress' | 'unsuppress' | 'import'
+  | 'export_request' | 'erasure_request' | 'export_download';
 
 export interface ConsentEventInput {
   contactId: string; listId: string | null; action: ConsentAction; source: string;
@@ -94,4 +99,17 @@ export async function recordConsents(c: Queryable, tenantId: string, events: rea
   [tenantId, events.map((e) => e.contactId), events.map((e) => e.listId), events.map((e) => e.action), events.map((e) => e.source),
     events.map((e) => e.ip), events.map((e) => keptUserAgent(e.userAgent)), events.map((e) => e.textHash),
     events.map((e) => detail(e.detail))]);
+}
+
+/**
+ * How many of these actions the contact has on record in the last `hours` (reading at most `limit`
+ * rows through consent_events_contact), and in how many seconds the oldest of them leaves the window.
+ */
+export async function recentConsentCount(c: Queryable, contactId: string, actions: readonly ConsentAction[], hours: number,
+  limit: number): Promise<{ n: number; retryAfter: number }> {
+  const r = await c.query<{ n: number; retry: number | null }>(`SELECT count(*)::int AS n,
+      ceil(extract(epoch FROM min(at) + $3 * interval '1 hour' - now()))::int AS retry
+    FROM (SELECT at FROM consent_events WHERE contact_id = $1 AND action = ANY($2::text[]) AND at > now() - $3 * interval '1 hour'
+      ORDER BY at DESC LIMIT $4) recent`, [contactId, actions, hours, limit]);
+  return { n: r.rows[0].n, retryAfter: Math.max(1, r.rows[0].retry ?? 1) };
 }

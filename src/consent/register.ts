@@ -94,7 +94,7 @@ export async function registerContact(c: Queryable, tenantId: string, input: Reg
   if (activate) await assertMayActivate(c, tenantId, input.email, s);
   const { contact: row, created } = existing
     ? { contact: await updateIdentity(c, existing, input.name, input.attributes), created: false }
-    : await upsertContact(c, tenantId, { email: input.email, name: input.name ?? null, attributes: input.attributes ?? {} });
+    : await upsertContact(c, tenantId, { email: input.email, name: input.name ?? null, attributes: input.attributes ?? {}, locale: input.locale ?? null });
   const consent = await consentOf(c, tenantId, input.consent, channel);
   await recordConsent(c, tenantId, { contactId: row.id, listId: null, action: 'register', source: consent.source, ip: consent.ip,
     userAgent: consent.userAgent, textHash: consent.textHash, detail: { source: consent.origin, newContact: created } });

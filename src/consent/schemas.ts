@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { attributes, bodyText, displayName, email, headerText, pagination, uuid } from '../platform/schemas.js';
 import { CONTACT_STATUSES, SUBSCRIPTION_STATUSES } from './state.js';
+import { localeTag } from '../tenants/module.js';
 
 export const consentSchema = z.object({
   text: bodyText(10_000).refine((v) => v.trim().length > 0, 'the consent wording shown to the person is required'),
@@ -17,6 +18,7 @@ export const registerSchema = z.object({
   attributes: attributes.optional(),
   newsletter: z.union([z.boolean(), z.array(uuid).max(50)]),
   consent: consentSchema,
+  locale: localeTag.optional().describe('The person\'s locale (BCP 47, e.g. de-DE) for their pages and mail; stored on a new contact only'),
 }).strict();
 export type RegisterInput = z.infer<typeof registerSchema>;
 
@@ -61,7 +63,8 @@ export const listPatchSchema = z.object({
 export const contactPatchSchema = z.object({
   name: displayName(200).trim().min(1).nullable().optional(),
   attributes: attributes.optional(),
-}).strict().refine((v) => v.name !== undefined || v.attributes !== undefined, 'give name or attributes');
+  locale: localeTag.nullable().optional().describe('The person\'s locale (BCP 47) for their pages and mail; null clears it (then the browser\'s or the tenant\'s)'),
+}).strict().refine((v) => v.name !== undefined || v.attributes !== undefined || v.locale !== undefined, 'give name, attributes or locale');
 export type ContactPatch = z.infer<typeof contactPatchSchema>;
 
 /** GET /api/contacts/export.csv: the listing's filters, without paging (the export streams every match). */

@@ -7,7 +7,7 @@ import { isUuid } from '../policy/ids.js';
 import { id, timestamp } from '../platform/responses.js';
 import { notFound, type Api } from '../platform/http.js';
 import type { AppDeps } from '../deps.js';
-import { eraseContact } from './erase.js';
+import { eraseContact, type ErasureResult } from './erase.js';
 import { exportContact } from './export.js';
 
 function contactId(params: Record<string, string>): string {
@@ -44,10 +44,17 @@ export function dataRightsApi(deps: AppDeps, api: Api): void {
     const id = contactId(params);
     const out = await deps.db.withTenant(tenantId, (c) => eraseContact(c, tenantId, id));
     if (!out) throw notFound('contact');
-    const { messageIds, ...erased } = out;
-    // Committed: now the copies outside the database go (the outbox's .eml files of the person's messages).
-    const files = await deps.mailer.forget?.(messageIds) ?? 0;
-    deps.log.info({ tenantId, contactId: id, counts: out.counts, outboxFiles: files }, 'contact erased');
-    return { body: erased };
+    return { body: await afterErasure(deps, tenantId, out, 'api') };
   });
+}
+
+/**
+ * After an erasure committed (the API's or the person's own, self-service-pages.ts): the copies
+ * outside the database go (the outbox's .eml files of the person's messages), and it is logged.
+ */
+export async function afterErasure(deps: AppDeps, tenantId: string, out: ErasureResult, via: 'api' | 'self_service'): Promise<Omit<ErasureResult, 'messageIds'>> {
+  const { messageIds, ...erased } = out;
+  const files = await deps.mailer.forget?.(messageIds) ?? 0;
+  deps.log.info({ tenantId, contactId: out.id, counts: out.counts, outboxFiles: files, via }, 'contact erased');
+  return erased;
 }

@@ -1,6 +1,6 @@
 // DELETE /api/contacts/:id: erases a person's personal data everywhere, in one transaction, keeping
 // only what compliance needs without identifying them:
-//   contacts        email, email_key, name → NULL, attributes → {}, status 'erased', erased_at
+//   contacts        email, email_key, name, locale → NULL, attributes → {}, status 'erased', erased_at
 //   subscriptions   kept as 'unsubscribed' (list figures stay right; the row names no one)
 //   consent_events  re-written without IP, user agent, wording hash or the address in detail (the
 //                   table refuses UPDATE, so the rows are deleted and re-inserted with their times),
@@ -124,8 +124,11 @@ async function scrubLinkFigures(c: PoolClient, messageIds: string[], email: stri
     WHERE id = ANY($1::uuid[]) AND campaign_id IS NOT NULL), $2)`, [messageIds, pattern]);
 }
 
-/** Erases the contact's personal data; null when there is no such (unerased) contact in this tenant. */
-export async function eraseContact(c: PoolClient, tenantId: string, contactId: string): Promise<ErasureResult | null> {
+/**
+ * Erases the contact's personal data; null when there is no such (unerased) contact in this tenant.
+ * `source` names who asked, in the 'erase' consent record: 'api' (the tenant) or 'self_service' (the person, by a mailed link).
+ */
+export async function eraseContact(c: PoolClient, tenantId: string, contactId: string, source: 'api' | 'self_service' = 'api'): Promise<ErasureResult | null> {
   const p = await lockPerson(c, tenantId, contactId);
   if (!p) return null;
   const re = literalPattern(p.email);
@@ -137,7 +140,7 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   await addSuppression(c, tenantId, p.email, 'marketing', 'erased');
   await forgetSuppressedAddress(c, tenantId, p.email); // the plain address kept for suppression management goes too
   await forgetIdempotentResponses(c, [p.id, p.email]); // API responses kept for Idempotency-Key replays that name the person
-  const done = await c.query<{ erased_at: Date }>(`UPDATE contacts SET email = NULL, email_key = NULL, name = NULL, attributes = '{}'::jsonb,
+  const done = await c.query<{ erased_at: Date }>(`UPDATE contacts SET email = NULL, email_key = NULL, name = NULL, attributes = '{}'::jsonb, locale = NULL,
       status = 'erased', erased_at = now(), updated_at = now() WHERE id = $1 RETURNING erased_at`, [p.id]);
   const counts: ErasureCounts = { ...msgs, bounces, ...consent, subscriptions: subs.rowCount ?? 0 };
   // The feed keeps none of the person's events (they carry the address); the 'erase' record below
@@ -148,7 +151,7 @@ export async function eraseContact(c: PoolClient, tenantId: string, contactId: s
   // Their clicks and opens (src/engagement, migration 076) go too; the links in mail already sent still redirect, unrecorded.
   await c.query('DELETE FROM engagements WHERE contact_id = $1 OR message_id = ANY($2::uuid[])', [p.id, messageIds]);
   await scrubLinkFigures(c, messageIds, p.email, re);
-  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', 'api', $3)`,
-    [tenantId, p.id, JSON.stringify({ counts })]);
+  await c.query(`INSERT INTO consent_events (tenant_id, contact_id, action, source, detail) VALUES ($1, $2, 'erase', $3, $4)`,
+    [tenantId, p.id, source, JSON.stringify({ counts })]);
   return { id: p.id, status: 'erased', erasedAt: done.rows[0].erased_at, counts, messageIds };
 }

@@ -16,11 +16,13 @@ export const EXPORT_FORMAT = 'postgate.contact-export/1';
 interface ContactProfile {
   id: string; email: string; name: string | null; attributes: Record<string, unknown>; status: string;
   createdAt: Date; updatedAt: Date; verifiedAt: Date | null;
+  /** The BCP 47 locale their pages and mail speak (issue 20), or null. */
+  locale: string | null;
 }
 
 async function profile(c: Queryable, id: string): Promise<ContactProfile | null> {
   const r = await c.query<ContactProfile>(`SELECT id, email, name, attributes, status, created_at AS "createdAt", updated_at AS "updatedAt",
-      verified_at AS "verifiedAt" FROM contacts WHERE id = $1 AND status <> 'erased' AND email IS NOT NULL`, [id]);
+      verified_at AS "verifiedAt", locale FROM contacts WHERE id = $1 AND status <> 'erased' AND email IS NOT NULL`, [id]);
   return r.rows[0] ?? null;
 }
 

@@ -9,15 +9,18 @@ import type { Request, Response, Router } from 'express';
 import type { AppDeps } from '../deps.js';
 import { html } from '../html.js';
 import { sendPage } from '../platform/http.js';
+import { pageLanguage, pageTranslator } from '../i18n/pages.js';
 import { verifyLink, type LinkPurpose } from './links.js';
 import { recordHit } from './store.js';
 
 /** A transparent 1×1 GIF (42 bytes). */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
 
-function invalidLink(res: Response): void {
-  sendPage(res, 400, { title: 'This link is not valid', brand: null, body: html`
-<p>The link you followed is incomplete or has been changed. Please use the link exactly as it appears in the email.</p>` });
+/** The page of a link that does not verify, in the browser's language (nothing else is known). */
+function invalidLink(req: Request, res: Response): void {
+  const t = pageTranslator(req, res);
+  sendPage(res, 400, { title: t.t('page.link.invalid.title'), brand: null, ...pageLanguage(t), body: html`
+<p>${t.t('page.link.invalid.text')}</p>` });
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store, private', 'Referrer-Policy': 'no-referrer', 'X-Robots-Tag': 'noindex, nofollow' };
@@ -36,13 +39,13 @@ async function record(deps: AppDeps, req: Request, kind: LinkPurpose, messageId:
 export function engagementPages(deps: AppDeps, pages: Router): void {
   const click = async (req: Request, res: Response): Promise<void> => {
     const v = verifyLink(deps.tokens, 'click', req.params.token);
-    if (!v.ok || v.url === null) return invalidLink(res);
+    if (!v.ok || v.url === null) return invalidLink(req, res);
     await record(deps, req, 'click', v.messageId, v.url);
     res.status(302).set({ ...NO_STORE, Location: v.url }).end();
   };
   const open = async (req: Request, res: Response): Promise<void> => {
     const v = verifyLink(deps.tokens, 'open', req.params.token);
-    if (!v.ok) return invalidLink(res);
+    if (!v.ok) return invalidLink(req, res);
     await record(deps, req, 'open', v.messageId, null);
     res.status(200).set({ ...NO_STORE, 'Content-Type': 'image/gif', 'Content-Length': String(PIXEL_GIF.length) });
     if (req.method === 'HEAD') res.end(); else res.end(PIXEL_GIF);

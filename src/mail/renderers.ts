@@ -9,7 +9,8 @@ import type { Content } from './delivery.js';
 export interface RenderContext {
   tenant: Tenant;
   message: LedgerMessage;
-  contact: { id: string; email: string | null; name: string | null; attributes: Record<string, unknown> } | null;
+  /** `locale`: the contact's stored BCP 47 locale (contacts.locale), chosen first for built-in mail (mail/builtin.ts). */
+  contact: { id: string; email: string | null; name: string | null; attributes: Record<string, unknown>; locale?: string | null } | null;
   publicUrl: string;
   tokens: TokenKeys;
   db: Queryable;           // the message's tenant transaction, for renderers that read stored templates

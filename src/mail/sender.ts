@@ -49,7 +49,7 @@ interface Loaded { message: LedgerMessage; contact: Contact | null; suppressed: 
  */
 async function loadMessages(c: PoolClient, ids: readonly string[]): Promise<Loaded[]> {
   const r = await c.query<LedgerMessage & { contact: Contact | null; suppressedAll: boolean; suppressedMarketing: boolean }>(`SELECT x.*,
-      (SELECT row_to_json(ct) FROM (SELECT id, email, name, attributes, status FROM contacts WHERE id = x."contactId") ct) AS contact,
+      (SELECT row_to_json(ct) FROM (SELECT id, email, name, attributes, locale, status FROM contacts WHERE id = x."contactId") ct) AS contact,
       coalesce(sp.all_scope, false) AS "suppressedAll", coalesce(sp.marketing_scope, false) AS "suppressedMarketing"
     FROM (SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) x
     LEFT JOIN LATERAL (SELECT bool_or(s.scope = 'all') AS all_scope, bool_or(s.scope IN ('all', 'marketing')) AS marketing_scope

@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import { findCardData, pathHoldsCardNumber, redactCardNumbers } from '../policy/cards.js';
 import { html, renderPage, type PageSpec } from '../html.js';
+import { pageLanguage, pageTranslator } from '../i18n/pages.js';
 import { DomainError, type DomainErrorCode } from '../domain-error.js';
 import type { Logger } from './log.js';
 import { requestFingerprint, type IdempotencyStore } from './idempotency.js';
@@ -556,12 +557,14 @@ export function sendPage(res: Response, status: number, page: PageSpec): void {
     'Referrer-Policy': 'no-referrer',
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    // img-src https: lets the tenant's logo (an https URL, issue 20) load; no-referrer keeps the token from its host.
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src https:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   }).send(html);
 }
 
 /** The answer to any other path no route has: a 404 page (JSON for clients that ask only for JSON). */
 export function notFoundPage(req: Request, res: Response, next: NextFunction): void {
   if (req.accepts(['html', 'json']) === 'json') { next(new ApiError(404, 'not_found', 'no such page', null)); return; }
-  sendPage(res, 404, { title: 'Page not found', brand: null, body: html`<h1>Page not found</h1><p>There is nothing at this address. If you followed a link from an email, it may be incomplete: try copying the whole link.</p>` });
+  const t = pageTranslator(req, res);
+  sendPage(res, 404, { title: t.t('page.notFound.title'), brand: null, ...pageLanguage(t), body: html`<p>${t.t('page.notFound.text')}</p>` });
 }

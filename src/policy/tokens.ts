@@ -1,6 +1,28 @@
 // Signed tokens (PURE: crypto only, no I/O). Verified without a database look-up.
 //
-// Link tokens:  base64url(payloadJson) "." base64url(HMAC-SHA256(keys[kid], base64url(payloadJson)))
+// Link tokens come in two formats; signToken writes the compact one whenever the facts fit it (the
+// tenant and every non-empty subject value a UUID, subject keys single letters a-z, at most 3 of
+// them, no nonce), else the JSON one. verifyToken reads both, so links in mail already sent keep
+// working until they expire.
+//
+// Compact link tokens (issue 20: short, nothing internal readable), base64url without padding of
+//   header2 ‖ siv10 ‖ AES-256-CTR(encKey, iv = siv10 ‖ 0x000000000000, plaintext)
+//   header2   = byte0: 0b01 (version) << 6 | expiry flag << 5 | purpose code (1..31, COMPACT_PURPOSES
+//               index + 1); byte1: kid tag = first byte of SHA-256(kid) (kids sharing a tag are each tried)
+//   plaintext = tenant16 ‖ [e: uint32 big-endian unix seconds, only when the flag is set]
+//               ‖ per subject entry, keys ascending: keyByte ‖ uuid16   (keyByte = the key's ASCII code)
+//                                                   or keyByte | 0x80   (the value is '')
+//   siv10     = first 10 bytes of HMAC-SHA256(macKey, header2 ‖ plaintext)  (deterministic AEAD, SIV
+//               style: the same facts give the same token; any changed bit fails the MAC)
+//   encKey, macKey = HKDF-SHA256(secret of kid, salt "postgate link token v1", info "enc" | "mac"), 32 bytes
+//   So one id beside the tenant is 45 bytes = 60 characters without expiry, 66 with; two ids 83/88.
+//   The MAC is checked before the purpose and the expiry; the decrypted ids are never used unchecked.
+//   Links carry the tenant and ONE id, the ledger message, and read the rest from that row where they
+//   are opened: unsubscribe/preferences { l } (unsubscribe/links.ts), activation and test_address { m }.
+//   With PUBLIC_URL https://news.example.com: /u/<60>/preferences is 99 characters, /a/<66> 93.
+//
+// JSON link tokens (the format before issue 20; still verified, written only when the compact one cannot carry the facts):
+//   base64url(payloadJson) "." base64url(HMAC-SHA256(keys[kid], base64url(payloadJson)))
 //   payload = { p: purpose, t: tenantId, s: subject ids, e: expiry unix seconds (0 = never), k: kid, n?: nonce }
 //   At most MAX_TOKEN_LENGTH chars. The MAC covers the exact base64url text, and the signature is
 //   compared as text, so no two spellings of one token verify. Rotation: add a kid and make it
@@ -14,11 +36,11 @@
 //   kidTag = the kid itself when it matches [a-z0-9]{1,12}, else "x" + 8 base32 chars of sha256(kid).
 //   So `bounces+` (8) + 42 + 1 + ≤ 12 ≤ 63 chars: within the 64-char local-part limit. The tenant is
 //   not carried (the message id identifies it); verifyVerp lower-cases its input first.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual, type Cipher } from 'node:crypto';
 import { z } from 'zod';
 import { isUuid } from './ids.js';
 
-export type TokenPurpose = 'activation' | 'unsubscribe' | 'verp' | 'preferences' | 'test_address';
+export type TokenPurpose = 'activation' | 'unsubscribe' | 'verp' | 'preferences' | 'test_address' | 'data_export' | 'data_erasure';
 export interface TokenKeys { current: string /* kid */; keys: Record<string, string> /* kid -> secret */ }
 export interface TokenPayload { p: TokenPurpose; t: string; s: Record<string, string>; e: number; k: string; n?: string }
 export type VerifyError = 'malformed' | 'bad_signature' | 'unknown_key' | 'expired' | 'wrong_purpose';
@@ -30,7 +52,7 @@ export type VerpResult = { ok: true; tenantId?: never; messageId: string } | { o
 export const MAX_TOKEN_LENGTH = 2048;
 
 const payloadSchema = z.strictObject({
-  p: z.enum(['activation', 'unsubscribe', 'verp', 'preferences', 'test_address']),
+  p: z.enum(['activation', 'unsubscribe', 'verp', 'preferences', 'test_address', 'data_export', 'data_erasure']),
   t: z.string().min(1),
   s: z.record(z.string(), z.string()),
   e: z.number().int().nonnegative(),
@@ -67,6 +89,7 @@ export function signToken(keys: TokenKeys, p: TokenPurpose, tenantId: string, s:
   const secret = currentSecret(keys);
   const e = opts.ttlSeconds === null ? 0 : Math.max(1, Math.floor((opts.now ?? nowSeconds()) + opts.ttlSeconds));
   const payload: TokenPayload = { p, t: tenantId, s, e, k: keys.current };
+  if (!opts.nonce && fitsCompact(payload)) return sealCompact(secret, payload);
   if (opts.nonce) payload.n = randomBytes(12).toString('base64url');
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${body}.${mac(secret, body).toString('base64url')}`;
@@ -86,6 +109,7 @@ function decodePayload(body: string): TokenPayload | null {
 /** Verifies signature, then purpose, then expiry. Never throws. `now` in unix seconds. */
 export function verifyToken(keys: TokenKeys, token: unknown, purpose: TokenPurpose, now?: number): VerifyResult {
   if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return { ok: false, error: 'malformed' };
+  if (!token.includes('.')) return checkClaims(openCompact(keys, token), purpose, now);
   const parts = token.split('.');
   if (parts.length !== 2 || !B64URL.test(parts[0]) || !B64URL.test(parts[1])) return { ok: false, error: 'malformed' };
   const payload = decodePayload(parts[0]);
@@ -93,9 +117,152 @@ export function verifyToken(keys: TokenKeys, token: unknown, purpose: TokenPurpo
   const secret = secretOf(keys, payload.k);
   if (secret === null) return { ok: false, error: 'unknown_key' };
   if (!equalText(parts[1], mac(secret, parts[0]).toString('base64url'))) return { ok: false, error: 'bad_signature' };
-  if (payload.p !== purpose) return { ok: false, error: 'wrong_purpose' };
-  if (payload.e !== 0 && payload.e <= (now ?? nowSeconds())) return { ok: false, error: 'expired' };
-  return { ok: true, payload };
+  return checkClaims({ ok: true, payload }, purpose, now);
+}
+
+/** After the signature: purpose, then expiry. */
+function checkClaims(r: VerifyResult, purpose: TokenPurpose, now?: number): VerifyResult {
+  if (!r.ok) return r;
+  if (r.payload.p !== purpose) return { ok: false, error: 'wrong_purpose' };
+  if (r.payload.e !== 0 && r.payload.e <= (now ?? nowSeconds())) return { ok: false, error: 'expired' };
+  return r;
+}
+
+// ---- compact link tokens (see the header) --------------------------------------------------------
+
+/** The purposes a compact token can name; the index + 1 is on the wire: APPEND ONLY, never reorder. */
+export const COMPACT_PURPOSES: readonly TokenPurpose[] = ['activation', 'unsubscribe', 'verp', 'preferences', 'test_address', 'data_export', 'data_erasure'];
+const COMPACT_VERSION = 0b01;
+const SIV_BYTES = 10;
+const MAX_COMPACT_ENTRIES = 3;
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SUBJECT_KEY = /^[a-z]$/;
+const EMPTY = 0x80;
+
+/** A secret's two keys; `blocks` is AES-256 (ECB, no padding) under `enc`, kept to make CTR key streams without a new cipher per token. */
+interface LinkKeys { mac: Buffer; blocks: Cipher }
+const derived = new Map<string, LinkKeys>();
+const kidTags = new Map<string, number>();
+
+/** The compact format's two keys of a secret (HKDF-SHA256), derived once per secret. */
+function linkKeys(secret: string): LinkKeys {
+  let k = derived.get(secret);
+  if (!k) {
+    const d = (info: string) => Buffer.from(hkdfSync('sha256', secret, 'postgate link token v1', info, 32));
+    k = { mac: d('mac'), blocks: createCipheriv('aes-256-ecb', d('enc'), null).setAutoPadding(false) };
+    derived.set(secret, k);
+  }
+  return k;
+}
+
+/** The one-byte tag naming a kid inside a compact token. */
+export function compactKidTag(kid: string): number {
+  let tag = kidTags.get(kid);
+  if (tag === undefined) {
+    tag = createHash('sha256').update(kid, 'utf8').digest()[0];
+    kidTags.set(kid, tag);
+  }
+  return tag;
+}
+
+const isUuidText = (v: string): boolean => UUID_TEXT.test(v);
+
+/** Whether the compact format can carry these facts exactly (see the header). */
+function fitsCompact(p: TokenPayload): boolean {
+  const entries = Object.entries(p.s);
+  return COMPACT_PURPOSES.indexOf(p.p) >= 0 && isUuidText(p.t) && p.e <= 0xffffffff && entries.length <= MAX_COMPACT_ENTRIES
+    && entries.every(([k, v]) => SUBJECT_KEY.test(k) && (v === '' || isUuidText(v)));
+}
+
+function compactPlaintext(p: TokenPayload): Buffer {
+  const parts = [uuidBytes(p.t)];
+  if (p.e !== 0) { const e = Buffer.alloc(4); e.writeUInt32BE(p.e); parts.push(e); }
+  for (const [k, v] of Object.entries(p.s).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    parts.push(v === '' ? Buffer.from([k.charCodeAt(0) | EMPTY]) : Buffer.concat([Buffer.from([k.charCodeAt(0)]), uuidBytes(v)]));
+  }
+  return Buffer.concat(parts);
+}
+
+const siv = (k: LinkKeys, header: Buffer, plain: Buffer): Buffer =>
+  createHmac('sha256', k.mac).update(header).update(plain).digest().subarray(0, SIV_BYTES);
+
+/**
+ * AES-256-CTR with the counter block siv10 ‖ 0x000000000000 (its own inverse): block i's counter is
+ * that block plus i (at most 5 blocks, so only the last byte changes), encrypted with the kept AES
+ * block cipher and XORed into the data.
+ */
+function ctr(k: LinkKeys, iv10: Buffer, data: Buffer): Buffer {
+  const n = Math.ceil(data.length / 16);
+  const counters = Buffer.alloc(n * 16);
+  for (let i = 0; i < n; i++) { iv10.copy(counters, i * 16); counters[i * 16 + 15] = i; }
+  const stream = k.blocks.update(counters);
+  const out = Buffer.allocUnsafe(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i] ^ stream[i];
+  return out;
+}
+
+function sealCompact(secret: string, p: TokenPayload): string {
+  const header = Buffer.from([(COMPACT_VERSION << 6) | (p.e !== 0 ? 0x20 : 0) | (COMPACT_PURPOSES.indexOf(p.p) + 1), compactKidTag(p.k)]);
+  const k = linkKeys(secret);
+  const plain = compactPlaintext(p);
+  const tag = siv(k, header, plain);
+  return Buffer.concat([header, tag, ctr(k, tag, plain)]).toString('base64url');
+}
+
+/** The subject entries of a decrypted plaintext (from `at`), or null unless it is exactly a list of them. */
+function readEntries(plain: Buffer, at: number): Record<string, string> | null {
+  const s: Record<string, string> = {};
+  let last = 0;
+  for (let i = at; i < plain.length;) {
+    const b = plain[i];
+    const key = b & ~EMPTY;
+    if (key <= last || !SUBJECT_KEY.test(String.fromCharCode(key))) return null;
+    last = key;
+    if (b & EMPTY) { s[String.fromCharCode(key)] = ''; i += 1; continue; }
+    if (i + 17 > plain.length) return null;
+    s[String.fromCharCode(key)] = uuidText(plain.subarray(i + 1, i + 17));
+    i += 17;
+  }
+  return Object.keys(s).length <= MAX_COMPACT_ENTRIES ? s : null;
+}
+
+function compactPayload(header: Buffer, plain: Buffer, kid: string): TokenPayload | null {
+  const hasExpiry = (header[0] & 0x20) !== 0;
+  const at = 16 + (hasExpiry ? 4 : 0);
+  if (plain.length < at) return null;
+  const e = hasExpiry ? plain.readUInt32BE(16) : 0;
+  const s = readEntries(plain, at);
+  const p = COMPACT_PURPOSES[(header[0] & 0x1f) - 1];
+  return s && p && (!hasExpiry || e !== 0) ? { p, t: uuidText(plain.subarray(0, 16)), s, e, k: kid } : null;
+}
+
+const COMPACT_MIN_BYTES = 2 + SIV_BYTES + 16;
+const COMPACT_MAX_BYTES = 2 + SIV_BYTES + 16 + 4 + MAX_COMPACT_ENTRIES * 17;
+
+/** The bytes of a compact token's text, or null unless it is the canonical base64url of a plausible one. */
+function compactBytes(token: string): Buffer | null {
+  if (!B64URL.test(token)) return null;
+  const raw = Buffer.from(token, 'base64url');
+  if (raw.length < COMPACT_MIN_BYTES || raw.length > COMPACT_MAX_BYTES || raw.toString('base64url') !== token) return null;
+  return raw[0] >> 6 === COMPACT_VERSION ? raw : null;
+}
+
+/** Verifies a compact token's MAC with every kid whose tag it names; the payload without purpose or expiry checks. */
+function openCompact(keys: TokenKeys, token: string): VerifyResult {
+  const raw = compactBytes(token);
+  if (!raw) return { ok: false, error: 'malformed' };
+  const header = raw.subarray(0, 2);
+  const tag = raw.subarray(2, 2 + SIV_BYTES);
+  const kids = Object.keys(keys.keys).filter((kid) => compactKidTag(kid) === header[1] && secretOf(keys, kid) !== null);
+  if (kids.length === 0) return { ok: false, error: 'unknown_key' };
+  for (const kid of kids) {
+    const k = linkKeys(secretOf(keys, kid) as string);
+    const plain = ctr(k, tag, raw.subarray(2 + SIV_BYTES));
+    if (!timingSafeEqual(siv(k, header, plain), tag)) continue;
+    const payload = compactPayload(header, plain, kid);
+    return payload ? { ok: true, payload } : { ok: false, error: 'malformed' };
+  }
+  return { ok: false, error: 'bad_signature' };
 }
 
 /** sha256 hex of the token: what single-use purposes record. */

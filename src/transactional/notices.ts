@@ -16,14 +16,16 @@ import { SUBJECT_INJECTION, subjectBoundInjection, type NoticeInput } from './re
 import { refusalError } from './submit.js';
 import type { SubmissionBatcher } from './batch.js';
 import { compiledStored, compiledTemplate, STORED_PREFIX, storedTemplate } from './templates.js';
+import { brandView, commonWords, mailTranslator, words } from '../mail/builtin.js';
+import type { Translator } from '../i18n/translate.js';
 
-/** What a notice row keeps in its ledger `data`; the sender reads `replyTo` from there. */
-export interface NoticeData { vars: Record<string, unknown>; replyTo?: string }
+/** What a notice row keeps in its ledger `data`; the sender reads `replyTo` from there; `locale`: the request's. */
+export interface NoticeData { vars: Record<string, unknown>; replyTo?: string; locale?: string }
 
 /** Queues a notice (group commit with concurrent requests: transactional/batch.ts); 202 created, 200 replayed; 409/422 as DomainError. */
 export async function createNotice(batcher: SubmissionBatcher, tenantId: string, n: NoticeInput): Promise<{ status: 200 | 202; message: LedgerMessage }> {
   const purpose = `notice:${n.idempotencyKey ?? randomUUID()}`;
-  const data: NoticeData = { vars: n.data, ...(n.replyTo ? { replyTo: n.replyTo } : {}) };
+  const data: NoticeData = { vars: n.data, ...(n.replyTo ? { replyTo: n.replyTo } : {}), ...(n.locale ? { locale: n.locale } : {}) };
   const r = await batcher.submit({
     tenantId, purpose, kind: n.kind, template: n.stored ? `${STORED_PREFIX}${n.template}` : `notice:${n.template}`, contact: n.contact,
     request: n, data: { ...data }, keyField: 'idempotencyKey', prepare: n.stored ? (tx) => pinStored(tx, n) : undefined,
@@ -57,12 +59,35 @@ export function noticeView(vars: Record<string, unknown>, ctx: Pick<RenderContex
   };
 }
 
+/**
+ * The view of a built-in notice (templates/notices/): noticeView plus the brand and every fixed word
+ * in `tr`'s language (`i18n`); the default subject is the kind's, with the support ticket's number.
+ */
+export function builtinNoticeView(name: string, vars: Record<string, unknown>, ctx: Pick<RenderContext, 'tenant' | 'contact'>, tr: Translator): Record<string, unknown> {
+  const tenant = ctx.tenant.name;
+  const ticket = typeof vars.ticketId === 'string' || typeof vars.ticketId === 'number' ? String(vars.ticketId) : null;
+  const i18n = {
+    ...commonWords(tr, ctx.contact?.name),
+    ...words(tr, {
+      subject: [`mail.notice.${name}.subject`, { tenant }],
+      intro: ticket !== null && name === 'support' ? ['mail.notice.support.introTicket', { ticket }] : [`mail.notice.${name}.intro`, { tenant }],
+      footer: [`mail.notice.${name}.footer`],
+    }),
+  };
+  return { ...noticeView(vars, ctx), ...brandView(ctx.tenant, tr), i18n };
+}
+
+/** The 'notice' renderer: a stored template as written; a built-in one in the request's locale, else the contact's, else the tenant's default. */
 export async function renderNotice(ctx: RenderContext): Promise<RenderOutput> {
   const m = ctx.message;
-  const template = m.template.startsWith(STORED_PREFIX)
-    ? await compiledStored(ctx.db, m.template.slice(STORED_PREFIX.length), m.templateVersion)
-    : await compiledTemplate(m.template);
-  const vars = ctx.message.data.vars;
+  const vars = m.data.vars;
   if (!vars || typeof vars !== 'object') throw new Error('notice data is gone (erased?)');
-  return { rendered: renderMessage(template, noticeView(vars as Record<string, unknown>, ctx)) };
+  if (m.template.startsWith(STORED_PREFIX)) {
+    const template = await compiledStored(ctx.db, m.template.slice(STORED_PREFIX.length), m.templateVersion);
+    return { rendered: renderMessage(template, noticeView(vars as Record<string, unknown>, ctx)) };
+  }
+  const requested = typeof m.data.locale === 'string' ? m.data.locale : null;
+  const tr = await mailTranslator(ctx, requested, ctx.contact?.locale, ctx.tenant.defaultLocale);
+  const template = await compiledTemplate(m.template);
+  return { rendered: renderMessage(template, builtinNoticeView(m.template.slice('notice:'.length), vars as Record<string, unknown>, ctx, tr)) };
 }

@@ -64,7 +64,8 @@ export const invoiceSchema = z.object({
   contact: contactRef,
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an upper-case ISO 4217 code such as EUR')
     .refine(isKnownCurrency, 'is not an ISO 4217 currency with a minor unit'),
-  locale: locale.optional().transform((v) => v ?? 'en'),
+  /** Absent: the contact's locale, else the tenant's default (chosen when the invoice is rendered). */
+  locale: locale.optional(),
   issuedAt,
   lines: z.array(invoiceLine).min(1).max(500),
   taxes: z.array(invoiceTax).max(20).optional().transform((v) => v ?? []),
@@ -123,6 +124,8 @@ export const noticeSchema = z.strictObject({
   data: noticeData.optional().transform((v) => v ?? {}),
   idempotencyKey: idempotencyKey.optional(),
   replyTo: replyTo.optional(),
+  /** The language of a built-in notice; absent: the contact's locale, else the tenant's default. */
+  locale: locale.optional(),
 }).transform((v, ctx) => {
   const template = (v.template ?? v.kind);
   if (isUuid(template)) return { ...v, template: template.toLowerCase(), stored: true };

@@ -1,34 +1,52 @@
-// What an unsubscribe link acts on. The token names tenant, contact and (for campaign mail) the
-// campaign. RFC 8058 asks to unsubscribe the recipient from the list the message was sent for, so a
+// What an unsubscribe link acts on. The token names the tenant and the ledger message of the mail
+// (campaign mail, test sends: contact and campaign are read from that row), or tenant, contact and
+// (optionally) the campaign. RFC 8058 asks to unsubscribe the recipient from the list the message was sent for, so a
 // link from a campaign leaves that campaign's lists; a link without a campaign (or whose campaign or
 // lists no longer exist) leaves every list. The pages also offer "unsubscribe from all".
 import type { Queryable } from '../platform/db.js';
 import { isUuid } from '../policy/ids.js';
-import { getTenant, type Tenant } from '../tenants/store.js';
+import { getPageTenant, type PageTenant } from '../tenants/store.js';
 import { lockAddress } from '../consent/activation.js';
 import type { SubscriptionStatus } from '../consent/state.js';
-import type { UnsubscribeSubject } from './links.js';
+import type { MessageLink, UnsubscribeLink, UnsubscribeSubject } from './links.js';
 
-export interface LinkContact { id: string; email: string; name: string | null; status: string }
+export interface LinkContact { id: string; email: string; name: string | null; status: string; locale: string | null }
 export interface ListChoice { id: string; name: string; description: string | null; status: SubscriptionStatus | null }
-export interface LinkContext { tenant: Tenant; contact: LinkContact; subject: UnsubscribeSubject }
+export interface LinkContext { tenant: PageTenant; contact: LinkContact; subject: UnsubscribeSubject }
 
 /**
  * Tenant and live contact of a verified link, inside that tenant's transaction; null when gone.
  * forUpdate (the POSTs) takes the address lock first, then the row lock: the order registration and
  * opt-in use, so a preference save and a concurrent registration cannot deadlock.
  */
-export async function loadLink(c: Queryable, subject: UnsubscribeSubject, forUpdate = false): Promise<LinkContext | null> {
-  if (!isUuid(subject.contactId)) return null;
-  const tenant = await getTenant(c, subject.tenantId);
+export async function loadLink(c: Queryable, named: UnsubscribeLink, forUpdate = false): Promise<LinkContext | null> {
+  const subject = 'messageId' in named ? await subjectOfMessage(c, named) : named;
+  if (!subject || !isUuid(subject.contactId)) return null;
+  const tenant = await getPageTenant(c, subject.tenantId);
   if (!tenant) return null;
-  const q = `SELECT id, email, name, status FROM contacts WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' AND email IS NOT NULL`;
+  const q = `SELECT id, email, name, status, locale FROM contacts WHERE id = $1 AND tenant_id = $2 AND status <> 'erased' AND email IS NOT NULL`;
   let contact = (await c.query<LinkContact>(q, [subject.contactId, tenant.id])).rows[0];
   if (contact && forUpdate) {
     await lockAddress(c, tenant.id, contact.email);
     contact = (await c.query<LinkContact>(`${q} FOR UPDATE`, [subject.contactId, tenant.id])).rows[0];
   }
   return contact ? { tenant, contact, subject } : null;
+}
+
+/**
+ * The contact and campaign a message link names (campaign mail and test sends: links.ts): the
+ * message's contact, or for a test send (no contact on the row) the live contact at its recipient
+ * address; the campaign from the row. Null when the message is not such mail of this tenant.
+ */
+async function subjectOfMessage(c: Queryable, link: MessageLink): Promise<UnsubscribeSubject | null> {
+  if (!isUuid(link.messageId)) return null;
+  const r = await c.query<{ contactId: string | null; campaignId: string | null }>(`SELECT coalesce(m.contact_id, (SELECT k.id FROM contacts k
+      WHERE m.kind = 'test' AND k.tenant_id = m.tenant_id AND k.email_key = lower(btrim(m.recipient)) AND k.status <> 'erased' LIMIT 1)) AS "contactId",
+    coalesce(m.campaign_id::text, m.data->>'campaignId') AS "campaignId"
+    FROM messages m WHERE m.id = $1 AND m.tenant_id = $2 AND m.kind IN ('marketing', 'test')`, [link.messageId, link.tenantId]);
+  const row = r.rows[0];
+  if (!row?.contactId) return null;
+  return { tenantId: link.tenantId, contactId: row.contactId, campaignId: row.campaignId && isUuid(row.campaignId) ? row.campaignId : null };
 }
 
 /**

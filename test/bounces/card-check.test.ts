@@ -1,12 +1,15 @@
 // What keeps a raw report from being stored (card-check.ts, pure): card numbers and confirm or
 // unsubscribe tokens, found in every decoded part whatever its transfer encoding, recursively into
 // attached messages; and the plain-text redaction that runs first (process.ts withoutCapabilityLinks).
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { signToken } from '../../src/policy/tokens.js';
 import { holdsCapabilityLink, holdsCardNumber, rawWithheldReason } from '../../src/bounces/card-check.js';
 import { withoutCapabilityLinks } from '../../src/bounces/process.js';
 
 const TOKEN = `eyJ0IjoiYSIsInYiOjF9${'A'.repeat(40)}.${'s1g-_'.repeat(9)}`;
 const LINK = `https://postgate.example/a/${TOKEN}`;
+const COMPACT = signToken({ current: 'k1', keys: { k1: 'secret' } }, 'unsubscribe', randomUUID(), { l: randomUUID() }, { ttlSeconds: null });
 const CRLF = (s: string): string => s.replace(/\r?\n/g, '\r\n');
 const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64').replace(/.{1,76}/g, '$&\n');
 
@@ -26,6 +29,8 @@ describe('holdsCapabilityLink', () => {
     ['a test address verification link', `https://pg.example/t/${TOKEN}`],
     ['a relative path', `/a/${TOKEN}`],
     ['percent-encoded slashes (a link-rewriting gateway)', `https://safe.example/?url=https%3A%2F%2Fpg.example%2Fa%2F${TOKEN}`],
+    ['a compact (issue 20) unsubscribe link', `https://pg.example/u/${COMPACT}/preferences`],
+    ['a compact activation link, percent-encoded', `https%3A%2F%2Fpg.example%2Fa%2F${COMPACT}`],
   ])('finds %s', (_what, text) => expect(holdsCapabilityLink(text)).toBe(true));
 
   it.each([
@@ -33,6 +38,7 @@ describe('holdsCapabilityLink', () => {
     ['a short token', '/a/abc.def'],
     ['the placeholder', '/a/[link removed]'],
     ['another path', `/x/${TOKEN}`],
+    ['a word of 37 characters', `/u/${'a'.repeat(37)}`],
   ])('ignores %s', (_what, text) => expect(holdsCapabilityLink(text)).toBe(false));
 });
 

@@ -14,7 +14,7 @@ import { sleep } from '../support/wait.js';
 const TENANT: Tenant = {
   id: '11111111-1111-4111-8111-111111111111', name: 'Acme', fromEmail: 'news@acme.org', fromName: 'Acme News', replyTo: 'support@acme.org',
   postalAddress: '1 Main Street, Springfield', bounceDomain: null, requireDkim: false, sendRatePerSecond: null,
-  trackClicks: false, trackOpens: false,
+  trackClicks: false, trackOpens: false, defaultLocale: 'en', logoUrl: null, accentColor: null, privacyUrl: null,
 };
 const KEYS = { current: 'k1', keys: { k1: 'unit-test-secret-0123456789' } };
 

@@ -13,7 +13,7 @@ describe('activation pages', () => {
     expect(html).not.toMatch(/<script|<img|<b>/i);
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co');
     expect(html).toContain('<form method="post" action="/a/x&quot;&gt;&lt;script&gt;"><button type="submit">Confirm</button></form>');
-    expect(html).toMatch(/^<!doctype html>\n<html lang="en">/);
+    expect(html).toMatch(/^<!doctype html>\n<html lang="en" dir="ltr">/);
     expect(html).toContain('<meta name="viewport"');
   });
 

@@ -1,9 +1,9 @@
 // Signed link tokens and VERP tokens: round trips, tampering, expiry, rotation, purposes, formats.
-import { createHmac } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, hkdfSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  base32Decode, base32Encode, MAX_TOKEN_LENGTH, signToken, signVerp, tokenId, verifyToken, verifyVerp, verpKidTag,
+  base32Decode, base32Encode, COMPACT_PURPOSES, compactKidTag, MAX_TOKEN_LENGTH, signToken, signVerp, tokenId, verifyToken, verifyVerp, verpKidTag,
   type TokenKeys,
 } from '../../src/policy/tokens.js';
 
@@ -130,6 +130,157 @@ describe('signToken / verifyToken', () => {
 
   it('tokenId is the sha256 hex of the token', () => {
     expect(tokenId('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+});
+
+describe('compact link tokens', () => {
+  const CONTACT = '1d0c6a52-8a4e-4f0b-9c3d-2e1f0a9b8c7d';
+  const CAMPAIGN = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+  const compact = (k: TokenKeys, p: 'activation' | 'unsubscribe' | 'test_address', s: Record<string, string>, ttl: number | null = null) =>
+    signToken(k, p, TENANT, s, { ttlSeconds: ttl, now: NOW });
+  const bytesOf = (t: string) => Buffer.from(t, 'base64url');
+  const fromBytes = (b: Buffer) => b.toString('base64url');
+  const flipBit = (t: string, byte: number, bit = 0) => { const b = bytesOf(t); b[byte] ^= 1 << bit; return fromBytes(b); };
+
+  it('round-trips every shape it carries, without a dot, deterministically', () => {
+    for (const s of [{ l: MSG }, { c: CONTACT }, { c: CONTACT, m: '' }, { c: CONTACT, m: CAMPAIGN }, {}, { a: CONTACT, b: CAMPAIGN, m: MSG }] as Array<Record<string, string>>) {
+      for (const ttl of [null, 3600]) {
+        const t = compact(keys, 'unsubscribe', s, ttl);
+        expect(t).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(t).toBe(compact(keys, 'unsubscribe', s, ttl));
+        expect(verifyToken(keys, t, 'unsubscribe', NOW)).toEqual({ ok: true, payload: { p: 'unsubscribe', t: TENANT, s, e: ttl === null ? 0 : NOW + ttl, k: 'k1' } });
+      }
+    }
+  });
+
+  it('has the documented byte layout (version, expiry flag, purpose, kid tag, SIV, AES-256-CTR of tenant, expiry, entries)', () => {
+    const t = compact(keys, 'activation', { m: MSG, z: '' }, 3600);
+    const raw = bytesOf(t);
+    expect(raw[0]).toBe((0b01 << 6) | 0x20 | (COMPACT_PURPOSES.indexOf('activation') + 1));
+    expect(raw[1]).toBe(createHash('sha256').update('k1').digest()[0]);
+    const key = (info: string) => Buffer.from(hkdfSync('sha256', keys.keys.k1, 'postgate link token v1', info, 32));
+    const siv = raw.subarray(2, 12);
+    const d = createDecipheriv('aes-256-ctr', key('enc'), Buffer.concat([siv, Buffer.alloc(6)]));
+    const plain = Buffer.concat([d.update(raw.subarray(12)), d.final()]);
+    const e = Buffer.alloc(4); e.writeUInt32BE(NOW + 3600);
+    const hex = (id: string) => Buffer.from(id.replace(/-/g, ''), 'hex');
+    expect(plain.toString('hex')).toBe(Buffer.concat([hex(TENANT), e, Buffer.from('m'), hex(MSG), Buffer.from([0x80 | 'z'.charCodeAt(0)])]).toString('hex'));
+    expect(siv.toString('hex')).toBe(createHmac('sha256', key('mac')).update(raw.subarray(0, 2)).update(plain).digest().subarray(0, 10).toString('hex'));
+  });
+
+  it('is short: one id beside the tenant is 60 characters (66 expiring), so links stay under 100', () => {
+    expect(compact(keys, 'unsubscribe', { l: MSG })).toHaveLength(60);
+    expect(compact(keys, 'activation', { m: MSG }, 7 * 86_400)).toHaveLength(66);
+    expect(compact(keys, 'test_address', { m: MSG }, 7 * 86_400)).toHaveLength(66);
+    expect(compact(keys, 'unsubscribe', { c: CONTACT })).toHaveLength(60);
+    expect(compact(keys, 'unsubscribe', { c: CONTACT, m: CAMPAIGN })).toHaveLength(83);
+    expect(`https://news.example.com/u/${compact(keys, 'unsubscribe', { l: MSG })}/preferences`.length).toBeLessThan(100);
+    expect(`https://news.example.com/a/${compact(keys, 'activation', { m: MSG }, 7 * 86_400)}`.length).toBeLessThan(100);
+    fc.assert(fc.property(fc.uuid(), fc.uuid(), fc.integer({ min: 1, max: 10 * 365 * 86_400 }), (t, m, ttl) => {
+      const tok = signToken(rotated, 'activation', t.toLowerCase(), { m: m.toLowerCase() }, { ttlSeconds: ttl, now: NOW });
+      expect(tok.length).toBeLessThanOrEqual(66);
+    }), { numRuns: 200 });
+  });
+
+  it('shows nothing internal: no UUID in hex, base64 or base32, no JSON', () => {
+    const ids = [TENANT, MSG, CONTACT, CAMPAIGN];
+    const t = compact(keys, 'unsubscribe', { c: CONTACT, m: CAMPAIGN });
+    const t2 = compact(keys, 'unsubscribe', { l: MSG });
+    for (const tok of [t, t2]) {
+      const raw = bytesOf(tok);
+      expect(() => JSON.parse(raw.toString('utf8'))).toThrow();
+      expect(raw.toString('latin1')).not.toContain('"t":');
+      for (const id of ids) {
+        const b = Buffer.from(id.replace(/-/g, ''), 'hex');
+        for (const off of [0, 1, 2]) { // the id at any alignment in the base64 text
+          const enc = Buffer.concat([Buffer.alloc(off), b]).toString('base64url').slice(4).slice(0, 16);
+          expect(tok).not.toContain(enc);
+        }
+        expect(raw.includes(b.subarray(0, 6))).toBe(false); // not even 6 bytes of it in the clear
+        expect(raw.toString('hex')).not.toContain(id.replace(/-/g, '').slice(0, 12));
+        expect(tok.toLowerCase()).not.toContain(base32Encode(b).slice(0, 12));
+      }
+    }
+  });
+
+  it('fails on any flipped bit (bad signature or malformed), never verifying', () => {
+    const t = compact(keys, 'activation', { m: MSG }, 3600);
+    const n = bytesOf(t).length;
+    for (let i = 0; i < n; i++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const r = verifyToken(keys, flipBit(t, i, bit), 'activation', NOW);
+        expect(r.ok, `byte ${i} bit ${bit}`).toBe(false);
+        if (i >= 2) expect(r).toEqual({ ok: false, error: 'bad_signature' });
+      }
+    }
+    for (let i = 0; i < t.length; i++) {
+      for (const c of [...B64, '.', '=', '%']) if (c !== t[i]) expect(verifyToken(keys, replaceAt(t, i, c), 'activation', NOW).ok).toBe(false);
+    }
+    expect(verifyToken(keys, t.slice(0, -1), 'activation', NOW).ok).toBe(false);
+    expect(verifyToken(keys, `${t}A`, 'activation', NOW).ok).toBe(false);
+  });
+
+  it('names the wrong purpose after the MAC, even for a token of the same ids', () => {
+    const t = compact(keys, 'activation', { m: MSG }, 3600);
+    for (const p of ['unsubscribe', 'verp', 'preferences', 'test_address'] as const) expect(verifyToken(keys, t, p, NOW)).toEqual({ ok: false, error: 'wrong_purpose' });
+    // the purpose is in the authenticated header: rewriting it breaks the MAC
+    const b = bytesOf(t);
+    b[0] = (b[0] & ~0x1f) | (COMPACT_PURPOSES.indexOf('test_address') + 1);
+    expect(verifyToken(keys, fromBytes(b), 'test_address', NOW)).toEqual({ ok: false, error: 'bad_signature' });
+  });
+
+  it('expires at e, and an expiring token cannot be made everlasting by clearing the flag', () => {
+    const t = compact(keys, 'activation', { m: MSG }, 100);
+    expect(verifyToken(keys, t, 'activation', NOW + 99).ok).toBe(true);
+    expect(verifyToken(keys, t, 'activation', NOW + 100)).toEqual({ ok: false, error: 'expired' });
+    expect(verifyToken(keys, flipBit(t, 0, 5), 'activation', NOW + 100).ok).toBe(false);
+    const live = signToken(keys, 'activation', TENANT, { m: MSG }, { ttlSeconds: 100 });
+    expect(verifyToken(keys, live, 'activation').ok).toBe(true);
+  });
+
+  it('rotates: an older kid verifies while kept, an unknown or removed kid does not, another secret is a bad signature', () => {
+    const old = compact(keys, 'unsubscribe', { l: MSG });
+    const fresh = compact(rotated, 'unsubscribe', { l: MSG });
+    expect(fresh).not.toBe(old);
+    expect(verifyToken(rotated, old, 'unsubscribe')).toMatchObject({ ok: true, payload: { k: 'k1', s: { l: MSG } } });
+    expect(verifyToken(rotated, fresh, 'unsubscribe')).toMatchObject({ ok: true, payload: { k: 'k2' } });
+    expect(verifyToken(keys, fresh, 'unsubscribe')).toEqual({ ok: false, error: 'unknown_key' });
+    expect(verifyToken({ current: 'k2', keys: { k2: rotated.keys.k2 } }, old, 'unsubscribe')).toEqual({ ok: false, error: 'unknown_key' });
+    expect(verifyToken({ current: 'k1', keys: { k1: 'another-secret' } }, old, 'unsubscribe')).toEqual({ ok: false, error: 'bad_signature' });
+  });
+
+  it('tries every kid sharing a tag byte', () => {
+    const kids = Array.from({ length: 600 }, (_, i) => `kid${i}`);
+    const tag = compactKidTag(kids[0]);
+    const twin = kids.slice(1).find((k) => compactKidTag(k) === tag) as string;
+    expect(twin).toBeDefined();
+    const both: TokenKeys = { current: twin, keys: { [kids[0]]: 'secret-a', [twin]: 'secret-b' } };
+    const t = compact({ current: twin, keys: { [twin]: 'secret-b' } }, 'unsubscribe', { l: MSG });
+    expect(verifyToken(both, t, 'unsubscribe')).toMatchObject({ ok: true, payload: { k: twin } });
+  });
+
+  it('old JSON tokens (mail already sent) still verify, and facts the compact format cannot carry stay JSON', () => {
+    const body = Buffer.from(JSON.stringify({ p: 'activation', t: TENANT, s: { c: CONTACT, m: MSG }, e: NOW + 60, k: 'k1' })).toString('base64url');
+    const legacy = `${body}.${createHmac('sha256', keys.keys.k1).update(body).digest('base64url')}`;
+    expect(verifyToken(rotated, legacy, 'activation', NOW)).toMatchObject({ ok: true, payload: { s: { c: CONTACT, m: MSG } } });
+    expect(verifyToken(rotated, legacy, 'activation', NOW + 60)).toEqual({ ok: false, error: 'expired' });
+    expect(signToken(keys, 'unsubscribe', TENANT, { c: 'not-a-uuid' }, { ttlSeconds: null })).toContain('.');
+    expect(signToken(keys, 'unsubscribe', TENANT, { cc: CONTACT }, { ttlSeconds: null })).toContain('.');
+    expect(signToken(keys, 'unsubscribe', TENANT, { a: MSG, b: MSG, c: MSG, d: MSG }, { ttlSeconds: null })).toContain('.');
+    expect(signToken(keys, 'unsubscribe', TENANT.toUpperCase(), { c: CONTACT }, { ttlSeconds: null })).toContain('.');
+  });
+
+  it('rejects malformed compact input', () => {
+    const t = compact(keys, 'unsubscribe', { l: MSG });
+    const raw = bytesOf(t);
+    const version2 = Buffer.from(raw); version2[0] = (version2[0] & 0x3f) | 0x80;
+    for (const bad of ['', 'A', 'AAAA', t.slice(0, 30), fromBytes(Buffer.alloc(28)), fromBytes(version2), fromBytes(Buffer.concat([raw, Buffer.alloc(60)])), `${t.slice(0, -1)}=`]) {
+      expect(verifyToken(keys, bad, 'unsubscribe'), bad).toEqual({ ok: false, error: 'malformed' });
+    }
+    // non-canonical base64url (spare bits set) is not the same token
+    const odd = compact(keys, 'unsubscribe', { c: CONTACT, m: '' });
+    const last = B64.indexOf(odd.at(-1) as string);
+    expect(verifyToken(keys, odd.slice(0, -1) + B64[last | 1], 'unsubscribe').ok).toBe(last % 2 === 1);
   });
 });
 

@@ -55,7 +55,7 @@ describe('invoice content', () => {
     await waitForMessage(t, jp.body.id, 'sent');
     const mails = mailsTo(app.sink.received, 'bert@example.org');
     const deText = mails.find((m) => m.parsed.subject?.includes('T-DE-1'))?.parsed.text ?? '';
-    expect(deText).toContain('Total (EUR): 1.234,50\u00a0€');
+    expect(deText).toContain('Gesamtbetrag (EUR): 1.234,50\u00a0€');
     expect(deText).toContain('2 × 117,25\u00a0€ = 234,50\u00a0€');
     expect(deText).toContain('31. Mai 2024');
     const jpText = mails.find((m) => m.parsed.subject?.includes('T-JP-1'))?.parsed.text ?? '';
@@ -119,10 +119,10 @@ describe('invoice validation', () => {
 describe('idempotency', () => {
   it('returns the first message for the same payload (200) and refuses a different one (409)', async () => {
     await given(app, t).pendingContact('dora@example.org');
-    const body = invoice('T-IDEM-1', 'dora@example.org');
+    const body = invoice('T-IDEM-1', 'dora@example.org', { locale: 'en-us' });
     const first = await t.api('POST', '/api/invoices', body);
     expect(first.status).toBe(202);
-    const again = await t.api('POST', '/api/invoices', { ...body, contact: { email: 'Dora@Example.org' }, locale: 'en' }); // same invoice, other spellings
+    const again = await t.api('POST', '/api/invoices', { ...body, contact: { email: 'Dora@Example.org' }, locale: 'EN-us' }); // same invoice, other spellings
     const reordered = await t.api('POST', '/api/invoices', Object.fromEntries(Object.entries(body).reverse()));
     expect([again.status, reordered.status]).toEqual([200, 200]);
     expect(again.body.id).toBe(first.body.id);

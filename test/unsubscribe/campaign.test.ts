@@ -82,7 +82,7 @@ describe('unsubscribe during a running campaign', () => {
     const headers = headerBlock(mail?.raw as Buffer);
     expect(/^List-Unsubscribe-Post: (.*)$/im.exec(headers)?.[1]).toBe('List-Unsubscribe=One-Click');
     const target = /^List-Unsubscribe: <(https:[^>]+)>/im.exec(headers)?.[1];
-    expect(target).toMatch(/^https:\/\/postgate\.test\/u\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(target).toMatch(/^https:\/\/postgate\.test\/u\/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)?$/);
     const recipient = mail?.envelopeTo[0] as string;
     const [contact] = await ownerQuery<{ id: string }>(app.db.url, 'SELECT id FROM contacts WHERE email_key = lower($1)', [recipient]);
     expect(await subscriptionStates(app, contact.id)).toEqual({ Newsletter: 'subscribed' });

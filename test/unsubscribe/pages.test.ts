@@ -1,6 +1,7 @@
 // Unsubscribe over real HTTP: RFC 8058 one-click (urlencoded and multipart), GET changes nothing,
 // tampered and cross-tenant tokens, the page's POST and its done page, resubscribe through the
 // confirmation flow, erased contacts, and POST /api/contacts/:id/unsubscribe.
+import { createHmac } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useApp, type TestTenant } from '../support/app.js';
 import { given } from '../support/given.js';
@@ -116,7 +117,7 @@ describe('the unsubscribe page', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-    expect(html).toMatch(/<html lang="en">/);
+    expect(html).toMatch(/<html lang="en" dir="ltr">/);
     expect(html).toMatch(/<title>Unsubscribe – Acme<\/title>/);
     expect(html).toContain('<form method="post" action="/u/');
     expect(html).toMatch(/<button type="submit"[^>]*>Unsubscribe<\/button>/);
@@ -180,13 +181,31 @@ describe('tokens', () => {
     token = unsubscribeToken(app.pg.deps.tokens, { tenantId: acme.id, contactId: id, campaignId: null });
   });
 
+  /** The token in the JSON format of mail sent before issue 20 (signed by hand: signToken writes the compact one now). */
+  const legacy = (): string => {
+    const keys = app.pg.deps.tokens;
+    const body = Buffer.from(JSON.stringify({ p: 'unsubscribe', t: acme.id, s: { c: id, m: '' }, e: 0, k: keys.current })).toString('base64url');
+    return `${body}.${createHmac('sha256', keys.keys[keys.current]).update(body).digest('base64url')}`;
+  };
+
   const tampered = (): string[] => {
-    const [body, mac] = token.split('.');
+    const [body, mac] = legacy().split('.');
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
     const swapTenant = Buffer.from(JSON.stringify({ ...payload, t: globex.id })).toString('base64url');
     const flip = (s: string) => s.slice(0, -2) + (s.at(-2) === 'A' ? 'B' : 'A') + s.at(-1);
-    return [`${swapTenant}.${mac}`, `${body}.${flip(mac)}`, `${flip(body)}.${mac}`, body, `${token}x`, 'garbage', '%00'];
+    const flipByte = (t: string, i: number) => { const b = Buffer.from(t, 'base64url'); b[i] ^= 1; return b.toString('base64url'); };
+    return [`${swapTenant}.${mac}`, `${body}.${flip(mac)}`, `${flip(body)}.${mac}`, body, `${token}x`, 'garbage', '%00',
+      flipByte(token, 0), flipByte(token, 1), flipByte(token, 5), flipByte(token, 20), flipByte(token, 44), token.slice(0, -1)];
   };
+
+  it('a link in the JSON format (mail sent before issue 20) still works', async () => {
+    expect(token).not.toContain('.');
+    expect(token.length).toBeLessThanOrEqual(61);
+    const get = await fetch(`${app.url}/u/${legacy()}`);
+    expect(get.status).toBe(200);
+    expect(await get.text()).toContain('Unsubscribe');
+    expect((await fetch(`${app.url}/u/${legacy()}/preferences`)).status).toBe(200);
+  });
 
   it('refuses every altered token with a 400 and changes nothing, on GET, POST, one-click and preferences', async () => {
     const before = await snapshot(app);
