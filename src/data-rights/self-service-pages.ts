@@ -103,9 +103,13 @@ async function requestPage(ctx: Ctx, req: Request, res: Response): Promise<void>
     if (!link) return () => failure(res, pageTranslator(req, res), null, 'gone');
     const t = speak(req, res, link.tenant, link.contact.locale);
     const brand = tenantBrand(link.tenant);
-    const out = await requestRights(c, { tenantId: link.tenant.id, contactId: link.contact.id, email: link.contact.email }, kind,
+    const out = await requestRights(c, { tenantId: link.tenant.id, contactId: link.contact.id, email: link.contact.email, status: link.contact.status }, kind,
       { ...who(req), locale: t.locale }, ctx.settings);
     const backLink = html`<p><a href="${back}">${t.t('rights.back')}</a></p>`;
+    if (!out.ok && out.why === 'unmailable') {
+      const text = t.t('rights.unmailable.text', { email: maskAddress(link.contact.email), tenant: link.tenant.name, replyTo: link.tenant.replyTo });
+      return () => page(res, 409, t, brand, t.t('rights.unmailable.title'), html`<p class="error" role="alert">${text}</p>${backLink}`);
+    }
     if (!out.ok) return () => limited(res, t, brand, { retryAfter: out.retryAfter, perDay: ctx.settings.perDay, backLink });
     const email = maskAddress(link.contact.email);
     const text = kind === 'export' ? t.t('rights.requested.export', { email, hours: ctx.settings.linkHours }) : t.t('rights.requested.erasure', { email });

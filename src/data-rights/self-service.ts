@@ -14,6 +14,7 @@
 //              is recorded ('export_download', once per link through token_uses).
 //   erasure    single-use (token_uses, keyed by the message id: every render of one row is one link),
 //              then the same erasure as DELETE /api/contacts/:id (eraseContact, source 'self_service').
+import { suppressionsFor } from '../consent/suppressions.js';
 import { createHash, randomUUID } from 'node:crypto';
 import type { PoolClient, Queryable } from '../platform/db.js';
 import { signToken, verifyToken, type TokenKeys } from '../policy/tokens.js';
@@ -50,10 +51,11 @@ const TOKEN_PURPOSE = { export: 'data_export', erasure: 'data_erasure' } as cons
 const REQUEST_ACTION = { export: 'export_request', erasure: 'erasure_request' } as const;
 const WINDOW_HOURS = 24;
 
-export type RequestOutcome = { ok: true; message: LedgerMessage } | { ok: false; retryAfter: number };
+/** Queued; or refused: over the rate limit (seconds until a request is taken again), or the address takes no mail at all (suppressed). */
+export type RequestOutcome = { ok: true; message: LedgerMessage } | { ok: false; why: 'limited'; retryAfter: number } | { ok: false; why: 'unmailable' };
 
 /** The person a request is about: the preference link's live contact (row locked by the caller). */
-export interface RightsPerson { tenantId: string; contactId: string; email: string }
+export interface RightsPerson { tenantId: string; contactId: string; email: string; status: string }
 
 /**
  * Takes a request slot, records it and queues the mail, in the caller's tenant transaction. The
@@ -62,8 +64,11 @@ export interface RightsPerson { tenantId: string; contactId: string; email: stri
  */
 export async function requestRights(c: Queryable, p: RightsPerson, kind: RightsKind, who: Requester & { locale: string },
   s: SelfServiceSettings): Promise<RequestOutcome> {
+  // The gate never mails a suppressed address (nor a hard-bounced contact): say so now, rather than
+  // promise a mail that will not come. Nothing is recorded and the limit is not spent.
+  if (p.status === 'suppressed' || (await suppressionsFor(c, p.tenantId, p.email)).all) return { ok: false, why: 'unmailable' };
   const seen = await recentConsentCount(c, p.contactId, Object.values(REQUEST_ACTION), WINDOW_HOURS, s.perDay);
-  if (seen.n >= s.perDay) return { ok: false, retryAfter: seen.retryAfter };
+  if (seen.n >= s.perDay) return { ok: false, why: 'limited', retryAfter: seen.retryAfter };
   const data: RightsData = { expiresAt: new Date(Date.now() + s.linkHours * 3_600_000).toISOString(), locale: who.locale };
   const { message } = await enqueueMessage(c, {
     tenantId: p.tenantId, purpose: `${RIGHTS_TEMPLATE[kind]}:${randomUUID()}`, kind: 'legal', contactId: p.contactId,

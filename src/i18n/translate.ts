@@ -39,11 +39,14 @@ export interface Translator {
 
 const isLanguage = (s: string): s is Language => (LANGUAGES as readonly string[]).includes(s);
 
-/** The canonical BCP 47 form of a tag, or null when it is not one (e.g. 'de_de' → null, 'DE-de' → 'de-DE'). */
+/** The canonical BCP 47 form of a tag without extensions, or null when it is not one (e.g. 'de_de' → null, 'DE-de' → 'de-DE', 'de-DE-u-nu-arab' → 'de-DE'). */
 export function canonicalLocale(tag: string | null | undefined): string | null {
   if (!tag || tag.length > 35) return null;
   try {
-    return Intl.getCanonicalLocales(tag)[0] ?? null;
+    const canonical = Intl.getCanonicalLocales(tag)[0];
+    // Language, script, region and variants only: extensions (-u-ca-islamic-nu-arab, -x-…) would
+    // switch calendars and digits of a mail's dates and amounts.
+    return canonical ? new Intl.Locale(canonical).baseName : null;
   } catch {
     return null;
   }

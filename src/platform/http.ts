@@ -159,6 +159,7 @@ function shapeError(v: ShapeViolation): ApiError {
   const message = v.limit === 'values' ? `the body holds more than ${v.max} JSON values; send less per request`
     : v.limit === 'members' ? `${field === 'body' ? 'the body' : field} has more than ${v.max} members`
       : `${field} nests more than ${v.max} levels deep`;
+  if (v.limit === 'reserved_key') return new ApiError(422, 'reserved_key', `${field} is named "__proto__", which no field may be`, field);
   return new ApiError(413, 'body_too_large', message, field, { limit: v.limit, max: v.max });
 }
 

@@ -23,7 +23,14 @@ export interface JsonShapeLimits { values: number; members: number; depth: numbe
 export const JSON_SHAPE_LIMITS: JsonShapeLimits = { values: MAX_JSON_VALUES, members: MAX_OBJECT_MEMBERS, depth: MAX_JSON_DEPTH };
 
 /** The first limit a body crosses: which one, its value, and where (a body path such as attributes or lines[3]; 'body' for the whole). */
-export interface ShapeViolation { limit: 'values' | 'members' | 'depth'; max: number; field: string }
+export interface ShapeViolation { limit: 'values' | 'members' | 'depth' | 'reserved_key'; max: number; field: string }
+
+/**
+ * The key "__proto__": JSON.parse makes it an own property, but zod's records and object spreads
+ * drop it or, worse, treat it as the prototype, so a body naming it would be read differently from
+ * how it was written. Refused wherever it appears (max is 0 in the violation).
+ */
+const PROTO_KEY = Buffer.from('"__proto__"', 'latin1');
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -71,6 +78,16 @@ function closingQuote(bytes: Buffer, open: number): number {
     end = bytes.indexOf(QUOTE, end + 1);
   }
   return -1;
+}
+
+/** Whether the key at bytes [start, end] (quotes included) reads "__proto__", escaped or not. */
+function isProtoKey(bytes: Buffer, start: number, end: number): boolean {
+  const len = end - start + 1;
+  if (len === PROTO_KEY.length) return bytes.compare(PROTO_KEY, 0, len, start, end + 1) === 0;
+  if (len < PROTO_KEY.length || len > 80) return false;
+  const slash = bytes.indexOf(BACKSLASH, start);
+  if (slash >= 0 && slash < end) return keyAt(bytes, start, end) === '__proto__';
+  return false;
 }
 
 /**
@@ -135,7 +152,10 @@ export function jsonShapeViolation(buf: Uint8Array, limits: JsonShapeLimits = JS
       const end = closingQuote(bytes, i);
       if (end < 0) return null; // unterminated: JSON.parse refuses it
       // A string that begins an object member is its key (a member's value never begins one: ':' leaves fresh false).
-      if (starts && depth > 0 && isObject[depth - 1]) { keyStart[depth - 1] = i; keyEnd[depth - 1] = end; }
+      if (starts && depth > 0 && isObject[depth - 1]) {
+        keyStart[depth - 1] = i; keyEnd[depth - 1] = end;
+        if (isProtoKey(bytes, i, end)) return { limit: 'reserved_key', max: 0, field: fieldOf(depth) };
+      }
       i = end + 1;
       continue;
     }

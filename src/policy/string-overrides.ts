@@ -61,6 +61,7 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
 export function overrideProblem(text: string, reference: string, language: string): string | null {
   if (text.length > MAX_OVERRIDE_CHARS) return `longer than ${MAX_OVERRIDE_CHARS} characters`;
   if (UNSTORABLE.test(text)) return 'contains a NUL character or a lone UTF-16 surrogate, which is not text';
+  if (!text.trim()) return 'is blank: a page or a mail would lose its words (a subject, a button); remove the override to use the shipped text';
   let own: MessageNames;
   try {
     own = messageNames(text, language);

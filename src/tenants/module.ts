@@ -14,7 +14,11 @@ import { contrastWithWhite, MIN_CONTRAST } from '../policy/branding.js';
 /** A BCP 47 locale whose language has a catalogue (locales/), canonicalised ('DE-de' → 'de-DE'). */
 export const localeTag = z.string().max(35).refine((v) => languageOf(v) !== null, 'must be a BCP 47 locale of a language Postgate speaks (en, de, fr, es)')
   .transform((v) => canonicalLocale(v) as string);
-const httpsUrl = (what: string) => z.string().trim().max(500).url().refine((v) => v.startsWith('https://'), `${what} must be an https URL`);
+/** An https URL without credentials, in its WHATWG serialisation (scheme and host lower-cased). */
+const httpsUrl = (what: string) => z.string().trim().max(500).url().transform((v) => new URL(v))
+  .refine((u) => u.protocol === 'https:', `${what} must be an https URL`)
+  .refine((u) => !u.username && !u.password, `${what} must not carry a user name or password`)
+  .transform((u) => u.href).pipe(z.string().max(500));
 const accentColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour').transform((v) => v.toLowerCase())
   .superRefine((v, ctx) => {
     const ratio = contrastWithWhite(v);

@@ -195,6 +195,19 @@ describe('links that change nothing', () => {
   });
 });
 
+describe('an address that takes no mail', () => {
+  it('is told at once that no link can be mailed (409, whom to write to); nothing is queued, recorded or counted', async () => {
+    const c = await given(app, t).subscribedContact('suppressed.person@example.org');
+    expect((await t.api('POST', '/api/suppressions', { address: c.email, scope: 'all', reason: 'manual' })).status).toBeLessThan(300);
+    const asked = await ask(c.id, 'export');
+    expect(asked.status).toBe(409);
+    expect(asked.text).toContain('no longer receives email from Acme');
+    const queued = await ownerQuery(app.db.url, `SELECT 1 FROM messages WHERE contact_id = $1 AND template LIKE 'data-%'`, [c.id]);
+    expect(queued).toHaveLength(0);
+    expect((await consentActions(c.id)).map((e) => e.action).filter((a) => a.endsWith('_request'))).toEqual([]);
+  });
+});
+
 describe('rate limit', () => {
   it('takes three requests per contact in 24 hours and refuses the fourth with a clear 429 page', async () => {
     const c = await given(app, t).subscribedContact('eager@example.org');

@@ -38,6 +38,12 @@ describe('chooseLocale', () => {
     expect(t.t('x.hello', { name: 'Ada' })).toBe('Hallo Ada');
   });
 
+  it('drops locale extensions: a browser or API asking for another calendar or digits gets the plain locale', () => {
+    expect(chooseLocale({ acceptLanguage: 'de-DE-u-ca-islamic-nu-arab' })).toBe('de-DE');
+    expect(chooseLocale({ contactLocale: 'fr-x-private' })).toBe('fr');
+    expect(translator(catalogues, 'de-DE-u-nu-arab').date(new Date('2026-11-30T12:00:00Z'))).toBe('30. November 2026');
+  });
+
   it('survives malformed and oversized headers', () => {
     expect(chooseLocale({ acceptLanguage: ';;;q=,,,de_DE', tenantDefault: 'fr' })).toBe('fr');
     expect(chooseLocale({ acceptLanguage: `${'x'.repeat(2000)},de`, tenantDefault: 'es' })).toBe('es');

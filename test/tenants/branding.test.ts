@@ -40,11 +40,18 @@ function expectBranded(html: string): void {
 
 describe('PATCH /api/tenant: the brand', () => {
   it('refuses a logo URL that is not https, naming the field', async () => {
-    for (const logoUrl of ['http://cdn.acme.example/logo.png', 'javascript:alert(1)', 'data:image/png;base64,AAAA', 'not a url']) {
+    for (const logoUrl of ['http://cdn.acme.example/logo.png', 'javascript:alert(1)', 'data:image/png;base64,AAAA', 'not a url', 'https://user:pw@cdn.acme.example/logo.png']) {
       const r = await t.api('PATCH', '/api/tenant', { logoUrl });
       expect(r.status, logoUrl).toBe(422);
       expect(r.body.error).toMatchObject({ code: 'invalid', field: 'logoUrl' });
     }
+  });
+
+  it('takes an https URL in any letter case, stored in its normal form', async () => {
+    const other = await app.tenant({ name: 'Case' });
+    const r = await other.api('PATCH', '/api/tenant', { logoUrl: 'HTTPS://CDN.Acme.example/Logo.png' });
+    expect(r.status).toBe(200);
+    expect(r.body.logoUrl).toBe('https://cdn.acme.example/Logo.png');
   });
 
   it('refuses an accent colour white text is unreadable on, saying why', async () => {

@@ -57,13 +57,25 @@ describe('PUT /api/tenant/strings', () => {
     ['a NUL character', { de: { 'page.notFound.title': 'Nichts\u0000hier' } }, 'de.page.notFound.title', /NUL/],
     ['a lone surrogate', { de: { 'page.notFound.title': 'Nichts \ud800 hier' } }, 'de.page.notFound.title', /surrogate/],
     ['a text that is not a string', { de: { 'page.notFound.title': 42 } }, 'de.page.notFound.title', /string/],
+    ['a blank text (a mail would lose its subject)', { en: { 'mail.invoice.subject': '   ' } }, 'en.mail.invoice.subject', /blank/],
   ])('refuses %s with a 422 naming the field, and changes nothing', async (_, body, field, message) => {
     const before = { de: { 'page.notFound.title': 'Hier ist nichts' } };
     expect((await put(before)).status).toBe(200);
-    const r = await put({ ...body, en: { 'page.notFound.title': 'Fine' } });
+    const r = await put({ en: { 'page.notFound.title': 'Fine' }, ...body });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'invalid', field });
     expect(r.body.error.message).toMatch(message);
+    expect((await get()).body.overrides).toEqual(before);
+  });
+
+  it('refuses a "__proto__" key (which zod would silently drop, wiping every override) with a 422 naming it', async () => {
+    const before = { de: { 'page.notFound.title': 'Hier ist nichts' } };
+    expect((await put(before)).status).toBe(200);
+    for (const [body, field] of [['{"__proto__":{"page.notFound.title":"x"}}', '__proto__'], ['{"de":{"page.notFound.title":"y","\\u005f_proto__":"z"}}', 'de.__proto__']]) {
+      const r = await t.api('PUT', '/api/tenant/strings', body);
+      expect(r.status, body).toBe(422);
+      expect(r.body.error).toMatchObject({ code: 'reserved_key', field });
+    }
     expect((await get()).body.overrides).toEqual(before);
   });
 
