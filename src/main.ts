@@ -10,7 +10,7 @@ import { createDb, type Db } from './platform/db.js';
 import { databaseLogins, prepareRuntime, type DatabaseLogins } from './platform/roles.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-postgres.js';
 import { warmTemplatePool } from './mail/template-pool.js';
-import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, requestLog } from './platform/http.js';
+import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, pageErrors, requestLog } from './platform/http.js';
 import { idempotencyStore } from './platform/idempotency.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
@@ -101,7 +101,7 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
     authenticate, tenantMessages: (tenantId, ids) => deps.db.withTenant(tenantId, (c) => tenantMessageIds(c, ids)) }));
   app.use(api.router);
   app.use('/api', apiNotFound(api));
-  app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages);
+  app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages, pageErrors);
   app.use(notFoundPage);
   app.use(errorHandler(deps.log));
   return app;

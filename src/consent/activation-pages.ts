@@ -4,7 +4,9 @@
 import type { Request, Response, Router } from 'express';
 import type { Db } from '../platform/db.js';
 import type { TokenKeys } from '../policy/tokens.js';
-import { readActivationToken, type ActivationClaim } from './activation.js';
+import { activationContactId, readActivationToken, type ActivationClaim } from './activation.js';
+import { findContact } from './contacts.js';
+import { getPageTenant, type PageTenant } from '../tenants/store.js';
 import { confirm, confirmationWording, planConfirmation, type Plan, type PlanResult } from './confirm.js';
 import { html, type PageSpec } from '../html.js';
 import { tenantBrand, type BrandSource } from '../tenants/brand.js';
@@ -41,11 +43,29 @@ const FAILURES = {
   gone: { status: 410, title: 'page.link.gone.title', text: 'page.link.gone.text' },
 } as const;
 
-/** The page of a link that cannot be used, in the browser's language (the contact is not known here). */
-function sendFailure(req: Request, res: Response, reason: 'invalid' | 'expired' | 'used' | 'gone'): void {
-  const t = pageTranslator(req, res);
+/** Who a link that can no longer be used was for: its tenant (brand, default locale) and the contact's locale. */
+interface FailureAudience { tenant: PageTenant | null; contactLocale: string | null }
+
+/**
+ * The page of a link that cannot be used: in the contact's language and the tenant's brand when the
+ * link was genuine (used, gone), else in the browser's language, unbranded (the token told nothing).
+ */
+function sendFailure(req: Request, res: Response, reason: 'invalid' | 'expired' | 'used' | 'gone', who: FailureAudience = { tenant: null, contactLocale: null }): void {
+  const t = pageTranslator(req, res, { contactLocale: who.contactLocale, tenant: who.tenant ?? undefined });
   const f = FAILURES[reason];
-  sendPage(res, f.status, activationPage({ tenantName: null, t, title: t.t(f.title), paragraphs: [t.t(f.text), t.t('page.common.nothingHasChanged')] }));
+  sendPage(res, f.status, activationPage({
+    tenantName: who.tenant?.name ?? null, tenant: who.tenant, t, title: t.t(f.title), paragraphs: [t.t(f.text), t.t('page.common.nothingHasChanged')],
+  }));
+}
+
+/** The audience of a genuine link's failure page, read in its tenant's transaction (only on that path). */
+function failureAudience(db: Db, claim: ActivationClaim): Promise<FailureAudience> {
+  return db.withTenant(claim.tenantId, async (c) => {
+    const tenant = await getPageTenant(c, claim.tenantId);
+    const contactId = tenant ? await activationContactId(c, claim) : null;
+    const contact = contactId ? await findContact(c, { id: contactId }) : null;
+    return { tenant, contactLocale: contact && contact.status !== 'erased' ? contact.locale ?? null : null };
+  });
 }
 
 function verified(keys: TokenKeys, req: Request, res: Response): ActivationClaim | null {
@@ -75,9 +95,9 @@ function donePage(req: Request, res: Response, plan: Plan): void {
   sendPage(res, 200, activationPage({ tenantName: plan.tenant.name, tenant: plan.tenant, t, title: t.t('page.common.confirmed.title'), paragraphs, items: plan.lists.map((l) => l.name) }));
 }
 
-function answer(req: Request, res: Response, r: PlanResult, ok: (plan: Plan) => void): void {
-  if (r.ok) ok(r.plan);
-  else sendFailure(req, res, r.reason);
+async function answer(db: Db, claim: ActivationClaim, req: Request, res: Response, r: PlanResult, ok: (plan: Plan) => void): Promise<void> {
+  if (r.ok) return ok(r.plan);
+  sendFailure(req, res, r.reason, await failureAudience(db, claim).catch(() => undefined));
 }
 
 export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
@@ -85,7 +105,7 @@ export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
     const claim = verified(keys, req, res);
     if (!claim) return;
     const r = await db.withTenant(claim.tenantId, (c) => planConfirmation(c, claim));
-    answer(req, res, r, (plan) => previewPage(req, res, String(req.params.token), plan));
+    await answer(db, claim, req, res, r, (plan) => previewPage(req, res, String(req.params.token), plan));
   });
   pages.post('/a/:token', async (req, res) => {
     const claim = verified(keys, req, res);
@@ -95,6 +115,6 @@ export function activationPages(pages: Router, db: Db, keys: TokenKeys): void {
     // The wording stored as the proof is the one the preview showed: in the same language.
     const wording = (plan: Plan): string => confirmationWording(plan, planTranslator(req, res, plan));
     const r = await db.withTenant(claim.tenantId, (c) => confirm(c, claim, who, wording));
-    answer(req, res, r, (plan) => donePage(req, res, plan));
+    await answer(db, claim, req, res, r, (plan) => donePage(req, res, plan));
   });
 }

@@ -39,6 +39,7 @@ function words(t: Translator, kind: RightsKind, v: { tenant: string; email: stri
     why: t.t('rights.mail.why', { tenant: v.tenant }),
     reply: t.t('rights.mail.reply'),
     privacyLabel: t.t('rights.privacy'),
+    colon: t.t('rights.colon'), // ': ', or ' : ' in French
   };
 }
 

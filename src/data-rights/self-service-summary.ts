@@ -44,7 +44,7 @@ ${other}`;
 
 function subscriptions(t: Translator, subs: Row[]): Html {
   const items = subs.length === 0 ? html`<p>${t.t('rights.export.noSubscriptions')}</p>`
-    : html`<ul>${subs.map((s) => html`<li>${text(s.listName) ?? ''}: ${statusWord(t, 'status', s.status)}</li>`)}</ul>`;
+    : html`<ul>${subs.map((s) => html`<li>${text(s.listName) ?? ''}${t.t('rights.colon')}${statusWord(t, 'status', s.status)}</li>`)}</ul>`;
   return html`<h2>${t.t('rights.export.subscriptions')}</h2>\n${items}`;
 }
 
@@ -65,7 +65,7 @@ function latestMessages(t: Translator, messages: Row[]): Html | '' {
   const latest = messages.slice(-LATEST_MESSAGES).reverse();
   const more = messages.length - latest.length;
   return html`<h2>${t.t('rights.export.messages')}</h2>
-<ul>${latest.map((m) => html`<li>${when(t, m.createdAt) ?? ''}: ${text(m.subject) ?? t.t('rights.export.noSubject')}</li>`)}</ul>
+<ul>${latest.map((m) => html`<li>${when(t, m.createdAt) ?? ''}${t.t('rights.colon')}${text(m.subject) ?? t.t('rights.export.noSubject')}</li>`)}</ul>
 ${more > 0 ? html`<p>${t.t('rights.export.moreMessages', { n: more })}</p>` : ''}`;
 }
 

@@ -563,6 +563,22 @@ export function sendPage(res: Response, status: number, page: PageSpec): void {
   }).send(html);
 }
 
+/**
+ * Errors of the public pages' own plumbing, before any page code runs: a path whose percent-encoding
+ * does not decode (400) and a form body over its limit (413) get a page in the visitor's language,
+ * not the API's JSON. Anything else, and anything under /api or asked for as JSON, goes on.
+ */
+export function pageErrors(err: unknown, req: Request, res: Response, next: NextFunction): void {
+  const status = (err as { status?: unknown }).status;
+  const wantsPage = !req.path.startsWith('/api') && req.accepts(['html', 'json']) !== 'json';
+  if (!wantsPage || res.headersSent || (status !== 400 && status !== 413) || err instanceof ApiError || err instanceof DomainError) { next(err); return; }
+  const t = pageTranslator(req, res);
+  const body = status === 400
+    ? html`<p>${t.t('page.link.invalid.text')}</p><p>${t.t('page.common.nothingChanged')}</p>`
+    : html`<p>${t.t('page.common.error.text')}</p>`;
+  sendPage(res, status, { title: t.t(status === 400 ? 'page.link.invalid.title' : 'page.common.error.title'), brand: null, ...pageLanguage(t), body });
+}
+
 /** The answer to any other path no route has: a 404 page (JSON for clients that ask only for JSON). */
 export function notFoundPage(req: Request, res: Response, next: NextFunction): void {
   if (req.accepts(['html', 'json']) === 'json') { next(new ApiError(404, 'not_found', 'no such page', null)); return; }

@@ -247,7 +247,7 @@ describe('the mails on SpamAssassin (local rules)', () => {
     const mails = [await waitForMail(app, en.email, 2), await waitForMail(app, de.email, 2)];
     const raws = [...mailsTo(app, en.email), ...mailsTo(app, de.email)].map((m) => m.raw);
     expect(mails[1].parsed.subject).toContain('Acme');
-    expect(mailsTo(app, de.email).map((m) => m.parsed.subject)).toEqual(['Ihre Daten bei Acme', 'Bestätigen Sie die Löschung Ihrer Daten bei Acme']);
+    expect(mailsTo(app, de.email).map((m) => m.parsed.subject).sort()).toEqual(['Bestätigen Sie die Löschung Ihrer Daten bei Acme', 'Ihre Daten bei Acme']);
     const scores = await spamScores(raws);
     expect(scores).toHaveLength(4);
     for (const s of scores) expect(s.score === 0 ? 0 : s.score, `rules hit: ${s.tests}`).toBe(0);

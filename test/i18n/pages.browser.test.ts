@@ -162,6 +162,11 @@ describe('a contact whose stored locale is fr', () => {
     expect(await h1(page)).toBe('Confirmez votre adresse e-mail');
     await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Confirmer' }).click()]);
     expect(await h1(page)).toBe('Confirmé');
+    // Used: the link was genuine, so its 410 page still speaks the contact's language, under the tenant's brand.
+    const again = await page.goto(link);
+    expect(again?.status()).toBe(410);
+    expect(await lang(page)).toBe('fr');
+    expect(await page.title()).toContain('Acme');
     await page.close();
   });
 });

@@ -52,14 +52,29 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     }
     void send(response);
   };
-  const udp = dns2.createUDPServer(handle as never);
-  await udp.listen(0, '127.0.0.1');
-  const port = (udp as unknown as { address(): AddressInfo }).address().port;
-  const tcp = dns2.createTCPServer(handle as never);
-  await new Promise<void>((resolve, reject) => {
-    (tcp as unknown as { once(e: string, f: (err?: Error) => void): void }).once('error', reject);
-    (tcp as unknown as { listen(p: number, h: string, cb: () => void): void }).listen(port, '127.0.0.1', () => resolve());
-  });
+  // UDP picks a free port; TCP must then get the same one, which another process may hold for TCP
+  // (EADDRINUSE): then both start again on another port, a few times.
+  const bind = async (): Promise<{ udp: ReturnType<typeof dns2.createUDPServer>; tcp: ReturnType<typeof dns2.createTCPServer>; port: number }> => {
+    const udp = dns2.createUDPServer(handle as never);
+    await udp.listen(0, '127.0.0.1');
+    const port = (udp as unknown as { address(): AddressInfo }).address().port;
+    const tcp = dns2.createTCPServer(handle as never);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        (tcp as unknown as { once(e: string, f: (err?: Error) => void): void }).once('error', reject);
+        (tcp as unknown as { listen(p: number, h: string, cb: () => void): void }).listen(port, '127.0.0.1', () => resolve());
+      });
+    } catch (err) {
+      (udp as unknown as { close(): void }).close();
+      throw err;
+    }
+    return { udp, tcp, port };
+  };
+  let bound: Awaited<ReturnType<typeof bind>> | null = null;
+  for (let attempt = 1; !bound; attempt++) {
+    try { bound = await bind(); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err; }
+  }
+  const { udp, tcp, port } = bound;
   const server = `127.0.0.1:${port}`;
   const set = (name: string, type: Rr['type'], rrs: Rr[]) => {
     const others = (zone.get(key(name)) ?? []).filter((r) => r.type !== type);

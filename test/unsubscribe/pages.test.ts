@@ -294,3 +294,23 @@ describe('POST /api/contacts/:id/unsubscribe', () => {
     expect(r.status).toBe(403);
   });
 });
+
+describe('a link whose path cannot be decoded, or a form over its limit', () => {
+  it('gets a page in the visitor\'s language, not the API\'s JSON; the API keeps its JSON', async () => {
+    for (const path of ['/u/%ZZ', '/a/%FF%FE', '/u/%C0%AF/preferences', '/t/%E0%A4%A']) {
+      const r = await fetch(`${app.url}${path}`, { headers: { accept: 'text/html', 'accept-language': 'de-DE' } });
+      expect(r.status, path).toBe(400);
+      expect(r.headers.get('content-type'), path).toMatch(/^text\/html/);
+      const text = await r.text();
+      expect(text).toContain('<html lang="de"');
+      expect(r.headers.get('vary')).toMatch(/Accept-Language/i);
+    }
+    const big = await fetch(`${app.url}/u/x/preferences`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: `a=${'x'.repeat(40_000)}`,
+    });
+    expect(big.status).toBe(413);
+    expect(await big.text()).toContain('<html lang="en"');
+    const api = await fetch(`${app.url}/api/contacts/%ZZ`, { headers: { accept: 'text/html' } });
+    expect(api.headers.get('content-type')).toMatch(/json/);
+  });
+});
