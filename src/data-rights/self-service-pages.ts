@@ -96,7 +96,12 @@ async function requestPage(ctx: Ctx, req: Request, res: Response): Promise<void>
   const subject = readUnsubscribeToken(ctx.deps.tokens, token);
   const body = (req.body ?? {}) as Record<string, unknown>;
   const kind: RightsKind | null = body.request === 'export' ? 'export' : body.request === 'erasure' ? 'erasure' : null;
-  if (!subject || !isUuid(subject.tenantId) || !kind) return failure(res, pageTranslator(req, res), null, 'invalid');
+  if (!subject || !isUuid(subject.tenantId)) return failure(res, pageTranslator(req, res), null, 'invalid');
+  if (!kind) { // the link is fine; the form was not the page's own (no or another `request`)
+    const t = pageTranslator(req, res);
+    return page(res, 400, t, null, t.t('rights.badForm.title'), html`<p>${t.t('rights.badForm.text')}</p>
+<p><a href="${`${ctx.base}/u/${token}/preferences`}">${t.t('rights.back')}</a></p>`);
+  }
   const back = `${ctx.base}/u/${token}/preferences`;
   await answer(ctx, req, res, () => ctx.deps.db.withTenant(subject.tenantId, async (c) => {
     const link = await loadLink(c, subject, true); // the contact's row lock serialises this person's requests

@@ -195,6 +195,18 @@ describe('links that change nothing', () => {
   });
 });
 
+describe('a form that is not the page\'s own', () => {
+  it('on a valid link, says the request was not understood (400), not that the link is invalid; nothing recorded', async () => {
+    const c = await given(app, t).subscribedContact('odd.form@example.org');
+    for (const body of ['', 'request=foo', 'request=export&request=erasure']) {
+      const r = await form(`${app.url}${unsubscribePath(app, t.id, c.id)}/my-data`, body);
+      expect(r.status, body).toBe(400);
+      expect(r.text, body).toContain('This request was not understood');
+    }
+    expect((await consentActions(c.id)).map((e) => e.action).filter((a) => a.endsWith('_request'))).toEqual([]);
+  });
+});
+
 describe('an address that takes no mail', () => {
   it('is told at once that no link can be mailed (409, whom to write to); nothing is queued, recorded or counted', async () => {
     const c = await given(app, t).subscribedContact('suppressed.person@example.org');
