@@ -18,8 +18,7 @@ export interface PageAudience {
 /** The translator of a page request: contact locale, then Accept-Language, then the tenant's default. Sets Vary: Accept-Language. */
 export function pageTranslator(req: Request, res: Response, who: PageAudience = {}): Translator {
   res.vary('Accept-Language');
-  const locale = chooseLocale({ contactLocale: who.contactLocale, acceptLanguage: req.get('accept-language'), tenantDefault: who.tenant?.defaultLocale });
-  return translatorFor(locale, who.tenant?.stringOverrides ?? {});
+  return translatorFor(pageLocale(req, who), who.tenant?.stringOverrides ?? {});
 }
 
 /** The locale tag a page request would speak (the hosted form stores it on a new contact). */

@@ -85,7 +85,11 @@ export interface LocaleSources {
  * default whose language has a catalogue; English otherwise. Returns the canonical tag (region kept).
  */
 export function chooseLocale(s: LocaleSources): string {
-  const candidates = [s.contactLocale, ...acceptedTags(s.acceptLanguage), s.tenantDefault];
+  return firstSpokenLocale([s.contactLocale, ...acceptedTags(s.acceptLanguage), s.tenantDefault]);
+}
+
+/** The first candidate whose language has a catalogue, canonical (region kept, extensions dropped); English when none. */
+export function firstSpokenLocale(candidates: readonly (string | null | undefined)[]): string {
   for (const c of candidates) {
     if (languageOf(c)) return canonicalLocale(c) as string;
   }

@@ -11,7 +11,7 @@
 // the footer. The templates write the preheader as a plain hidden <div> instead of MJML's
 // <mj-preview>, whose white text scores HTML_FONT_LOW_CONTRAST in SpamAssassin.
 import { translatorFor } from '../i18n/catalogues.js';
-import { canonicalLocale, languageOf, type MessageArgs, type StringOverrides, type Translator } from '../i18n/translate.js';
+import { firstSpokenLocale, type MessageArgs, type StringOverrides, type Translator } from '../i18n/translate.js';
 import { getStringOverrides, type Tenant } from '../tenants/store.js';
 import type { RenderContext } from './renderers.js';
 
@@ -21,8 +21,7 @@ const COLOUR = /^#[0-9a-f]{6}$/i;
 
 /** The first candidate locale whose language has a catalogue (canonical BCP 47, region kept), else 'en'. */
 export function mailLocale(...candidates: readonly (string | null | undefined)[]): string {
-  for (const c of candidates) if (languageOf(c)) return canonicalLocale(c) as string;
-  return 'en';
+  return firstSpokenLocale(candidates);
 }
 
 // One read of the tenant's overrides per sending batch: the sender loads the Tenant once per batch,
