@@ -66,24 +66,39 @@ input[type=email],input[type=text]{font:inherit;padding:.5rem;width:100%;box-siz
 
 const ACCENT = /^#[0-9a-f]{6}$/i;
 
+/**
+ * The parts of a brand that may be drawn, as stored values are checked again where they are drawn
+ * (pages here, built-in mail in mail/builtin.ts): the logo only over https, the accent colour only as
+ * '#rrggbb' (lower-cased), the privacy link only over http(s); null otherwise.
+ */
+export function drawableBrand(b: Pick<Brand, 'logoUrl' | 'accentColor' | 'privacyUrl'>): { logoUrl: string | null; accentColor: string | null; privacyUrl: string | null } {
+  return {
+    logoUrl: b.logoUrl?.startsWith('https://') ? b.logoUrl : null,
+    accentColor: b.accentColor && ACCENT.test(b.accentColor) ? b.accentColor.toLowerCase() : null,
+    privacyUrl: b.privacyUrl && /^https?:\/\//.test(b.privacyUrl) ? b.privacyUrl : null,
+  };
+}
+
 /** The tenant's accent colour over the default blue (buttons, links); nothing when unset or malformed. */
 function accentStyle(brand: Brand | null): Html | '' {
-  const c = brand?.accentColor;
-  if (!c || !ACCENT.test(c)) return '';
+  const c = brand ? drawableBrand(brand).accentColor : null;
+  if (!c) return '';
   return new Html(`<style>button{border-color:${c};background:${c}}button.secondary{color:${c}}a{color:${c}}</style>`);
 }
 
 function brandHeader(brand: Brand | null, logoLabel: string): Html | '' {
   if (!brand) return '';
-  const logo = brand.logoUrl?.startsWith('https://')
-    ? html`<img class="logo" src="${brand.logoUrl}" alt="${logoLabel.replace('{name}', brand.name)}" height="48">` : '';
+  const { logoUrl } = drawableBrand(brand);
+  const logo = logoUrl
+    ? html`<img class="logo" src="${logoUrl}" alt="${logoLabel.replace('{name}', brand.name)}" height="48">` : '';
   return html`<p class="brand">${logo}${logo ? '' : brand.name}</p>`;
 }
 
 function brandFooter(brand: Brand | null, privacyLabel: string): Html | '' {
   if (!brand || (!brand.postalAddress && !brand.privacyUrl)) return '';
   const address = brand.postalAddress ? html`<p>${brand.name} · ${brand.postalAddress}</p>` : '';
-  const privacy = brand.privacyUrl && /^https?:\/\//.test(brand.privacyUrl) ? html`<p><a href="${brand.privacyUrl}">${privacyLabel}</a></p>` : '';
+  const { privacyUrl } = drawableBrand(brand);
+  const privacy = privacyUrl ? html`<p><a href="${privacyUrl}">${privacyLabel}</a></p>` : '';
   return html`<footer>${address}${privacy}</footer>`;
 }
 

@@ -10,6 +10,7 @@
 // colour on buttons and links (default DEFAULT_ACCENT), the privacy-policy link and postal address in
 // the footer. The templates write the preheader as a plain hidden <div> instead of MJML's
 // <mj-preview>, whose white text scores HTML_FONT_LOW_CONTRAST in SpamAssassin.
+import { drawableBrand } from '../html.js';
 import { translatorFor } from '../i18n/catalogues.js';
 import { firstSpokenLocale, type MessageArgs, type StringOverrides, type Translator } from '../i18n/translate.js';
 import { getStringOverrides, type Tenant } from '../tenants/store.js';
@@ -17,7 +18,6 @@ import type { RenderContext } from './renderers.js';
 
 /** The accent colour of buttons and links when the tenant has none. */
 export const DEFAULT_ACCENT = '#1d4ed8';
-const COLOUR = /^#[0-9a-f]{6}$/i;
 
 /** The first candidate locale whose language has a catalogue (canonical BCP 47, region kept), else 'en'. */
 export function mailLocale(...candidates: readonly (string | null | undefined)[]): string {
@@ -53,12 +53,11 @@ export interface BrandView {
 
 /** The brand of `tenant` for a mail in `tr`'s language (logo and privacy link only when http(s) as stored). */
 export function brandView(tenant: Tenant, tr: Translator): BrandView {
+  const drawn = drawableBrand(tenant); // the same checks as the pages' (src/html.ts)
   return {
     lang: tr.locale, dir: tr.dir,
     tenantName: tenant.name, fromName: tenant.fromName, postalAddress: tenant.postalAddress,
-    logoUrl: tenant.logoUrl?.startsWith('https://') ? tenant.logoUrl : null,
-    accentColor: tenant.accentColor && COLOUR.test(tenant.accentColor) ? tenant.accentColor.toLowerCase() : DEFAULT_ACCENT,
-    privacyUrl: tenant.privacyUrl && /^https?:\/\//.test(tenant.privacyUrl) ? tenant.privacyUrl : null,
+    ...drawn, accentColor: drawn.accentColor ?? DEFAULT_ACCENT,
   };
 }
 
