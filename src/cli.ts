@@ -18,6 +18,7 @@ import { addressDomain } from './policy/domains.js';
 import { createApiKey } from './tenants/api-keys.js';
 import { keyCommand, writeFirstAdminKey } from './tenants/keys-cli.js';
 import { suppressionCommand } from './consent/suppression-cli.js';
+import { userCommand } from './staff/users-cli.js';
 
 class UsageError extends Error {}
 
@@ -35,7 +36,9 @@ const USAGE = `usage: postgate <command>
   bounce classify FILE…     one JSON line per file
   suppression list --tenant ID [--address A] [--scope all|marketing] [--reason R] [--since T] [--until T] [--json]
   suppression add --tenant ID --address A [--scope all|marketing] --reason R [--note N] [--json]
-  suppression remove --tenant ID --address A --reason R [--scope all|marketing] [--json]`;
+  suppression remove --tenant ID --address A --reason R [--scope all|marketing] [--json]
+  user create --tenant ID --email E --role admin|marketing|viewer [--password P] [--json]
+                            a staff console account; without --password, prints a one-time link to set one`;
 
 async function withDatabase<T>(config: Config, log: Logger, fn: (db: Db, database: Database) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, log);
@@ -97,6 +100,7 @@ async function serve(config: Config, roles: Roles): Promise<void> {
   const where = (port: number) => `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}${config.HOST === '127.0.0.1' || config.HOST === '::1' ? ', this machine only' : ''}`;
   const httpPort = (pg.httpServer?.address() as { port: number } | null)?.port ?? config.PORT;
   if (pg.url) lines.push(`  API and pages:  ${config.PUBLIC_URL}  (listening on ${where(httpPort)})`);
+  if (pg.url) lines.push(`  Staff console:  ${config.PUBLIC_URL.replace(/\/+$/, '')}/console/  (an account: npm run postgate -- user create --tenant ID --email E --role admin)`);
   if (pg.inboundPort !== null) {
     lines.push(`  Bounce SMTP:    listening on ${where(pg.inboundPort)}, STARTTLS ${config.INBOUND_TLS_CERT ? 'offered' : 'not offered (no INBOUND_TLS_CERT)'}`);
   }
@@ -114,7 +118,8 @@ async function serve(config: Config, roles: Roles): Promise<void> {
       `  Before it can send, give it a real sender identity (reply-to on a real domain, postal address):`,
       `    curl -X PATCH ${config.PUBLIC_URL}/api/tenant -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\`,
       `      -d '{"fromEmail":"news@your-domain.org","replyTo":"hello@your-domain.org","postalAddress":"1 Main St, Town"}'`,
-      `  (a From domain must be verified first: POST /api/domains and its /verify, or postgate domain add --verified)`);
+      `  (a From domain must be verified first: POST /api/domains and its /verify, or postgate domain add --verified)`,
+      `  Your console account: npm run postgate -- user create --tenant ${first.tenantId} --email you@example.org --role admin`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -206,6 +211,9 @@ async function run(argv: string[]): Promise<void> {
       break;
     case 'domain':
       if (sub === 'add' || sub === 'list') return domainCommand(sub, rest, cliIo(config, log));
+      break;
+    case 'user':
+      if (sub === 'create') return userCommand(sub, rest, cliIo(config, log));
       break;
     case 'suppression':
       if (sub === 'list' || sub === 'add' || sub === 'remove') {

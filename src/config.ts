@@ -84,6 +84,13 @@ export const configSchema = z.object({
   /** Self-service data rights (preference page): lifetime of the mailed export and erasure links, and requests per contact per rolling 24 hours. */
   DATA_RIGHTS_LINK_HOURS: int(1, 720),
   DATA_RIGHTS_REQUESTS_PER_DAY: int(1, 100),
+  /** Staff console (issue 19): session idle and absolute lifetimes, sign-in failures before a lock-out and its length, set-password link lifetime, sign-ins per client address per 15 minutes. */
+  STAFF_SESSION_IDLE_MINUTES: int(1, 24 * 60),
+  STAFF_SESSION_MAX_HOURS: int(1, 24 * 30),
+  STAFF_LOGIN_MAX_FAILURES: int(1, 100),
+  STAFF_LOCKOUT_MINUTES: int(1, 24 * 60),
+  STAFF_PASSWORD_LINK_HOURS: int(1, 24 * 30),
+  STAFF_LOGINS_PER_CLIENT: int(1, 100_000),
   TEST_ADDRESS_VERIFY_PER_HOUR: int(1, 10_000),
   TEST_ADDRESS_VERIFY_PER_DAY: int(1, 100),
   TEST_SENDS_PER_HOUR: int(1, 100_000),

@@ -26,7 +26,9 @@ export type DomainErrorCode =
   // segments (issue 16)
   | 'invalid_segment' | 'segment_name_taken' | 'segment_in_use' | 'segment_count_timeout'
   // webhooks (issue 17)
-  | 'endpoint_disabled';
+  | 'endpoint_disabled'
+  // staff accounts (issue 19)
+  | 'invalid_credentials' | 'account_locked' | 'staff_email_taken' | 'last_admin_user';
 
 export class DomainError extends Error {
   constructor(

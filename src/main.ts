@@ -10,7 +10,7 @@ import { createDb, type Db } from './platform/db.js';
 import { databaseLogins, prepareRuntime, type DatabaseLogins } from './platform/roles.js';
 import { startEmbeddedPostgres, type EmbeddedHandle } from './platform/embedded-postgres.js';
 import { warmTemplatePool } from './mail/template-pool.js';
-import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, notFoundPage, pageErrors, requestLog } from './platform/http.js';
+import { Api, apiKeyAuthenticator, apiNotFound, errorHandler, keyOrSessionAuthenticator, notFoundPage, pageErrors, requestLog } from './platform/http.js';
 import { idempotencyStore } from './platform/idempotency.js';
 import { createLogger, type Logger } from './platform/log.js';
 import { createMetrics } from './platform/metrics.js';
@@ -39,9 +39,14 @@ import { eventsModule } from './events/module.js';
 import { audienceModule } from './audience/module.js';
 import { webhooksModule } from './webhooks/module.js';
 import { engagementModule } from './engagement/module.js';
+import { staffAudit, staffModule, staffSessionLookup } from './staff/module.js';
+import { dashboardModule } from './dashboard/module.js';
+import { consoleRouter } from './console/static.js';
 
 export const MIGRATIONS_DIR = path.join(projectRoot, 'migrations');
-const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, audienceModule, engagementModule, eventsModule, webhooksModule, maintenanceModule];
+/** The built staff console (npm run build:console; `prepare` runs it at install). */
+const CONSOLE_DIST = path.join(projectRoot, 'console', 'dist');
+const MODULES = [tenantsModule, consentModule, transactionalModule, campaignsModule, unsubscribeModule, dataRightsModule, bouncesModule, audienceModule, engagementModule, eventsModule, webhooksModule, dashboardModule, staffModule, maintenanceModule];
 
 export function configFromEnv(overrides: Partial<RawConfig> = {}): Config {
   return loadConfig(process.env, overrides);
@@ -93,14 +98,16 @@ function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   app.set('trust proxy', 'loopback');
   app.use(requestLog(deps.log, deps.metrics.httpDuration));
   // Bodies are read inside Api.route, after authentication and the scope check (never for a caller without a key).
-  const authenticate = apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash));
-  const api = new Api(authenticate, { maxBodyBytes: deps.config.MAX_BODY_BYTES, idempotency: idempotencyStore(deps.db) });
+  // An API key, or a staff member's console session cookie (issue 19; X-CSRF-Token on every change).
+  const authenticate = keyOrSessionAuthenticator(apiKeyAuthenticator((keyHash) => findApiKey(deps.db, keyHash)), staffSessionLookup(deps));
+  const api = new Api(authenticate, { maxBodyBytes: deps.config.MAX_BODY_BYTES, idempotency: idempotencyStore(deps.db), audit: staffAudit(deps) });
   const pages = express.Router();
   for (const m of modules) m.routes?.(api, pages);
   app.use(opsRouter({ db: deps.db, metrics: deps.metrics, api, publicUrl: deps.config.PUBLIC_URL, dataDir: deps.config.DATA_DIR, outbox: deps.mailer.mode === 'outbox',
     authenticate, tenantMessages: (tenantId, ids) => deps.db.withTenant(tenantId, (c) => tenantMessageIds(c, ids)) }));
   app.use(api.router);
   app.use('/api', apiNotFound(api));
+  app.use(consoleRouter(CONSOLE_DIST));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }), pages, pageErrors);
   app.use(notFoundPage);
   app.use(errorHandler(deps.log));

@@ -14,6 +14,7 @@ import { purgeExpiredRawBounces } from './bounces/store.js';
 import { purgeExpiredIdempotencyKeys } from './platform/idempotency.js';
 import { purgeExpiredEvents } from './events/feed.js';
 import { purgeFinishedDeliveries } from './webhooks/store.js';
+import { purgeEndedSessions, purgeLoginThrottle } from './staff/sessions.js';
 
 /** One kind of expired row: `purge` removes at most `limit` of them in the transaction `c` and says how many. */
 export interface RetentionStep { name: string; purge(c: Queryable, limit: number): Promise<number> }
@@ -46,6 +47,8 @@ export function retentionSteps(config: Pick<Config, 'EVENTS_RETENTION_DAYS'>): R
     { name: 'webhookDeliveries', purge: (c, limit) => purgeFinishedDeliveries(c, days, limit) },
     { name: 'rawBounces', purge: purgeExpiredRawBounces },
     { name: 'idempotencyKeys', purge: purgeExpiredIdempotencyKeys },
+    { name: 'staffSessions', purge: purgeEndedSessions },
+    { name: 'loginThrottle', purge: purgeLoginThrottle },
   ];
 }
 

@@ -91,6 +91,11 @@ const OWNERS: Record<string, string> = {
   relay_health: 'src/relays/store.ts', // each relay's failures in a row and pause (issue 18, SMTP_URLS)
   relay_rate_windows: 'src/relays/store.ts', // sends per relay per second, shared by every process (rate=)
   domain_throttles: 'src/relays/store.ts', // destination domains in back-off after a 421 or 4.7.x
+  staff_users: 'src/staff/users.ts', // console accounts: email, role, argon2id hash, lock-out (issue 19)
+  staff_password_links: 'src/staff/users.ts', // one-time set-password links (sha-256 of the token)
+  staff_sessions: 'src/staff/sessions.ts', // console sessions (sha-256 of the cookie), CSRF token, idle and absolute ends
+  staff_login_throttle: 'src/staff/sessions.ts', // sign-in attempts per client address per 15 minutes
+  staff_audit: 'src/staff/audit.ts', // who did what, when
 };
 
 /** Files that may read and write any table. */

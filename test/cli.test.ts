@@ -72,6 +72,25 @@ describe('postgate start on embedded defaults', () => {
     const created = JSON.parse(made.stdout) as { tenantId: string; apiKey: string };
     const beta = await fetch(`http://127.0.0.1:${first.port}/api/tenant`, { headers: { authorization: `Bearer ${created.apiKey}` } });
     expect((await beta.json()).name).toBe('Beta');
+
+    // A console account from the CLI (issue 19): without --password a one-time link; with it, sign in at once.
+    expect(first.output()).toContain(`user create --tenant 00000000-0000-4000-8000-000000000001`);
+    const invited = spawnSync(process.execPath, [bin, 'user', 'create', '--tenant', created.tenantId, '--email', 'Boss@Beta.org', '--role', 'admin'],
+      { env: envFor(first.port, 0), encoding: 'utf8' });
+    expect(invited.status, invited.stderr).toBe(0);
+    expect(invited.stdout).toMatch(/staff user [0-9a-f-]{36} boss@beta\.org \(admin\)\nset a password within 72 hours \(one-time link\): http:\/\/localhost:\d+\/console\/set-password#token=[A-Za-z0-9_-]{43}\n$/);
+    const withPassword = spawnSync(process.execPath, [bin, 'user', 'create', '--tenant', created.tenantId, '--email', 'ann@beta.org', '--role', 'viewer',
+      '--password', 'a long enough password', '--json'], { env: envFor(first.port, 0), encoding: 'utf8' });
+    expect(withPassword.status, withPassword.stderr).toBe(0);
+    expect(JSON.parse(withPassword.stdout)).toMatchObject({ email: 'ann@beta.org', role: 'viewer', setPasswordUrl: null });
+    const signIn = await fetch(`http://127.0.0.1:${first.port}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ann@beta.org', password: 'a long enough password' }) });
+    expect(signIn.status).toBe(200);
+    expect((await signIn.json()).tenant.name).toBe('Beta');
+    const again2 = spawnSync(process.execPath, [bin, 'user', 'create', '--tenant', created.tenantId, '--email', 'ann@beta.org', '--role', 'admin'],
+      { env: envFor(first.port, 0), encoding: 'utf8' });
+    expect(again2.status).toBe(2);
+    expect(again2.stderr).toBe('postgate: staff_email_taken (--email): a staff account with this address exists\n');
     expect(await stopService(first.child)).toBe(0);
 
     const second = await startService();

@@ -49,13 +49,20 @@ describe('the retention sweep', () => {
       FROM generate_series(1, 320) AS i`, [t.id, ep.id]);
     await ownerQuery(app.db.url, `INSERT INTO bounces (tenant_id, kind, source, matched_by, raw, raw_hash, raw_expires_at)
       VALUES ($1, 'hard', 'api', 'none', 'old raw', 'h1', now() - interval '1 day'), ($1, 'hard', 'api', 'none', 'new raw', 'h2', now() + interval '1 day')`, [t.id]);
+    // A console session that ended two days ago goes; one still live stays. Throttle windows over an hour old go.
+    const [staff] = await ownerQuery<{ id: string }>(app.db.url, `INSERT INTO staff_users (tenant_id, email, role) VALUES ($1, 'swept@example.org', 'admin') RETURNING id`, [t.id]);
+    await ownerQuery(app.db.url, `INSERT INTO staff_sessions (token_hash, tenant_id, user_id, csrf_token, idle_until, expires_at) VALUES
+      ('\\x01', $1, $2, 'c', now() - interval '2 days', now() - interval '1 day'), ('\\x02', $1, $2, 'c', now() + interval '1 hour', now() + interval '1 day')`, [t.id, staff.id]);
+    await ownerQuery(app.db.url, `INSERT INTO staff_login_throttle (client, window_start, attempts) VALUES ('192.0.2.1', now() - interval '2 hours', 3), ('192.0.2.1', now(), 1)`);
 
     const report = await sweep(250);
 
     expect(report.done).toBe(true);
-    expect(report.rows).toEqual({ bodies: 1200, events: 700, webhookDeliveries: 300, idempotencyKeys: 1, rawBounces: 1 });
+    expect(report.rows).toEqual({ bodies: 1200, events: 700, webhookDeliveries: 300, idempotencyKeys: 1, rawBounces: 1, staffSessions: 1, loginThrottle: 1 });
     // 1200 bodies in batches of 250: 5 batches (the last short); 700 events: 3; 300 deliveries: 2; each other kind: 1
-    expect(report.batches).toBe(5 + 3 + 2 + 1 + 1);
+    expect(report.batches).toBe(5 + 3 + 2 + 1 + 1 + 1 + 1);
+    expect(await count('SELECT count(*) AS n FROM staff_sessions WHERE user_id = $1', [staff.id])).toBe(1);
+    expect(await count('SELECT count(*) AS n FROM staff_login_throttle', [])).toBe(1);
     expect(report.longestBatchMs).toBeGreaterThan(0);
     expect(await bodies(old)).toBe(0);
     expect(await bodies(fresh)).toBe(50);

@@ -296,6 +296,39 @@ export function resolveMapping(headers: string[], opts: { mapping?: ColumnMappin
   return m;
 }
 
+/** What a column-mapping form starts from: the mapping the import would use without one, as header names. */
+export interface MappingSuggestion {
+  /** Explicit mapping with the same effect as none (auto-recognised headers; every other column a string attribute). */
+  mapping: ColumnMapping;
+  /** Headers the mapping leaves out (not imported). */
+  ignored: string[];
+}
+
+/**
+ * The automatic mapping of a header row (headers recognised by name, see AUTO; other columns string
+ * attributes named after their header) as an explicit ColumnMapping of header names, so a form can
+ * show it and send it back changed. Never throws: without an address column, mapping.email is absent.
+ */
+export function suggestMapping(headers: string[]): MappingSuggestion {
+  const m = autoMapping(headers);
+  const h = (i: number): string | undefined => (i >= 0 ? headers[i] : undefined);
+  const mapping: ColumnMapping = {};
+  const set = <K extends keyof ColumnMapping>(key: K, v: ColumnMapping[K] | undefined) => { if (v !== undefined) mapping[key] = v; };
+  set('email', h(m.email));
+  set('name', m.name.length === 0 ? undefined : m.name.length === 1 ? headers[m.name[0]] : m.name.map((i) => headers[i]));
+  set('lists', m.lists ? headers[m.lists.index] : undefined);
+  set('consentDate', h(m.consentDate[0] ?? -1));
+  set('consentIp', h(m.consentIp[0] ?? -1));
+  set('consentText', h(m.consentText));
+  set('consentSource', h(m.consentSource));
+  set('status', h(m.status));
+  if (m.attributes.length > 0) {
+    mapping.attributes = Object.fromEntries(m.attributes.map((a) => [a.header, { attribute: a.attribute, type: a.type as AttributeType }]));
+  }
+  const used = usedColumns(m);
+  return { mapping, ignored: headers.filter((_, i) => !used.has(i)) };
+}
+
 // ---- one row ----------------------------------------------------------------------------------
 
 type Cells = string[];

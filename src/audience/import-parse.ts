@@ -423,3 +423,61 @@ export function parseImport(input: AsyncIterable<Buffer> | NodeJS.ReadableStream
   const summary = (): ParseSummary => ({ ...st.summary, encoding: st.decode.encoding ?? st.summary.encoding, headers: [...st.summary.headers] });
   return { events: events(input, opts, st), summary };
 }
+
+// ---- preview ----------------------------------------------------------------------------------
+
+async function* once(b: Buffer): AsyncGenerator<Buffer> { yield b; }
+
+/** Data rows a preview shows by default. */
+export const PREVIEW_ROWS = 5;
+
+export interface ImportPreview {
+  encoding: ImportEncoding;
+  delimiter: ImportDelimiter;
+  headers: string[];
+  /** The first data rows as the file has them (raw cells, not mapped or checked); blank lines skipped. */
+  rows: string[][];
+  /** True when the file holds more data rows than `rows` (always, for a partial input). */
+  more: boolean;
+}
+
+/**
+ * The header and first data rows of a CSV file, decoded and split as the import would (encoding
+ * detected or given, delimiter sniffed or given), for a column-mapping form. Nothing is mapped or
+ * validated. `partial`: the input is only the start of a larger file: everything after its last line
+ * break is dropped, and a quoted field left open at the end is not an error once the header is read.
+ * Throws ImportFormatError: invalid_option (field encoding or delimiter), empty_file, not_csv,
+ * invalid_encoding (field encoding), too_many_columns, unclosed_quote, record_too_large.
+ */
+export async function previewImport(input: Buffer, opts: { encoding?: ImportEncoding; delimiter?: ImportDelimiter; rows?: number; partial?: boolean } = {}): Promise<ImportPreview> {
+  validateOptions({ encoding: opts.encoding, delimiter: opts.delimiter });
+  const max = opts.rows ?? PREVIEW_ROWS;
+  const cut = opts.partial ? input.lastIndexOf(0x0a) : -1; // 0x0A is never inside a character in any accepted encoding
+  const bytes = cut >= 0 ? input.subarray(0, cut + 1) : input;
+  const state: DecodeState = { encoding: opts.encoding ?? null, offset: 0, fault: null };
+  let delimiter: ImportDelimiter = ',';
+  const texts = withDelimiter(sliced(decode(bytesOf(once(bytes)), opts.encoding, state)), opts.delimiter, (d) => { delimiter = d; });
+  const first = await texts.next();
+  if (first.done) throw new ImportFormatError('empty_file', null, 'the file is empty: no header row');
+  const parser = csvStream(prepend(first.value, texts), delimiter);
+  let headers: string[] | null = null;
+  const rows: string[][] = [];
+  let more = Boolean(opts.partial);
+  try {
+    for await (const record of drained(parser)) {
+      if (state.fault && record[record.length - 1].endsWith(FAULT_MARK)) break;
+      if (isBlank(record)) continue;
+      if (!headers) { headers = headersOf(record); continue; }
+      if (rows.length >= max) { more = true; break; }
+      rows.push(record);
+    }
+  } catch (err) {
+    if (state.fault) throw state.fault;
+    if (!(opts.partial && headers && err instanceof CsvError)) throw csvError(err);
+  } finally {
+    parser.destroy();
+  }
+  if (state.fault) throw state.fault;
+  if (!headers) throw new ImportFormatError('empty_file', null, 'the file is empty: no header row');
+  return { encoding: state.encoding ?? 'utf-8', delimiter, headers, rows, more };
+}

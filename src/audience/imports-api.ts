@@ -9,6 +9,9 @@ import { id, page, timestamp } from '../platform/responses.js';
 import { pagination } from '../platform/schemas.js';
 import { isUuid } from '../policy/ids.js';
 import { ImportJobs } from './import-job.js';
+import { ImportFormatError, suggestMapping } from './import-map.js';
+import { columnMapping } from './import-options.js';
+import { previewImport } from './import-parse.js';
 import { receiveImport } from './imports-upload-api.js';
 import { finishImport, getImport, listImports, SKIP_REASONS, type ImportRow } from './imports.js';
 
@@ -58,6 +61,22 @@ const uploadQuery = z.strictObject({
 });
 const listQuery = z.strictObject(pagination);
 
+/** The most a preview reads: a client sends the start of a larger file (partial=true). */
+export const PREVIEW_MAX_BYTES = 1024 * 1024;
+const previewQuery = z.strictObject({
+  partial: z.enum(['true', 'false']).optional().describe('true: the body is only the start of the file (its last, perhaps cut, line is dropped)'),
+  encoding: z.enum(['utf-8', 'windows-1252', 'latin1']).optional().describe('Detected when absent, as the import does'),
+  delimiter: z.enum([',', ';', '\t']).optional().describe('Sniffed from the header line when absent, as the import does'),
+});
+const previewView = z.object({
+  encoding: z.string(), delimiter: z.string(),
+  headers: z.array(z.string()).describe('The header row, in file order'),
+  rows: z.array(z.array(z.string())).describe('The first data rows as raw cells (at most 5), for a column-mapping form'),
+  more: z.boolean().describe('The file holds more data rows than shown'),
+  mapping: columnMapping.describe('The mapping the import uses without one (headers recognised by name, other columns string attributes), as options.mapping takes it'),
+  ignored: z.array(z.string()).describe('Headers that mapping leaves out'),
+});
+
 const UPLOAD_DESCRIPTION = 'The file as a raw text/csv body, or multipart/form-data with an optional `options` part (JSON) before the `file` part. '
   + 'Streamed into storage (limit IMPORT_MAX_BYTES, 413 beyond), then run by a worker: poll GET /api/imports/{id}. '
   + 'Rows arrive subscribed only with options.consent (the attestation: source, and a date here or per row); otherwise unconfirmed. '
@@ -78,6 +97,22 @@ export function importsPart(deps: AppDeps): { routes(api: Api): void; workers():
 
 function importRoutes(api: Api, deps: AppDeps, jobs: ImportJobs): void {
   const { db, config } = deps;
+  api.route({
+    method: 'post', path: '/api/imports/preview', scope: 'subscribers', query: previewQuery, response: previewView,
+    raw: { types: /^(text\/csv|application\/csv|text\/plain)$/, limit: Math.min(PREVIEW_MAX_BYTES, config.IMPORT_MAX_BYTES), accepts: 'text/csv' },
+    summary: "A CSV file's columns and first rows, and the mapping an import would use (nothing is stored)",
+    description: 'Send the file (or its first bytes with partial=true, up to 1 MiB) as text/csv. Read as POST /api/imports reads it; '
+      + 'whole-file faults are 422 with the import\'s code (empty_file, not_csv, invalid_encoding, too_many_columns, unclosed_quote).',
+  }, async ({ rawBody, query }) => {
+    try {
+      const p = await previewImport(rawBody ?? Buffer.alloc(0), { encoding: query.encoding, delimiter: query.delimiter, partial: query.partial === 'true' });
+      return { body: { ...p, ...suggestMapping(p.headers) } };
+    } catch (err) {
+      if (err instanceof ImportFormatError) throw new ApiError(422, err.code, err.message, err.field ?? 'file');
+      throw err;
+    }
+  });
+
   api.route({
     method: 'post', path: '/api/imports', scope: 'subscribers', query: uploadQuery, response: importView, success: [202],
     raw: { types: /^(text\/csv|application\/csv|text\/plain|multipart\/form-data)$/, limit: config.IMPORT_MAX_BYTES, accepts: 'text/csv or multipart/form-data', stream: true },

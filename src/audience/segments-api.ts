@@ -8,7 +8,7 @@ import { rateLimited } from '../domain-error.js';
 import { headerText } from '../platform/schemas.js';
 import { id, page, timestamp } from '../platform/responses.js';
 import { parseSegmentFilter } from './segment-filter.js';
-import { assertSegmentLists, countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './segments.js';
+import { ATTRIBUTE_SAMPLE, attributeNames, assertSegmentLists, countSegment, createSegment, deleteSegment, getSegment, listSegments, updateSegment, type Segment } from './segments.js';
 
 const FILTER_HELP = 'A segment filter (README "Segments"): {"all"|"any": [conditions]}, {"not": condition}, '
   + '{"attribute": name, "op": "eq|ne|in|contains|gt|gte|lt|lte|between|exists", "value": …}, {"status": "pending|active|suppressed"}, '
@@ -30,6 +30,9 @@ const countBody = z.strictObject({ filter: filterInput });
 const segmentView = z.object({
   id, name: z.string(), filter: z.record(z.string(), z.unknown()).describe('The filter as stored (dates normalised to UTC)'),
   createdAt: timestamp, updatedAt: timestamp,
+});
+const attributeView = z.object({
+  name: z.string(), types: z.array(z.enum(['string', 'number', 'boolean', 'array', 'object'])).describe('The JSON types its values have'),
 });
 const countView = z.object({ count: z.number().int().min(0).describe('Contacts the filter matches now (erased contacts never)') });
 
@@ -69,6 +72,12 @@ export function segmentRoutes(api: Api, deps: AppDeps): void {
   const { db } = deps;
   const timeoutMs = deps.config.SEGMENT_COUNT_TIMEOUT_MS;
   const gate = new CountGate();
+  // Before /api/segments/:id, which would otherwise take "attributes" as an id.
+  api.route({ method: 'get', path: '/api/segments/attributes', scope: 'subscribers', response: page(attributeView),
+    summary: 'Attribute names in use, with the JSON types of their values: what a filter builder offers',
+    description: `Read from the newest ${ATTRIBUTE_SAMPLE} contacts (a sample: a name only older contacts have is not listed, and a filter may still use it); by name, at most 500; nextCursor is null.` },
+  async ({ tenantId }) => ({ body: { items: await db.withTenant(tenantId, (c) => attributeNames(c)), nextCursor: null } }));
+
   api.route({ method: 'get', path: '/api/segments', scope: 'subscribers', summary: "The tenant's segments, by name (all of them: nextCursor is null)", response: page(segmentView) },
     async ({ tenantId }) => ({ body: { items: (await db.withTenant(tenantId, (c) => listSegments(c))).map(viewOf), nextCursor: null } }));
 
@@ -100,7 +109,7 @@ export function segmentRoutes(api: Api, deps: AppDeps): void {
     if (!(await db.withTenant(tenantId, (c) => deleteSegment(c, params.id)))) throw notFound('segment');
   });
 
-  api.route({ method: 'post', path: '/api/segments/:id/count', scope: 'subscribers', response: countView, errors: [429, 503],
+  api.route({ method: 'post', path: '/api/segments/:id/count', scope: 'subscribers', readOnly: true, response: countView, errors: [429, 503],
     summary: 'Count the contacts a saved segment matches now', description: COUNT_HELP },
   async ({ tenantId, params }) => ({
     body: {
@@ -112,7 +121,7 @@ export function segmentRoutes(api: Api, deps: AppDeps): void {
     },
   }));
 
-  api.route({ method: 'post', path: '/api/segments/count', scope: 'subscribers', body: countBody, response: countView, errors: [429, 503],
+  api.route({ method: 'post', path: '/api/segments/count', scope: 'subscribers', readOnly: true, body: countBody, response: countView, errors: [429, 503],
     summary: 'Count the contacts a filter (not saved) matches now: the live count of a filter builder', description: `${FILTER_HELP} ${COUNT_HELP}` },
   async ({ tenantId, body }) => {
     const filter = parseSegmentFilter(body.filter, 'filter');

@@ -99,3 +99,23 @@ export async function countSegment(c: Queryable, filter: SegmentFilter, timeoutM
     throw err;
   }
 }
+
+/** How many of the newest contacts attributeNames reads: a sample, so the list stays quick on a million contacts. */
+export const ATTRIBUTE_SAMPLE = 10_000;
+
+/** An attribute name in use, and the JSON types its values have (string, number, boolean, array, object). */
+export interface AttributeName { name: string; types: string[] }
+
+/**
+ * The attribute names (top-level keys of contacts.attributes) among the tenant's newest
+ * ATTRIBUTE_SAMPLE contacts (erased ones never), by name, at most `limit`, each with the JSON types
+ * of its non-null values: what a filter builder offers. A sample: a name only older contacts have is
+ * not listed (a filter may still use it).
+ */
+export async function attributeNames(c: Queryable, limit = 500): Promise<AttributeName[]> {
+  const r = await c.query<AttributeName>(`SELECT a.key AS name, array_agg(DISTINCT jsonb_typeof(a.value) ORDER BY jsonb_typeof(a.value)) AS types
+    FROM (SELECT attributes FROM contacts WHERE status <> 'erased' ORDER BY created_at DESC, id DESC LIMIT $1) s
+    CROSS JOIN LATERAL jsonb_each(s.attributes) a
+    WHERE jsonb_typeof(a.value) <> 'null' GROUP BY a.key ORDER BY a.key LIMIT $2`, [ATTRIBUTE_SAMPLE, limit]);
+  return r.rows;
+}

@@ -10,12 +10,17 @@ import { uuid } from '../platform/schemas.js';
 import { decodeKeyset, encodeKeyset, id, page, timestamp } from '../platform/responses.js';
 import { processInbound, type BounceDeps, type InboundResult } from './process.js';
 import { bounceRaw, listBounces, type BounceRow } from './store.js';
+import { BLOCKED_REASONS, HARD_REASONS, OTHER_REASONS, SOFT_REASONS } from './reasons.js';
 
 const KINDS = ['hard', 'soft', 'blocked', 'complaint', 'feedback', 'autoreply', 'unknown'] as const;
 const inboundQuery = z.strictObject({ to: z.string().max(1024).optional() });
 const listQuery = z.strictObject({
   messageId: uuid.optional(), contactId: uuid.optional(),
   kind: z.enum(KINDS).optional(),
+  reason: z.enum([...HARD_REASONS, ...BLOCKED_REASONS, ...SOFT_REASONS, ...OTHER_REASONS]).optional().describe('the reason token (userunknown, mailboxfull, …)'),
+  recipient: z.string().trim().min(3).max(320).refine((v) => v.includes('@') && !/[\u0000-\u001f\u007f]/.test(v), 'must be an email address').optional()
+    .describe('the reported recipient, exact and case-insensitive'),
+  campaignId: uuid.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -76,7 +81,7 @@ export function bounceRoutes(api: Api, deps: BounceDeps, maxBytes: number): void
   });
 
   api.route({ method: 'get', path: '/api/bounces', scope: 'admin', query: listQuery, response: page(bounceItem),
-    summary: 'Recorded bounces, complaints and auto-replies, newest first; cursor-paged' },
+    summary: 'Recorded bounces, complaints and auto-replies, newest first: filter by message, contact, campaign, kind, reason and recipient; cursor-paged' },
   async ({ tenantId, query }) => {
     const after = query.cursor === undefined ? undefined : decodeKeyset(query.cursor);
     const rows = await deps.db.withTenant(tenantId, (c) => listBounces(c, { ...query, after }));

@@ -102,17 +102,39 @@ export async function campaignFigures(c: Queryable, campaignId: string): Promise
 }
 
 /** A page of bounces, newest first, after the keyset position `after` (received_at to the microsecond, id); one row more than `limit` says there is a next page. */
-export async function listBounces(c: Queryable, f: { messageId?: string; contactId?: string; kind?: BounceKind; limit: number; after?: { at: string; id: string } }):
-Promise<(BounceRow & { cursorAt: string })[]> {
+export async function listBounces(c: Queryable, f: {
+  messageId?: string; contactId?: string; kind?: BounceKind; limit: number; after?: { at: string; id: string };
+  /** The reason token (reasons.ts), exact. */
+  reason?: string;
+  /** The reported recipient address, exact and case-insensitive. */
+  recipient?: string;
+  campaignId?: string;
+}): Promise<(BounceRow & { cursorAt: string })[]> {
   const r = await c.query<BounceRow & { cursorAt: string }>(`SELECT ${BOUNCE_COLUMNS},
       to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt" FROM bounces
     WHERE ($1::uuid IS NULL OR message_id = $1) AND ($2::uuid IS NULL OR contact_id = $2) AND ($3::text IS NULL OR kind = $3)
       AND ($5::timestamptz IS NULL OR (received_at, id) < ($5::timestamptz, $6::uuid))
-    ORDER BY received_at DESC, id DESC LIMIT $4`, [f.messageId ?? null, f.contactId ?? null, f.kind ?? null, f.limit + 1, f.after?.at ?? null, f.after?.id ?? null]);
+      AND ($7::text IS NULL OR reason = $7) AND ($8::text IS NULL OR lower(recipient) = lower(btrim($8))) AND ($9::uuid IS NULL OR campaign_id = $9)
+    ORDER BY received_at DESC, id DESC LIMIT $4`, [f.messageId ?? null, f.contactId ?? null, f.kind ?? null, f.limit + 1, f.after?.at ?? null, f.after?.id ?? null,
+    f.reason ?? null, f.recipient ?? null, f.campaignId ?? null]);
   return r.rows;
 }
 
-/** The raw report as received, while it is kept. */
+/**
+ * One page of a contact's bounces and complaints, newest first (received_at, then id), strictly after
+ * the timeline position `before` ({at: ISO timestamp with microseconds, key: 'b:<id>' or another
+ * source's key, compared in the C collation}); at most `limit` rows, read through bounces_contact_kind.
+ */
+export async function contactBouncesPage(c: Queryable, contactId: string, limit: number, before?: { at: string; key: string }):
+Promise<(BounceRow & { cursorAt: string; key: string })[]> {
+  const r = await c.query<BounceRow & { cursorAt: string; key: string }>(`SELECT ${BOUNCE_COLUMNS},
+      to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt", 'b:' || id::text AS key FROM bounces
+    WHERE contact_id = $1
+      AND ($2::timestamptz IS NULL OR (received_at, ('b:' || id::text) COLLATE "C") < ($2::timestamptz, $3::text COLLATE "C"))
+    ORDER BY received_at DESC, id DESC LIMIT $4`, [contactId, before?.at ?? null, before?.key ?? null, limit]);
+  return r.rows;
+}
+
 /** A bounce's raw report while it is kept, and why it is not when it was withheld (card_data, capability_link…); null: no such bounce. */
 export async function bounceRaw(c: Queryable, id: string): Promise<{ raw: Buffer | null; withheld: string | null } | null> {
   const r = await c.query<{ raw: Buffer | null; withheld: string | null }>('SELECT raw, raw_withheld AS withheld FROM bounces WHERE id = $1', [id]);

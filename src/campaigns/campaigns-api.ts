@@ -1,6 +1,6 @@
-// HTTP API for campaigns (scope campaigns): create, read with progress, test send, schedule,
-// start, pause, resume, cancel, and for campaigns not yet started edit (PATCH), delete and clone
-// (drafts.ts). Every request's writes happen in one tenant transaction; the
+// HTTP API for campaigns (scope campaigns): create, list (by status), read with progress, the
+// compliance pre-check, test send, schedule, start, pause, resume, cancel, and for campaigns not yet
+// started edit (PATCH), delete and clone (drafts.ts). Every request's writes happen in one tenant transaction; the
 // pg-boss job that follows a commit is best effort, backed by the recovery sweep (jobs.ts).
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
@@ -20,7 +20,7 @@ import {
 } from './campaigns-store.js';
 import { cloneContent, isEditable, MAX_NAME, notEditable, resolvePatch } from './drafts.js';
 import { canApply, type CampaignEvent } from './lifecycle.js';
-import { assertCompliant } from './compliance.js';
+import { assertCompliant, campaignCompliance, complianceDetails } from './compliance.js';
 import type { CampaignJobs } from './jobs.js';
 import { campaignProgress } from './progress.js';
 import { enqueueTestSends } from './test-send.js';
@@ -68,12 +68,17 @@ const patchBody = z.strictObject({
 }).refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 const scheduleBody = z.strictObject({ sendAt: sendAt.optional() });
 const testBody = z.strictObject({ emails: z.array(email).min(1).max(10) });
-const listQuery = z.strictObject(pagination);
+const STATUSES = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] as const;
+const statusFilter = z.string().max(100).transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(STATUSES)).min(1).max(STATUSES.length))
+  .describe('Only campaigns in these statuses, comma-separated (e.g. running,paused)');
+const listQuery = z.strictObject({ ...pagination, status: statusFilter.optional() });
 
 const campaignView = z.object({
   id, name: z.string(), subject: z.string(), templateId: id, templateVersion: z.number().int(), templatePinned: z.boolean(),
   listIds: z.array(id), segmentId: id.nullable(), trackClicks: z.boolean().nullable(), trackOpens: z.boolean().nullable(),
-  replyTo: z.string(), sendAt: timestamp.nullable(), status: z.enum(['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled']),
+  replyTo: z.string(), sendAt: timestamp.nullable(), status: z.enum(STATUSES),
+  from: z.object({ email: z.string(), name: z.string() }).describe("The tenant's sender identity the campaign goes out as (changed in the tenant's settings, PATCH /api/tenant)"),
   pausedReason: z.string().nullable(), startedAt: timestamp.nullable(), completedAt: timestamp.nullable(), cancelledAt: timestamp.nullable(),
   createdAt: timestamp, updatedAt: timestamp,
 });
@@ -81,8 +86,15 @@ const progressView = z.object({
   audience: z.number().int(), queued: z.number().int(), deferred: z.number().int(), sending: z.number().int(), sent: z.number().int(),
   failed: z.number().int(), failedByReason: z.record(z.string(), z.number().int()),
   bounced: z.number().int(), complained: z.number().int(), unsubscribed: z.number().int(), cancelled: z.number().int(),
-  skipped: z.object({ total: z.number().int(), byReason: z.record(z.string(), z.number().int()) }),
+  skipped: z.object({ total: z.number().int(), byReason: z.record(z.string(), z.number().int()) })
+    .describe('Not sent: left out when the audience was materialised (excluded) plus refused by the gate at send time (refused)'),
+  refused: z.object({ total: z.number().int(), byReason: z.record(z.string(), z.number().int()) })
+    .describe("The gate's refusals at send time, by reason (a part of skipped)"),
   excluded: z.record(z.string(), z.number().int()),
+});
+const complianceView = z.object({
+  compliant: z.boolean(),
+  reasons: z.array(z.object({ reason: z.string(), message: z.string() })).describe('Every reason a schedule, start or resume would be refused (not_compliant) now'),
 });
 const testSendView = z.object({ messages: z.array(z.object({ id, recipient: z.string().nullable(), status: z.string() })) });
 
@@ -92,7 +104,7 @@ function viewOf(c: Campaign, tenant: Tenant) {
   return {
     id: c.id, name: c.name, subject: c.subject, templateId: c.templateId, templateVersion: c.templateVersion, templatePinned: c.templatePinned,
     listIds: c.listIds, segmentId: c.segmentId, trackClicks: c.trackClicks, trackOpens: c.trackOpens,
-    replyTo: c.replyTo ?? tenant.replyTo, sendAt: c.sendAt, status: c.status, pausedReason: c.pausedReason,
+    replyTo: c.replyTo ?? tenant.replyTo, from: { email: tenant.fromEmail, name: tenant.fromName }, sendAt: c.sendAt, status: c.status, pausedReason: c.pausedReason,
     startedAt: c.startedAt, completedAt: c.completedAt, cancelledAt: c.cancelledAt, createdAt: c.createdAt, updatedAt: c.updatedAt,
   };
 }
@@ -196,7 +208,7 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
   api.route({ method: 'get', path: '/api/campaigns', scope: 'campaigns', summary: 'List campaigns, newest first', query: listQuery, response: page(campaignView) },
     async ({ tenantId, query }) => {
       const after = query.cursor && isUuid(query.cursor) ? query.cursor : null;
-      const { rows, tenant } = await db.withTenant(tenantId, async (c) => ({ rows: await listCampaigns(c, query.limit, after), tenant: await getTenant(c, tenantId) }));
+      const { rows, tenant } = await db.withTenant(tenantId, async (c) => ({ rows: await listCampaigns(c, query.limit, after, query.status ?? null), tenant: await getTenant(c, tenantId) }));
       const views: CampaignView[] = rows.map((r) => viewOf(r, tenant as Tenant));
       return { body: { items: views, nextCursor: rows.length === query.limit ? rows[rows.length - 1].id : null } };
     });
@@ -212,6 +224,17 @@ export function campaignRoutes(api: Api, deps: AppDeps, jobs: CampaignJobs): voi
       if (!out) throw notFound('campaign');
       return { body: out };
     });
+
+  api.route({ method: 'get', path: '/api/campaigns/:id/compliance', scope: 'campaigns', response: complianceView, errors: [404],
+    summary: 'The compliance pre-check of a campaign as it stands: every reason it could not be scheduled, started or resumed now',
+    description: 'The same check POST /schedule, /start and /resume run (their 422 not_compliant lists these reasons); the gate still judges each recipient at send time.' },
+  async ({ tenantId, params }) => {
+    const reasons = await db.withTenant(tenantId, async (c) => {
+      const l = await lock(c, tenantId, params.id, false);
+      return campaignCompliance(c, l.tenant, l.campaign);
+    });
+    return { body: { compliant: reasons.length === 0, reasons: complianceDetails(reasons) } };
+  });
 
   api.route({ method: 'post', path: '/api/campaigns/:id/test', scope: 'campaigns', summary: "Send the campaign to some of the tenant's verified test addresses", body: testBody,
     description: 'Each address must be a verified test address (POST /api/test-addresses) that no suppression names: else 422 not_test_address, '

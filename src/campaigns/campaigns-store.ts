@@ -91,10 +91,15 @@ export async function getCampaign(c: Queryable, id: string, forUpdate = false): 
   return r.rows[0] ?? null;
 }
 
-export async function listCampaigns(c: Queryable, limit: number, after: string | null): Promise<Campaign[]> {
+/**
+ * The tenant's campaigns, newest first (created_at, id), at most `limit`, after the campaign `after`
+ * (the cursor: the last id of the previous page); `statuses` (non-empty) keeps only those statuses.
+ */
+export async function listCampaigns(c: Queryable, limit: number, after: string | null, statuses: readonly CampaignStatus[] | null = null): Promise<Campaign[]> {
   const r = await c.query<Campaign>(`SELECT ${COLUMNS} FROM campaigns
-    WHERE $2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE id = $2::uuid)
-    ORDER BY created_at DESC, id DESC LIMIT $1`, [limit, after]);
+    WHERE ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE id = $2::uuid))
+      AND ($3::text[] IS NULL OR status = ANY($3::text[]))
+    ORDER BY created_at DESC, id DESC LIMIT $1`, [limit, after, statuses && statuses.length ? statuses : null]);
   return r.rows;
 }
 

@@ -80,9 +80,14 @@ export async function campaignCompliance(c: Queryable, tenant: Tenant, campaign:
   });
 }
 
+/** Each reason with its sentence for people (the `details` of a not_compliant error). PURE. */
+export function complianceDetails(reasons: readonly ComplianceReason[]): { reason: ComplianceReason; message: string }[] {
+  return reasons.map((r) => ({ reason: r, message: MESSAGES[r] }));
+}
+
 export function notCompliant(reasons: ComplianceReason[]): DomainError {
   return new DomainError('not_compliant', `the campaign cannot be sent compliantly: ${reasons.map((r) => MESSAGES[r]).join('; ')}`, null,
-    { reasons, details: reasons.map((r) => ({ reason: r, message: MESSAGES[r] })) });
+    { reasons, details: complianceDetails(reasons) });
 }
 
 export async function assertCompliant(c: Queryable, tenant: Tenant, campaign: Campaign): Promise<void> {

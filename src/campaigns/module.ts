@@ -1,4 +1,4 @@
-// The campaigns module: templates, campaigns and test addresses API, the 'campaign' renderer (test sends),
+// The campaigns module: templates, campaigns and test addresses API, the 'campaign' and 'template' renderers (test sends),
 // the 'test-address' renderer and its /t/:token page (test address verification), and the
 // start / drain workers with their recovery sweep. The tuning constants below are exported for tests and benches.
 import os from 'node:os';
@@ -9,7 +9,7 @@ import { campaignStatsRoutes } from './stats-api.js';
 import { campaignTemplates } from './content.js';
 import { CampaignDrain } from './drain.js';
 import { CampaignJobs } from './jobs.js';
-import { campaignRenderer } from './test-send.js';
+import { campaignRenderer, TEMPLATE_TEST_RENDERER, templateTestRenderer } from './test-send.js';
 import { renderTestAddressVerification } from './test-address-email.js';
 import { testAddressPages } from './test-address-pages.js';
 import { testAddressRoutes } from './test-addresses-api.js';
@@ -60,6 +60,7 @@ export function campaignsModule(deps: AppDeps): Module {
     },
     renderers(registry) {
       registry.register('campaign', campaignRenderer(cache));
+      registry.register(TEMPLATE_TEST_RENDERER, templateTestRenderer(cache));
       registry.register(VERIFICATION_TEMPLATE, renderTestAddressVerification);
     },
     async workers() {

@@ -9,6 +9,11 @@ export interface Progress {
   failedByReason: Record<string, number>;
   bounced: number; complained: number; unsubscribed: number; cancelled: number;
   skipped: { total: number; byReason: Record<string, number> };
+  /**
+   * The gate's refusals at send time (ledger rows 'suppressed', by reason: unsubscribed, suppressed,
+   * complained, …): the part of `skipped` decided when each message was about to go, not `excluded`.
+   */
+  refused: { total: number; byReason: Record<string, number> };
   /** Skips decided when the audience was materialised (on the lists, not subscribed). */
   excluded: Record<string, number>;
 }
@@ -28,7 +33,7 @@ export async function campaignProgress(c: Queryable, campaign: Campaign): Promis
     WHERE action = 'opt_out' AND detail ? 'campaignId' AND detail->>'campaignId' = $1`, [campaign.id]);
   const p: Progress = {
     audience: 0, queued: 0, deferred: 0, sending: 0, sent: 0, failed: 0, failedByReason: {}, bounced: 0, complained: 0,
-    unsubscribed: unsub.rows[0].n, cancelled: 0, skipped: { total: 0, byReason: {} }, excluded: { ...campaign.excluded },
+    unsubscribed: unsub.rows[0].n, cancelled: 0, skipped: { total: 0, byReason: {} }, refused: { total: 0, byReason: {} }, excluded: { ...campaign.excluded },
   };
   for (const r of rows) {
     p.audience += r.n;
@@ -40,6 +45,8 @@ export async function campaignProgress(c: Queryable, campaign: Campaign): Promis
     if (r.status === 'suppressed') {
       const reason = r.reason ?? 'unknown';
       p.skipped.byReason[reason] = (p.skipped.byReason[reason] ?? 0) + r.n;
+      p.refused.byReason[reason] = (p.refused.byReason[reason] ?? 0) + r.n;
+      p.refused.total += r.n;
     }
   }
   for (const [reason, n] of Object.entries(p.excluded)) p.skipped.byReason[reason] = (p.skipped.byReason[reason] ?? 0) + n;

@@ -100,6 +100,34 @@ export async function readCounters(c: Queryable, campaignId: string, o: StatsOpt
   return { totals: rest, delivered, pending, hours: hours.rows, links: links.rows };
 }
 
+/**
+ * One UTC hour of ALL the tenant's campaign mail (hour: its start). bounced counts messages with a
+ * first bounce (any kind) in that hour, hard/soft/blocked each kind's first; bouncedOfSent the first
+ * bounces of messages SENT in that hour (so sent − bouncedOfSent is what was delivered of them).
+ */
+export interface TenantHour {
+  hour: Date; sent: number; bounced: number; hard: number; soft: number; blocked: number;
+  complaints: number; unsubscribes: number; bouncedOfSent: number;
+}
+
+/**
+ * The caller's tenant's campaign figures per UTC hour from `since` on (oldest first; hours without
+ * any of these figures left out), summed over campaigns and slots: at most 24 rows a day. Only the
+ * window's counter rows are read: one primary-key range (campaign_id, hour ≥ since) per campaign the
+ * tenant started (only a started campaign has counters; RLS keeps it to the tenant), never the
+ * ledger and never the tenant's older counters.
+ */
+export async function tenantHours(c: Queryable, since: Date): Promise<TenantHour[]> {
+  const r = await c.query<TenantHour>(`SELECT hour, sum(sent)::int AS sent, sum(bounced)::int AS bounced, sum(hard)::int AS hard,
+      sum(soft)::int AS soft, sum(blocked)::int AS blocked, sum(complaints)::int AS complaints,
+      sum(unsubscribes)::int AS unsubscribes, sum(bounced_of_sent)::int AS "bouncedOfSent"
+    FROM campaign_stats_hours
+    WHERE campaign_id = ANY(ARRAY(SELECT id FROM campaigns WHERE started_at IS NOT NULL))
+      AND hour >= date_trunc('hour', $1::timestamptz, 'UTC')
+    GROUP BY hour HAVING sum(sent + bounced + complaints + unsubscribes + bounced_of_sent) > 0 ORDER BY hour`, [since]);
+  return r.rows;
+}
+
 /** n / sent, or null when nothing was sent. PURE. */
 export function rateOver(n: number, sent: number): Rate {
   return sent > 0 ? n / sent : null;

@@ -13,6 +13,7 @@ import type { ActivationSettings } from './activation.js';
 import { findContact, listContacts, patchContactProfile, type ContactRow } from './contacts.js';
 import { contactExportRoute } from './contacts-export.js';
 import { consentHistory } from './records.js';
+import { contactTimeline } from './timeline.js';
 import { optIn, registerContact } from './register.js';
 import { contactPatchSchema, contactsQuery, optInSchema, registerSchema } from './schemas.js';
 import { subscriptionsOf, type SubscriptionRow } from './subscriptions.js';
@@ -51,6 +52,19 @@ const consentEventView = z.object({
   userAgent: z.string().nullable(), textHash: z.string().nullable(), text: z.string().nullable().describe('the wording shown to the person'),
   detail: z.record(z.string(), z.unknown()), at: timestamp,
 });
+
+const timelineQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() });
+const timelineItemView = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('message'), id, at: timestamp.describe('when it was queued'), kind: z.string(), purpose: z.string(), campaignId: id.nullable(),
+    subject: z.string().nullable(), status: z.string().describe('queued, sending, sent, deferred, failed, bounced, complained, suppressed or cancelled'),
+    reason: z.string().nullable(), sentAt: timestamp.nullable() }),
+  z.object({ type: z.literal('consent'), id: z.string(), at: timestamp, action: z.string().describe('register, opt_in, confirm, opt_out (an unsubscribe), suppress, unsuppress, import, …'),
+    source: z.string(), listId: id.nullable(), listName: z.string().nullable(), textHash: z.string().nullable().describe('the wording shown (GET /api/contacts/{id}/consent has its text)'),
+    detail: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal('bounce'), id, at: timestamp.describe('when the report was received'), kind: z.string(), reason: z.string().nullable(), status: z.string().nullable(),
+    diagnostic: z.string().nullable(), feedbackType: z.string().nullable(), messageId: id.nullable(), campaignId: id.nullable(), action: z.string().nullable(),
+    rawKept: z.boolean().describe('GET /api/bounces/{id}/raw has the report'), rawWithheld: z.string().nullable() }),
+]);
 
 const cursorOf = (rows: ContactRow[], limit: number): string | null => (rows.length === limit ? rows[rows.length - 1].id : null);
 
@@ -101,6 +115,15 @@ export function contactRoutes(api: Api, deps: AppDeps): void {
         return { items: await consentHistory(c, params.id), nextCursor: null };
       }),
     }));
+
+  api.route({ method: 'get', path: '/api/contacts/:id/timeline', scope: 'subscribers', query: timelineQuery, response: page(timelineItemView),
+    summary: 'A contact\'s timeline, newest first: messages sent (with their states), consent records (opt-ins, confirmations, opt-outs), bounces and complaints; cursor-paged' },
+  async ({ tenantId, params, query }) => ({
+    body: await db.withTenant(tenantId, async (c) => {
+      if (!(await findContact(c, { id: params.id }))) throw notFound('contact');
+      return contactTimeline(c, params.id, query);
+    }),
+  }));
 
   api.route({ method: 'post', path: '/api/contacts/:id/subscriptions', scope: 'subscribers', summary: 'Opt in to lists; each becomes subscribed after a confirmation click', body: optInSchema,
     response: withActivation, success: [202, 200], errors: [409, 429] },

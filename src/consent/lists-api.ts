@@ -9,16 +9,25 @@ import { notFound, type Api } from '../platform/http.js';
 import { isUuid } from '../policy/ids.js';
 import { allLists, createList, deleteList, getList, updateList } from './lists.js';
 import { listPatchSchema, newListSchema } from './schemas.js';
+import { subscriptionCountsByList } from './subscriptions.js';
 
 const listView = z.object({
   id, name: z.string(), description: z.string().nullable(), isDefault: z.boolean(), createdAt: timestamp,
   visibility: z.enum(['public', 'private']), archivedAt: timestamp.nullable(),
 });
 
+const count = z.number().int().min(0);
+const listCountsView = z.object({ listId: id, subscribed: count, unconfirmed: count, unsubscribed: count });
+
 export function listRoutes(api: Api, deps: AppDeps): void {
   const db = deps.db;
   api.route({ method: 'get', path: '/api/lists', scope: 'subscribers', summary: 'The lists (newsletters) of this tenant (all of them: nextCursor is null)', response: page(listView) },
     async ({ tenantId }) => ({ body: { items: await db.withTenant(tenantId, (c) => allLists(c)), nextCursor: null } }));
+
+  // before /api/lists/:id, which would take "counts" for an id
+  api.route({ method: 'get', path: '/api/lists/counts', scope: 'subscribers', response: page(listCountsView),
+    summary: 'How many subscribed, unconfirmed and unsubscribed contacts each list has (all lists not deleted: nextCursor is null)' },
+  async ({ tenantId }) => ({ body: { items: await db.withTenant(tenantId, (c) => subscriptionCountsByList(c)), nextCursor: null } }));
 
   api.route({ method: 'get', path: '/api/lists/:id', scope: 'subscribers', summary: 'One list', response: listView },
     async ({ tenantId, params }) => {

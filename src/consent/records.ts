@@ -73,6 +73,28 @@ export async function consentHistory(c: Queryable, contactId: string): Promise<C
   return r.rows;
 }
 
+/** A consent record as a contact's timeline shows it (timeline.ts): with its list's name; key is 'c:<id zero-padded to 20 digits>'. */
+export interface TimelineConsentRow {
+  id: string; action: string; source: string; listId: string | null; listName: string | null; textHash: string | null;
+  detail: Record<string, unknown>; at: Date; cursorAt: string; key: string;
+}
+
+/**
+ * One page of a contact's consent records, newest first (at, then id), strictly after the timeline
+ * position `before` ({at: ISO timestamp with microseconds, key compared in the C collation}); at most
+ * `limit` rows, read through consent_events_contact.
+ */
+export async function consentEventsPage(c: Queryable, contactId: string, limit: number, before?: { at: string; key: string }): Promise<TimelineConsentRow[]> {
+  const r = await c.query<TimelineConsentRow>(`SELECT e.id::text AS id, e.action, e.source, e.list_id AS "listId", l.name AS "listName",
+      e.text_hash AS "textHash", e.detail, e.at,
+      to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt", 'c:' || lpad(e.id::text, 20, '0') AS key
+    FROM consent_events e LEFT JOIN lists l ON l.id = e.list_id
+    WHERE e.contact_id = $1
+      AND ($2::timestamptz IS NULL OR (e.at, ('c:' || lpad(e.id::text, 20, '0')) COLLATE "C") < ($2::timestamptz, $3::text COLLATE "C"))
+    ORDER BY e.at DESC, e.id DESC LIMIT $4`, [contactId, before?.at ?? null, before?.key ?? null, limit]);
+  return r.rows;
+}
+
 /** Stores many wordings (each once per version) in one statement; returns each text's hash. */
 export async function storeConsentTexts(c: Queryable, tenantId: string, texts: readonly string[]): Promise<Map<string, string>> {
   const unique = [...new Set(texts)];

@@ -18,6 +18,20 @@ export async function subscriptionsOf(c: Queryable, contactIds: readonly string[
   return r.rows;
 }
 
+/** How many subscriptions of each status a list has. */
+export interface ListCounts { listId: string; subscribed: number; unconfirmed: number; unsubscribed: number }
+
+/**
+ * The subscription counts of every list not deleted (archived ones included), oldest list first: one
+ * index-only count per list and status on subscriptions_list_status.
+ */
+export async function subscriptionCountsByList(c: Queryable): Promise<ListCounts[]> {
+  const count = (status: string) => `(SELECT count(*) FROM subscriptions s WHERE s.list_id = l.id AND s.status = '${status}')::int AS ${status}`;
+  const r = await c.query<ListCounts>(`SELECT l.id AS "listId", ${count('subscribed')}, ${count('unconfirmed')}, ${count('unsubscribed')}
+    FROM lists l WHERE l.deleted_at IS NULL ORDER BY l.created_at, l.id`);
+  return r.rows;
+}
+
 /** Sets the contact's subscriptions to the given lists (or all) to 'unsubscribed'; returns the lists that changed, sorted. */
 export async function unsubscribeLists(c: Queryable, tenantId: string, contactId: string, listIds: readonly string[] | 'all'): Promise<string[]> {
   const all = listIds === 'all';

@@ -47,7 +47,14 @@ export function toFeedItem(e: FeedEvent): z.infer<typeof feedItem> {
   return { id: e.id, type: e.type, at: new Date(e.at).toISOString(), data: e.data };
 }
 
+const eventTypesPage = z.object({ items: z.array(z.enum(EVENT_TYPES)), nextCursor: z.null() });
+
 export function eventRoutes(api: Api, db: Db): void {
+  api.route({
+    method: 'get', path: '/api/event-types', scope: 'events', response: eventTypesPage,
+    summary: 'Every event type the feed and webhooks know, in documentation order (all of them: nextCursor is null)',
+  }, async () => ({ body: { items: [...EVENT_TYPES], nextCursor: null } }));
+
   api.route({
     method: 'get', path: '/api/events', scope: 'events', query: eventsQuery, response: feedPage,
     summary: 'The tenant\'s event feed in order (message, contact, campaign and import events), with a cursor to poll from',

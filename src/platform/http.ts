@@ -1,6 +1,6 @@
 // HTTP adapter: express 5, JSON errors with a machine code and the field at fault, API-key auth,
 // and typed routes whose zod schemas both validate requests and generate /openapi.json.
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { findCardData, pathHoldsCardNumber, redactCardNumbers } from '../policy/cards.js';
@@ -34,6 +34,7 @@ const DOMAIN_STATUS: Record<DomainErrorCode, number> = {
   last_admin_key: 409,
   invalid_segment: 422, segment_name_taken: 409, segment_in_use: 409, segment_count_timeout: 503,
   endpoint_disabled: 409,
+  invalid_credentials: 401, account_locked: 423, staff_email_taken: 409, last_admin_user: 409,
 };
 
 export function domainStatus(code: DomainErrorCode): number {
@@ -45,7 +46,18 @@ export function fromDomainError(err: DomainError): ApiError {
   return new ApiError(domainStatus(err.code), err.code, err.message, err.field, { ...err.details });
 }
 
-export interface AuthContext { tenantId: string; keyId: string; scopes: Scope[] }
+/**
+ * Who a request acts for: an API key, or a staff member's console session (issue 19). `keyId` is the
+ * key's id, or `staff:<email>` for a session (recorded where an actor is kept: suppressions, imports).
+ */
+export interface AuthContext {
+  tenantId: string; keyId: string; scopes: Scope[];
+  /** Set for a console session: the account, and whether its role only reads (viewer). */
+  staff?: { userId: string; email: string; role: string; sessionId: string; readOnly: boolean; csrfToken: string; expiresAt: Date };
+}
+
+/** One staff action for the audit log (Api.route calls ApiOptions.audit with it). */
+export interface AuditRecord { action: string; method: string; path: string; status: number }
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
@@ -72,7 +84,7 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, prefix = '
 }
 
 function sendError(res: Response, err: ApiError): void {
-  const retryAfter = err.code === 'rate_limited' ? err.extra.retryAfterSeconds : undefined;
+  const retryAfter = err.code === 'rate_limited' || err.code === 'account_locked' ? err.extra.retryAfterSeconds : undefined;
   if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfter))));
   res.status(err.status).json({ error: { code: err.code, message: err.message, field: err.field, ...err.extra } });
 }
@@ -123,10 +135,12 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   replayBody?: (body: unknown) => unknown;
   /** Vendor extensions (x-…) for the operation in /openapi.json. */
   extensions?: Record<string, unknown>;
+  /** A POST that changes nothing (a count, a preview): a read-only staff role (viewer) may call it. */
+  readOnly?: boolean;
 }
 
 interface DocOp {
-  method: string; path: string; summary: string; description?: string; operationId: string; scope: Scope;
+  method: string; path: string; summary: string; description?: string; operationId: string; scope: Scope | null;
   body?: Record<string, unknown>; query?: Record<string, unknown>; raw?: RawBodySpec;
   response?: Record<string, unknown>; success: number[]; responseMediaType?: string; errors: number[]; extensions: Record<string, unknown>;
 }
@@ -136,6 +150,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Without it the Idempotency-Key header is validated but not honoured (tests of the router alone). */
   idempotency?: IdempotencyStore;
+  /** Records a console session's request that may change something (not GET), with its outcome, before the answer is sent. */
+  audit?: (auth: AuthContext, record: AuditRecord) => Promise<void>;
 }
 
 const JSON_TYPE = /^application\/(?:json|[a-z0-9!#$&^_.-]+\+json)$/i;
@@ -238,6 +254,7 @@ const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   413: { name: 'PayloadTooLarge', description: 'The body is over the size limit, or over a shape limit: 10 000 JSON values, 1 000 members in one object, 64 levels of nesting (body_too_large; field names where)' },
   415: { name: 'UnsupportedMediaType', description: 'A body that is not JSON (unsupported_media_type), or an unsupported encoding or charset' },
   422: { name: 'Invalid', description: 'The request is not acceptable: the field at fault is named (invalid, card_data_rejected, idempotency_key_reused, …)' },
+  423: { name: 'Locked', description: 'Too many wrong passwords: the staff account is locked for a while; see Retry-After (account_locked)' },
   429: { name: 'RateLimited', description: 'Too many requests of this kind; see Retry-After (rate_limited)' },
   503: { name: 'Unavailable', description: 'The work did not finish in its time budget (segment_count_timeout); try a narrower request or later' },
 };
@@ -270,10 +287,12 @@ export class Api {
   private readonly jsonParsers = new Map<number, (req: Request, res: Response, next: NextFunction) => void>();
   private readonly maxBodyBytes: number;
   private readonly idempotency: IdempotencyStore | null;
+  private readonly audit: ApiOptions['audit'] | null;
 
   constructor(private readonly authenticate: (req: Request) => Promise<AuthContext>, opts: ApiOptions = {}) {
     this.maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
     this.idempotency = opts.idempotency ?? null;
+    this.audit = opts.audit ?? null;
   }
 
   /**
@@ -298,63 +317,110 @@ export class Api {
       success: spec.success ?? [200], responseMediaType: spec.responseMediaType,
       errors: spec.errors ?? [], extensions: spec.extensions ?? {},
     });
+    const operationId = spec.operationId ?? operationIdOf(spec.method, spec.path);
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const auth = await this.authenticate(req);
-      if (!auth.scopes.includes(spec.scope) && !auth.scopes.includes('admin')) {
-        throw new ApiError(403, 'forbidden_scope', `this key lacks the '${spec.scope}' scope`, 'authorization');
-      }
-      const takesBody = spec.method !== 'get';
-      const rawBody = spec.raw && !spec.raw.stream ? await this.readRaw(spec.raw, req, res) : null;
-      if (spec.raw?.stream) await this.readRaw(spec.raw, req, res);
-      if (!spec.raw && takesBody) await this.readJson(req, res, spec.maxBodyBytes ?? DEFAULT_JSON_BODY_BYTES);
-      await runMiddleware(cardDataGuard, req, res);
-      const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
-      const path = `${req.baseUrl}${req.path}`;
-      // Canonical JSON (key order does not matter): bounded, as the shape check bounded the body (~5 ms at its limits).
-      const fingerprint = key ? requestFingerprint(req.method, path, req.query, rawBody ?? req.body ?? null) : '';
-      if (key && this.idempotency) {
-        const claim = await this.idempotency.claim(auth.tenantId, key, fingerprint, req.method, path);
-        if (claim.kind === 'replay') {
-          res.status(claim.status).set('Idempotent-Replayed', 'true');
-          if (claim.body === '') res.end(); else res.type('application/json').send(claim.body);
-          return;
-        }
-        if (claim.kind === 'mismatch') {
-          throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request (method, path or body); use a new key', 'Idempotency-Key');
-        }
-        if (claim.kind === 'in_progress') {
-          res.setHeader('Retry-After', '1');
-          throw new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry once it has finished', 'Idempotency-Key');
-        }
-      }
-      const claimed = Boolean(key && this.idempotency);
-      const release = async () => { if (claimed && key) await this.idempotency?.release(auth.tenantId, key, fingerprint).catch(() => undefined); };
-      let out: RouteResult | void;
+      const audit = this.audit;
+      if (!auth.staff || spec.method === 'get' || !audit) return this.serve(spec, bodySchema, querySchema, handler, req, res, auth, null);
+      const record = (status: number) => audit(auth, { action: operationId, method: req.method, path: `${req.baseUrl}${req.path}`, status });
       try {
-        const body = (spec.raw || !takesBody ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
-        const query = parse(querySchema, req.query, 'query.') as z.infer<Q>;
-        const params = req.params as Record<string, string>;
-        // No resource is named with a NUL (PostgreSQL text cannot even hold one): 422 naming the parameter, never a 500 from the query.
-        const nul = Object.entries(params).find(([, v]) => typeof v === 'string' && v.includes('\u0000'));
-        if (nul) throw new ApiError(422, 'invalid', 'must not contain a NUL character', nul[0]);
-        out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res, idempotencyKey: key, rawBody });
+        await this.serve(spec, bodySchema, querySchema, handler, req, res, auth, record);
       } catch (err) {
-        await release();
+        await record(errorStatus(err));
         throw err;
       }
-      if (res.headersSent) { await release(); return; }
-      const status = out ? out.status ?? 200 : 204;
-      const text = out ? JSON.stringify(out.body) ?? 'null' : '';
-      if (claimed && key) {
-        // The work is done: a failure to record it must not turn into an error the client retries.
-        const stored = out && spec.replayBody ? JSON.stringify(spec.replayBody(out.body)) ?? 'null' : text;
-        if (status < 300) await this.idempotency?.complete(auth.tenantId, key, fingerprint, status, stored).catch(() => undefined);
-        else await release();
-      }
-      for (const [k, v] of Object.entries(out ? out.headers ?? {} : {})) res.setHeader(k, v);
-      res.status(status);
-      if (!out) res.end(); else res.type('application/json').send(text);
     });
+  }
+
+  /**
+   * Registers a route that needs no authentication (signing in, setting a password with a one-time
+   * link): the same JSON body reading (415, 413, 400), card guard, schemas (422) and answer as route(),
+   * without Idempotency-Key handling; documented with no security requirement.
+   */
+  publicRoute<B extends z.ZodType = z.ZodUnknown>(spec: Omit<RouteSpec<B, z.ZodUnknown>, 'scope' | 'query' | 'raw'>,
+    handler: (ctx: { body: z.infer<B>; req: Request; res: Response }) => Promise<RouteResult | void>): void {
+    const bodySchema: z.ZodType = spec.body ?? EMPTY_BODY;
+    this.ops.push({
+      method: spec.method, path: spec.path, summary: spec.summary, description: spec.description, scope: null,
+      operationId: spec.operationId ?? operationIdOf(spec.method, spec.path),
+      body: spec.body ? jsonSchema(spec.body, 'input') : undefined,
+      response: spec.response ? jsonSchema(spec.response, 'output') : undefined,
+      success: spec.success ?? [200], errors: spec.errors ?? [], extensions: spec.extensions ?? {},
+    });
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      if (spec.method !== 'get') await this.readJson(req, res, spec.maxBodyBytes ?? DEFAULT_JSON_BODY_BYTES);
+      await runMiddleware(cardDataGuard, req, res);
+      const body = (spec.method === 'get' ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
+      parse(EMPTY_QUERY, req.query, 'query.');
+      const out = await handler({ body, req, res });
+      for (const [k, v] of Object.entries(out ? out.headers ?? {} : {})) res.setHeader(k, v);
+      res.status(out ? out.status ?? 200 : 204);
+      if (!out) res.end(); else res.type('application/json').send(JSON.stringify(out.body) ?? 'null');
+    });
+  }
+
+  /** One request of a route, authenticated: scope and role, body, card guard, idempotency, schemas, handler, answer (`beforeSend` runs first with the status). */
+  private async serve<B extends z.ZodType, Q extends z.ZodType>(spec: RouteSpec<B, Q>, bodySchema: z.ZodType, querySchema: z.ZodType,
+    handler: (ctx: RouteContext<z.infer<B>, z.infer<Q>>) => Promise<RouteResult | void>, req: Request, res: Response, auth: AuthContext,
+    beforeSend: ((status: number) => Promise<void>) | null): Promise<void> {
+    if (!auth.scopes.includes(spec.scope) && !auth.scopes.includes('admin')) {
+      throw new ApiError(403, 'forbidden_scope', auth.staff ? `your role (${auth.staff.role}) cannot do this` : `this key lacks the '${spec.scope}' scope`, 'authorization');
+    }
+    if (auth.staff?.readOnly && spec.method !== 'get' && !spec.readOnly) {
+      throw new ApiError(403, 'forbidden_role', `your role (${auth.staff.role}) can only read`, 'authorization');
+    }
+    const takesBody = spec.method !== 'get';
+    const rawBody = spec.raw && !spec.raw.stream ? await this.readRaw(spec.raw, req, res) : null;
+    if (spec.raw?.stream) await this.readRaw(spec.raw, req, res);
+    if (!spec.raw && takesBody) await this.readJson(req, res, spec.maxBodyBytes ?? DEFAULT_JSON_BODY_BYTES);
+    await runMiddleware(cardDataGuard, req, res);
+    const key = spec.method === 'post' ? idempotencyKeyOf(req) : null;
+    const path = `${req.baseUrl}${req.path}`;
+    // Canonical JSON (key order does not matter): bounded, as the shape check bounded the body (~5 ms at its limits).
+    const fingerprint = key ? requestFingerprint(req.method, path, req.query, rawBody ?? req.body ?? null) : '';
+    if (key && this.idempotency) {
+      const claim = await this.idempotency.claim(auth.tenantId, key, fingerprint, req.method, path);
+      if (claim.kind === 'replay') {
+        res.status(claim.status).set('Idempotent-Replayed', 'true');
+        if (claim.body === '') res.end(); else res.type('application/json').send(claim.body);
+        return;
+      }
+      if (claim.kind === 'mismatch') {
+        throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was already used for a different request (method, path or body); use a new key', 'Idempotency-Key');
+      }
+      if (claim.kind === 'in_progress') {
+        res.setHeader('Retry-After', '1');
+        throw new ApiError(409, 'idempotency_key_in_use', 'a request with this Idempotency-Key is still in progress; retry once it has finished', 'Idempotency-Key');
+      }
+    }
+    const claimed = Boolean(key && this.idempotency);
+    const release = async () => { if (claimed && key) await this.idempotency?.release(auth.tenantId, key, fingerprint).catch(() => undefined); };
+    let out: RouteResult | void;
+    try {
+      const body = (spec.raw || !takesBody ? undefined : parse(bodySchema, req.body ?? {}, '')) as z.infer<B>;
+      const query = parse(querySchema, req.query, 'query.') as z.infer<Q>;
+      const params = req.params as Record<string, string>;
+      // No resource is named with a NUL (PostgreSQL text cannot even hold one): 422 naming the parameter, never a 500 from the query.
+      const nul = Object.entries(params).find(([, v]) => typeof v === 'string' && v.includes('\u0000'));
+      if (nul) throw new ApiError(422, 'invalid', 'must not contain a NUL character', nul[0]);
+      out = await handler({ auth, tenantId: auth.tenantId, body, query, params, req, res, idempotencyKey: key, rawBody });
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    if (res.headersSent) { await release(); return; }
+    const status = out ? out.status ?? 200 : 204;
+    await beforeSend?.(status);
+    const text = out ? JSON.stringify(out.body) ?? 'null' : '';
+    if (claimed && key) {
+      // The work is done: a failure to record it must not turn into an error the client retries.
+      const stored = out && spec.replayBody ? JSON.stringify(spec.replayBody(out.body)) ?? 'null' : text;
+      if (status < 300) await this.idempotency?.complete(auth.tenantId, key, fingerprint, status, stored).catch(() => undefined);
+      else await release();
+    }
+    for (const [k, v] of Object.entries(out ? out.headers ?? {} : {})) res.setHeader(k, v);
+    res.status(status);
+    if (!out) res.end(); else res.type('application/json').send(text);
   }
 
   /** Parses a JSON body, only now that the caller is authenticated: 415 for a non-empty body that is not JSON. */
@@ -411,7 +477,7 @@ export class Api {
         name, in: 'query', required: required.has(name), schema,
         ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
       }));
-      const errors = new Set<number>([401, 403, ...op.errors]);
+      const errors = new Set<number>([...(op.scope ? [401, 403] : []), ...op.errors]);
       if (pathParams.length) errors.add(404);
       if (op.query || op.body || op.raw) errors.add(422);
       if (op.method !== 'get') { errors.add(400); errors.add(413); errors.add(415); errors.add(422); }
@@ -432,7 +498,7 @@ export class Api {
       paths[p] ??= {};
       paths[p][op.method] = {
         operationId: op.operationId, summary: op.summary, ...(op.description ? { description: op.description } : {}),
-        security: [{ bearer: [] }], 'x-scope': op.scope,
+        ...(op.scope ? { security: [{ bearer: [] }, { session: [] }], 'x-scope': op.scope } : { security: [] }),
         parameters: [...pathParams, ...queryParams, ...idempotencyHeader],
         ...(requestBody ? { requestBody } : {}),
         responses, ...op.extensions,
@@ -452,7 +518,10 @@ export class Api {
       servers: [{ url: publicUrl.replace(/\/+$/, '') }],
       security: [{ bearer: [] }],
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' } },
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <key>' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'A staff console session (POST /api/session); every request but GET also sends X-CSRF-Token' },
+        },
         parameters: {
           IdempotencyKey: {
             name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 202 },
@@ -508,6 +577,58 @@ export function cardDataGuard(req: Request, _res: Response, next: NextFunction):
   const where = findCardData(req.body, 'body') ?? findCardData(req.query, 'query') ?? (pathHoldsCardNumber(req.path) ? 'path' : null);
   if (where) throw new DomainError('card_data_rejected', 'payment-card numbers are never accepted or stored', where);
   next();
+}
+
+/** The status an error is answered with (errorHandler's mapping, for the audit log). */
+function errorStatus(err: unknown): number {
+  if (err instanceof ApiError) return err.status;
+  if (err instanceof DomainError) return domainStatus(err.code);
+  const e = err as { status?: unknown; statusCode?: unknown };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+  return status >= 400 && status < 600 ? status : 500;
+}
+
+/** The console's session cookie (issue 19): HttpOnly, SameSite=Lax, Secure under https, Path=/. */
+export const SESSION_COOKIE = 'postgate_session';
+
+/** The value of one cookie of the request (RFC 6265 Cookie header), or null. */
+export function cookieValue(req: Request, name: string): string | null {
+  for (const part of (req.get('cookie') ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+/** A staff session as the authenticator needs it; the lookup is src/staff (no SQL here). */
+export interface SessionAuth { tenantId: string; sessionId: string; userId: string; email: string; role: string; csrfToken: string; expiresAt: Date; scopes: Scope[]; readOnly: boolean }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Authentication by API key (Authorization: Bearer) or, without that header, by the console's
+ * session cookie. A session's request that may change something (any method but GET, HEAD, OPTIONS)
+ * must carry the session's CSRF token in X-CSRF-Token (synchronizer token pattern): else 403
+ * csrf_failed. No cookie and no key: 401 unauthorized.
+ */
+export function keyOrSessionAuthenticator(byKey: (req: Request) => Promise<AuthContext>, bySession: (secret: string) => Promise<SessionAuth | null>):
+(req: Request) => Promise<AuthContext> {
+  return async (req) => {
+    const secret = req.get('authorization') === undefined ? cookieValue(req, SESSION_COOKIE) : null;
+    if (secret === null) return byKey(req);
+    const s = await bySession(secret);
+    if (!s) throw new ApiError(401, 'unauthorized', 'your session has ended: sign in again', 'cookie');
+    if (!SAFE_METHODS.has(req.method) && !sameSecret(req.get('x-csrf-token') ?? '', s.csrfToken)) {
+      throw new ApiError(403, 'csrf_failed', 'missing or wrong X-CSRF-Token: reload the page and try again', 'x-csrf-token');
+    }
+    return { tenantId: s.tenantId, keyId: `staff:${s.email}`, scopes: s.scopes, staff: { userId: s.userId, email: s.email, role: s.role, sessionId: s.sessionId, readOnly: s.readOnly, csrfToken: s.csrfToken, expiresAt: s.expiresAt } };
+  };
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest();
+  const y = createHash('sha256').update(b).digest();
+  return timingSafeEqual(x, y) && a.length > 0;
 }
 
 /** Last middleware: every error becomes JSON with a code; nothing leaks a stack trace. */

@@ -49,6 +49,11 @@ export async function verifiedDomains(c: Queryable): Promise<string[]> {
   return (await c.query<{ domain: string }>(`SELECT domain FROM domains WHERE state = 'verified' ORDER BY domain`)).rows.map((r) => r.domain);
 }
 
+/** The current tenant's pending (unverified) domains, by name, at most `limit` (the API allows MAX_PENDING_DOMAINS; the CLI may add more). */
+export async function pendingDomains(c: Queryable, limit: number): Promise<string[]> {
+  return (await c.query<{ domain: string }>(`SELECT domain FROM domains WHERE state = 'pending' ORDER BY domain LIMIT $1`, [limit])).rows.map((r) => r.domain);
+}
+
 /** The most pending (unverified) domains a tenant may have through the API. */
 export const MAX_PENDING_DOMAINS = 20;
 

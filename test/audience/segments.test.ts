@@ -301,3 +301,24 @@ describe('attribute names: any name the API or an import stores', () => {
     expect(long.body.error).toMatchObject({ code: 'invalid_segment', field: 'filter.attribute' });
   });
 });
+
+describe('GET /api/segments/attributes: what a filter builder offers', () => {
+  it('lists the attribute names in use with the JSON types of their values, by name; erased contacts and other tenants never', async () => {
+    expect((await t.api('GET', '/api/segments/attributes')).body).toEqual({
+      items: [
+        { name: 'age', types: ['array', 'number', 'string'] }, { name: 'city', types: ['array', 'string'] },
+        { name: 'nested', types: ['object'] }, { name: 'plan', types: ['string'] }, { name: 'score', types: ['number', 'string'] },
+        { name: 'since', types: ['string'] }, { name: 'tags', types: ['array', 'string'] }, { name: 'vip', types: ['boolean'] },
+      ],
+      nextCursor: null,
+    });
+    const fresh = await app.tenant({ name: 'Attr', fromEmail: 'hi@attr.org', replyTo: 'help@attr.org' });
+    const g = given(app, fresh);
+    await g.pendingContact('kept@attr.example', { attributes: { Tier: 'gold' } });
+    const gone = await g.subscribedContact('gone@attr.example', { attributes: { secret: 'x' } });
+    await ownerQuery(app.db.url, "UPDATE contacts SET status = 'erased', email = NULL, email_key = NULL WHERE id = $1", [gone.id]);
+    expect((await fresh.api('GET', '/api/segments/attributes')).body.items).toEqual([{ name: 'Tier', types: ['string'] }]);
+    const campaignsOnly = await app.tenant({ scopes: ['campaigns'] });
+    expect((await campaignsOnly.api('GET', '/api/segments/attributes')).status).toBe(403);
+  });
+});

@@ -18,6 +18,8 @@ import type { ContactStatus, SubscriptionStatus } from '../../src/consent/state.
 import { enqueueMessage } from '../../src/mail/ledger.js';
 import type { Db } from '../../src/platform/db.js';
 import { createTenant } from '../../src/tenants/store.js';
+import { createStaffUser } from '../../src/staff/users.js';
+import type { StaffRole } from '../../src/staff/roles.js';
 import type { MessageKind } from '../../src/policy/kinds.js';
 import type { TestApp, TestTenant } from './app.js';
 import { ownerQuery } from './db.js';
@@ -82,7 +84,15 @@ export interface Given {
    * the API no longer lets through: e.g. render data that makes its renderer throw at send time.
    */
   queuedMessage(m: QueuedMessage): Promise<string>;
+  /**
+   * A staff console account (issue 19) of this tenant: with a password (default 'correct horse battery'),
+   * or without one (then `setPasswordToken` is the secret of its one-time link). The email is unique per call.
+   */
+  staffUser(o?: { role?: StaffRole; email?: string; password?: string | null }): Promise<{ id: string; email: string; password: string | null; setPasswordToken: string | null }>;
 }
+
+/** The password given.staffUser sets unless told otherwise. */
+export const STAFF_PASSWORD = 'correct horse battery';
 
 export interface QueuedMessage {
   kind: MessageKind; template: string; recipient: string; contactId?: string | null;
@@ -132,6 +142,13 @@ export function given(app: TestApp, t: Pick<TestTenant, 'id' | 'api'>): Given {
         for (const l of lists) await setSubscription(c, t.id, contact.id, l, 'subscribed');
         return { id: contact.id, email, lists };
       });
+    },
+
+    async staffUser(o = {}) {
+      const email = o.email ?? `staff-${randomUUID().slice(0, 8)}@example.org`;
+      const password = o.password === null ? null : o.password ?? STAFF_PASSWORD;
+      const made = await createStaffUser(app.pg.deps.db, { tenantId: t.id, email, role: o.role ?? 'admin', password: password ?? undefined });
+      return { id: made.user.id, email: made.user.email, password, setPasswordToken: made.setPasswordToken };
     },
 
     pendingContact: (email, o = {}) => tx(async (c) => {

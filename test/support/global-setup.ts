@@ -14,9 +14,10 @@ import type { TestProject } from 'vitest/node';
 import { migrate } from '../../src/platform/db.js';
 import { MIGRATIONS_DIR } from '../../src/main.js';
 import { externalPg, setupExternal } from './external-pg.js';
+import { ensureConsoleBuilt } from '../../scripts/console-build.js';
 
 declare module 'vitest' {
-  export interface ProvidedContext { pgAdminUrl: string; pgTemplate: string }
+  export interface ProvidedContext { pgAdminUrl: string; pgTemplate: string; consoleBuildError: string }
 }
 
 async function freePort(): Promise<number> {
@@ -28,6 +29,11 @@ async function freePort(): Promise<number> {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The console tests serve console/dist: build it when missing or older than console/src. A failed
+  // build fails only the console tests (useConsole throws the message), not every other test.
+  let consoleBuildError = '';
+  try { ensureConsoleBuilt({ stale: true }); } catch (err) { consoleBuildError = err instanceof Error ? err.message : String(err); }
+  project.provide('consoleBuildError', consoleBuildError);
   // A standalone server behind PgBouncer when the environment names one (test/support/external-pg.ts).
   const external = externalPg();
   if (external) return setupExternal(project, external);

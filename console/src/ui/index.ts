@@ -1,0 +1,12 @@
+// The console's component kit. Pages import from here: import { Button, Field, ... } from '../ui';
+export { Field, TextInput, Textarea, Select, Checkbox, Fieldset, type FieldA11y, type Option } from './field';
+export { Button, ButtonLink, type ButtonVariant } from './button';
+export { Table, type Column } from './table';
+export { ConfirmDialog } from './dialog';
+export { Notice, type NoticeKind } from './notice';
+export { PageHeader, EmptyState, Section, Loading, useTitle } from './page';
+export { Pager } from './pager';
+export { CopyButton } from './copy';
+export { formatDate, formatNumber, formatPercent } from './format';
+export { formErrors, errorMessage, type FormErrors } from './forms';
+export { useAsync, useApiList, type AsyncState, type ApiList } from './hooks';
