@@ -58,6 +58,16 @@ CREATE TABLE staff_login_throttle (
   PRIMARY KEY (client, window_start)
 );
 
+-- Failed sign-ins naming an address that has no usable account (unknown, no password yet, disabled),
+-- by the address's sha-256: counted and locked exactly as an account is, so the answers (401 five
+-- times, then 423) do not tell whether an account exists.
+CREATE TABLE staff_unknown_logins (
+  email_hash bytea PRIMARY KEY,
+  failed_logins integer NOT NULL DEFAULT 0,
+  locked_until timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- Who did what, when: every staff action that changes something, and every sign-in event.
 CREATE TABLE staff_audit (
   id bigserial PRIMARY KEY,
@@ -80,7 +90,7 @@ DO $$ DECLARE t text; BEGIN
   END LOOP;
 END $$;
 GRANT USAGE ON SEQUENCE staff_audit_id_seq TO postgate_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON staff_login_throttle TO postgate_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON staff_login_throttle, staff_unknown_logins TO postgate_app;
 
 -- Sign-in across tenants, deliberately narrow (SECURITY DEFINER: runs as the owner and bypasses row
 -- security), as auth_api_key: the account an email address names, for the password check.

@@ -100,7 +100,7 @@ async function serve(config: Config, roles: Roles): Promise<void> {
   const where = (port: number) => `${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}${config.HOST === '127.0.0.1' || config.HOST === '::1' ? ', this machine only' : ''}`;
   const httpPort = (pg.httpServer?.address() as { port: number } | null)?.port ?? config.PORT;
   if (pg.url) lines.push(`  API and pages:  ${config.PUBLIC_URL}  (listening on ${where(httpPort)})`);
-  if (pg.url) lines.push(`  Staff console:  ${config.PUBLIC_URL.replace(/\/+$/, '')}/console/  (an account: npm run postgate -- user create --tenant ID --email E --role admin)`);
+  if (pg.url) lines.push(`  Staff console:  ${config.PUBLIC_URL.replace(/\/+$/, '')}/console/  (an account: PUBLIC_URL=${config.PUBLIC_URL} npm run postgate -- user create --tenant ID --email E --role admin)`);
   if (pg.inboundPort !== null) {
     lines.push(`  Bounce SMTP:    listening on ${where(pg.inboundPort)}, STARTTLS ${config.INBOUND_TLS_CERT ? 'offered' : 'not offered (no INBOUND_TLS_CERT)'}`);
   }
@@ -119,7 +119,7 @@ async function serve(config: Config, roles: Roles): Promise<void> {
       `    curl -X PATCH ${config.PUBLIC_URL}/api/tenant -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\`,
       `      -d '{"fromEmail":"news@your-domain.org","replyTo":"hello@your-domain.org","postalAddress":"1 Main St, Town"}'`,
       `  (a From domain must be verified first: POST /api/domains and its /verify, or postgate domain add --verified)`,
-      `  Your console account: npm run postgate -- user create --tenant ${first.tenantId} --email you@example.org --role admin`);
+      `  Your console account: PUBLIC_URL=${config.PUBLIC_URL} npm run postgate -- user create --tenant ${first.tenantId} --email you@example.org --role admin`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -56,6 +56,13 @@ export const configSchema = z.object({
   }).optional(),
   DOMAIN_BACKOFF_BASE_SECONDS: z.coerce.number().min(0.05).max(86_400),
   DOMAIN_BACKOFF_MAX_SECONDS: z.coerce.number().min(0.05).max(7 * 86_400),
+  /**
+   * Which proxies in front of Postgate are believed about the client's address (X-Forwarded-For), as
+   * express's `trust proxy`: `loopback` (default), a comma list of addresses and CIDR subnets (names
+   * loopback, linklocal, uniquelocal allowed), a number of hops, or `none`. The client address limits
+   * staff sign-ins and the public forms.
+   */
+  TRUST_PROXY: z.string().trim().regex(/^(none|\d{1,2}|[0-9A-Za-z.:/]+(\s*,\s*[0-9A-Za-z.:/]+)*)$/, 'must be none, a number of hops, or a comma list of addresses, subnets, loopback, linklocal, uniquelocal'),
   HOST: z.string().refine((v) => isIP(v) !== 0 || (HOSTNAME.test(v) && !/^[\d.]+$/.test(v)), 'must be an IP address or a host name').optional(),
   ALLOW_INSECURE_LINKS: flag,
   SMTP_REQUIRE_TLS: flag,

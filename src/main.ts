@@ -92,10 +92,16 @@ function warnInsecure(config: Config, log: Logger): void {
   if ((config.SMTP_URL ?? config.SMTP_URLS)?.startsWith('smtp:') && !config.SMTP_REQUIRE_TLS) log.warn('SMTP_REQUIRE_TLS=false: mail goes to the relay in clear when it does not offer STARTTLS');
 }
 
+/** TRUST_PROXY as express's `trust proxy` setting: false for none, a hop count, or the list of addresses and subnets. */
+function trustProxy(v: string): boolean | number | string {
+  if (v === 'none') return false;
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
+
 function buildApp(deps: AppDeps, modules: Module[]): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
   app.use(requestLog(deps.log, deps.metrics.httpDuration));
   // Bodies are read inside Api.route, after authentication and the scope check (never for a caller without a key).
   // An API key, or a staff member's console session cookie (issue 19; X-CSRF-Token on every change).

@@ -16,6 +16,7 @@ const PURE = [
   'src/audience/segment-filter.ts', 'src/engagement/links.ts', 'src/engagement/scanners.ts',
   'src/audience/import-parse.ts', 'src/audience/import-map.ts', 'src/audience/import-values.ts',
   'src/webhooks/schedule.ts', 'src/webhooks/urls.ts', 'src/relays/policy.ts',
+  'src/mail/html-safety.ts', 'src/dashboard/days.ts',
 ].map((p) => path.resolve(root, p));
 const IO = /from ['"](node:)?(fs|fs\/promises|net|http|https|child_process|dgram|pg|pg-boss|express|smtp-server)['"]|from ['"][./]*\/?platform\//;
 
@@ -95,6 +96,7 @@ const OWNERS: Record<string, string> = {
   staff_password_links: 'src/staff/users.ts', // one-time set-password links (sha-256 of the token)
   staff_sessions: 'src/staff/sessions.ts', // console sessions (sha-256 of the cookie), CSRF token, idle and absolute ends
   staff_login_throttle: 'src/staff/sessions.ts', // sign-in attempts per client address per 15 minutes
+  staff_unknown_logins: 'src/staff/sessions.ts', // failed sign-ins naming no usable account, locked as an account's
   staff_audit: 'src/staff/audit.ts', // who did what, when
 };
 

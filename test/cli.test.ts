@@ -74,11 +74,11 @@ describe('postgate start on embedded defaults', () => {
     expect((await beta.json()).name).toBe('Beta');
 
     // A console account from the CLI (issue 19): without --password a one-time link; with it, sign in at once.
-    expect(first.output()).toContain(`user create --tenant 00000000-0000-4000-8000-000000000001`);
+    expect(first.output()).toContain(`PUBLIC_URL=http://localhost:${first.port} npm run postgate -- user create --tenant 00000000-0000-4000-8000-000000000001`);
     const invited = spawnSync(process.execPath, [bin, 'user', 'create', '--tenant', created.tenantId, '--email', 'Boss@Beta.org', '--role', 'admin'],
       { env: envFor(first.port, 0), encoding: 'utf8' });
     expect(invited.status, invited.stderr).toBe(0);
-    expect(invited.stdout).toMatch(/staff user [0-9a-f-]{36} boss@beta\.org \(admin\)\nset a password within 72 hours \(one-time link\): http:\/\/localhost:\d+\/console\/set-password#token=[A-Za-z0-9_-]{43}\n$/);
+    expect(invited.stdout).toMatch(/staff user [0-9a-f-]{36} boss@beta\.org \(admin\)\nset a password within 72 hours \(one-time link\): http:\/\/localhost:\d+\/console\/set-password#token=[A-Za-z0-9_-]{43}\n\(the link starts with PUBLIC_URL/);
     const withPassword = spawnSync(process.execPath, [bin, 'user', 'create', '--tenant', created.tenantId, '--email', 'ann@beta.org', '--role', 'viewer',
       '--password', 'a long enough password', '--json'], { env: envFor(first.port, 0), encoding: 'utf8' });
     expect(withPassword.status, withPassword.stderr).toBe(0);

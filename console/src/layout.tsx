@@ -50,7 +50,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
           <ul>
             {NAV.filter((n) => n.visible(session)).map((n) => (
               <li key={n.href}>
-                <a href={n.href} aria-current={current === n ? 'page' : undefined}>{n.label}</a>
+                <a href={n.href} aria-current={current === n ? 'page' : undefined}>{n.labelFor ? n.labelFor(session) : n.label}</a>
               </li>
             ))}
           </ul>

@@ -5,6 +5,8 @@ import type { SessionApi } from './session';
 export interface NavItem {
   href: string;
   label: string;
+  /** The label for this staff member when it differs from `label` (marketing sees "Webhooks" only). */
+  labelFor?: (s: Pick<SessionApi, 'can' | 'canWrite'>) => string;
   /** Whether the signed-in staff member sees the page. */
   visible: (s: Pick<SessionApi, 'can' | 'canWrite'>) => boolean;
 }
@@ -19,7 +21,8 @@ export const NAV: NavItem[] = [
   { href: '/console/campaigns', label: 'Campaigns', visible: (s) => s.can('campaigns') },
   { href: '/console/suppressions', label: 'Bounces & suppressions', visible: (s) => s.can('subscribers') },
   { href: '/console/domains', label: 'Domains', visible: (s) => s.can('admin') },
-  { href: '/console/keys', label: 'API keys & webhooks', visible: (s) => s.can('admin') },
+  { href: '/console/keys', label: 'API keys & webhooks', visible: (s) => s.can('admin') || s.can('events'),
+    labelFor: (s) => (s.can('admin') ? 'API keys & webhooks' : 'Webhooks') },
   { href: '/console/settings', label: 'Settings', visible: (s) => s.can('admin') },
   { href: '/console/users', label: 'Staff & audit log', visible: (s) => s.can('admin') },
 ];
@@ -39,9 +42,18 @@ export const trim = (p: string): string => p.replace(/\/+$/, '') || '/';
 export const loginUrl = (here: string): string =>
   trim(here.split('?')[0]) === '/console' ? '/console/login' : `/console/login?next=${encodeURIComponent(here)}`;
 
-/** A `next` parameter that stays inside the console (no open redirect); otherwise the dashboard. */
-export function safeNext(next: string | undefined): string {
-  if (!next || !/^\/console(\/|\?|$)/.test(next) || next.includes('\\')) return '/console/';
-  return PUBLIC.has(trim(next.split('?')[0])) ? '/console/' : next;
+/**
+ * A `next` parameter that stays inside the console (no open redirect); otherwise the dashboard. The
+ * path is resolved first (so "/console/../../evil" is "/evil", refused) and must be a same-origin path
+ * under /console; the public pages (login, set-password) are refused too. Returns path + query + hash.
+ */
+export function safeNext(next: string | undefined, origin: string = location.origin): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.includes('\\') || /[\u0000-\u001f]/.test(next)) return '/console/';
+  let url: URL;
+  try { url = new URL(next, origin); } catch { return '/console/'; }
+  if (url.origin !== new URL(origin).origin) return '/console/';
+  if (url.pathname !== '/console' && !url.pathname.startsWith('/console/')) return '/console/';
+  if (PUBLIC.has(trim(url.pathname))) return '/console/';
+  return url.pathname + url.search + url.hash;
 }
 

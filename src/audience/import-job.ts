@@ -17,7 +17,8 @@ import { recordConsents, storeConsentTexts, type ConsentEventInput } from '../co
 import { importOptOuts, importSubscriptions, subscriptionsOfContactsToLists, type SubscriptionKey } from '../consent/subscriptions.js';
 import { addSuppressions, suppressionsOfAddresses } from '../consent/suppressions.js';
 import { parseImport, ImportFormatError, type ParsedRow } from './import-parse.js';
-import { importOptions, type ImportOptions } from './import-options.js';
+import { ATTESTATION_WITHOUT_DATE, importOptions, type ImportOptions } from './import-options.js';
+import { resolveMapping } from './import-map.js';
 import { planRow, type RowPlan, type SubStatus } from './import-rules.js';
 import {
   claimImport, finishImport, MAX_ROW_REPORTS, readChunks, recordProgress, releaseImport,
@@ -344,6 +345,17 @@ type Planned = { row: ParsedRow; plan: Extract<RowPlan, { kind: 'import' }>; fou
 type OptOut = { row: ParsedRow; plan: Extract<RowPlan, { kind: 'optout' }>; found: ContactKeyRow | null };
 
 /**
+ * An attestation without a date, for a file whose mapping (a preset's, or headers recognised by name)
+ * has no consent date column, would make nobody subscribed: the import fails before its first row
+ * with invalid_option, field options.consent.date (the upload refuses it already when the mapping is given).
+ */
+function refuseUndatedAttestation(run: ImportRun, headers: string[]): void {
+  if (run.imp.attestation === null || run.attestationDate !== null) return;
+  if (resolveMapping(headers, { mapping: run.o.mapping, preset: run.o.preset }).consentDate.length > 0) return;
+  throw new ImportFormatError('invalid_option', 'options.consent.date', `options.consent.date ${ATTESTATION_WITHOUT_DATE}`);
+}
+
+/**
  * The failure of an import stopped by a whole-file error: its line, and whether rows before it were
  * processed (partial: written, or in a dry run reported; rowsDone says how many).
  */
@@ -426,8 +438,10 @@ export class ImportJobs {
       inFlight.catch(() => undefined);
       pending.push(inFlight);
     };
+    let checked = false;
     try {
       for await (const ev of parsed.events) {
+        if (!checked) { checked = true; refuseUndatedAttestation(run, parsed.summary().headers); }
         const row = ev.kind === 'row' ? ev.row.row : ev.kind === 'error' ? ev.error.row : ev.row;
         if (row <= resumeAfter) continue;
         if (ev.kind === 'row') batch.rows.push(ev.row);

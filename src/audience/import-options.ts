@@ -48,5 +48,17 @@ export const importOptions = z.strictObject({
   if (o.mapping && !o.preset && o.mapping.email === undefined) {
     ctx.addIssue({ code: 'custom', message: 'is required without a preset: the header of the address column', path: ['mapping', 'email'] });
   }
+  // A row is subscribed only with a consent date (its own, else the attestation's): an attestation
+  // with neither would make nobody subscribed. Decided here when the mapping is given in full (no
+  // preset); otherwise the job decides once it has read the header (ATTESTATION_WITHOUT_DATE).
+  if (o.consent && o.consent.date === undefined && o.mapping && !o.preset && o.mapping.consentDate === undefined) {
+    ctx.addIssue({ code: 'custom', message: ATTESTATION_WITHOUT_DATE, path: ['consent', 'date'] });
+  }
 });
+/**
+ * Why an attestation without a date is refused when no column holds each row's consent date
+ * (422 at upload, or the import fails with it, field options.consent.date).
+ */
+export const ATTESTATION_WITHOUT_DATE = 'is required when no column holds a consent date (mapping.consentDate): '
+  + 'without a date nobody would arrive subscribed; give the date consent was given, map the column, or import without consent (unconfirmed)';
 export type ImportOptions = z.infer<typeof importOptions>;

@@ -430,6 +430,12 @@ async function* once(b: Buffer): AsyncGenerator<Buffer> { yield b; }
 
 /** Data rows a preview shows by default. */
 export const PREVIEW_ROWS = 5;
+/**
+ * The most of a file a preview parses (bytes): a longer input is read as its start (partial). Sized so
+ * the worst input (one long quoted field of "" pairs, or of multi-byte characters) holds the event loop
+ * well under 50 ms; the text also reaches the parser a slice at a time with a turn of the loop between.
+ */
+export const PREVIEW_PARSE_BYTES = 64 * 1024;
 
 export interface ImportPreview {
   encoding: ImportEncoding;
@@ -439,6 +445,8 @@ export interface ImportPreview {
   rows: string[][];
   /** True when the file holds more data rows than `rows` (always, for a partial input). */
   more: boolean;
+  /** True when only the file's first PREVIEW_PARSE_BYTES were read (a longer input, or partial). */
+  partial: boolean;
 }
 
 /**
@@ -446,23 +454,33 @@ export interface ImportPreview {
  * detected or given, delimiter sniffed or given), for a column-mapping form. Nothing is mapped or
  * validated. `partial`: the input is only the start of a larger file: everything after its last line
  * break is dropped, and a quoted field left open at the end is not an error once the header is read.
+ * Only the first PREVIEW_PARSE_BYTES are parsed: a longer input is read as partial (`partial` and
+ * `more` true; rows that do not fit are not shown), and a header row that does not fit in them is
+ * record_too_large (field file).
  * Throws ImportFormatError: invalid_option (field encoding or delimiter), empty_file, not_csv,
  * invalid_encoding (field encoding), too_many_columns, unclosed_quote, record_too_large.
  */
 export async function previewImport(input: Buffer, opts: { encoding?: ImportEncoding; delimiter?: ImportDelimiter; rows?: number; partial?: boolean } = {}): Promise<ImportPreview> {
   validateOptions({ encoding: opts.encoding, delimiter: opts.delimiter });
   const max = opts.rows ?? PREVIEW_ROWS;
-  const cut = opts.partial ? input.lastIndexOf(0x0a) : -1; // 0x0A is never inside a character in any accepted encoding
-  const bytes = cut >= 0 ? input.subarray(0, cut + 1) : input;
+  const truncated = input.length > PREVIEW_PARSE_BYTES;
+  const partial = Boolean(opts.partial) || truncated;
+  const head = truncated ? input.subarray(0, PREVIEW_PARSE_BYTES) : input;
+  const cut = partial ? head.lastIndexOf(0x0a) : -1; // 0x0A is never inside a character in any accepted encoding
+  if (truncated && cut < 0) {
+    throw new ImportFormatError('record_too_large', 'file', `the header row does not fit in the first ${PREVIEW_PARSE_BYTES / 1024} KiB of the file the preview reads (an unclosed quote?)`);
+  }
+  const bytes = cut >= 0 ? head.subarray(0, cut + 1) : head;
   const state: DecodeState = { encoding: opts.encoding ?? null, offset: 0, fault: null };
   let delimiter: ImportDelimiter = ',';
-  const texts = withDelimiter(sliced(decode(bytesOf(once(bytes)), opts.encoding, state)), opts.delimiter, (d) => { delimiter = d; });
+  // Sliced again after the sniff: it hands its whole head (up to SNIFF_CHARS) on as one piece.
+  const texts = turns(sliced(withDelimiter(sliced(decode(bytesOf(once(bytes)), opts.encoding, state)), opts.delimiter, (d) => { delimiter = d; })));
   const first = await texts.next();
   if (first.done) throw new ImportFormatError('empty_file', null, 'the file is empty: no header row');
   const parser = csvStream(prepend(first.value, texts), delimiter);
   let headers: string[] | null = null;
   const rows: string[][] = [];
-  let more = Boolean(opts.partial);
+  let more = partial;
   try {
     for await (const record of drained(parser)) {
       if (state.fault && record[record.length - 1].endsWith(FAULT_MARK)) break;
@@ -473,11 +491,21 @@ export async function previewImport(input: Buffer, opts: { encoding?: ImportEnco
     }
   } catch (err) {
     if (state.fault) throw state.fault;
-    if (!(opts.partial && headers && err instanceof CsvError)) throw csvError(err);
+    if (!(partial && headers && err instanceof CsvError)) throw csvError(err);
   } finally {
     parser.destroy();
   }
   if (state.fault) throw state.fault;
   if (!headers) throw new ImportFormatError('empty_file', null, 'the file is empty: no header row');
-  return { encoding: state.encoding ?? 'utf-8', delimiter, headers, rows, more };
+  return { encoding: state.encoding ?? 'utf-8', delimiter, headers, rows, more, partial };
+}
+
+/** Passes the slices on with a turn of the event loop before each one after the first (one slice is one csv-parse call). */
+async function* turns(texts: AsyncIterable<string>): AsyncGenerator<string> {
+  let first = true;
+  for await (const t of texts) {
+    if (!first) await new Promise((resolve) => setImmediate(resolve));
+    first = false;
+    yield t;
+  }
 }

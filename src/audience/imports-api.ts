@@ -4,14 +4,14 @@
 import { z } from 'zod';
 import type { AppDeps } from '../deps.js';
 import type { Api } from '../platform/http.js';
-import { ApiError, notFound } from '../platform/http.js';
+import { ApiError, notFound, tooLarge } from '../platform/http.js';
 import { id, page, timestamp } from '../platform/responses.js';
 import { pagination } from '../platform/schemas.js';
 import { isUuid } from '../policy/ids.js';
 import { ImportJobs } from './import-job.js';
 import { ImportFormatError, suggestMapping } from './import-map.js';
 import { columnMapping } from './import-options.js';
-import { previewImport } from './import-parse.js';
+import { PREVIEW_PARSE_BYTES, previewImport } from './import-parse.js';
 import { receiveImport } from './imports-upload-api.js';
 import { finishImport, getImport, listImports, SKIP_REASONS, type ImportRow } from './imports.js';
 
@@ -73,6 +73,7 @@ const previewView = z.object({
   headers: z.array(z.string()).describe('The header row, in file order'),
   rows: z.array(z.array(z.string())).describe('The first data rows as raw cells (at most 5), for a column-mapping form'),
   more: z.boolean().describe('The file holds more data rows than shown'),
+  partial: z.boolean().describe('Only the first 64 KiB of the file were read (a longer body, or partial=true): rows that do not fit there are not shown'),
   mapping: columnMapping.describe('The mapping the import uses without one (headers recognised by name, other columns string attributes), as options.mapping takes it'),
   ignored: z.array(z.string()).describe('Headers that mapping leaves out'),
 });
@@ -80,6 +81,7 @@ const previewView = z.object({
 const UPLOAD_DESCRIPTION = 'The file as a raw text/csv body, or multipart/form-data with an optional `options` part (JSON) before the `file` part. '
   + 'Streamed into storage (limit IMPORT_MAX_BYTES, 413 beyond), then run by a worker: poll GET /api/imports/{id}. '
   + 'Rows arrive subscribed only with options.consent (the attestation: source, and a date here or per row); otherwise unconfirmed. '
+  + 'An attestation without a date when no column holds a consent date is refused (options.consent.date): 422 when options.mapping is given, else the import fails. '
   + 'Suppressed, complained, bounced, erased and unsubscribed addresses are skipped with the reason, never re-subscribed.';
 
 /** The import part of the audience module: its routes, its worker, and a stop that hands a running import over. */
@@ -95,17 +97,44 @@ export function importsPart(deps: AppDeps): { routes(api: Api): void; workers():
   };
 }
 
+/**
+ * The first PREVIEW_PARSE_BYTES + 1 bytes of a request body (one more than a preview parses, so it
+ * knows the file goes on); the rest is read and dropped. Throws 413 once the body passes `limit` bytes.
+ */
+async function previewHead(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
+  const keep = PREVIEW_PARSE_BYTES + 1;
+  const pieces: Buffer[] = [];
+  let kept = 0;
+  let total = 0;
+  for await (const piece of body) {
+    total += piece.length;
+    if (total > limit) throw tooLarge(limit);
+    if (kept < keep) {
+      const part = piece.subarray(0, keep - kept);
+      pieces.push(part);
+      kept += part.length;
+    }
+  }
+  return Buffer.concat(pieces);
+}
+
 function importRoutes(api: Api, deps: AppDeps, jobs: ImportJobs): void {
   const { db, config } = deps;
+  const previewLimit = Math.min(PREVIEW_MAX_BYTES, config.IMPORT_MAX_BYTES);
   api.route({
     method: 'post', path: '/api/imports/preview', scope: 'subscribers', query: previewQuery, response: previewView,
-    raw: { types: /^(text\/csv|application\/csv|text\/plain)$/, limit: Math.min(PREVIEW_MAX_BYTES, config.IMPORT_MAX_BYTES), accepts: 'text/csv' },
+    // Streamed: only the first PREVIEW_PARSE_BYTES are kept (the rest is read and dropped), so no
+    // step walks a 1 MiB body on the event loop.
+    raw: { types: /^(text\/csv|application\/csv|text\/plain)$/, limit: previewLimit, accepts: 'text/csv', stream: true },
     summary: "A CSV file's columns and first rows, and the mapping an import would use (nothing is stored)",
-    description: 'Send the file (or its first bytes with partial=true, up to 1 MiB) as text/csv. Read as POST /api/imports reads it; '
-      + 'whole-file faults are 422 with the import\'s code (empty_file, not_csv, invalid_encoding, too_many_columns, unclosed_quote).',
-  }, async ({ rawBody, query }) => {
+    description: 'Send the file (or its first bytes with partial=true, up to 1 MiB) as text/csv. Read as POST /api/imports reads it, '
+      + 'but only its first 64 KiB are parsed (a longer body is read as partial: partial and more are true); '
+      + 'whole-file faults are 422 with the import\'s code (empty_file, not_csv, invalid_encoding, too_many_columns, unclosed_quote; '
+      + 'record_too_large when the header row does not fit in those 64 KiB).',
+  }, async ({ req, query }) => {
+    const head = await previewHead(req, previewLimit);
     try {
-      const p = await previewImport(rawBody ?? Buffer.alloc(0), { encoding: query.encoding, delimiter: query.delimiter, partial: query.partial === 'true' });
+      const p = await previewImport(head, { encoding: query.encoding, delimiter: query.delimiter, partial: query.partial === 'true' });
       return { body: { ...p, ...suggestMapping(p.headers) } };
     } catch (err) {
       if (err instanceof ImportFormatError) throw new ApiError(422, err.code, err.message, err.field ?? 'file');

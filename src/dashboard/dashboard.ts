@@ -9,6 +9,7 @@ import { queueCounts } from '../mail/ledger.js';
 import { pendingDomains, verifiedDomains } from '../tenants/domains.js';
 import { getTenant } from '../tenants/store.js';
 import { addressDomain, isVerifiedDomain } from '../policy/domains.js';
+import { isReplyToAcceptable } from '../policy/addresses.js';
 import {
   COMPLAINT_LIMIT_RATE, COMPLAINT_WARN_RATE, COMPLAINT_WINDOW_DAYS, complaintRate, foldDays, sumDays, type DayFigures,
 } from './days.js';
@@ -19,7 +20,7 @@ export interface DashboardQuery { days: number; timeZone: string }
 /** The settings the dashboard reads: STATS_DELIVERED_AFTER_HOURS and PUBLIC_URL. */
 export interface DashboardSettings { deliveredAfterHours: number; publicUrl: string }
 
-export type WarningCode = 'sender_domain_unverified' | 'unverified_domains' | 'insecure_public_url' | 'complaint_rate';
+export type WarningCode = 'no_reply_to' | 'no_postal_address' | 'sender_domain_unverified' | 'unverified_domains' | 'insecure_public_url' | 'complaint_rate';
 
 /** Something the staff should act on. `severity` critical: mail is or soon will be refused. */
 export interface DashboardWarning {
@@ -112,7 +113,8 @@ export async function readDashboard(db: Db, tenantId: string, q: DashboardQuery,
         oldestQueuedSeconds: work.oldestQueuedAt ? Math.max(0, Math.floor((now.getTime() - new Date(work.oldestQueuedAt).getTime()) / 1000)) : null,
       },
       complaintRate: { windowDays: COMPLAINT_WINDOW_DAYS, ...complaints, warnAt: COMPLAINT_WARN_RATE, limit: COMPLAINT_LIMIT_RATE },
-      warnings: warnings({ fromEmail: tenant?.fromEmail ?? null, verified, pending, publicUrl: s.publicUrl, complaints }),
+      warnings: warnings({ fromEmail: tenant?.fromEmail ?? null, replyTo: tenant?.replyTo ?? null, postalAddress: tenant?.postalAddress ?? null,
+        verified, pending, publicUrl: s.publicUrl, complaints }),
       campaigns: { running, recent: done },
     };
   });
@@ -120,10 +122,19 @@ export async function readDashboard(db: Db, tenantId: string, q: DashboardQuery,
 
 /** The warnings of the dashboard from its facts (PURE). */
 export function warnings(f: {
-  fromEmail: string | null; verified: readonly string[]; pending: readonly string[]; publicUrl: string;
+  fromEmail: string | null; replyTo?: string | null; postalAddress?: string | null; verified: readonly string[]; pending: readonly string[]; publicUrl: string;
   complaints: { sent: number; complaints: number; rate: number | null };
 }): DashboardWarning[] {
   const out: DashboardWarning[] = [];
+  // The gate's own checks (policy/gate.ts): a reply-to it refuses stops every message; no postal address stops marketing mail.
+  if (f.replyTo !== undefined && !isReplyToAcceptable(f.replyTo).ok) {
+    out.push({ code: 'no_reply_to', severity: 'critical',
+      message: `The reply-to address ${f.replyTo ?? '(none)'} is not one people can answer (a placeholder, a reserved domain or a no-reply box): every message is refused until Settings gives a real one.` });
+  }
+  if (f.postalAddress !== undefined && !f.postalAddress?.trim()) {
+    out.push({ code: 'no_postal_address', severity: 'critical',
+      message: 'There is no postal address: newsletters and test sends are refused until Settings gives one (the law asks for it in marketing mail).' });
+  }
   const fromDomain = addressDomain(f.fromEmail);
   if (f.fromEmail && !isVerifiedDomain(fromDomain, f.verified)) {
     out.push({ code: 'sender_domain_unverified', severity: 'critical', domains: [fromDomain],

@@ -9,6 +9,7 @@ import Handlebars from 'handlebars';
 import type Mjml from 'mjml';
 import { compile as compileHtmlToText } from 'html-to-text';
 import { QuoteType, Tokenizer } from 'htmlparser2';
+import { activeContentIssues } from './html-safety.js';
 import { escapeHtml } from '../html.js';
 import { showsLink } from './link-visibility.js';
 import { canonicalLocale, formatMoney as formatMinorUnits, isKnownCurrency } from '../transactional/money.js';
@@ -873,6 +874,9 @@ function textTemplateSource(p: Protected, protectedHtml: string): string | null 
 export async function compileTemplateSpec(src: TemplateSource, o: { authored?: boolean } = {}): Promise<{ issues: TemplateIssue[]; spec: TemplateSpec | null }> {
   const limits = limitIssues(src, o.authored ?? false);
   if (limits.length) return { issues: limits, spec: null };
+  // Active content (<script>, on* handlers, javascript: URLs) and too-deep nesting: refused before MJML runs (it would overflow its stack).
+  const active = activeContentIssues(src.mjml);
+  if (active.length) return { issues: active, spec: null };
   const issues = precompilePart('mjml', src.mjml, SOURCE_OPTIONS).issues;
   const mjml = await runMjml(src.mjml, src);
   issues.push(...mjml.issues, ...(mjml.cards ?? cardIssues(src, null, null)));

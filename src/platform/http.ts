@@ -135,8 +135,10 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType> {
   replayBody?: (body: unknown) => unknown;
   /** Vendor extensions (x-…) for the operation in /openapi.json. */
   extensions?: Record<string, unknown>;
-  /** A POST that changes nothing (a count, a preview): a read-only staff role (viewer) may call it. */
+  /** A POST that changes nothing (a count, a preview): a read-only staff role (viewer) may call it, and it is not audited. */
   readOnly?: boolean;
+  /** Audit this route's changes whoever makes them, an API key too (staff accounts), not only console sessions. */
+  auditAlways?: boolean;
 }
 
 interface DocOp {
@@ -150,7 +152,7 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Without it the Idempotency-Key header is validated but not honoured (tests of the router alone). */
   idempotency?: IdempotencyStore;
-  /** Records a console session's request that may change something (not GET), with its outcome, before the answer is sent. */
+  /** Records a console session's request that may change something (not GET, not readOnly), or any caller's of an auditAlways route, with its outcome, before the answer is sent. */
   audit?: (auth: AuthContext, record: AuditRecord) => Promise<void>;
 }
 
@@ -321,7 +323,7 @@ export class Api {
     this.router[spec.method](spec.path, async (req: Request, res: Response) => {
       const auth = await this.authenticate(req);
       const audit = this.audit;
-      if (!auth.staff || spec.method === 'get' || !audit) return this.serve(spec, bodySchema, querySchema, handler, req, res, auth, null);
+      if ((!auth.staff && !spec.auditAlways) || spec.method === 'get' || spec.readOnly || !audit) return this.serve(spec, bodySchema, querySchema, handler, req, res, auth, null);
       const record = (status: number) => audit(auth, { action: operationId, method: req.method, path: `${req.baseUrl}${req.path}`, status });
       try {
         await this.serve(spec, bodySchema, querySchema, handler, req, res, auth, record);

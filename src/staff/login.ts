@@ -4,13 +4,14 @@
 //   (423, Retry-After); while locked, even the right password is refused, and a wrong one does not
 //   extend the lock. A success resets the count.
 // - An unknown address, an account without a password or a disabled one gets the same answer as a
-//   wrong password (401 invalid_credentials), after the same argon2 work, so accounts cannot be
-//   enumerated by answer or by time.
+//   wrong password (401 invalid_credentials), after the same argon2 work, and its failures lock the
+//   address as an account's would (staff_unknown_logins), so accounts cannot be enumerated by answer,
+//   by lock-out or by time.
 import type { Db } from '../platform/db.js';
 import { DomainError } from '../domain-error.js';
 import { appendAudit } from './audit.js';
 import { roleReadsOnly, roleScopes, type StaffRole } from './roles.js';
-import { findSession, openSession, revokeSession, revokeUserSessions, takeLoginAttempt, type StaffSession } from './sessions.js';
+import { findSession, openSession, recordUnknownLogin, revokeSession, revokeUserSessions, takeLoginAttempt, unknownLoginLock, type StaffSession } from './sessions.js';
 import { dummyHash, getStaffUser, loginAccount, passwordMatches, recordLoginOutcome, setPasswordWithLink } from './users.js';
 import type { Scope } from '../platform/http.js';
 
@@ -31,9 +32,15 @@ export async function signIn(db: Db, s: LoginSettings, input: { email: string; p
   const account = await loginAccount(db, input.email);
   const usable = account && account.passwordHash && !account.disabled ? account : null;
   const ok = await passwordMatches(usable?.passwordHash ?? await dummyHash(), input.password) && usable !== null;
-  if (!account || !usable) throw invalid();
-  const lockedFor = account.lockedUntil ? Math.ceil((account.lockedUntil.getTime() - Date.now()) / 1000) : 0;
   const email = input.email.trim().toLowerCase();
+  if (!account || !usable) {
+    // Counted and locked as an account would be, so the answers do not tell whether one exists.
+    const lockedFor = await unknownLoginLock(db, email);
+    if (lockedFor !== null) throw lockedError(lockedFor);
+    await recordUnknownLogin(db, email, s.maxFailures, s.lockMinutes);
+    throw invalid();
+  }
+  const lockedFor = account.lockedUntil ? Math.ceil((account.lockedUntil.getTime() - Date.now()) / 1000) : 0;
   if (lockedFor > 0) {
     await db.withTenant(account.tenantId, (c) => appendAudit(c, { tenantId: account.tenantId, userId: account.userId, userEmail: email, action: 'login_locked' }));
     throw lockedError(lockedFor);

@@ -23,12 +23,13 @@ export function staffSessionLookup(deps: Pick<AppDeps, 'db' | 'config'>): (secre
 
 const SELF_RECORDED = new Set(['deleteSession', 'postSessionEverywhere']);
 
-/** Api's audit hook: one staff_audit row per staff request that may change something, with its status. */
+/** Api's audit hook: one staff_audit row per staff request that may change something (and per API-key change of an auditAlways route), with its status. */
 export function staffAudit(deps: Pick<AppDeps, 'db'>): (auth: AuthContext, r: AuditRecord) => Promise<void> {
   return async (auth, r) => {
     // Signing out records itself (logout, logout_everywhere).
-    if (!auth.staff || SELF_RECORDED.has(r.action)) return;
-    const staff = auth.staff;
-    await deps.db.withTenant(auth.tenantId, (c) => appendAudit(c, { tenantId: auth.tenantId, userId: staff.userId, userEmail: staff.email, ...r }));
+    if (SELF_RECORDED.has(r.action)) return;
+    // An API key's change (auditAlways routes) is recorded under the key's id.
+    const who = auth.staff ? { userId: auth.staff.userId, userEmail: auth.staff.email } : { userId: null, userEmail: `API key ${auth.keyId}` };
+    await deps.db.withTenant(auth.tenantId, (c) => appendAudit(c, { tenantId: auth.tenantId, ...who, ...r }));
   };
 }

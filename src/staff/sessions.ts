@@ -1,4 +1,5 @@
-// Staff sessions (issue 19): the one owner of staff_sessions' and staff_login_throttle's SQL. The
+// Staff sessions (issue 19): the one owner of staff_sessions', staff_login_throttle's and
+// staff_unknown_logins' SQL. The
 // cookie holds 32 random bytes (base64url); the row holds their sha-256, a CSRF token (synchronizer
 // token, OWASP: sent back by the console in X-CSRF-Token on every request that changes something),
 // an absolute end (STAFF_SESSION_MAX_HOURS) and an idle end (STAFF_SESSION_IDLE_MINUTES, slid
@@ -63,14 +64,42 @@ export async function takeLoginAttempt(db: Db, client: string, perWindow: number
   return r.attempts > perWindow ? Math.max(1, r.retry) : null;
 }
 
+/**
+ * The lock of an address with no usable account (unknown, no password, disabled), kept as an
+ * account's is: null when not locked, else the seconds left.
+ */
+export async function unknownLoginLock(db: Db, email: string): Promise<number | null> {
+  const r = (await db.systemQuery<{ left: number }>(`SELECT ceil(extract(epoch FROM locked_until - now()))::int AS left
+    FROM staff_unknown_logins WHERE email_hash = $1 AND locked_until > now()`, [sha256(email)])).rows[0];
+  return r ? Math.max(1, r.left) : null;
+}
+
+/**
+ * Counts a failed sign-in for an address with no usable account, as recordLoginOutcome does for an
+ * account: at `maxFailures` in a row the address is locked for `lockMinutes` (and its count starts over).
+ * @returns whether this failure locked it.
+ */
+export async function recordUnknownLogin(db: Db, email: string, maxFailures: number, lockMinutes: number): Promise<boolean> {
+  const r = (await db.systemQuery<{ locked: boolean }>(`INSERT INTO staff_unknown_logins AS u (email_hash, failed_logins, locked_until)
+      VALUES ($1, CASE WHEN $2 <= 1 THEN 0 ELSE 1 END, CASE WHEN $2 <= 1 THEN now() + make_interval(mins => $3) END)
+    ON CONFLICT (email_hash) DO UPDATE SET
+      failed_logins = CASE WHEN u.failed_logins + 1 >= $2 THEN 0 ELSE u.failed_logins + 1 END,
+      locked_until = CASE WHEN u.failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE u.locked_until END,
+      updated_at = now()
+    RETURNING failed_logins = 0 AND locked_until > now() AS locked`, [sha256(email), maxFailures, lockMinutes])).rows[0];
+  return r.locked;
+}
+
 /** Deletes up to `limit` sessions that ended more than a day ago (every tenant; retention sweep). @returns rows deleted. */
 export async function purgeEndedSessions(c: Queryable, limit: number): Promise<number> {
   return (await c.query<{ n: number }>('SELECT purge_ended_staff_sessions($1) AS n', [limit])).rows[0].n;
 }
 
-/** Deletes up to `limit` sign-in throttle windows over an hour old (system-wide; retention sweep). @returns rows deleted. */
+/** Deletes up to `limit` sign-in throttle windows over an hour old, and unknown-address counts quiet for a day (system-wide; retention sweep). @returns rows deleted. */
 export async function purgeLoginThrottle(c: Queryable, limit: number): Promise<number> {
   const r = await c.query(`DELETE FROM staff_login_throttle WHERE (client, window_start) IN (
     SELECT client, window_start FROM staff_login_throttle WHERE window_start < now() - interval '1 hour' LIMIT $1)`, [limit]);
-  return r.rowCount ?? 0;
+  const u = await c.query(`DELETE FROM staff_unknown_logins WHERE email_hash IN (
+    SELECT email_hash FROM staff_unknown_logins WHERE updated_at < now() - interval '1 day' AND (locked_until IS NULL OR locked_until < now()) LIMIT $1)`, [limit]);
+  return (r.rowCount ?? 0) + (u.rowCount ?? 0);
 }

@@ -96,14 +96,14 @@ const viewOf = (u: StaffUserView) => ({ id: u.id, email: u.email, role: u.role, 
 export function staffUserRoutes(api: Api, deps: AppDeps): void {
   api.route({ method: 'get', path: '/api/staff-users', scope: 'admin', summary: 'The tenant\'s staff accounts', response: z.object({ items: z.array(userView), nextCursor: z.null() }) },
     async ({ tenantId }) => ({ body: { items: (await deps.db.withTenant(tenantId, listStaffUsers)).map(viewOf), nextCursor: null } }));
-  api.route({ method: 'post', path: '/api/staff-users', scope: 'admin', summary: 'Invite a staff member: the answer holds a one-time link to set a password', success: [201],
+  api.route({ method: 'post', path: '/api/staff-users', scope: 'admin', auditAlways: true, summary: 'Invite a staff member: the answer holds a one-time link to set a password', success: [201],
     body: z.strictObject({ email: z.string().max(320), role }), response: z.object({ user: userView, setPasswordUrl: z.string().nullable() }), errors: [409],
     replayBody: (b) => ({ ...(b as object), setPasswordUrl: null }) },
   async ({ tenantId, body }) => {
     const made = await createStaffUser(deps.db, { tenantId, email: body.email, role: body.role }, deps.config.STAFF_PASSWORD_LINK_HOURS);
     return { status: 201, body: { user: viewOf(made.user), setPasswordUrl: made.setPasswordToken ? setPasswordUrl(deps.config.PUBLIC_URL, made.setPasswordToken) : null } };
   });
-  api.route({ method: 'post', path: '/api/staff-users/:id/password-link', scope: 'admin', summary: 'A new one-time link to set this account\'s password (earlier links stop working)',
+  api.route({ method: 'post', path: '/api/staff-users/:id/password-link', scope: 'admin', auditAlways: true, summary: 'A new one-time link to set this account\'s password (earlier links stop working)',
     response: z.object({ setPasswordUrl: z.string() }), replayBody: () => ({ setPasswordUrl: null }) },
   async ({ tenantId, params }) => {
     const uid = userIdOf(params);
@@ -114,10 +114,11 @@ export function staffUserRoutes(api: Api, deps: AppDeps): void {
     });
     return { body: { setPasswordUrl: setPasswordUrl(deps.config.PUBLIC_URL, token) } };
   });
-  api.route({ method: 'patch', path: '/api/staff-users/:id', scope: 'admin', summary: 'Change a staff member\'s role, or disable (ends their sessions) or enable the account',
-    body: z.strictObject({ role: role.optional(), disabled: z.boolean().optional() }), response: userView, errors: [409] },
+  api.route({ method: 'patch', path: '/api/staff-users/:id', scope: 'admin', auditAlways: true,
+    summary: 'Change a staff member\'s role, disable (ends their sessions and links) or enable the account, or lift a sign-in lock-out (unlock: true)',
+    body: z.strictObject({ role: role.optional(), disabled: z.boolean().optional(), unlock: z.literal(true).optional() }), response: userView, errors: [409] },
   async ({ tenantId, params, body }) => ({ body: viewOf(await deps.db.withTenant(tenantId, (c) => updateStaffUser(c, userIdOf(params), body))) }));
-  api.route({ method: 'delete', path: '/api/staff-users/:id', scope: 'admin', summary: 'Remove a staff account (its audit entries stay)', success: [204], errors: [409] },
+  api.route({ method: 'delete', path: '/api/staff-users/:id', scope: 'admin', auditAlways: true, summary: 'Remove a staff account (its audit entries stay)', success: [204], errors: [409] },
     async ({ tenantId, params }) => { await deps.db.withTenant(tenantId, (c) => deleteStaffUser(c, userIdOf(params))); });
   api.route({ method: 'get', path: '/api/audit', scope: 'admin', summary: 'The staff audit log, newest first: who did what, when',
     query: z.strictObject({ limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(100).optional(), userId: id.optional() }),

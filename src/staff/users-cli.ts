@@ -35,7 +35,9 @@ export async function userCommand(sub: 'create', argv: string[], io: UserCliIo):
   const link = made.setPasswordToken ? setPasswordUrl(io.config.PUBLIC_URL, made.setPasswordToken) : null;
   if (values.json) { io.out(JSON.stringify({ id: made.user.id, email: made.user.email, role: made.user.role, setPasswordUrl: link }) + '\n'); return; }
   io.out(`staff user ${made.user.id} ${made.user.email} (${made.user.role})\n`
-    + (link ? `set a password within ${io.config.STAFF_PASSWORD_LINK_HOURS} hours (one-time link): ${link}\n` : `sign in at ${io.config.PUBLIC_URL.replace(/\/+$/, '')}/console/\n`));
+    + (link ? `set a password within ${io.config.STAFF_PASSWORD_LINK_HOURS} hours (one-time link): ${link}\n`
+      + '(the link starts with PUBLIC_URL: run this command with the service\'s settings, or change the start of the link to the console\'s address)\n'
+      : `sign in at ${io.config.PUBLIC_URL.replace(/\/+$/, '')}/console/\n`));
 }
 
 function asCliError(err: unknown): unknown {

@@ -109,8 +109,9 @@ export async function setPasswordWithLink(db: Db, token: string, password: strin
     const used = await c.query(`UPDATE staff_password_links SET used_at = now()
       WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING user_id`, [sha256(token)]);
     if (!used.rows[0]) throw new DomainError('invalid', 'token: this link is not valid any more; ask an administrator for a new one', 'token');
-    await c.query(`UPDATE staff_users SET password_hash = $2, password_set_at = now(), failed_logins = 0, locked_until = NULL
-      WHERE id = $1`, [found.user_id, phc]);
+    const set = await c.query(`UPDATE staff_users SET password_hash = $2, password_set_at = now(), failed_logins = 0, locked_until = NULL
+      WHERE id = $1 AND disabled_at IS NULL`, [found.user_id, phc]);
+    if (!set.rowCount) throw new DomainError('invalid', 'token: this link is not valid any more; ask an administrator for a new one', 'token');
     await revokeUserSessions(c, found.user_id);
     return { tenantId: found.tenant_id, userId: found.user_id };
   });
@@ -157,19 +158,24 @@ async function otherAdminExists(c: Queryable, id: string): Promise<boolean> {
 }
 
 /**
- * Changes an account's role or enables/disables it; a disabled account's sessions end at once.
+ * Changes an account's role, enables or disables it (a disabled account's sessions and unused
+ * password links end at once), or lifts a sign-in lock-out (`unlock`).
  * @throws DomainError `not_found` (id), `invalid` (role), `last_admin_user` when it would leave no enabled admin.
  */
-export async function updateStaffUser(c: Queryable, id: string, patch: { role?: StaffRole; disabled?: boolean }): Promise<StaffUserView> {
+export async function updateStaffUser(c: Queryable, id: string, patch: { role?: StaffRole; disabled?: boolean; unlock?: boolean }): Promise<StaffUserView> {
   const cur = (await c.query<StaffUserView>(`SELECT ${VIEW} FROM staff_users WHERE id = $1 FOR UPDATE`, [id])).rows[0];
   if (!cur) throw notFoundError('staff user', 'id');
   if (patch.role !== undefined && !STAFF_ROLES.includes(patch.role)) throw new DomainError('invalid', `role: one of ${STAFF_ROLES.join(', ')}`, 'role');
   const losesAdmin = cur.role === 'admin' && !cur.disabledAt && ((patch.role && patch.role !== 'admin') || patch.disabled === true);
   if (losesAdmin && !(await otherAdminExists(c, id))) throw new DomainError('last_admin_user', 'the last enabled admin cannot be demoted or disabled', patch.role ? 'role' : 'disabled');
   const r = await c.query<StaffUserView>(`UPDATE staff_users SET role = coalesce($2, role),
-      disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at WHEN $3 THEN coalesce(disabled_at, now()) ELSE NULL END
-    WHERE id = $1 RETURNING ${VIEW}`, [id, patch.role ?? null, patch.disabled ?? null]);
-  if (patch.disabled) await revokeUserSessions(c, id);
+      disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at WHEN $3 THEN coalesce(disabled_at, now()) ELSE NULL END,
+      locked_until = CASE WHEN $4 THEN NULL ELSE locked_until END, failed_logins = CASE WHEN $4 THEN 0 ELSE failed_logins END
+    WHERE id = $1 RETURNING ${VIEW}`, [id, patch.role ?? null, patch.disabled ?? null, patch.unlock === true]);
+  if (patch.disabled) {
+    await revokeUserSessions(c, id);
+    await c.query('UPDATE staff_password_links SET used_at = now() WHERE user_id = $1 AND used_at IS NULL', [id]);
+  }
   return r.rows[0];
 }
 

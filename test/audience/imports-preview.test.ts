@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { useApp, type TestTenant } from '../support/app.js';
 import { ownerQuery } from '../support/db.js';
+import { measureLoop } from '../support/loop-hold.js';
 import { waitFor } from '../support/wait.js';
 
 const { app, t } = useApp();
@@ -88,6 +89,39 @@ describe('preview', () => {
     await waitFor(async () => { view = (await t.api('GET', `/api/imports/${id}`)).body; return view.status === 'completed'; }, { timeout: 20_000 });
     expect(view.counts).toMatchObject({ rows: 2, created: 1, errors: 1 });
     expect(view.rowErrors[0]).toMatchObject({ row: 2, column: 'Score', code: 'invalid_number' });
+  });
+
+  it('hostile 1 MB files (one huge quoted field, a row of é): only the first 64 KiB are parsed, the event loop held < 50 ms', async () => {
+    const pairs = 'email,name\n"a@b.org","' + '""'.repeat(520_000) + '"\n';
+    const pairsInPrefix = 'email,name\n"a@b.org","' + '""'.repeat(32_700) + '"\nz@b.org,Z\n' + 'y@b.org,Y\n'.repeat(90_000);
+    const accents = 'email,name\na@b.org,' + 'é'.repeat(520_000) + '\n';
+    const accentsInPrefix = 'email,name\na@b.org,' + 'é'.repeat(32_700) + '\n' + 'y@b.org,Y\n'.repeat(90_000);
+    const openHeader = '"' + '""\n'.repeat(330_000);
+    const cases: { name: string; csv: string; status: number; check: (b: any) => void }[] = [
+      { name: 'header never closed', csv: openHeader, status: 422, check: (b) => expect(b.error).toMatchObject({ code: 'unclosed_quote', field: 'file' }) },
+      { name: 'huge quoted field', csv: pairs, status: 200, check: (b) => expect(b).toMatchObject({ headers: ['email', 'name'], rows: [], more: true, partial: true }) },
+      { name: 'quoted field filling the prefix', csv: pairsInPrefix, status: 200, check: (b) => {
+        expect(b).toMatchObject({ headers: ['email', 'name'], more: true, partial: true });
+        expect(b.rows[0][1]).toHaveLength(32_700);
+        expect(b.rows[1]).toEqual(['z@b.org', 'Z']);
+      } },
+      { name: 'row of é', csv: accents, status: 200, check: (b) => expect(b).toMatchObject({ encoding: 'utf-8', rows: [], more: true, partial: true }) },
+      { name: 'é filling the prefix', csv: accentsInPrefix, status: 200, check: (b) => expect(b.rows[0][1]).toBe('é'.repeat(32_700)) },
+    ];
+    for (const c of cases) {
+      const body = Buffer.from(c.csv, 'utf8');
+      expect(body.length).toBeGreaterThan(512 * 1024);
+      expect(body.length).toBeLessThanOrEqual(1024 * 1024);
+      const { result, loop } = await measureLoop(() => preview(t, body));
+      expect(result.status, `${c.name}: ${JSON.stringify(result.body).slice(0, 300)}`).toBe(c.status);
+      c.check(result.body);
+      console.log(`preview of ${c.name} (${body.length} bytes): main-thread hold max ${loop.holdMaxMs.toFixed(1)} ms, loop delay max ${loop.delayMaxMs.toFixed(1)} ms`);
+      expect(loop.holdMaxMs, c.name).toBeLessThan(50);
+    }
+    const noHeader = await preview(t, Buffer.from('"' + 'x'.repeat(70_000), 'utf8'), '?partial=true');
+    expect(noHeader.status).toBe(422);
+    expect(noHeader.body.error).toMatchObject({ code: 'record_too_large', field: 'file' });
+    expect(noHeader.body.error.message).toContain('64 KiB');
   });
 
   it('needs the subscribers scope', async () => {

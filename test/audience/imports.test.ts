@@ -426,6 +426,27 @@ describe('refusals', () => {
     expect(r.body.error.field).toBe('options.consent.date');
   });
 
+  it('refuses an attestation that could subscribe nobody (no date, no consent date column): 422 with a mapping, a failed import without one', async () => {
+    const noDate = { source: attest.source };
+    const before = await countRows('imports', t.id);
+    const mapped = await upload(t, 'email,name\nundated1@example.org,A\n', { dryRun: true, mapping: { email: 'email', name: 'name' }, consent: noDate }, 'multipart');
+    expect(mapped.status, JSON.stringify(mapped.body)).toBe(422);
+    expect(mapped.body.error).toMatchObject({ field: 'options.consent.date' });
+    expect(mapped.body.error.message).toMatch(/nobody would arrive subscribed/);
+    expect(await countRows('imports', t.id)).toBe(before);
+
+    // Headers recognised by name: the job decides once it has read them, before any row.
+    const auto = await importCsv(t, 'email,name\nundated2@example.org,B\n', { consent: noDate });
+    expect(auto).toMatchObject({ status: 'failed', error: { code: 'invalid_option', field: 'options.consent.date' }, counts: { rows: 0, created: 0 } });
+    expect(await contactOf(t.id, 'undated2@example.org')).toBeNull();
+
+    // A consent date column (mapped, or found by name) carries the dates: accepted, its rows subscribed.
+    const column = await importCsv(t, 'email,optin\nundated3@example.org,2024-03-01\n', { mapping: { email: 'email', consentDate: 'optin' }, consent: noDate });
+    expect(column).toMatchObject({ status: 'completed', counts: { subscribed: 1 } });
+    const named = await importCsv(t, 'email,consent_date\nundated4@example.org,2024-03-01\nundated5@example.org,\n', { consent: noDate });
+    expect(named).toMatchObject({ status: 'completed', counts: { subscribed: 1, unconfirmed: 1 } });
+  });
+
   it('fails an import whose file has no address column, with the code and field', async () => {
     const view = await importCsv(t, 'name,city\nAnn,Berlin\n');
     expect(view).toMatchObject({ status: 'failed', error: { code: 'no_email_column' } });

@@ -216,4 +216,56 @@ describe('templates API', () => {
       expect(small.status).toBe(200);
     });
   });
+
+  describe('active content and deep nesting (issue 19)', () => {
+    const body = (inner: string): string => `<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n${inner}\n<mj-text><a href="{{unsubscribeUrl}}">Unsubscribe</a></mj-text>\n</mj-column>\n</mj-section>\n</mj-body>\n</mjml>`;
+
+    it.each([
+      ['a script in mj-raw', '<mj-raw><script>alert(1)</script></mj-raw>', /<script> is not allowed/],
+      ['an img with onerror', '<mj-raw><img src=x onerror="alert(1)"></mj-raw>', /onerror attribute is not allowed/],
+      ['an event handler in mj-text', '<mj-text><p onClick="x()">hi</p></mj-text>', /onclick attribute is not allowed/],
+      ['an iframe', '<mj-text><iframe src="https://evil.example/"></iframe></mj-text>', /<iframe> is not allowed/],
+      ['an object', '<mj-raw><object data="https://evil.example/x.swf"></object></mj-raw>', /<object> is not allowed/],
+      ['an embed', '<mj-raw><embed src="https://evil.example/x.swf"></mj-raw>', /<embed> is not allowed/],
+      ['a form', '<mj-text><form action="https://evil.example/"><input name=p></form></mj-text>', /<form> is not allowed/],
+      ['a javascript: link, entity-escaped and split', '<mj-text><a href="jav&#x61;scr\tipt:alert(1)">x</a></mj-text>', /href attribute holds a javascript:/],
+      ['a vbscript: button', '<mj-button href="vbscript:msgbox(1)">Go</mj-button>', /href attribute holds a javascript:, vbscript:/],
+      ['a data:text/html image', '<mj-image src="data:text/html;base64,PHNjcmlwdD4=" />', /src attribute holds/],
+      ['a javascript: url() in a style', '<mj-text><div style="background: url( \'javascript:alert(1)\')">x</div></mj-text>', /style attribute holds/],
+    ])('refuses %s at save and at preview: 422 invalid_template with the part and line', async (_what, inner, message) => {
+      const mjml = body(inner);
+      const saved = await t.api('POST', '/api/templates', { name: 'Hostile', mjml, subject: 'Hi' });
+      expect(saved.status, JSON.stringify(saved.body)).toBe(422);
+      expect(saved.body.error).toMatchObject({ code: 'invalid_template', field: 'mjml' });
+      expect(saved.body.error.message).toMatch(/^mjml line 5: /);
+      expect(saved.body.error.issues[0]).toMatchObject({ part: 'mjml', line: 5 });
+      expect(saved.body.error.issues[0].message).toMatch(message);
+      const previewed = await t.api('POST', '/api/templates/preview', { mjml, subject: 'Hi' });
+      expect(previewed.status).toBe(422);
+      expect(previewed.body.error).toMatchObject({ code: 'invalid_template', field: 'mjml', issues: [expect.objectContaining({ line: 5 })] });
+    });
+
+    it('still takes ordinary links, images and styles, and text that merely mentions javascript:', async () => {
+      const mjml = body('<mj-text><p style="color:#333">Learn javascript: the basics</p><a href="https://acme.example/?q=javascript:x">a</a> <a href="mailto:hi@acme.example">m</a><img alt="one" src="https://acme.example/one.png" /></mj-text>\n<mj-button href="https://acme.example/">Go</mj-button>');
+      const r = await t.api('POST', '/api/templates', { name: 'Fine', mjml, subject: 'Hi' });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    });
+
+    it('refuses 5,000 nested elements with a clear 422 (nesting too deep), not a stack overflow, and quickly', async () => {
+      const mjml = body(`<mj-text>${'<div>'.repeat(5000)}deep${'</div>'.repeat(5000)}</mj-text>`);
+      const started = performance.now();
+      const saved = await t.api('POST', '/api/templates', { name: 'Deep', mjml, subject: 'Hi' });
+      expect(saved.status, JSON.stringify(saved.body).slice(0, 300)).toBe(422);
+      expect(saved.body.error).toMatchObject({ code: 'invalid_template', field: 'mjml' });
+      expect(saved.body.error.message).toMatch(/nesting too deep/);
+      expect(saved.body.error.message).not.toMatch(/call stack/i);
+      const previewed = await t.api('POST', '/api/templates/preview', { mjml, subject: 'Hi' });
+      expect(previewed.status).toBe(422);
+      expect(previewed.body.error.message).toMatch(/nesting too deep/);
+      expect(performance.now() - started).toBeLessThan(5000);
+      // 150 levels, deeper than any real layout, still compile.
+      const ok = await t.api('POST', '/api/templates', { name: 'Nested', mjml: body(`<mj-text>${'<div>'.repeat(150)}ok${'</div>'.repeat(150)}</mj-text>`), subject: 'Hi' });
+      expect(ok.status, JSON.stringify(ok.body).slice(0, 300)).toBe(201);
+    });
+  });
 });

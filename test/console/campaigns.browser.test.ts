@@ -73,7 +73,8 @@ describe('campaign pages', () => {
     const name = page.getByRole('textbox', { name: 'Name' });
     await expect.poll(() => name.getAttribute('aria-invalid')).toBe('true');
     const nameError = await name.getAttribute('aria-describedby');
-    expect(await page.locator(`[id="${nameError?.split(' ').pop()}"]`).textContent()).toMatch(/\S/);
+    // zod's raw text ("Too small: expected string…") in plain words.
+    expect(await page.locator(`[id="${nameError?.split(' ').pop()}"]`).textContent()).toBe('Required');
     await expectAccessible(page, 'new campaign with a field error');
 
     await name.fill('December news');
@@ -84,6 +85,9 @@ describe('campaign pages', () => {
     await statusIs(page, 'Draft');
     await page.getByText('Ready to send: the compliance check finds no problem.').waitFor();
     await expect.poll(() => page.getByText('Acme News <news@acme.org>').count()).toBe(1); // the tenant's From, read-only
+    // A draft is deleted, not cancelled.
+    expect(await page.getByRole('button', { name: 'Delete draft' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Cancel campaign' }).count()).toBe(0);
 
     // Schedule: the zone defaults to the browser's; pick Tokyo (UTC+9, no DST) and see the UTC instant.
     expect(await page.getByLabel('Time zone').inputValue()).toBe('America/New_York');
@@ -95,6 +99,10 @@ describe('campaign pages', () => {
     await page.getByRole('button', { name: 'Schedule', exact: true }).click();
     await statusIs(page, 'Scheduled');
     expect(await page.getByTestId('scheduled-utc').textContent()).toBe(`${day} 00:30 UTC`);
+    // Said once: the confirmation, and the schedule with its time.
+    await page.getByText('The campaign is scheduled.').waitFor();
+    expect(await page.getByText(/Scheduled for/).count()).toBe(1);
+    expect(await page.getByText('The campaign is scheduled.').count()).toBe(1);
     expect((await t.api('GET', `/api/campaigns/${id}`)).body.sendAt).toBe(`${day}T00:30:00.000Z`);
 
     // Start now, after a confirmation; the page polls until it completes.
@@ -104,6 +112,8 @@ describe('campaign pages', () => {
     await expectAccessible(page, 'start confirmation');
     await dialog.getByRole('button', { name: 'Start sending now' }).click();
     await statusIs(page, 'Completed', 20_000);
+    expect(await page.getByText('Sending has started.').count()).toBe(1);
+    expect(await page.getByText(/: done\./).count()).toBe(0);
     const bar = page.getByRole('progressbar', { name: 'Sending progress' });
     await expect.poll(() => bar.getAttribute('value')).toBe('3');
     expect(await bar.getAttribute('max')).toBe('3');
@@ -111,7 +121,9 @@ describe('campaign pages', () => {
     expect(await page.getByTestId('count-sent').textContent()).toBe('2');
     expect(await page.getByTestId('count-refused-by-the-gate').textContent()).toBe('1');
     const refusals = page.getByRole('table', { name: 'Refused by the gate, by reason' });
-    await expect.poll(() => refusals.getByRole('row', { name: /complained/ }).count()).toBe(1);
+    await expect.poll(() => refusals.getByRole('row', { name: /Complained/ }).count()).toBe(1);
+    // One readable label per reason (not the label and the code side by side).
+    expect(await refusals.getByRole('row', { name: /Complained/ }).getByRole('rowheader').textContent()).toBe('Complained (marked as spam)');
     for (const e of READERS) expect(perRecipient(app).get(e), e).toBe(1);
     expect(perRecipient(app).get(BLOCKED)).toBeUndefined();
     expect(app.sink.received.some((m) => m.envelopeTo.includes('ada@readers.example') && /December news for ada/.test(m.parsed.subject ?? ''))).toBe(true);
@@ -121,16 +133,28 @@ describe('campaign pages', () => {
     await figures.waitFor();
     await expect.poll(() => page.getByTestId('figure-sent').textContent()).toBe('2');
     expect(await page.getByTestId('figure-bounced').textContent()).toBe('0');
+    expect(await figures.getByRole('row', { name: /^Sent/ }).textContent()).toContain('Handed to the mail server');
+    expect(await page.getByText(/relay/).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Start sending now' }).count()).toBe(0);
     expect(await page.getByRole('textbox', { name: 'Name' }).isDisabled()).toBe(true); // started: content is read-only
     await expectAccessible(page, 'completed campaign with progress and figures');
 
+    // Clone: a new draft with the same content, opened at once.
+    await page.getByRole('button', { name: 'Clone', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'December news (copy)' }).waitFor();
+    await statusIs(page, 'Draft');
+    const copyId = new URL(page.url()).pathname.split('/').pop() as string;
+    expect(copyId).not.toBe(id);
+    expect((await t.api('GET', `/api/campaigns/${copyId}`)).body).toMatchObject({ status: 'draft', subject: 'December news for {{name}}' });
+    expect(await page.getByRole('textbox', { name: 'Name' }).isDisabled()).toBe(false);
+
     // The list, filtered by status.
     await ui.open(page, '/console/campaigns');
     await page.getByLabel('Status').selectOption('completed');
-    await page.getByRole('link', { name: 'December news' }).waitFor();
+    await page.getByRole('link', { name: 'December news', exact: true }).waitFor();
     await page.getByLabel('Status').selectOption('draft');
-    await page.getByText('No draft campaigns.').waitFor();
+    await page.getByRole('link', { name: 'December news (copy)', exact: true }).waitFor();
+    expect(await page.getByRole('link', { name: 'December news', exact: true }).count()).toBe(0);
     expect(page.url()).toContain('status=draft');
     await expectAccessible(page, 'campaigns list filtered');
   }, 90_000);

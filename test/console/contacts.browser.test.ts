@@ -68,6 +68,12 @@ describe('lists page', () => {
     await page.getByRole('status').filter({ hasText: 'List “Product updates” created.' }).waitFor();
     const created = ((await t.api('GET', '/api/lists')).body.items as { id: string; name: string }[]).find((l) => l.name === 'Product updates');
     expect(created).toBeDefined();
+    // At 1280 px the whole table fits: the Archive button is not cut off and nothing scrolls sideways.
+    const archive = page.getByRole('button', { name: 'Archive Product updates' });
+    const wrap = page.getByRole('region', { name: 'Lists' });
+    const [box, wrapBox] = [await archive.boundingBox(), await wrap.boundingBox()];
+    expect(box && wrapBox && box.x + box.width <= wrapBox.x + wrapBox.width).toBe(true);
+    expect(await wrap.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
 
     await page.getByRole('button', { name: 'Rename Product updates' }).click();
     const dialog = page.getByRole('dialog');
@@ -176,5 +182,43 @@ describe('contacts', () => {
     for (const name of ['Erase contact', 'Add to list', /^Unsubscribe from/]) expect(await page.getByRole('button', { name }).count()).toBe(0);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await expectAccessible(page, 'contact page for a viewer at 360 px');
+  }, 60_000);
+});
+
+describe('consent proof and suppressions made in the console', () => {
+  it('heads an imported record with the date consent was given (and when it was recorded), and names the staff member of a console suppression', async () => {
+    const csv = 'email,name,consent_date\nimported.person@example.net,Imported Person,2023-05-04T10:00:00Z\n';
+    const options = { consent: { source: 'old ESP export', text: 'Yes, send me the Acme newsletter.', date: '2024-03-01' } };
+    const up = await fetch(`${app.url}/api/imports?options=${encodeURIComponent(JSON.stringify(options))}`,
+      { method: 'POST', headers: { authorization: `Bearer ${t.key}`, 'content-type': 'text/csv' }, body: csv });
+    expect(up.status).toBe(202);
+    const importId = (await up.json() as { id: string }).id;
+    await expect.poll(async () => (await t.api('GET', `/api/imports/${importId}`)).body.status, { timeout: 30_000 }).toBe('completed');
+    const found = (await t.api('GET', `/api/contacts?q=${encodeURIComponent('imported.person@')}`)).body.items as { id: string }[];
+    expect(found).toHaveLength(1);
+
+    const page = await admin();
+    await ui.open(page, `/console/contacts/${found[0].id}`);
+    const proof = page.locator('#consent-h').locator('..').locator('..');
+    const head = proof.locator('.consent-head').first();
+    await head.waitFor();
+    expect(await head.textContent()).toMatch(/^Imported with consent · Newsletter · consent given 4 May 2023, 10:00 UTC · recorded /);
+    expect(await head.getByTestId('consent-given').getAttribute('datetime')).toBe('2023-05-04T10:00:00.000Z');
+
+    // A suppression made with this console session: made by the staff member, through the console.
+    const status = await page.evaluate(async () => {
+      const s = await (await fetch('/api/session')).json() as { csrfToken: string };
+      const r = await fetch('/api/suppressions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrfToken },
+        body: JSON.stringify({ address: 'imported.person@example.net', scope: 'marketing', reason: 'manual', note: 'asked on the phone' }) });
+      return r.status;
+    });
+    expect(status).toBeLessThan(300);
+    await page.reload();
+    const suppressions = page.getByRole('table', { name: 'Suppressions of this address' });
+    await suppressions.waitFor();
+    expect(await suppressions.locator('tbody tr').first().textContent()).toContain(`by ${ADMIN.email} (console)`);
+    await expect.poll(() => proof.getByText(`by ${ADMIN.email} (console)`).count()).toBe(1);
+    expect(await proof.getByText(/^api$/).count()).toBe(0);
+    await expectAccessible(page, 'contact page with an imported consent and a console suppression');
   }, 60_000);
 });

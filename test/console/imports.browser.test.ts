@@ -54,13 +54,31 @@ describe('imports page', () => {
     await page.getByLabel('VIP', { exact: true }).check();
     await expectAccessible(page, 'imports page with the column mapping');
 
-    // Consent without its source: the server's 422 shows at the source field.
+    // The consent basis is not chosen for the importer: a run without a choice asks for one.
+    const gave = page.getByLabel('These people gave consent: they arrive subscribed');
+    expect(await gave.isChecked()).toBe(false);
+    expect(await page.getByLabel('No consent on record: they arrive unconfirmed').isChecked()).toBe(false);
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.locator('.fieldset .field-error').filter({ hasText: 'Choose the consent basis' }).waitFor();
+    await gave.check();
+
+    // Consent without its source: the server's 422 shows at the source field, in words (not the validator's).
     await page.getByRole('button', { name: 'Dry run' }).click();
     const source = page.getByLabel('Where and how consent was given');
     await expect.poll(() => source.getAttribute('aria-invalid')).toBe('true');
+    const sourceError = page.locator('.field-error').filter({ hasText: 'Say where and how these people gave consent' });
+    await sourceError.waitFor();
+    expect(await page.locator('.field-error').allTextContents()).not.toContainEqual(expect.stringMatching(/Too small|options\./));
     await expectAccessible(page, 'imports page with a consent error');
     await source.fill('Signup form on acme.org (old newsletter tool export)');
-    await page.getByLabel('Date consent was given').fill('2024-03-01');
+
+    // A source but no date, and no column mapped as the consent date: nobody would be subscribed, so the server refuses it at the date.
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const date = page.getByLabel('Date consent was given');
+    await expect.poll(() => date.getAttribute('aria-invalid')).toBe('true');
+    await page.locator('.field-error').filter({ hasText: 'nobody would arrive subscribed' }).waitFor();
+    expect(await source.getAttribute('aria-invalid')).toBeNull();
+    await date.fill('2024-03-01');
 
     // The dry run: what would happen, the refused row with its reason, and nothing written.
     await page.getByRole('button', { name: 'Dry run' }).click();
@@ -71,7 +89,7 @@ describe('imports page', () => {
     expect(await figures.getByRole('row', { name: /Subscribed/ }).getByRole('cell').textContent()).toBe('2');
     expect(await figures.getByRole('row', { name: /Rows with errors/ }).getByRole('cell').textContent()).toBe('1');
     const refused = page.getByRole('table', { name: /Rows refused or skipped/ });
-    expect(await refused.getByRole('row', { name: /invalid_email/ }).count()).toBe(1);
+    expect(await refused.getByRole('row', { name: /invalid[_ ]email/ }).count()).toBe(1);
     expect(await contactsLike('import.example')).toEqual([]);
     await expectAccessible(page, 'imports page with a dry run report');
 
@@ -126,6 +144,9 @@ describe('imports page', () => {
     await page.getByLabel('Import “Kontakt” as').selectOption('email');
     await page.getByRole('button', { name: 'Start import' }).click();
     await page.getByText('Import complete').waitFor({ timeout: 30_000 });
+    // No consent and no confirmation email: the report says plainly that nobody was subscribed or mailed.
+    await page.getByText('Nobody was subscribed and no confirmation email was queued').waitFor();
+    await expectAccessible(page, 'imports page with a nobody-subscribed report, 360px wide');
     expect((await contactsLike('x@import.example'))[0]).toMatchObject({ status: 'pending', attributes: { Stadt: 'Bern' } });
   }, 90_000);
 

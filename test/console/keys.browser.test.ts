@@ -179,3 +179,19 @@ it('fits a 360 px screen: the tables scroll inside their own focusable region, t
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await expectAccessible(page, 'the keys page at 360 px');
 });
+
+it('shows a marketer (scope events) the webhooks, with their buttons, and no API keys', async () => {
+  const u = await given(app, t).staffUser({ role: 'marketing' });
+  const page = await ui.newPage();
+  await signIn(page, app, { email: u.email, password: u.password as string });
+  const link = page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Webhooks', exact: true });
+  await link.click();
+  await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+  await page.getByRole('heading', { level: 2, name: 'Webhooks' }).waitFor();
+  expect(new URL(page.url()).pathname).toBe('/console/keys');
+  expect(await page.getByRole('heading', { level: 2, name: 'API keys' }).count()).toBe(0);
+  expect(await page.getByRole('button', { name: 'Create key' }).count()).toBe(0);
+  expect(await page.getByText('Only admins can create or revoke API keys').count()).toBe(1);
+  expect(await page.getByRole('button', { name: 'Add endpoint' }).isEnabled()).toBe(true);
+  await expectAccessible(page, 'the webhooks page for a marketer');
+});

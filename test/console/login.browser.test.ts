@@ -79,7 +79,7 @@ it('hides the admin pages from marketing, and the import page from a (read-only)
   await staff('vic@acme.org', 'viewer');
   const marketing = await ui.newPage();
   await signIn(marketing, app, { email: 'mia@acme.org', password: PASSWORD });
-  expect(await navLinks(marketing)).toEqual(['Dashboard', 'Lists', 'Contacts', 'Imports', 'Segments', 'Templates', 'Campaigns', 'Bounces & suppressions']);
+  expect(await navLinks(marketing)).toEqual(['Dashboard', 'Lists', 'Contacts', 'Imports', 'Segments', 'Templates', 'Campaigns', 'Bounces & suppressions', 'Webhooks']);
   const viewer = await ui.newPage();
   await signIn(viewer, app, { email: 'vic@acme.org', password: PASSWORD });
   // A viewer reads everything (the server refuses its changes) but has nothing to do on the import page.
@@ -190,4 +190,27 @@ it('says an account is locked, and for how many minutes, after too many wrong pa
   expect(await alert.textContent()).toMatch(/locked .*Try again in 15 minutes\./);
   expect(await sessionStatus(page)).toBe(401);
   await expectAccessible(page, 'the login page of a locked account');
+});
+
+it('returns only to a console page after signing in: a next that resolves outside /console/ lands on the dashboard', async () => {
+  await staff('nina@acme.org', 'admin');
+  const page = await ui.newPage();
+  for (const next of ['/console/../../evil', '/console/%2e%2e/%2E%2E/evil', '/console/./../evil', '//evil.example/console/', '/console/../api/session', '/console/../console-x']) {
+    await page.context().clearCookies();
+    await page.goto(`${app.url}/console/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel('Email').fill('nina@acme.org');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Log out', exact: true }).waitFor();
+    await expect.poll(() => { const at = new URL(page.url()); return `${at.origin}${at.pathname}`; }, { message: next }).toBe(`${app.url}/console/`);
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+  }
+  // A real console page is still where sign-in returns to (query kept).
+  await page.context().clearCookies();
+  await page.goto(`${app.url}/console/login?next=${encodeURIComponent('/console/campaigns?status=draft')}`);
+  await page.getByLabel('Email').fill('nina@acme.org');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+  expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe('/console/campaigns?status=draft');
 });

@@ -90,7 +90,7 @@ describe('settings page', () => {
     const m = await ui.newPage();
     await signIn(m, app, users.marketing);
     await ui.open(m, '/console/settings');
-    await m.getByText('Only an admin can see and change the settings.').waitFor();
+    await m.getByText(/^Only admins can see and change the account settings/).waitFor();
     await expectAccessible(m, 'settings page refused to a marketing user');
   });
 });

@@ -93,6 +93,8 @@ describe('suppressions', () => {
     await form.getByRole('button', { name: 'Suppress' }).click();
     await page.getByText('legal.hold@example.net is suppressed (marketing only).').waitFor();
     await page.getByRole('row', { name: /legal\.hold@example\.net/ }).waitFor();
+    // Made in the console: the source names the staff member, not "api".
+    expect(await page.getByRole('row', { name: /legal\.hold@example\.net/ }).textContent()).toContain(`by ${ADMIN.email} (console)`);
     const items = (await t.api('GET', '/api/suppressions?address=legal.hold@example.net')).body.items;
     expect(items).toEqual([expect.objectContaining({ scope: 'marketing', reason: 'legal_request', note: 'Asked by their lawyer' })]);
 

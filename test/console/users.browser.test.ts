@@ -151,3 +151,62 @@ it('fits a 360 px screen', async () => {
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await expectAccessible(page, 'the staff page at 360 px');
 });
+
+it('unlocks an account locked by wrong passwords; the role list shows "marketing" in full', async () => {
+  const { page } = await signedIn();
+  const locked = await given(app, t).staffUser({ role: 'marketing', email: 'locked.out@acme.org' });
+  // Wrong passwords from another client address until the account locks (423).
+  let status = 0;
+  for (let i = 0; i < 30 && status !== 423; i++) {
+    const r = await fetch(`${app.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.77.0.1' },
+      body: JSON.stringify({ email: locked.email, password: 'not the password' }) });
+    status = r.status;
+  }
+  expect(status).toBe(423);
+  await page.reload();
+  const r = row(page, 'locked.out@acme.org');
+  await expect.poll(async () => r.locator('.badge').textContent()).toBe('locked');
+  const select = page.getByLabel('Role of locked.out@acme.org');
+  expect(await select.inputValue()).toBe('marketing');
+  // The chosen option is not cut short: the control is at least as wide as its text needs.
+  expect(await select.evaluate((el) => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().width >= 120)).toBe(true);
+  await expectAccessible(page, 'the staff page with a locked account');
+
+  await r.getByRole('button', { name: 'Unlock locked.out@acme.org' }).click();
+  await page.getByText('locked.out@acme.org is unlocked and may sign in again.').waitFor();
+  await expect.poll(async () => r.locator('.badge').textContent()).toBe('active');
+  expect(await r.getByRole('button', { name: /^Unlock/ }).count()).toBe(0);
+  // The audit log names the change in words, with the request as secondary text.
+  const log = page.getByRole('table', { name: /Audit log/ });
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const entry = log.locator('tbody tr').filter({ hasText: `PATCH /api/staff-users/${locked.id}` });
+  await expect.poll(() => entry.count()).toBe(1);
+  expect(await entry.locator('.audit-action').textContent()).toBe('Changed a staff account');
+  expect(await entry.locator('.audit-request').textContent()).toBe(`PATCH /api/staff-users/${locked.id}`);
+
+  const again = await fetch(`${app.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '10.77.0.2' },
+    body: JSON.stringify({ email: locked.email, password: locked.password }) });
+  expect(again.status).toBe(200);
+});
+
+it('tells a marketer who types in an admin page\'s address that only admins can use it, with no action buttons', async () => {
+  const u = await given(app, t).staffUser({ role: 'marketing' });
+  const page = await ui.newPage();
+  await signIn(page, app, { email: u.email, password: u.password as string });
+  const nav = page.getByRole('navigation', { name: 'Console' });
+  expect(await nav.getByRole('link', { name: 'Staff & audit log' }).count()).toBe(0);
+  expect(await nav.getByRole('link', { name: 'Webhooks' }).count()).toBe(1);
+  for (const [path, h1, words, buttons] of [
+    ['/console/users', 'Staff and audit log', 'Only admins can manage staff accounts', /^(Invite|Refresh)$/],
+    ['/console/domains', 'Domains', 'Only admins can add sending domains', /^(Add domain|Check DNS records)$/],
+    ['/console/settings', 'Settings', 'Only admins can see and change the account settings', /^Save settings$/],
+  ] as const) {
+    await ui.open(page, path);
+    await page.getByRole('heading', { level: 1, name: h1 }).waitFor();
+    await page.getByText(words).waitFor();
+    expect(await page.getByText(/your role \(marketing\) cannot do this/).count()).toBe(0);
+    expect(await page.locator('main').getByRole('button', { name: buttons }).count()).toBe(0);
+    expect(await page.locator('main button:not([disabled])').count()).toBe(0);
+    await expectAccessible(page, `${path} for a marketer`);
+  }
+});

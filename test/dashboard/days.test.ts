@@ -82,4 +82,13 @@ describe('warnings', () => {
     expect(near[0].message).toContain('0.25%');
     expect(warnings({ ...base, complaints: { sent: 1000, complaints: 3, rate: 0.003 } })[0].severity).toBe('critical');
   });
+
+  it('warns, as critical, of a reply-to the gate refuses and of a missing postal address', () => {
+    const ok = { ...base, replyTo: 'help@acme.org', postalAddress: '1 Main St' };
+    expect(warnings(ok)).toEqual([]);
+    const w = warnings({ ...ok, replyTo: 'hello@postgate.localhost', postalAddress: '  ' });
+    expect(w.map((x) => [x.code, x.severity])).toEqual([['no_reply_to', 'critical'], ['no_postal_address', 'critical']]);
+    expect(w[0].message).toContain('hello@postgate.localhost');
+    expect(warnings({ ...ok, replyTo: 'noreply@acme.org' }).map((x) => x.code)).toEqual(['no_reply_to']);
+  });
 });

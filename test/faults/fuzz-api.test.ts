@@ -414,7 +414,9 @@ beforeAll(async () => {
   owner = new pg.Client({ connectionString: cluster.url });
   await owner.connect();
   tables = (await owner.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables
-    WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)).rows.map((r) => r.t);
+    WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)).rows.map((r) => r.t)
+    // The staff audit log records refused changes to staff accounts too (issue 19): a row there is the point, not a half-written one.
+    .filter((t) => t !== 'staff_audit');
   tenantId = randomUUID();
   const db = createDb(cluster.url, { max: 2 });
   try {

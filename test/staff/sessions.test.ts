@@ -8,9 +8,12 @@ const { app, t, tenant } = useApp({ config: { STAFF_LOGINS_PER_CLIENT: 60, STAFF
 const other = tenant({ name: 'Other' });
 
 interface Session { cookie: string; csrf: string; body: Record<string, any> }
+let clients = 0;
 
 async function signIn(email: string, password = STAFF_PASSWORD, ip?: string): Promise<{ status: number; body: any; headers: Headers; session: Session | null }> {
-  const r = await fetch(`${app.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', ...(ip ? { 'x-forwarded-for': ip } : {}) }, body: JSON.stringify({ email, password }) });
+  // Each sign-in from its own client address unless one is given, so the per-client limit is met only where a test means it.
+  const client = ip ?? `10.${(++clients >> 8) & 255}.${clients & 255}.1`;
+  const r = await fetch(`${app.url}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': client }, body: JSON.stringify({ email, password }) });
   const body = await r.json();
   const set = r.headers.get('set-cookie') ?? '';
   const cookie = set.split(';')[0];
@@ -67,6 +70,29 @@ describe('signing in', () => {
     expect((await signIn(u.email)).status).toBe(200);
   });
 
+  it('locks an address with no usable account exactly as an account, so lock-outs do not tell who exists', async () => {
+    const noPassword = await given(app, t).staffUser({ password: null });
+    for (const email of ['ghost@example.org', noPassword.email]) {
+      const answers: number[] = [];
+      for (let i = 0; i < 6; i++) answers.push((await signIn(email, `wrong-${i}-password`)).status);
+      expect(answers, email).toEqual([401, 401, 401, 401, 401, 423]);
+      expect(Number((await signIn(email)).headers.get('retry-after'))).toBeGreaterThan(14 * 60);
+    }
+  });
+
+  it('lets an admin lift a lock-out', async () => {
+    const u = await given(app, t).staffUser();
+    for (let i = 0; i < 5; i++) await signIn(u.email, `wrong-${i}-password`);
+    expect((await signIn(u.email)).status).toBe(423);
+    const r = await t.api('PATCH', `/api/staff-users/${u.id}`, { unlock: true });
+    expect(r.status).toBe(200);
+    expect(r.body.lockedUntil).toBeNull();
+    expect((await signIn(u.email)).status).toBe(200);
+    // An API key's change of a staff account is in the audit log too, under the key.
+    const audit = (await t.api('GET', '/api/audit?limit=5')).body.items as { action: string; userEmail: string; status: number }[];
+    expect(audit.find((e) => e.action === 'patchStaffUsersById')).toMatchObject({ userEmail: expect.stringMatching(/^API key [0-9a-f-]{36}$/), status: 200 });
+  });
+
   it('limits sign-in attempts per client address (429 with Retry-After), whichever accounts they name', async () => {
     let last = 0;
     for (let i = 0; i < 61; i++) last = (await signIn(`nobody-${i}@example.org`, 'x', '198.51.100.7')).status;
@@ -89,6 +115,15 @@ describe('signing in', () => {
     const again = await post(u.setPasswordToken as string, 'another long password');
     expect(again.status).toBe(422);
     expect((await again.json()).error.field).toBe('token');
+  });
+
+  it('voids unused set-password links when the account is disabled', async () => {
+    const u = await given(app, t).staffUser({ password: null });
+    expect((await t.api('PATCH', `/api/staff-users/${u.id}`, { disabled: true })).status).toBe(200);
+    const r = await fetch(`${app.url}/api/session/password`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: u.setPasswordToken, password: 'a long enough password' }) });
+    expect(r.status).toBe(422);
+    expect((await r.json()).error.field).toBe('token');
   });
 });
 
@@ -163,6 +198,8 @@ describe('roles', () => {
     expect((await call(s, 'GET', '/api/campaigns')).status).toBe(200);
     expect((await call(s, 'GET', '/api/keys')).status).toBe(200);
     expect((await call(s, 'POST', '/api/segments/count', { filter: { all: [] } })).status).not.toBe(403);
+    const audited = await ownerQuery(app.db.url, `SELECT 1 FROM staff_audit WHERE user_id = $1 AND action = 'postSegmentsCount'`, [u.id]);
+    expect(audited).toHaveLength(0); // a count changes nothing: not in the audit log
     for (const [method, path, body] of [['POST', `/api/campaigns/${campaign.id}/start`, undefined], ['POST', `/api/campaigns/${campaign.id}/test`, { to: 'a@example.org' }],
       ['POST', '/api/lists', { name: 'x' }], ['DELETE', `/api/campaigns/${campaign.id}`, undefined]] as const) {
       const r = await call(s, method, path, body);

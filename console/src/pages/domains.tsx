@@ -4,11 +4,18 @@ import { useState } from 'preact/hooks';
 import { api, isApiFailure } from '../api';
 import { useSession } from '../session';
 import { Button, EmptyState, Loading, Notice, PageHeader, Pager, Section, TextInput, errorMessage, formErrors, useApiList, type FormErrors } from '../ui';
+import { AdminOnly } from '../ui/role-gate';
 import { DomainCard } from './domains/domain-card';
 import type { DomainDetail, DomainSummary } from './domains/types';
 import './domains.css';
 
 export default function DomainsPage() {
+  const { can } = useSession();
+  if (!can('admin')) return <AdminOnly title="Domains" what="add sending domains and check their DNS records" />;
+  return <Domains />;
+}
+
+function Domains() {
   const { canWrite, timeZone } = useSession();
   const list = useApiList<DomainSummary>('/api/domains', 20);
   const [domain, setDomain] = useState('');

@@ -16,12 +16,34 @@ import './imports.css';
 
 interface List { id: string; name: string; isDefault: boolean; archivedAt: string | null }
 
-/** The preview reads the first this many bytes of a larger file. */
-const PREVIEW_BYTES = 256 * 1024;
+/** The preview reads the first this many bytes of a larger file (the server parses at most 64 KiB of it). */
+const PREVIEW_BYTES = 64 * 1024;
 const POLL_MS = 1000;
 
 type Errors = Record<string, string | undefined>;
 type ConsentMode = 'attested' | 'none';
+
+/**
+ * The consent fields' errors in words a person can act on (the server's validator messages name the
+ * option, e.g. "options.consent.source: Too small…"); other fields keep the server's message.
+ */
+function readable(field: string, message: string): string {
+  const text = message.replace(/^options\.[\w.]+:?\s*/, '');
+  switch (field) {
+    case 'consent': return 'Choose the consent basis: did these people give consent, or is there none on record?';
+    case 'consent.source': return 'Say where and how these people gave consent, e.g. the signup form they used (at most 200 characters).';
+    case 'consent.text': return 'The wording people agreed to can be at most 5,000 characters; or leave it empty.';
+    case 'consent.ip': return 'Give one IPv4 or IPv6 address, or leave this empty.';
+    case 'consent.date':
+      if (/future/.test(text)) return 'The consent date cannot be in the future.';
+      if (/required/.test(text)) {
+        return 'Give the date consent was given: no column of the file is mapped as the consent date, so without it nobody would arrive subscribed. '
+          + 'Or choose “No consent on record”.';
+      }
+      return 'Give the date consent was given as a calendar date.';
+    default: return text || message;
+  }
+}
 
 /** Fields this page shows an error at (keyed without "options."); anything else goes to the form's notice. */
 const placed = (k: string) => k === 'file' || k === 'mapping' || k.startsWith('mapping.') || k.startsWith('lists') || k.startsWith('consent');
@@ -35,7 +57,7 @@ export default function ImportsPage() {
   const [previewBusy, setPreviewBusy] = useState(false);
   const [roles, setRoles] = useState<ColumnRole[]>([]);
   const [chosenLists, setChosenLists] = useState<string[]>([]);
-  const [mode, setMode] = useState<ConsentMode>('attested');
+  const [mode, setMode] = useState<ConsentMode | null>(null); // never pre-selected: the importer states it
   const [consent, setConsent] = useState({ source: '', text: '', date: '', ip: '' });
   const [sendActivation, setSendActivation] = useState(false);
   const [updateExisting, setUpdateExisting] = useState(false);
@@ -48,7 +70,7 @@ export default function ImportsPage() {
   /** Shows a failure at the field it names, or above the form. */
   function showFailure(err: unknown) {
     const field = isApiFailure(err) ? fieldKey(err.field) : '';
-    if (isApiFailure(err) && placed(field)) { setErrors({ [field]: err.message }); setFormError(null); }
+    if (isApiFailure(err) && placed(field)) { setErrors({ [field]: readable(field, err.message) }); setFormError(null); }
     else { setErrors({}); setFormError(isApiFailure(err) && err.field ? `${err.field}: ${err.message}` : errorMessage(err)); }
   }
 
@@ -85,6 +107,7 @@ export default function ImportsPage() {
 
   async function start(dryRun: boolean) {
     if (!file) { setErrors({ file: 'Choose a CSV file first.' }); return; }
+    if (mode === null) { setErrors({ consent: readable('consent', '') }); setFormError(null); return; }
     setBusy(dryRun ? 'dry' : 'run'); setErrors({}); setFormError(null);
     try {
       const body = new FormData();
@@ -111,7 +134,7 @@ export default function ImportsPage() {
         setCurrent(v);
         if (!isRunning(v)) {
           void history.reload();
-          if (v.error?.field && placed(fieldKey(v.error.field))) setErrors({ [fieldKey(v.error.field)]: v.error.message });
+          if (v.error?.field && placed(fieldKey(v.error.field))) setErrors({ [fieldKey(v.error.field)]: readable(fieldKey(v.error.field), v.error.message) });
           return;
         }
       } catch { /* a missed poll: try again */ }
@@ -175,14 +198,14 @@ export default function ImportsPage() {
                       onValue={(v) => setConsent({ ...consent, text: v })} error={errors['consent.text']} hint="Optional; stored once with the consent records." />
                     <TextInput label="Date consent was given" type="date" value={consent.date}
                       onValue={(v) => setConsent({ ...consent, date: v })} error={errors['consent.date']}
-                      hint="For rows without their own consent date column." />
+                      hint="Required unless a column is mapped as the consent date (then it counts for rows where that column is empty): without a date nobody arrives subscribed." />
                     <TextInput label="IP address consent came from" value={consent.ip} maxLength={45}
                       onValue={(v) => setConsent({ ...consent, ip: v })} error={errors['consent.ip']} hint="Optional; only when one address applies to every row." />
                   </div>
-                ) : (
+                ) : mode === 'none' ? (
                   <Checkbox label="Send the confirmation email (double opt-in) to these people" checked={sendActivation} onChecked={setSendActivation}
-                    error={errors.sendActivation} hint="Sent at a capped rate; they are subscribed once they confirm." />
-                )}
+                    error={errors.sendActivation} hint="Sent at a capped rate; they are subscribed once they confirm. Without it nobody is subscribed or mailed." />
+                ) : null}
               </Fieldset>
               <Checkbox label="Update the name and attributes of contacts that already exist" checked={updateExisting} onChecked={setUpdateExisting} />
               {formError ? <Notice kind="error" title="The import could not start">{formError}</Notice> : null}

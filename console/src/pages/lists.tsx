@@ -61,7 +61,7 @@ export default function ListsPage() {
       {lists.loading && !lists.data ? <Loading what="Loading lists" /> : null}
       {lists.data && rows.length === 0 ? <EmptyState title="No lists yet." /> : null}
       {rows.length > 0 ? (
-        <Table caption="Lists" rows={rows} rowKey={(l) => l.id}
+        <div class="lists-table"><Table caption="Lists" rows={rows} rowKey={(l) => l.id}
           columns={[
             { label: 'Name', render: (l) => <><a href={`/console/contacts?listId=${l.id}`}>{l.name}</a> <ListBadges list={l} />
               {l.description ? <p class="hint">{l.description}</p> : null}</> },
@@ -80,7 +80,7 @@ export default function ListsPage() {
                   ? <Button onClick={() => setDialog({ kind: 'restore', list: l })} aria-label={`Restore ${l.name}`}>Restore</Button> : null}
               </div>
             ) },
-          ]} />
+          ]} /></div>
       ) : null}
 
       {form ? <HostedForm list={form.list} form={form.form} error={form.error} onClose={() => setForm(null)} /> : null}

@@ -10,7 +10,7 @@ import {
   errorMessage, formatDate, formatNumber, useAsync,
 } from '../ui';
 import { ConditionBuilder, type ListOption, type RowFaults } from './segments/builder';
-import { describeFilter, faultText, filterOf, modelOf, placeOf, type AttributeName, type Model, type Segment } from './segments/types';
+import { describeFilter, faultText, filterOf, modelOf, placeOf, rowComplete, type AttributeName, type Model, type Segment } from './segments/types';
 import './segments.css';
 
 /** The pause after the last change before the count is asked for (ms). */
@@ -59,6 +59,11 @@ export default function SegmentsPage() {
   // The live count: after a pause, the latest filter only; a 429 (too many counts at once) is retried.
   useEffect(() => {
     if (filter === undefined) { setCount({ state: 'invalid', message: 'The filter is not valid JSON.' }); setFilterError('Not valid JSON.'); return; }
+    // An unfinished condition is not counted (the server would refuse it): wait until every row is filled in.
+    if (draft.model && !draft.model.rows.every(rowComplete)) {
+      setCount({ state: 'invalid', message: 'Complete every condition to see the count.' }); setFaults({}); setFilterError(null);
+      return;
+    }
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout>;
     setCount({ state: 'counting' });

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, isApiFailure } from '../api';
 import { useSession } from '../session';
 import { Button, Loading, Notice, PageHeader, Section, Select, TextInput, Textarea, errorMessage, formErrors, useAsync, type FormErrors } from '../ui';
+import { AdminOnly } from '../ui/role-gate';
 import './settings.css';
 
 /** GET /api/tenant's body (the fields this page edits, and the rest it leaves alone). */
@@ -37,6 +38,12 @@ function allErrors(err: unknown): FormErrors {
 }
 
 export default function SettingsPage() {
+  const { can } = useSession();
+  if (!can('admin')) return <AdminOnly title="Settings" what="see and change the account settings (sender, postal address, branding)" />;
+  return <Settings />;
+}
+
+function Settings() {
   const { canWrite } = useSession();
   const tenant = useAsync(() => api.get<Tenant>('/api/tenant'), []);
   const [form, setForm] = useState<Form | null>(null);

@@ -9,4 +9,5 @@ export { Pager } from './pager';
 export { CopyButton } from './copy';
 export { formatDate, formatNumber, formatPercent } from './format';
 export { formErrors, errorMessage, type FormErrors } from './forms';
+export { plainMessage } from './messages';
 export { useAsync, useApiList, type AsyncState, type ApiList } from './hooks';

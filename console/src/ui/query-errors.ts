@@ -2,6 +2,7 @@
 // API names a query parameter "query.<name>", a form field is "<name>".
 import { isApiFailure } from '../api';
 import { formErrors, type FormErrors } from './forms';
+import { plainMessage } from './messages';
 
 /**
  * Like formErrors(err, fields), with "query.<name>" and "body.<name>" read as "<name>": the API's
@@ -10,7 +11,7 @@ import { formErrors, type FormErrors } from './forms';
 export function fieldErrors(err: unknown, fields: readonly string[]): FormErrors {
   if (isApiFailure(err) && err.field) {
     const bare = err.field.replace(/^(query|body)\./, '');
-    if (fields.includes(bare)) return { [bare]: err.message.replace(/^(query|body)\.[\w.]+: /, '') };
+    if (fields.includes(bare)) return { [bare]: plainMessage(err.message.replace(/^(query|body)\.[\w.]+: /, '')) };
   }
   return formErrors(err, fields);
 }

@@ -21,7 +21,7 @@ export function ComplianceProblems({ problems, title }: { problems: Problem[]; t
   return (
     <Notice kind="warning" title={title}>
       <ul class="problems">
-        {problems.map((p) => <li key={p.reason}><code>{p.reason}</code>: {p.message}</li>)}
+        {problems.map((p) => <li key={p.reason} data-reason={p.reason}>{p.message || reasonLabel(p.reason)}</li>)}
       </ul>
     </Notice>
   );

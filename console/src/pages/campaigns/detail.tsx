@@ -18,9 +18,17 @@ export const POLL_MS = 2000;
 
 type Action = 'start' | 'pause' | 'resume' | 'cancel' | 'delete';
 
+/** What the page says after an action succeeded. */
+const DONE: Record<Exclude<Action, 'delete'>, string> = {
+  start: 'Sending has started.',
+  pause: 'Sending is paused.',
+  resume: 'Sending has resumed.',
+  cancel: 'The campaign is cancelled.',
+};
+
 const ACTIONS: Record<Action, { label: string; title: string; text: string; danger?: boolean }> = {
   start: { label: 'Start sending now', title: 'Start sending now?', text: 'Every subscribed contact of the chosen lists (and segment) gets this campaign, starting now.' },
-  pause: { label: 'Pause', title: 'Pause sending?', text: 'Nothing more is sent until you resume. Messages already handed to the relay still arrive.' },
+  pause: { label: 'Pause', title: 'Pause sending?', text: 'Nothing more is sent until you resume. Messages already handed to the mail server still arrive.' },
   resume: { label: 'Resume', title: 'Resume sending?', text: 'Sending continues where it stopped. The compliance check runs again first.' },
   cancel: { label: 'Cancel campaign', title: 'Cancel this campaign?', text: 'Recipients not yet sent to get nothing. This cannot be undone.', danger: true },
   delete: { label: 'Delete draft', title: 'Delete this campaign?', text: 'The draft is deleted. This cannot be undone.', danger: true },
@@ -29,7 +37,7 @@ const ACTIONS: Record<Action, { label: string; title: string; text: string; dang
 /** The actions a status allows (lifecycle: src/campaigns/lifecycle.ts decides; this only offers the buttons). */
 function actionsFor(c: Campaign): Action[] {
   switch (c.status) {
-    case 'draft': return ['start', 'cancel', 'delete'];
+    case 'draft': return ['start', 'delete'];
     case 'scheduled': return ['start', 'cancel'];
     case 'running': return ['pause', 'cancel'];
     case 'paused': return ['resume', 'cancel'];
@@ -67,6 +75,8 @@ export function CampaignDetail({ id }: { id: string }) {
   const [actionError, setActionError] = useState<string | null>(null);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [done, setDone] = useState('');
+  const [cloning, setCloning] = useState(false);
+  const [cloneError, setCloneError] = useState<string | null>(null);
 
   // Live: read the campaign again every POLL_MS while it is scheduled or sending.
   const polling = !!c && live(c);
@@ -110,7 +120,7 @@ export function CampaignDetail({ id }: { id: string }) {
       }
       update(await api.post<Campaign>(`/api/campaigns/${id}/${action}`));
       setPending(null);
-      setDone(`${ACTIONS[action].label}: done.`);
+      setDone(DONE[action]);
       // The button that opened the dialog may be gone (Start → Pause): put focus on the result instead.
       setTimeout(() => document.getElementById('campaign-action-result')?.focus(), 0);
     } catch (err) {
@@ -119,6 +129,20 @@ export function CampaignDetail({ id }: { id: string }) {
       setActionError(p ? 'The campaign is not compliant: fix the problems listed, then try again.' : errorMessage(err));
     } finally {
       setBusy(false);
+    }
+  }
+
+  /** POST /api/campaigns/:id/clone, then the new draft's page. */
+  async function clone() {
+    setCloning(true); setCloneError(null);
+    try {
+      const copy = await api.post<Campaign>(`/api/campaigns/${id}/clone`);
+      setDone('');
+      route(`/console/campaigns/${copy.id}`);
+    } catch (err) {
+      setCloneError(errorMessage(err));
+    } finally {
+      setCloning(false);
     }
   }
 
@@ -137,9 +161,11 @@ export function CampaignDetail({ id }: { id: string }) {
             <Button key={x} variant={ACTIONS[x].danger ? 'danger' : x === 'start' || x === 'resume' ? 'primary' : 'secondary'}
               onClick={() => { setActionError(null); setProblems([]); setPending(x); }}>{ACTIONS[x].label}</Button>
           ))}
+          {canWrite ? <Button onClick={() => void clone()} busy={cloning} busyLabel="Cloning…">Clone</Button> : null}
         </>} />
-      <p class="visually-hidden" role="status">{`Campaign status: ${STATUS_LABEL[c.status]}. ${done}`}</p>
+      <p class="visually-hidden" role="status">{`Campaign status: ${STATUS_LABEL[c.status]}.`}</p>
       {done ? <div id="campaign-action-result" tabIndex={-1}><Notice kind="success">{done}</Notice></div> : null}
+      {cloneError ? <Notice kind="error" title="The campaign was not cloned">{cloneError}</Notice> : null}
       {c.status === 'paused' ? <Notice kind="warning" title="Paused">{pausedText(c.pausedReason)}</Notice> : null}
 
       {started || c.status === 'running' ? (
@@ -160,12 +186,12 @@ export function CampaignDetail({ id }: { id: string }) {
 
       {canWrite && editable(c) ? (
         <Section title="Schedule" id="schedule">
-          <SchedulePanel key={c.id} campaign={c} onChanged={(next) => { update(next); setDone(`Scheduled for ${formatDate(next.sendAt, timeZone, { zone: true })}.`); }} />
+          <SchedulePanel key={c.id} campaign={c} onChanged={(next) => { update(next); setDone('The campaign is scheduled.'); }} />
         </Section>
       ) : null}
 
       <Section title="Content" id="content">
-        {!editable(c) ? <p class="muted">A campaign that has started cannot be edited. Clone it from the API to send a new version.</p> : null}
+        {!editable(c) ? <p class="muted">A campaign that has started cannot be edited. {canWrite ? 'Clone it (the Clone button above) to send a new version.' : ''}</p> : null}
         <DraftForm key={`${c.id}:${editable(c)}`} campaign={c} readOnly={!canWrite || !editable(c)} onSaved={(next) => update(next)} />
       </Section>
 

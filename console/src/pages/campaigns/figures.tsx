@@ -7,7 +7,7 @@ interface Row { label: string; n: number; rate?: number | null; note?: string }
 
 export function FiguresPanel({ stats: s }: { stats: Stats }) {
   const rows: Row[] = [
-    { label: 'Sent', n: s.sent, note: 'Accepted by the relay' },
+    { label: 'Sent', n: s.sent, note: 'Handed to the mail server for delivery' },
     { label: 'Delivered', n: s.delivered, rate: s.rates.delivered, note: `No bounce ${s.deliveredAfterHours} h after sending` },
     { label: 'Awaiting bounces', n: s.pending, note: 'Sent recently: a bounce may still come' },
     { label: 'Bounced', n: s.bounced.total, rate: s.rates.bounced, note: `${formatNumber(s.bounced.hard)} hard, ${formatNumber(s.bounced.soft)} soft, ${formatNumber(s.bounced.blocked)} blocked` },

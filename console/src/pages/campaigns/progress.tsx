@@ -10,7 +10,7 @@ function ReasonTable({ caption, counts, empty }: { caption: string; counts: Reco
   return (
     <Table caption={caption} rows={rows} rowKey={(r) => r.reason} empty={empty}
       columns={[
-        { label: 'Reason', render: (r) => <><span>{reasonLabel(r.reason)}</span> <code class="muted">{r.reason}</code></> },
+        { label: 'Reason', render: (r) => <span title={r.reason} data-reason={r.reason}>{reasonLabel(r.reason)}</span> },
         { label: 'Recipients', numeric: true, render: (r) => formatNumber(r.n) },
       ]} />
   );

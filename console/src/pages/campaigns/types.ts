@@ -51,5 +51,33 @@ export const STATUS_BADGE: Record<CampaignStatus, string> = {
   draft: 'badge', scheduled: 'badge badge--warn', running: 'badge badge--ok', paused: 'badge badge--warn', completed: 'badge badge--ok', cancelled: 'badge badge--bad',
 };
 
-/** A reason code as words ("not_in_segment" → "not in segment"). */
-export const reasonLabel = (code: string): string => code.replace(/_/g, ' ');
+/** The gate's and the audience's reason codes as plain words (src/policy/gate.ts, src/campaigns/audience.ts). */
+const REASON_WORDS: Record<string, string> = {
+  suppressed: 'Suppressed address',
+  not_subscribed: 'Not subscribed',
+  unsubscribed: 'Unsubscribed',
+  not_in_segment: 'Outside the segment',
+  contact_erased: 'Contact erased',
+  not_active: 'Contact not active',
+  complained: 'Complained (marked as spam)',
+  bad_recipient: 'Invalid recipient address',
+  no_association: 'Not on the campaign\'s lists',
+  no_reply_to: 'No reply-to address',
+  bad_from: 'From address not allowed',
+  no_postal_address: 'No postal address in the footer',
+  no_unsubscribe_link: 'No unsubscribe link',
+  no_list_unsubscribe_header: 'No List-Unsubscribe header',
+  not_test_address: 'Not a test address',
+  test_address_unverified: 'Test address not confirmed',
+  unverified_domain: 'Sending domain not verified',
+  template_error: 'Template failed to render',
+  unknown: 'Unknown reason',
+};
+
+/** A reason code as one readable label ("not_subscribed" → "Not subscribed"; an unknown code → its words, capitalised). */
+export function reasonLabel(code: string): string {
+  const known = REASON_WORDS[code];
+  if (known) return known;
+  const words = code.replace(/_/g, ' ').trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : code;
+}

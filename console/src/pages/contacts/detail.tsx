@@ -12,7 +12,7 @@ import {
 import type { List } from '../lists';
 import { Timeline } from './timeline';
 import {
-  ACTION_LABEL, CONTACT_STATUS_BADGE, CONTACT_STATUS_LABEL, SUBSCRIPTION_LABEL, type ConsentRecord, type Contact, type Subscription,
+  ACTION_LABEL, whoLabel, CONTACT_STATUS_BADGE, CONTACT_STATUS_LABEL, SUBSCRIPTION_LABEL, type ConsentRecord, type Contact, type Subscription,
   type Suppression,
 } from './types';
 
@@ -184,6 +184,7 @@ function SuppressionState({ address, version }: { address: string; version: numb
             columns={[
               { label: 'Scope', render: (x) => (x.scope === 'all' ? 'All mail' : 'Marketing mail') },
               { label: 'Reason', render: (x) => x.reason },
+              { label: 'Source', render: (x) => whoLabel(x.source.type, x.createdBy) },
               { label: 'Since', render: (x) => formatDate(x.createdAt, timeZone) },
               { label: 'Note', render: (x) => x.note ?? '' },
             ]} />
@@ -193,6 +194,9 @@ function SuppressionState({ address, version }: { address: string; version: numb
     </Section>
   );
 }
+
+/** The date the person gave their consent, when the record carries one (an import's consent_date column). */
+const given = (r: ConsentRecord): string | null => (typeof r.detail.consentAt === 'string' && r.detail.consentAt ? r.detail.consentAt : null);
 
 function ConsentProof({ contactId, version }: { contactId: string; version: number }) {
   const { timeZone } = useSession();
@@ -210,10 +214,13 @@ function ConsentProof({ contactId, version }: { contactId: string; version: numb
             <li key={r.id} class="card">
               <p class="consent-head">
                 <strong>{ACTION_LABEL[r.action] ?? r.action}</strong>{listName(r.listId) ? <> · {listName(r.listId)}</> : null}
-                {' · '}<time dateTime={r.at}>{formatDate(r.at, timeZone, { seconds: true, zone: true })}</time>
+                {given(r) ? <>
+                  {' · '}consent given <time dateTime={given(r) ?? undefined} data-testid="consent-given">{formatDate(given(r), timeZone, { zone: true })}</time>
+                  <span class="muted">{' · '}recorded <time dateTime={r.at}>{formatDate(r.at, timeZone, { seconds: true, zone: true })}</time></span>
+                </> : <>{' · '}<time dateTime={r.at}>{formatDate(r.at, timeZone, { seconds: true, zone: true })}</time></>}
               </p>
               <dl class="facts">
-                <dt>Source</dt><dd>{r.source}</dd>
+                <dt>Source</dt><dd>{whoLabel(r.source, r.detail.by)}</dd>
                 {r.ip ? <><dt>IP address</dt><dd>{r.ip}</dd></> : null}
                 {r.userAgent ? <><dt>Browser</dt><dd class="anywhere">{r.userAgent}</dd></> : null}
               </dl>

@@ -2,7 +2,7 @@
 // records (the unsubscribes among them) and bounces, newest first, paged.
 import { useSession } from '../../session';
 import { Loading, Notice, Pager, errorMessage, formatDate, useApiList } from '../../ui';
-import { ACTION_LABEL, type TimelineItem } from './types';
+import { ACTION_LABEL, whoLabel, type TimelineItem } from './types';
 
 const MESSAGE_BADGE: Record<string, string> = {
   sent: 'badge badge--ok', queued: 'badge', sending: 'badge', deferred: 'badge badge--warn', failed: 'badge badge--bad',
@@ -23,7 +23,7 @@ function Describe({ item }: { item: TimelineItem }) {
       return (
         <>
           <span class="tl-type">Consent</span> <strong>{ACTION_LABEL[item.action] ?? item.action}</strong>
-          {item.listName ? <> · {item.listName}</> : null} <span class="muted">· via {item.source}</span>
+          {item.listName ? <> · {item.listName}</> : null} <span class="muted">· {/^by /.test(whoLabel(item.source, item.detail.by)) ? '' : 'via '}{whoLabel(item.source, item.detail.by)}</span>
           {typeof item.detail.reason === 'string' ? <span class="muted"> · {item.detail.reason}</span> : null}
         </>
       );

@@ -33,6 +33,22 @@ export const SUBSCRIPTION_LABEL: Record<SubscriptionStatus, string> = {
   unconfirmed: 'Awaiting confirmation', subscribed: 'Subscribed', unsubscribed: 'Unsubscribed',
 };
 
+/** Where a consent record or suppression came from, in words (an unknown source: the raw name). */
+const SOURCE_LABEL: Record<string, string> = {
+  api: 'API', import: 'import', console: 'console', form: 'sign-up form', bounce: 'bounce', complaint: 'complaint', unsubscribe: 'unsubscribe link',
+  cli: 'command line', system: 'Postgate',
+};
+
+/**
+ * Who made a record, for people: a console action (created by `staff:<email>`) reads "by ann@… (console)";
+ * an API key's reads "API (key <id>)"; otherwise the source in words. `by` is the API's createdBy (or detail.by).
+ */
+export function whoLabel(source: string, by: unknown): string {
+  if (typeof by === 'string' && by.startsWith('staff:')) return `by ${by.slice('staff:'.length)} (console)`;
+  const words = SOURCE_LABEL[source] ?? source;
+  return typeof by === 'string' && by ? `${words} (key ${by})` : words;
+}
+
 /** Consent actions in words. */
 export const ACTION_LABEL: Record<string, string> = {
   register: 'Registered', opt_in: 'Opted in', confirm: 'Confirmed', opt_out: 'Unsubscribed', suppress: 'Suppressed',

@@ -1,6 +1,6 @@
 // One import's report as GET /api/imports/{id} gives it: live progress while it runs, then what it did
 // (a dry run: what it would do), the skips by reason and the first row errors.
-import { Notice, Table, formatDate, formatNumber } from '../../ui';
+import { Notice, Table, formatDate, formatNumber, plainMessage } from '../../ui';
 import { SKIP_REASONS, isRunning, type ImportView, type RowReport } from './types';
 
 const SKIP_LABEL: Record<(typeof SKIP_REASONS)[number], string> = {
@@ -60,6 +60,13 @@ export function ImportReport({ view, timeZone, contactsHref }: { view: ImportVie
       {view.status === 'completed' && view.dryRun ? (
         <Notice kind="info" title="Dry run complete">Nothing was written. If the figures look right, start the import.</Notice>
       ) : null}
+      {view.status === 'completed' && c.subscribed === 0 && c.activations === 0 && c.unconfirmed > 0 ? (
+        <Notice kind="warning" title={view.dryRun ? 'Nobody would be subscribed' : 'Nobody was subscribed'}>
+          {view.dryRun ? 'Nobody would be subscribed and no confirmation email would be queued' : 'Nobody was subscribed and no confirmation email was queued'}:{' '}
+          the {formatNumber(c.unconfirmed)} {c.unconfirmed === 1 ? 'contact arrives' : 'contacts arrive'} unconfirmed and get no campaigns
+          until they confirm. To change that, state the consent (with its date), or send the confirmation email.
+        </Notice>
+      ) : null}
       <Table caption={view.dryRun ? 'What the import would do' : 'What the import did'} rows={figures} rowKey={(f) => f.label}
         columns={[{ label: 'Figure', render: (f) => f.label }, { label: 'Rows', numeric: true, render: (f) => formatNumber(f.value) }]} />
       {view.rowErrors.length > 0 ? (
@@ -69,8 +76,8 @@ export function ImportReport({ view, timeZone, contactsHref }: { view: ImportVie
             { label: 'Row', numeric: true, render: (r) => r.row },
             { label: 'Line', numeric: true, render: (r) => r.line },
             { label: 'Column', render: (r) => r.column ?? '' },
-            { label: 'Reason', render: (r) => <code>{r.code}</code> },
-            { label: 'Details', render: (r) => r.message },
+            { label: 'Reason', render: (r) => <span title={r.code}>{r.code.replace(/_/g, ' ')}</span> },
+            { label: 'Details', render: (r) => plainMessage(r.message) },
           ]} />
       ) : null}
     </div>

@@ -76,6 +76,22 @@ function rowFilter(r: Row): Record<string, unknown> {
   return r.negate ? { not: f } : f;
 }
 
+/**
+ * Whether a row is filled in enough to be counted: an attribute condition names its attribute and every
+ * value its operator needs, a list condition its list, a date condition its date(s). The server still
+ * judges the values (a complete row may be refused, and its fault shows at the row).
+ */
+export function rowComplete(r: Row): boolean {
+  if (r.kind === 'status') return true;
+  if (r.kind === 'list') return r.list !== '';
+  if (r.kind === 'createdAt' || r.kind === 'confirmedAt') return r.date !== '' && (r.dateOp !== 'between' || r.date2 !== '');
+  if (r.attribute.trim() === '') return false;
+  if (r.op === 'exists') return true;
+  if (r.op === 'in') return r.value.split(',').some((v) => typed(v.trim(), r.valueType) !== undefined);
+  if (r.op === 'between') return typed(r.value, r.valueType) !== undefined && typed(r.value2, r.valueType) !== undefined;
+  return typed(r.value, r.valueType) !== undefined;
+}
+
 /** The filter JSON of the rows. */
 export function filterOf(m: Model): Record<string, unknown> {
   return { [m.match]: m.rows.map(rowFilter) };

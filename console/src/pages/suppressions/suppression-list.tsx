@@ -10,7 +10,7 @@ import {
   formatDate, useApiList, type FormErrors,
 } from '../../ui';
 import { fieldErrors } from '../../ui/query-errors';
-import type { Suppression } from '../contacts/types';
+import { whoLabel, type Suppression } from '../contacts/types';
 
 type Scope = 'all' | 'marketing';
 const SCOPE_LABEL: Record<Scope, string> = { all: 'All mail', marketing: 'Marketing only' };
@@ -74,7 +74,7 @@ export function SuppressionList() {
             { label: 'Address', render: (s) => s.address ?? <span class="muted">(erased: only a hash is kept)</span> },
             { label: 'Scope', render: (s) => SCOPE_LABEL[s.scope] },
             { label: 'Reason', render: (s) => s.reason },
-            { label: 'Source', render: (s) => s.source.type },
+            { label: 'Source', render: (s) => whoLabel(s.source.type, s.createdBy) },
             { label: 'Since', render: (s) => formatDate(s.createdAt, timeZone) },
             { label: 'Note', render: (s) => s.note ?? '' },
             { label: 'Actions', hideLabel: true, render: (s) => (writable && s.address && s.reason !== 'erased'

@@ -86,6 +86,12 @@ function Editor({ saved, onSaved }: { saved: Template | null; onSaved: (t: Templ
   // The live preview of the unsaved content: debounced; a late answer of an older request is dropped.
   useEffect(() => {
     const me = ++run.current;
+    // Blank required parts would only be refused (422): no request until both are filled in.
+    if (draft.mjml.trim() === '' || draft.subject.trim() === '') {
+      setStale(!!preview); setPreviewBusy(false); setIssues([]);
+      setPreviewError('Fill in the subject and the MJML to see the preview.');
+      return undefined;
+    }
     setPreviewBusy(true);
     const timer = setTimeout(async () => {
       try {

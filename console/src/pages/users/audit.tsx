@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { withQuery } from '../../api';
 import { useSession } from '../../session';
 import { Button, EmptyState, Notice, Pager, Section, Select, Table, errorMessage, formatDate, useApiList } from '../../ui';
+import { actionLabel } from './actions';
 import type { AuditEntry, StaffUser } from './types';
 
 export function AuditSection({ users, version }: { users: StaffUser[]; version: number }) {
@@ -23,8 +24,13 @@ export function AuditSection({ users, version }: { users: StaffUser[]; version: 
         <Table<AuditEntry> caption="Audit log, newest first" captionHidden rows={list.items} rowKey={(a) => a.id} columns={[
           { label: 'When', render: (a) => formatDate(a.at, timeZone, { seconds: true }) },
           { label: 'Who', render: (a) => a.userEmail },
-          { label: 'What', render: (a) => <code>{a.action}</code> },
-          { label: 'Request', render: (a) => (a.method ? <code class="break">{a.method} {a.path}</code> : null) },
+          { label: 'What', render: (a) => (
+            <>
+              <span class="audit-action">{actionLabel(a.action)}</span>
+              {a.method ? <span class="audit-request muted"><code class="break">{a.method} {a.path}</code></span>
+                : actionLabel(a.action) !== a.action ? <span class="audit-request muted"><code>{a.action}</code></span> : null}
+            </>
+          ) },
           { label: 'Status', numeric: true, render: (a) => (a.status === null ? '' : String(a.status)) },
         ]} />
       )}

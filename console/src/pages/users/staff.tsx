@@ -41,9 +41,12 @@ function InviteForm({ onInvited, onCancel }: { onInvited: (u: StaffUser, link: s
   );
 }
 
+/** Whether the account is locked now (too many failed sign-ins): lockedUntil lies in the future. */
+const isLocked = (u: StaffUser): boolean => !!u.lockedUntil && Date.parse(u.lockedUntil) > Date.now();
+
 function stateOf(u: StaffUser): { label: string; badge: string } {
   if (u.disabledAt) return { label: 'disabled', badge: 'badge--bad' };
-  if (u.lockedUntil && Date.parse(u.lockedUntil) > Date.now()) return { label: 'locked', badge: 'badge--warn' };
+  if (isLocked(u)) return { label: 'locked', badge: 'badge--warn' };
   if (!u.hasPassword) return { label: 'invited', badge: 'badge--warn' };
   return { label: 'active', badge: 'badge--ok' };
 }
@@ -81,6 +84,10 @@ export function StaffSection({ list, onChanged }: { list: AsyncState<Page<StaffU
   const setDisabled = (u: StaffUser, disabled: boolean) => act(u, async () => {
     await api.patch(`/api/staff-users/${u.id}`, { disabled });
     return disabled ? `${u.email} is disabled and signed out everywhere.` : `${u.email} is enabled.`;
+  });
+  const unlock = (u: StaffUser) => act(u, async () => {
+    await api.patch(`/api/staff-users/${u.id}`, { unlock: true });
+    return `${u.email} is unlocked and may sign in again.`;
   });
   const newLink = (u: StaffUser) => act(u, async () => {
     const r = await api.post<{ setPasswordUrl: string }>(`/api/staff-users/${u.id}/password-link`);
@@ -126,7 +133,7 @@ export function StaffSection({ list, onChanged }: { list: AsyncState<Page<StaffU
           { label: 'Role', render: (u) => (canWrite && u.id !== me.user.id ? (
             <>
               <label class="visually-hidden" for={`role-${u.id}`}>Role of {u.email}</label>
-              <select key={`${u.role}:${rowError?.id === u.id ? rowError.text : ''}`} id={`role-${u.id}`} value={u.role} disabled={busy === u.id} aria-invalid={rowError?.id === u.id ? 'true' : undefined}
+              <select class="role-select" key={`${u.role}:${rowError?.id === u.id ? rowError.text : ''}`} id={`role-${u.id}`} value={u.role} disabled={busy === u.id} aria-invalid={rowError?.id === u.id ? 'true' : undefined}
                 aria-describedby={rowError?.id === u.id ? `err-${u.id}` : undefined}
                 onChange={(e) => { const v = e.currentTarget.value as Role; if (v !== u.role) void changeRole(u, v); }}>
                 {ROLE_OPTIONS.map((o) => <option key={o.value} value={o.value}>{o.value}</option>)}
@@ -138,6 +145,7 @@ export function StaffSection({ list, onChanged }: { list: AsyncState<Page<StaffU
           { label: 'Since', render: (u) => formatDate(u.createdAt, timeZone) },
           { label: 'Actions', hideLabel: true, render: (u) => (canWrite && u.id !== me.user.id ? (
             <div class="actions">
+              {isLocked(u) && !u.disabledAt ? <Button onClick={() => unlock(u)} busy={busy === u.id} aria-label={`Unlock ${u.email}`}>Unlock</Button> : null}
               <Button onClick={() => setDisabled(u, !u.disabledAt)} busy={busy === u.id} aria-label={`${u.disabledAt ? 'Enable' : 'Disable'} ${u.email}`}>{u.disabledAt ? 'Enable' : 'Disable'}</Button>
               <Button onClick={() => newLink(u)} aria-label={`New set-password link for ${u.email}`}>New password link</Button>
               <Button variant="danger" onClick={() => { setRemoveError(null); setRemoving(u); }} aria-label={`Remove ${u.email}`}>Remove</Button>
