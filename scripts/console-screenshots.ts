@@ -8,21 +8,15 @@
 // page in Debian's chromium and the script writes 1280x800 PNGs to docs/console/: dashboard, campaign,
 // template, segments, contact and import. Nothing leaves the machine.
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Page } from 'playwright-core';
-import { loadConfig } from '../src/config.js';
-import { startPostgate, type Postgate } from '../src/main.js';
-import { createLogger } from '../src/platform/log.js';
-import { createApiKey } from '../src/tenants/api-keys.js';
-import { vouchDomain } from '../src/tenants/domains.js';
-import { createTenant } from '../src/tenants/store.js';
+import type { Page } from 'playwright-core';
 import { createStaffUser } from '../src/staff/users.js';
-import { startSmtpSink, type Received, type SmtpSink } from '../test/support/smtp-sink.js';
+import type { Received } from '../test/support/smtp-sink.js';
+import { launchChromium, PUBLIC_URL, startShowcase, stopShowcase, type Showcase } from './showcase.js';
 
 const OUT = path.resolve(import.meta.dirname, '../docs/console');
-const PUBLIC_URL = 'https://postgate.test';
 const STAFF = { email: 'maria@northwind-coffee.com', password: 'screenshots only passphrase' };
 const BOUNCING = 'old.mailbox@example.net';
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36';
@@ -58,27 +52,15 @@ const TEMPLATE = `<mjml>
   </mj-body>
 </mjml>`;
 
-interface Session { pg: Postgate; sink: SmtpSink; dataDir: string; url: string; key: string; tenantId: string }
+type Session = Showcase;
 /** An API answer, read loosely: the few fields this script uses. */
 interface Json { [field: string]: unknown; id?: string; status?: string; isDefault?: boolean; items?: Json[] }
 
 async function start(): Promise<Session> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-console-screenshots-'));
-  const sink = await startSmtpSink({ onRcpt: (a) => (a === BOUNCING ? { code: 550, message: '5.1.1 <old.mailbox@example.net>: user unknown' } : null) });
-  const config = loadConfig({}, {
-    DATA_DIR: dataDir, PORT: 0, PUBLIC_URL, SMTP_URL: sink.url, SMTP_REQUIRE_TLS: false, BOUNCE_DOMAIN: 'bounces.postgate.test',
-    LOG_LEVEL: 'silent', TOKEN_KEYS: `k1:${randomUUID()}${randomUUID()}`, INBOUND_SMTP_PORT: 0, ENGAGEMENT_SCANNER_SECONDS: 0,
-  });
-  const pg = await startPostgate(config, { web: true, worker: true, inbound: false }, { log: createLogger('silent', false) });
-  const tenantId = randomUUID();
-  await createTenant(pg.deps.db, { name: 'Northwind Coffee', fromEmail: 'news@northwind-coffee.com', fromName: 'Northwind Coffee',
-    replyTo: 'hello@northwind-coffee.com', postalAddress: 'Hafenstraße 12, 20457 Hamburg, Germany' }, tenantId);
-  const key = await pg.deps.db.withTenant(tenantId, async (c) => {
-    await vouchDomain(c, tenantId, 'northwind-coffee.com');
-    return (await createApiKey(c, tenantId, ['subscribers', 'transactional', 'campaigns', 'admin'])).key;
-  });
-  await createStaffUser(pg.deps.db, { tenantId, email: STAFF.email, role: 'admin', password: STAFF.password });
-  return { pg, sink, dataDir, url: pg.url as string, key, tenantId };
+  const s = await startShowcase({ scopes: ['subscribers', 'transactional', 'campaigns', 'admin'], config: { ENGAGEMENT_SCANNER_SECONDS: 0 },
+    sink: { onRcpt: (a) => (a === BOUNCING ? { code: 550, message: '5.1.1 <old.mailbox@example.net>: user unknown' } : null) } });
+  await createStaffUser(s.pg.deps.db, { tenantId: s.tenantId, email: STAFF.email, role: 'admin', password: STAFF.password });
+  return s;
 }
 
 async function api(s: Session, method: string, p: string, body?: unknown, contentType = 'application/json'): Promise<Json> {
@@ -271,7 +253,7 @@ async function open(page: Page, s: Session, p: string): Promise<void> {
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
   const s = await start();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await launchChromium();
   try {
     const ids = await prepare(s);
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
@@ -320,10 +302,7 @@ async function main(): Promise<void> {
     await shot(page, 'import', '2. Map the columns');
     await context.close();
   } finally {
-    await browser.close();
-    await s.pg.stop();
-    await s.sink.close();
-    await rm(s.dataDir, { recursive: true, force: true });
+    await stopShowcase(s, browser);
   }
 }
 

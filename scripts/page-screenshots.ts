@@ -6,22 +6,13 @@
 // chromium in a de-DE and an en-US browser, the activation page (before confirming), then the
 // unsubscribe and preference pages. No network: the logo's https URL is answered by the browser
 // itself (a Playwright route with an inline SVG), and nothing else leaves the machine.
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
-import { loadConfig } from '../src/config.js';
-import { startPostgate, type Postgate } from '../src/main.js';
-import { createLogger } from '../src/platform/log.js';
-import { createApiKey } from '../src/tenants/api-keys.js';
-import { vouchDomain } from '../src/tenants/domains.js';
-import { createTenant } from '../src/tenants/store.js';
+import type { Browser } from 'playwright-core';
 import { unsubscribeToken } from '../src/unsubscribe/links.js';
-import { startSmtpSink, type SmtpSink } from '../test/support/smtp-sink.js';
+import { launchChromium, PUBLIC_URL, startShowcase, stopShowcase, type Showcase } from './showcase.js';
 
 const OUT = path.resolve(import.meta.dirname, '../docs/pages');
-const PUBLIC_URL = 'https://postgate.test';
 const LOGO_URL = 'https://northwind-coffee.com/logo.svg';
 const EMAIL = 'reader@example.com';
 const LANGUAGES = [{ tag: 'en', locale: 'en-US' }, { tag: 'de', locale: 'de-DE' }] as const;
@@ -29,25 +20,9 @@ const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="260" height="48
 <circle cx="24" cy="24" r="20" fill="#0f766e"/><path d="M14 30 L24 12 L34 30 Z" fill="#fff"/>
 <text x="54" y="31" font-family="DejaVu Sans, sans-serif" font-size="19" font-weight="700" fill="#134e4a">Northwind Coffee</text></svg>`;
 
-interface Session { pg: Postgate; sink: SmtpSink; dataDir: string; url: string; key: string; tenantId: string }
+type Session = Showcase;
 
-async function start(): Promise<Session> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'postgate-screenshots-'));
-  const sink = await startSmtpSink();
-  const config = loadConfig({}, {
-    DATA_DIR: dataDir, PORT: 0, PUBLIC_URL, SMTP_URL: sink.url, SMTP_REQUIRE_TLS: false, BOUNCE_DOMAIN: 'bounces.postgate.test',
-    LOG_LEVEL: 'silent', TOKEN_KEYS: `k1:${randomUUID()}${randomUUID()}`, INBOUND_SMTP_PORT: 0,
-  });
-  const pg = await startPostgate(config, { web: true, worker: true, inbound: false }, { log: createLogger('silent', false) });
-  const tenantId = randomUUID();
-  await createTenant(pg.deps.db, { name: 'Northwind Coffee', fromEmail: 'news@northwind-coffee.com', fromName: 'Northwind Coffee',
-    replyTo: 'hello@northwind-coffee.com', postalAddress: 'Hafenstraße 12, 20457 Hamburg, Germany' }, tenantId);
-  const key = await pg.deps.db.withTenant(tenantId, async (c) => {
-    await vouchDomain(c, tenantId, 'northwind-coffee.com');
-    return (await createApiKey(c, tenantId, ['subscribers', 'admin'])).key;
-  });
-  return { pg, sink, dataDir, url: pg.url as string, key, tenantId };
-}
+const start = () => startShowcase({ scopes: ['subscribers', 'admin'] });
 
 async function api(s: Session, method: string, p: string, body?: unknown): Promise<{ id?: string; items?: { id: string; isDefault: boolean }[] }> {
   const res = await fetch(s.url + p, { method, headers: { authorization: `Bearer ${s.key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -95,7 +70,7 @@ async function shoot(browser: Browser, name: string, url: string): Promise<void>
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
   const s = await start();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await launchChromium();
   try {
     const { contactId, activation } = await prepare(s);
     await shoot(browser, 'activation', activation);
@@ -105,10 +80,7 @@ async function main(): Promise<void> {
     await shoot(browser, 'unsubscribe', unsubscribe);
     await shoot(browser, 'preferences', `${unsubscribe}/preferences`);
   } finally {
-    await browser.close();
-    await s.pg.stop();
-    await s.sink.close();
-    await rm(s.dataDir, { recursive: true, force: true });
+    await stopShowcase(s, browser);
   }
 }
 
