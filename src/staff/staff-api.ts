@@ -11,7 +11,7 @@ import { getTenant } from '../tenants/store.js';
 import { listAudit } from './audit.js';
 import { setPassword, signIn, signOut, type LoginSettings } from './login.js';
 import { roleScopes, STAFF_ROLES, type StaffRole } from './roles.js';
-import { createStaffUser, deleteStaffUser, listStaffUsers, newPasswordLink, PASSWORD_MAX, updateStaffUser, type StaffUserView } from './users.js';
+import { createStaffUser, deleteStaffUser, getStaffUser, listStaffUsers, newPasswordLink, PASSWORD_MAX, updateStaffUser, type StaffUserView } from './users.js';
 
 const role = z.enum(STAFF_ROLES as [StaffRole, ...StaffRole[]]);
 const sessionView = z.object({
@@ -108,8 +108,7 @@ export function staffUserRoutes(api: Api, deps: AppDeps): void {
   async ({ tenantId, params }) => {
     const uid = userIdOf(params);
     const token = await deps.db.withTenant(tenantId, async (c) => {
-      const users = await listStaffUsers(c);
-      if (!users.some((u) => u.id === uid)) throw notFoundError('staff user', 'id');
+      if (!(await getStaffUser(c, uid))) throw notFoundError('staff user', 'id');
       return newPasswordLink(c, tenantId, uid, deps.config.STAFF_PASSWORD_LINK_HOURS);
     });
     return { body: { setPasswordUrl: setPasswordUrl(deps.config.PUBLIC_URL, token) } };

@@ -234,12 +234,16 @@ describe('staff accounts and the audit log', () => {
     const taken = await call(s, 'POST', '/api/staff-users', { email: 'new.person@example.org', role: 'viewer' });
     expect(taken.status).toBe(409);
     expect(taken.body.error).toMatchObject({ code: 'staff_email_taken', field: 'email' });
+    const elsewhere = await given(app, t).staffUser({ role: 'viewer' }); // another tenant's account: the address is still taken
+    const takenElsewhere = await call(s, 'POST', '/api/staff-users', { email: elsewhere.email, role: 'viewer' });
+    expect(takenElsewhere.status).toBe(409);
+    expect(takenElsewhere.body.error.code).toBe('staff_email_taken');
     const demote = await call(s, 'PATCH', `/api/staff-users/${admin.id}`, { role: 'viewer' });
     expect(demote.status).toBe(409);
     expect(demote.body.error.code).toBe('last_admin_user');
     const audit = await call(s, 'GET', '/api/audit?limit=10');
-    expect(audit.body.items.slice(0, 4).map((e: { action: string; status: number }) => [e.action, e.status])).toEqual([
-      ['patchStaffUsersById', 409], ['postStaffUsers', 409], ['postStaffUsers', 201], ['login', null]]);
+    expect(audit.body.items.slice(0, 5).map((e: { action: string; status: number }) => [e.action, e.status])).toEqual([
+      ['patchStaffUsersById', 409], ['postStaffUsers', 409], ['postStaffUsers', 409], ['postStaffUsers', 201], ['login', null]]);
     expect(audit.body.items[0]).toMatchObject({ userEmail: admin.email, method: 'PATCH', path: `/api/staff-users/${admin.id}` });
     // Another tenant's log holds none of it.
     const mine = (await t.api('GET', '/api/audit?limit=200')).body.items as { userEmail: string }[];
